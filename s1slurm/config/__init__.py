@@ -1,0 +1,1 @@
+"""Typed, validated configuration, loaded once at the edge (the CLI)."""

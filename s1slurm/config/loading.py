@@ -1,0 +1,91 @@
+"""Load YAML into pydantic models, turning every problem into one clear :class:`ConfigError`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from s1slurm.core.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: Path | str) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, a YAML syntax error or a non-mapping is a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("file not found", file=str(path), expected="an existing YAML file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=str(path)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"top level is a {type(data).__name__}", file=str(path), expected="a mapping")
+    return data
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names valid at ``loc`` (for listing them in an 'unknown key' error)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return []
+        info = fields.get(part)
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside an annotation such as ``Model | None`` or ``dict[str, Model]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validation_error(e: ValidationError, model: type[BaseModel], file: str | Path,
+                     prefix: str = "") -> ConfigError:
+    """Turn pydantic's errors into one ConfigError naming the file, each field and what is allowed."""
+    lines = []
+    first_field = None
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc)
+        if prefix:
+            field = f"{prefix}.{field}" if field else prefix
+        first_field = first_field or field
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc)
+            lines.append(f"field '{field}': unknown key (allowed: {', '.join(allowed)})")
+        else:
+            got = err.get("input")
+            got_text = f", got {got!r}" if got is not None and not isinstance(got, dict) else ""
+            lines.append(f"field '{field}': {err['msg']}{got_text}")
+    message = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+    err = ConfigError(message, file=str(file))
+    err.field = first_field
+    return err
+
+
+def load_model(path: Path | str, model: type[M], data: dict[str, Any] | None = None) -> M:
+    """Validate the YAML file at ``path`` (or already-read ``data`` from it) as ``model``."""
+    if data is None:
+        data = read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e, model, path) from None

@@ -1,0 +1,1 @@
+"""Concepts shared by every stage: errors, run directories, shards, atomic files."""

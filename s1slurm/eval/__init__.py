@@ -1,0 +1,1 @@
+"""Evaluation under budget forcing: budgets, engines, benchmarks, grading and the eval stage."""

@@ -1,0 +1,100 @@
+"""The budget setting and the per-sample record: one definition used by eval and report alike."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+ThinkingEnd = Literal["natural", "budget"]
+
+
+@dataclass(frozen=True)
+class BudgetSetting:
+    """How thinking is controlled for one point of a sweep.
+
+    ``max_thinking_tokens`` caps thinking (None: no cap beyond the engine's context), counted over
+    all rounds including appended ignore strings; ``num_ignore`` suppresses the end of thinking that
+    many times, appending ``ignore_string`` each time; ``min_thinking_tokens`` keeps appending it
+    until the minimum is reached. ``method`` names the family of settings a sweep varies
+    ("max": caps, "ignore": forced continuations, "min": minimums, "none": plain), which is how the
+    report groups settings into curves.
+    """
+
+    max_thinking_tokens: int | None = None
+    min_thinking_tokens: int = 0
+    num_ignore: int = 0
+    ignore_string: str = "Wait"
+    method: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.max_thinking_tokens is not None and self.max_thinking_tokens < 0:
+            raise ValueError("max_thinking_tokens must be >= 0")
+        if self.min_thinking_tokens < 0 or self.num_ignore < 0:
+            raise ValueError("min_thinking_tokens and num_ignore must be >= 0")
+        if self.max_thinking_tokens is not None and self.min_thinking_tokens > self.max_thinking_tokens:
+            raise ValueError("min_thinking_tokens must not exceed max_thinking_tokens")
+
+    @property
+    def label(self) -> str:
+        """A short, stable name, e.g. ``max=512`` or ``ignore=2,max=4096``."""
+        parts = []
+        if self.num_ignore:
+            parts.append(f"ignore={self.num_ignore}")
+        if self.min_thinking_tokens:
+            parts.append(f"min={self.min_thinking_tokens}")
+        parts.append(f"max={self.max_thinking_tokens if self.max_thinking_tokens is not None else 'none'}")
+        return ",".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BudgetSetting":
+        return cls(**{k: d[k] for k in (f.name for f in fields(cls)) if k in d})
+
+
+@dataclass
+class EvalRecord:
+    """One sample of one question under one budget setting (one line of a shard's JSONL file)."""
+
+    run: str
+    benchmark: str
+    question_id: str
+    sample_index: int
+    seed: int
+    budget: dict[str, Any]          # BudgetSetting.to_dict()
+    setting: str                    # BudgetSetting.label
+    method: str                     # BudgetSetting.method
+    thinking: str
+    answer: str
+    thinking_tokens: int
+    answer_tokens: int
+    forced_continuations: int       # times the ignore string was appended
+    thinking_end: str               # "natural" | "budget"
+    extracted_answer: str | None
+    gold_answer: str | None
+    correct: bool | None            # None when grading failed (see grade_error)
+    engine: str
+    model: str
+    wall_time_s: float
+    shard: str = ""
+    grade_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EvalRecord":
+        """Build from a parsed JSON line; raises KeyError/TypeError on a malformed record."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        """Identity of a record: duplicates share it."""
+        return (self.benchmark, self.setting, self.question_id, self.sample_index)
+
+
+RECORDS_FILE = "records.jsonl"  # name of a shard's record file inside RunDir.shard_dir(shard)

@@ -1,0 +1,1 @@
+"""Launchers: turn a planned run into local processes or SLURM jobs (through submitit)."""

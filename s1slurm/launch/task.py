@@ -1,0 +1,106 @@
+"""The callable every task runs, locally or on a SLURM node: one shard of one stage.
+
+It is what submitit pickles, so it holds only plain values (stage name, run path, shard) and
+reloads the resolved spec from the run's manifest: the manifest is the single source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.rundir import RunDir
+from s1slurm.core.shard import Shard
+from s1slurm.launch.distributed import DistEnv, current_dist_env
+
+
+def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extra) -> None:
+    """Record a task's state in the run folder (read by ``status`` and the dashboard)."""
+    atomic_write_json(run.task_state_path(task_index, rank), {
+        "task": task_index, "rank": rank, "state": state, "time": time.time(),
+        "host": socket.gethostname(), "node": os.environ.get("SLURMD_NODENAME"),
+        "job_id": os.environ.get("SLURM_JOB_ID"),
+        "array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+        "array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
+        "pid": os.getpid(), **extra,
+    })
+
+
+@dataclass
+class ShardTask:
+    """Run ``shard`` (task ``task_index``) of ``stage`` for the run at ``run_path``."""
+
+    stage: str
+    run_path: str
+    shard: dict
+    task_index: int
+
+    def __call__(self, dist: DistEnv | None = None) -> str:
+        from s1slurm.stages import get_stage
+        from s1slurm.config.cluster import Profile
+
+        run = RunDir(Path(self.run_path))
+        shard = Shard.from_dict(self.shard)
+        stage = get_stage(self.stage)
+        manifest = run.read_manifest()
+        spec = stage.spec_model.model_validate(manifest["spec"])
+        profile = Profile.model_validate(manifest["profile"])
+        dist = dist or current_dist_env()
+        logger = _task_logger(self.task_index, dist.global_rank)
+        if run.is_done(shard):
+            logger.info("shard %s is already done; nothing to do", shard.id)
+            write_task_state(run, self.task_index, dist.global_rank, "completed", skipped=True)
+            return shard.id
+        if dist.world_size > 1:
+            os.environ.update(dist.torch_env())
+        from s1slurm.stages.base import TaskContext
+
+        ctx = TaskContext(run=run, spec=spec, profile=profile, shard=shard,
+                          task_index=self.task_index, dist=dist, logger=logger)
+        self._ctx = ctx
+        write_task_state(run, self.task_index, dist.global_rank, "running", dist=dist.to_dict())
+        started = time.time()
+        try:
+            stage.run(ctx)
+        except BaseException as e:
+            write_task_state(run, self.task_index, dist.global_rank, "failed",
+                             error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(),
+                             elapsed_s=time.time() - started)
+            raise
+        write_task_state(run, self.task_index, dist.global_rank, "completed",
+                         elapsed_s=time.time() - started)
+        return shard.id
+
+    def checkpoint(self, *args, **kwargs):
+        """submitit calls this on USR2 (time limit or preemption): requeue if the stage asks."""
+        import submitit
+
+        ctx = getattr(self, "_ctx", None)
+        if ctx is None:
+            return None
+        from s1slurm.stages import get_stage
+
+        if get_stage(self.stage).on_requeue_signal(ctx):
+            fresh = ShardTask(self.stage, self.run_path, self.shard, self.task_index)
+            return submitit.helpers.DelayedSubmission(fresh)
+        return None
+
+
+def _task_logger(task_index: int, rank: int) -> logging.Logger:
+    """A logger writing to stderr (the task's log file) with the task and rank in each line."""
+    logger = logging.getLogger(f"s1slurm.task.{task_index}.{rank}")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            f"%(asctime)s task {task_index} rank {rank} %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

@@ -1,0 +1,31 @@
+"""Stages: probe, eval, train, curate. Looked up by name; heavy imports happen only when used."""
+
+from __future__ import annotations
+
+import importlib
+
+from s1slurm.core.errors import ConfigError
+
+# name -> (module, class, available). Modules are imported lazily so the CLI starts fast.
+_STAGES: dict[str, tuple[str, str]] = {
+    "probe": ("s1slurm.stages.probe", "ProbeStage"),
+}
+PLANNED = {
+    "eval": "evaluation under budget forcing",
+    "train": "supervised fine-tuning (DeepSpeed ZeRO-3)",
+    "curate": "data curation shards",
+}
+
+
+def stage_names() -> list[str]:
+    return sorted(set(_STAGES) | set(PLANNED))
+
+
+def get_stage(name: str):
+    """The Stage object for ``name``; a clear error for unknown or not yet available stages."""
+    if name in _STAGES:
+        module, cls = _STAGES[name]
+        return getattr(importlib.import_module(module), cls)()
+    if name in PLANNED:
+        raise ConfigError(f"stage '{name}' ({PLANNED[name]}) is not yet available in this version")
+    raise ConfigError(f"unknown stage '{name}'", expected=f"one of: {', '.join(stage_names())}")

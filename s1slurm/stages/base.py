@@ -1,0 +1,54 @@
+"""What a stage is: a spec model, a plan of shards, and a ``run`` for one shard."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from s1slurm.config.cluster import Profile
+from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.rundir import RunDir
+from s1slurm.core.shard import Shard
+from s1slurm.launch.distributed import DistEnv
+
+
+@dataclass
+class TaskContext:
+    """Everything a running task needs: its run, spec, shard, place in the job, and a logger."""
+
+    run: RunDir
+    spec: JobSpec
+    profile: Profile
+    shard: Shard
+    task_index: int
+    dist: DistEnv
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("s1slurm.task"))
+
+
+class Stage(ABC):
+    """One family of GPU work. Subclasses live in one module (or folder) each under ``stages/``."""
+
+    name: ClassVar[str]
+    spec_model: ClassVar[type[JobSpec]]
+
+    def check(self, spec: JobSpec, profile: Profile, spec_path: Path) -> None:
+        """Validate inputs before anything is submitted; raise ConfigError naming ``spec_path``."""
+
+    def resources(self, spec: JobSpec, profile: Profile) -> Profile:
+        """The profile this stage's tasks run with (after the spec's ``cluster`` overrides)."""
+        return profile
+
+    @abstractmethod
+    def plan(self, spec: JobSpec) -> list[Shard]:
+        """All shards of the run, in task order (task index = position in the list)."""
+
+    @abstractmethod
+    def run(self, ctx: TaskContext) -> None:
+        """Do one shard's work, write its outputs atomically, and mark it done (rank 0)."""
+
+    def on_requeue_signal(self, ctx: TaskContext) -> bool:
+        """Called when SLURM signals the end of the allocation; return True to requeue the task."""
+        return False
