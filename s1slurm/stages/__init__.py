@@ -9,10 +9,10 @@ from s1slurm.core.errors import ConfigError
 # name -> (module, class, available). Modules are imported lazily so the CLI starts fast.
 _STAGES: dict[str, tuple[str, str]] = {
     "probe": ("s1slurm.stages.probe", "ProbeStage"),
+    "eval": ("s1slurm.stages.eval", "EvalStage"),
+    "train": ("s1slurm.stages.train", "TrainStage"),
 }
 PLANNED = {
-    "eval": "evaluation under budget forcing",
-    "train": "supervised fine-tuning (DeepSpeed ZeRO-3)",
     "curate": "data curation shards",
 }
 
@@ -25,7 +25,13 @@ def get_stage(name: str):
     """The Stage object for ``name``; a clear error for unknown or not yet available stages."""
     if name in _STAGES:
         module, cls = _STAGES[name]
-        return getattr(importlib.import_module(module), cls)()
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name == module:  # the stage itself is not in this version
+                raise ConfigError(f"stage '{name}' is not yet available in this version") from None
+            raise
+        return getattr(mod, cls)()
     if name in PLANNED:
         raise ConfigError(f"stage '{name}' ({PLANNED[name]}) is not yet available in this version")
     raise ConfigError(f"unknown stage '{name}'", expected=f"one of: {', '.join(stage_names())}")

@@ -41,6 +41,10 @@ class Stage(ABC):
         """The profile this stage's tasks run with (after the spec's ``cluster`` overrides)."""
         return profile
 
+    def manifest_extra(self, spec: JobSpec) -> dict:
+        """Stage-specific facts recorded in manifest.json at submission (e.g. expected questions)."""
+        return {}
+
     @abstractmethod
     def plan(self, spec: JobSpec) -> list[Shard]:
         """All shards of the run, in task order (task index = position in the list)."""
