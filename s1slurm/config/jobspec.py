@@ -22,6 +22,7 @@ class JobSpec(Strict):
     cluster: dict[str, Any] = Field(default_factory=dict,
                                     description="overrides of any cluster profile field for this stage")
     runs_dir: Path = Field(Path("runs"), description="where run directories are created")
+    max_requeues: int = Field(3, ge=0, description="requeues allowed after time limits (submitit's max_num_timeout)")
 
     @field_validator("name")
     @classmethod

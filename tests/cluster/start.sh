@@ -30,7 +30,7 @@ SLURMDBD_LOG=/var/log/slurm/slurmdbd.log
 MYSQL_LOG=/var/log/mysql/error.log
 MUNGE_LOG=/var/log/munge/munged.log
 
-log() { echo "[s1slurm-cluster] $*" >&2; }
+log() { echo "[s1slurm-cluster +${SECONDS}s] $*" >&2; }
 
 die() {
     log "ERROR: $*"
@@ -151,9 +151,12 @@ ClusterName=$CLUSTER_NAME
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmctldPort=6817
 AuthType=auth/munge
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=cred_expire=10
 CryptoType=crypto/munge
 SlurmUser=root
 SlurmdUser=root
+MailProg=/bin/true
 StateSaveLocation=/var/spool/slurmctld
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmctldLogFile=$SLURMCTLD_LOG

@@ -10,7 +10,7 @@ MODE="${1:-all}"
 case "$MODE" in all | slurm) ;; *) echo "usage: $0 [slurm]" >&2; exit 2 ;; esac
 [[ "$(id -u)" == 0 ]] || { echo "stop.sh must run as root" >&2; exit 1; }
 
-log() { echo "[s1slurm-cluster] $*" >&2; }
+log() { echo "[s1slurm-cluster +${SECONDS}s] $*" >&2; }
 
 # pid_of PIDFILE NAME: print the pid in PIDFILE if it is a live process whose comm is NAME.
 pid_of() {
