@@ -96,11 +96,12 @@ class ShardTask:
 def _task_logger(task_index: int, rank: int) -> logging.Logger:
     """A logger writing to stderr (the task's log file) with the task and rank in each line."""
     logger = logging.getLogger(f"s1slurm.task.{task_index}.{rank}")
-    if not logger.handlers:
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not any(getattr(h, "_s1slurm_stderr", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
+        handler._s1slurm_stderr = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter(
             f"%(asctime)s task {task_index} rank {rank} %(levelname)s %(message)s"))
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
     return logger

@@ -80,8 +80,22 @@ done
 if ((${#missing[@]})); then
     log "installing ${missing[*]} (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
+    # Without systemd, the packages' postinst scripts run "invoke-rc.d slurmctld start || exit 1",
+    # which fails before slurm.conf exists; a policy-rc.d that denies starts avoids that (Docker-
+    # like images ship one already). The daemons are started below, by hand.
+    own_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt_rc=0
+    { apt-get update -qq && apt-get install -y -qq "${PACKAGES[@]}"; } >/tmp/s1slurm-apt.log 2>&1 || apt_rc=$?
+    if ((own_policy)); then rm -f /usr/sbin/policy-rc.d; fi
+    if ((apt_rc)); then
+        tail -n 30 /tmp/s1slurm-apt.log >&2
+        die "apt-get install ${PACKAGES[*]} failed (exit $apt_rc); log in /tmp/s1slurm-apt.log"
+    fi
 fi
 
 # ---------------------------------------------------------------- host names
@@ -172,7 +186,7 @@ MpiDefault=none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=5,bf_interval=5
+SchedulerParameters=sched_interval=2,bf_interval=1
 PreemptType=preempt/none
 ReturnToService=2
 JobRequeue=1
@@ -251,7 +265,7 @@ if ! mysql_ok; then
     fi
     log "starting MariaDB (mysqld_safe)"
     setsid nohup mysqld_safe --skip-syslog --log-error="$MYSQL_LOG" \
-        --innodb-lock-wait-timeout=900 </dev/null >/var/log/mysql/mysqld_safe.out 2>&1 &
+        --innodb-lock-wait-timeout=900 --innodb-buffer-pool-size=512M </dev/null >/var/log/mysql/mysqld_safe.out 2>&1 &
     wait_for 60 "MariaDB (mariadb-admin ping)" mysql_ok
 fi
 mariadb --protocol=socket -uroot <<EOF || die "could not create the accounting database"
@@ -285,10 +299,13 @@ if ! pid_alive /run/slurmctld.pid slurmctld; then
     slurmctld || die "slurmctld did not start"
 fi
 wait_for 30 "slurmctld (scontrol ping)" bash -c 'scontrol ping | grep -q "is UP"'
+STARTED_NODES=()
+SLURMD_STARTED_AT="$(date +%s)"
 for n in "${NODES[@]}"; do
     if ! pid_alive "/run/slurmd-$n.pid" slurmd; then
         log "starting slurmd -N $n"
         slurmd -N "$n" || die "slurmd -N $n did not start"
+        STARTED_NODES+=("$n")
     fi
 done
 
@@ -306,7 +323,13 @@ nodes_ready() {
             scontrol update nodename="$n" state=resume >/dev/null 2>&1 || true ;;
         esac
     done
-    ((ok == ${#NODES[@]}))
+    ((ok == ${#NODES[@]})) || return 1
+    # slurmctld may show a recovered node as idle before the new slurmd has registered.
+    for n in "${STARTED_NODES[@]}"; do
+        st="$(scontrol -o show node "$n" 2>/dev/null | grep -o 'SlurmdStartTime=[^ ]*' | cut -d= -f2)"
+        [[ -n "$st" && "$st" != None ]] || return 1
+        (($(date -d "$st" +%s 2>/dev/null || echo 0) >= SLURMD_STARTED_AT - 1)) || return 1
+    done
 }
 deadline=$((SECONDS + TIMEOUT))
 until nodes_ready; do

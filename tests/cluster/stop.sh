@@ -31,26 +31,32 @@ wait_gone() {
     done
 }
 
-# stop_pidfile PIDFILE NAME [SECONDS]: SIGTERM, wait, then SIGKILL.
-stop_pidfile() {
-    local pidfile="$1" name="$2" secs="${3:-15}" pid
-    if pid="$(pid_of "$pidfile" "$name")"; then
-        log "stopping $name (pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        if ! wait_gone "$pid" "$secs"; then
-            log "$name (pid $pid) ignored SIGTERM for ${secs}s; sending SIGKILL"
+# stop_pidfiles NAME PIDFILE...: SIGTERM to each live NAME process, wait up to 15 s, then SIGKILL.
+stop_pidfiles() {
+    local name="$1" pidfile pid pids=()
+    shift
+    for pidfile in "$@"; do
+        if pid="$(pid_of "$pidfile" "$name")"; then
+            log "stopping $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    for pid in "${pids[@]}"; do
+        if ! wait_gone "$pid" 15; then
+            log "$name (pid $pid) ignored SIGTERM for 15s; sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
             wait_gone "$pid" 5 || true
         fi
-    fi
-    rm -f "$pidfile"
+    done
+    rm -f "$@"
 }
 
 if [[ "$MODE" == all ]] && pid_of /run/slurmctld.pid slurmctld >/dev/null; then
     # Cancel whatever still runs so that no job step outlives the cluster.
     jobs="$(timeout 10 squeue -h -o %A 2>/dev/null || true)"
     if [[ -n "$jobs" ]]; then
-        log "cancelling jobs: $(echo $jobs)"
+        log "cancelling jobs: ${jobs//$'\n'/ }"
         # shellcheck disable=SC2086
         timeout 10 scancel $jobs 2>/dev/null || true
         deadline=$((SECONDS + 15))
@@ -60,10 +66,9 @@ if [[ "$MODE" == all ]] && pid_of /run/slurmctld.pid slurmctld >/dev/null; then
     fi
 fi
 
-stop_pidfile /run/slurmd-node1.pid slurmd
-stop_pidfile /run/slurmd-node2.pid slurmd
-stop_pidfile /run/slurmctld.pid slurmctld
-stop_pidfile /run/slurmdbd.pid slurmdbd
+stop_pidfiles slurmd /run/slurmd-node1.pid /run/slurmd-node2.pid
+stop_pidfiles slurmctld /run/slurmctld.pid
+stop_pidfiles slurmdbd /run/slurmdbd.pid
 
 if [[ "$MODE" == slurm ]]; then
     exit 0
@@ -93,5 +98,5 @@ for d in /proc/[0-9]*; do
     fi
 done
 
-stop_pidfile /run/munge/munged.pid munged
+stop_pidfiles munged /run/munge/munged.pid
 log "cluster stopped"

@@ -1,0 +1,1 @@
+"""The ``s1slurm`` command line (typer + rich)."""

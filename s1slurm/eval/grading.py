@@ -1,0 +1,312 @@
+"""Answer extraction and grading: math-verify for math, integers for AIME, letters for MCQ.
+
+Timeouts. math-verify (0.9) bounds its own parsing and comparisons with ``signal.alarm``, which
+only works in the main thread of a process and silently cancels any other ``SIGALRM`` timer. We
+therefore always call it with ``parsing_timeout=None`` / ``timeout_seconds=None`` and enforce one
+timeout over the whole grading of an answer ourselves:
+
+* in the main thread of any process (the eval stage, ``ProcessPoolExecutor`` workers, SLURM
+  tasks) with a ``setitimer`` alarm whose exception derives from ``BaseException``, so
+  math-verify's ``except Exception`` handlers cannot swallow it; any timer already set (e.g. by
+  pytest-timeout) is put back afterwards;
+* in any other thread, in a helper process (started once per process with the ``spawn`` method,
+  safe next to engine threads), killed and restarted if it does not answer in time. Calls from
+  threads are serialised through it.
+
+A timeout or any other failure yields ``Grade(correct=None, error=...)``: never an exception,
+never a dropped record. An answer with nothing to extract is wrong (``correct=False``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from s1slurm.eval.benchmarks import Question
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Grade:
+    """The extracted answer, whether it is correct (None: grading failed) and why it failed."""
+
+    extracted: str | None
+    correct: bool | None
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- extraction
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BOXED_BARE = re.compile(r"\\boxed +([^\s$]+)")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|textit)\s*\{([^{}]*)\}")
+
+
+def _last_boxed(text: str) -> str | None:
+    """Contents of the last ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces."""
+    for match in reversed(list(_BOXED.finditer(text))):
+        depth, start = 1, match.end()
+        for i in range(start, len(text)):
+            if text[i] == "{" and text[i - 1] != "\\":
+                depth += 1
+            elif text[i] == "}" and text[i - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    return text[start:i].strip()
+    bare = list(_BOXED_BARE.finditer(text))  # \boxed 5
+    return bare[-1].group(1) if bare else None
+
+
+def _after_last_answer(text: str) -> str | None:
+    """The rest of the line after the last ``Answer:`` (e.g. ``Final Answer: 42``)."""
+    matches = list(re.finditer(r"answer\s*:", text, re.IGNORECASE))
+    if not matches:
+        return None
+    rest = text[matches[-1].end():].strip().split("\n", 1)[0].strip().strip("*").strip()
+    math = re.match(r"\$\$?(.+?)\$", rest) or re.match(r"\\[(\[](.+?)\\[)\]]", rest)
+    if math:
+        rest = math.group(1)
+    rest = rest.strip().rstrip(".").strip()
+    return rest or None
+
+
+def _unwrap(s: str) -> str:
+    """Strip ``$``, ``\\text{}``-style wrappers, markdown bold and brackets around a short answer."""
+    prev = None
+    while prev != s:
+        prev = s
+        s = _TEXT_CMD.sub(r"\1", s).strip().strip("$*").strip()
+        if len(s) >= 2 and s[0] + s[-1] in ("()", "[]"):
+            s = s[1:-1].strip()
+    return s
+
+
+def _letter(s: str, letters: str) -> str | None:
+    """A choice letter when ``s`` is just one (``C``, ``(C)``, ``C)``, ``C.``, ``**C**``, ``C) text``)."""
+    s = _unwrap(s)
+    m = re.fullmatch(rf"([{letters}])(?:[).:]|\s*\)|[).:]?\s+\S.*)?", s, re.DOTALL)
+    return m.group(1) if m else None
+
+
+def extract_answer(text: str, kind: str, *, n_choices: int = 4,
+                   choices: list[str] | None = None) -> str | None:
+    """The final answer in ``text``, or None when nothing readable is found.
+
+    math/aime: the last ``\\boxed{}`` (or ``\\fbox{}``), else the rest of the line after the last
+    ``Answer:``. mcq: a letter (A-D for 4 choices) from, in order, a boxed letter, ``Answer: C`` /
+    ``the answer is (C)``, the last ``(C)``, a last line that is only a letter, or (when
+    ``choices`` is given) a boxed answer or ``Answer:`` line equal to one choice's text. An
+    unreadable MCQ answer is None, never a default letter."""
+    if not text:
+        return None
+    if kind != "mcq":
+        return _last_boxed(text) or _after_last_answer(text)
+    if choices is not None:
+        n_choices = len(choices)
+    letters = "".join(chr(ord("A") + i) for i in range(max(1, min(n_choices, 26))))
+    boxed = _last_boxed(text)
+    if boxed is not None and (found := _letter(boxed, letters)):
+        return found
+    phrase = re.compile(rf"""(?i:answer)(?:\s+(?i:is))?\s*:?\s*      # "answer is", "Answer:"
+                            [*$({{\[\s]*(?:\\(?:text|textbf|mathrm|mathbf)\{{)?\s*
+                            ([{letters}])(?![A-Za-z0-9])""", re.VERBOSE)
+    if found_phrases := phrase.findall(text):
+        return found_phrases[-1]
+    if parens := re.findall(rf"\(([{letters}])\)", text):
+        return parens[-1]
+    if found := _letter(text.strip().splitlines()[-1], letters):
+        return found
+    if choices:
+        said = boxed if boxed is not None else _after_last_answer(text)
+        if said is not None:
+            norm = [" ".join(_unwrap(c).lower().split()) for c in choices]
+            target = " ".join(_unwrap(said).lower().split())
+            if norm.count(target) == 1:
+                return letters[norm.index(target)]
+    return None
+
+
+# ---------------------------------------------------------------- grading
+
+def grade(question: "Question", answer_text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Grade:
+    """Grade ``answer_text`` against ``question.gold``; never raises."""
+    try:
+        kind = question.kind
+        if kind == "mcq":
+            n = len(question.choices) if question.choices else 4
+            letter = extract_answer(answer_text, "mcq", n_choices=n, choices=question.choices)
+            return Grade(letter, letter is not None and letter == question.gold.strip().upper())
+        extracted = extract_answer(answer_text, kind)
+        if extracted is None:
+            return Grade(None, False)
+        if kind == "aime":
+            mine, gold = _as_int(extracted), _as_int(question.gold)
+            if mine is not None and gold is not None:
+                return Grade(extracted, mine == gold)
+        return _math_with_timeout(question.gold, extracted, timeout_s)
+    except Exception as e:  # a bug or odd input must not lose the record
+        return Grade(None, None, f"{type(e).__name__}: {e}"[:300])
+
+
+def grade_many(items: Iterable[tuple["Question", str]], *, max_workers: int = 1,
+               timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Grade]:
+    """Grade (question, answer) pairs in order, in a pool of ``max_workers`` spawned processes
+    when more than one (math-verify is CPU-bound, so threads would not help)."""
+    items = list(items)
+    if max_workers <= 1 or len(items) < 2:
+        return [grade(q, a, timeout_s=timeout_s) for q, a in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = multiprocessing.get_context("spawn")
+    chunk = max(1, len(items) // (max_workers * 4))
+    with ProcessPoolExecutor(max_workers, mp_context=ctx) as pool:
+        return list(pool.map(functools.partial(_grade_pair, timeout_s=timeout_s), items, chunksize=chunk))
+
+
+def _grade_pair(item: tuple["Question", str], timeout_s: float) -> Grade:
+    return grade(item[0], item[1], timeout_s=timeout_s)
+
+
+def _as_int(s: str) -> int | None:
+    """``33``, ``033``, ``$33$``, ``\\text{33}``, ``33.`` -> 33; anything else -> None."""
+    s = _unwrap(s).replace("\\,", "").replace("\\!", "").replace(" ", "").rstrip(".")
+    return int(s) if re.fullmatch(r"[+-]?\d+", s) else None
+
+
+class _GradeTimeout(BaseException):
+    """Raised by our alarm; a BaseException so math-verify's ``except Exception`` lets it through."""
+
+
+@functools.lru_cache(maxsize=1)
+def _math_verify() -> Any:
+    """Import math-verify once, silencing its one-time 'timeout is disabled' warning: we
+    enforce the timeout ourselves."""
+    try:
+        import math_verify
+        import math_verify.grader
+        import math_verify.parser
+    except ImportError:
+        from s1slurm.core.errors import MissingDependencyError
+        raise MissingDependencyError("math_verify", "eval") from None
+    for module in (math_verify.grader, math_verify.parser):
+        if hasattr(module, "TIMEOUT_WARNING_SHOWN"):
+            module.TIMEOUT_WARNING_SHOWN = True
+    return math_verify
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_gold(gold: str) -> list[Any]:
+    return _math_verify().parse(_wrap(gold), parsing_timeout=None)  # type: ignore[arg-type]
+
+
+def _wrap(s: str) -> str:
+    s = s.strip()
+    return s if s.startswith("\\boxed") else "\\boxed{" + s + "}"
+
+
+def _verify(gold: str, extracted: str) -> Grade:
+    """math-verify without its own signal timeouts (see the module docstring)."""
+    mv = _math_verify()
+    gold_parsed = _parse_gold(gold)
+    if not gold_parsed:
+        return Grade(extracted, None, "could not parse the gold answer")
+    pred = mv.parse(_wrap(extracted), parsing_timeout=None)  # type: ignore[arg-type]
+    if not pred:
+        return Grade(extracted, False)
+    return Grade(extracted, bool(mv.verify(gold_parsed, pred, timeout_seconds=None)))
+
+
+def _math_with_timeout(gold: str, extracted: str, timeout_s: float) -> Grade:
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        return _verify_with_alarm(gold, extracted, timeout_s)
+    return _HELPER.verify(gold, extracted, timeout_s)
+
+
+def _verify_with_alarm(gold: str, extracted: str, timeout_s: float) -> Grade:
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _GradeTimeout()
+
+    started = time.monotonic()
+    old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return _verify(gold, extracted)
+    except _GradeTimeout:
+        return Grade(extracted, None, f"timeout: grading took over {timeout_s:g} s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:  # put back a timer someone else had set, minus the time spent here
+            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - started), 1e-3),
+                             old_interval)
+
+
+class _Helper:
+    """A spawned process that grades for non-main threads; killed and restarted on a timeout."""
+
+    START_TIMEOUT_S = 120.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: Any = None
+        self._conn: Any = None
+
+    def verify(self, gold: str, extracted: str, timeout_s: float) -> Grade:
+        with self._lock:
+            try:
+                self._ensure_started()
+            except Exception as e:
+                return Grade(extracted, None, f"cannot start the grading helper process: {e}"[:300])
+            self._conn.send((gold, extracted, timeout_s))
+            # The helper applies timeout_s itself (main thread there); the margin covers work
+            # stuck in C code, where only killing the process helps.
+            if self._conn.poll(timeout_s + 5.0):
+                status, value = self._conn.recv()
+                return value if status == "ok" else Grade(extracted, None, value)
+            self._stop()
+            return Grade(extracted, None, f"timeout: grading took over {timeout_s:g} s (helper killed)")
+
+    def _ensure_started(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            return
+        import multiprocessing
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_helper_main, args=(child,), daemon=True, name="s1slurm-grader")
+        proc.start()
+        child.close()
+        if not parent.poll(self.START_TIMEOUT_S):
+            proc.kill()
+            raise RuntimeError("no answer within the start timeout")
+        parent.recv()  # "ready"
+        self._proc, self._conn = proc, parent
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join(5)
+        self._proc = self._conn = None
+
+
+def _helper_main(conn: Any) -> None:
+    _math_verify()  # import before reporting ready
+    conn.send("ready")
+    while True:
+        try:
+            gold, extracted, timeout_s = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", _verify_with_alarm(gold, extracted, timeout_s)))
+        except Exception as e:
+            conn.send(("error", f"{type(e).__name__}: {e}"[:300]))
+
+
+_HELPER = _Helper()

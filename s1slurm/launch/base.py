@@ -1,0 +1,55 @@
+"""The launcher template: plan -> (dry run | test | submit) with small backend hooks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from s1slurm.config.cluster import Profile
+from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.rundir import RunDir
+from s1slurm.core.shard import Shard
+from s1slurm.launch.task import ShardTask
+
+
+@dataclass
+class PlannedTask:
+    """One task of a run: its global index and shard."""
+
+    index: int
+    shard: Shard
+
+
+@dataclass
+class Submission:
+    """What a backend did: the jobs it created and which task each job runs."""
+
+    executor: str
+    arrays: list[dict[str, Any]] = field(default_factory=list)   # one entry per sbatch call
+    task_jobs: dict[int, str] = field(default_factory=dict)      # task index -> SLURM job id
+    failed_tasks: list[int] = field(default_factory=list)        # local runs: tasks that raised
+
+
+class Launcher(ABC):
+    """Backend hooks; :mod:`s1slurm.launch.submit` drives them in the same order for every backend."""
+
+    name: str
+
+    def __init__(self, profile: Profile, spec: JobSpec, stage_name: str) -> None:
+        self.profile, self.spec, self.stage_name = profile, spec, stage_name
+
+    def make_task(self, run: RunDir, task: PlannedTask) -> ShardTask:
+        return ShardTask(self.stage_name, str(run.path), task.shard.to_dict(), task.index)
+
+    @abstractmethod
+    def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
+        """What would be submitted, as text (the exact sbatch scripts for SLURM)."""
+
+    def test(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
+        """Ask the scheduler whether it would accept the submission; return its answers."""
+        return ["local execution needs no scheduler: nothing to test"]
+
+    @abstractmethod
+    def launch(self, run: RunDir, tasks: list[PlannedTask]) -> Submission:
+        """Run or submit ``tasks`` for the (already written) run."""

@@ -1,0 +1,148 @@
+"""SLURM submission through submitit: arrays (split at ``max_array_size``), multi-node jobs,
+dry runs that print the exact sbatch scripts, and ``sbatch --test-only``."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from s1slurm.core.atomic import atomic_write_text
+from s1slurm.core.errors import SlurmError
+from s1slurm.core.rundir import RunDir
+from s1slurm.launch.base import Launcher, PlannedTask, Submission
+from s1slurm.launch.environment import scrubbed, submission_environment
+
+
+def sbatch_parameters(profile, job_name: str) -> dict[str, Any]:
+    """Profile fields as submitit SLURM parameters (its names; values are quoted by submitit)."""
+    params: dict[str, Any] = {
+        "job_name": job_name,
+        "time": profile.time_minutes,
+        "nodes": profile.nodes,
+        "ntasks_per_node": profile.tasks_per_node,
+        "signal_delay_s": profile.signal_delay_s,
+        "stderr_to_stdout": False,
+    }
+    for key in ("partition", "account", "qos", "constraint", "cpus_per_task"):
+        value = getattr(profile, key)
+        if value is not None:
+            params[key] = value
+    if profile.gpus_per_node:
+        params["gpus_per_node"] = profile.gpus_per_node
+    if profile.mem_gb is not None:
+        mem = profile.mem_gb
+        params["mem"] = f"{int(mem)}GB" if mem == int(mem) else f"{int(mem * 1024)}MB"
+    # Setup lines are the user's own shell; env values are data and are always quoted.
+    setup = list(profile.setup)
+    setup += [f"export {name}={shlex.quote(value)}" for name, value in profile.env.items()]
+    if setup:
+        params["setup"] = setup
+    if profile.container is not None:
+        srun = [f"--container-image={profile.container.image}"]
+        if profile.container.mounts:
+            srun.append(f"--container-mounts={','.join(profile.container.mounts)}")
+        if profile.container.workdir:
+            srun.append(f"--container-workdir={profile.container.workdir}")
+        params["srun_args"] = srun
+    if profile.extra_sbatch:
+        params["additional_parameters"] = dict(profile.extra_sbatch)
+    return params
+
+
+def chunks(tasks: list[PlannedTask], size: int) -> list[list[PlannedTask]]:
+    """Split the task list into arrays of at most ``size`` tasks."""
+    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+
+
+class SlurmLauncher(Launcher):
+    """Submits one array (or one job) per chunk of at most ``max_array_size`` tasks."""
+
+    name = "slurm"
+
+    def _python(self) -> str:
+        import sys
+
+        return self.profile.python or shlex.quote(sys.executable)
+
+    def _params(self, n_tasks: int) -> dict[str, Any]:
+        params = sbatch_parameters(self.profile, self.spec.job_name)
+        params["array_parallelism"] = self.profile.array_parallelism or n_tasks
+        return params
+
+    def _script(self, run: RunDir, n_tasks: int) -> str:
+        from submitit.slurm.slurm import _make_sbatch_string
+
+        command = " ".join([self._python(), "-u -m submitit.core._submit",
+                            shlex.quote(str(run.submitit_dir))])
+        return _make_sbatch_string(command=command, folder=run.submitit_dir,
+                                   map_count=n_tasks if n_tasks > 1 else None, **self._params(n_tasks))
+
+    def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
+        return [self._script(run, len(chunk)) for chunk in chunks(tasks, self.profile.max_array_size)]
+
+    def test(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
+        sbatch = _require_sbatch()
+        answers = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, text in enumerate(self.render(run, tasks)):
+                path = Path(tmp) / f"array-{i:03d}.sh"
+                path.write_text(text)
+                proc = subprocess.run([sbatch, "--test-only", str(path)], capture_output=True,
+                                      text=True, env=scrubbed(__import__("os").environ), timeout=60)
+                answer = (proc.stderr + proc.stdout).strip()
+                if proc.returncode != 0:
+                    raise SlurmError(f"SLURM would refuse array {i}: {answer}")
+                answers.append(f"array {i} ({len(chunks(tasks, self.profile.max_array_size)[i])} "
+                               f"task(s)): {answer}")
+        return answers
+
+    def launch(self, run: RunDir, tasks: list[PlannedTask]) -> Submission:
+        import submitit
+        from submitit.core.utils import FailedJobError, FailedSubmissionError
+
+        _require_sbatch()
+        submission = Submission(executor="slurm")
+        run.sbatch_dir.mkdir(exist_ok=True)
+        for i, chunk in enumerate(chunks(tasks, self.profile.max_array_size)):
+            executor = submitit.SlurmExecutor(folder=run.submitit_dir, python=self._python(),
+                                              max_num_timeout=self.spec.max_requeues)
+            executor.update_parameters(**self._params(len(chunk)))
+            callables = [self.make_task(run, t) for t in chunk]
+            try:
+                with submission_environment():
+                    if len(callables) == 1:
+                        jobs = [executor.submit(callables[0])]
+                    else:
+                        jobs = executor.submit_array(callables)
+            except (FailedJobError, FailedSubmissionError, subprocess.CalledProcessError, OSError) as e:
+                submitted = f" ({i} array(s) were submitted before: see manifest.json)" if i else ""
+                raise SlurmError(f"sbatch refused the submission{submitted}: {_slurm_words(e)}") from None
+            base_id = jobs[0].job_id.split("_")[0]
+            script = run.sbatch_dir / f"{base_id}.sh"  # job ids are unique: resubmissions never overwrite
+            submitted_file = jobs[0].paths.submission_file
+            text = submitted_file.read_text() if submitted_file.exists() else self._script(run, len(chunk))
+            atomic_write_text(script, text)
+            submission.arrays.append({"job_id": base_id, "first_task": chunk[0].index, "size": len(chunk),
+                                      "array": len(chunk) > 1, "script": str(script.relative_to(run.path))})
+            for task, job in zip(chunk, jobs):
+                submission.task_jobs[task.index] = job.job_id
+        return submission
+
+
+def _require_sbatch() -> str:
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise SlurmError("sbatch was not found on PATH: is this a SLURM login node? "
+                         "(use a profile with 'executor: local' to run on this machine)")
+    return sbatch
+
+
+def _slurm_words(error: Exception) -> str:
+    """The part of a failed sbatch call that SLURM wrote (its own words), without Python noise."""
+    text = str(error)
+    lines = [ln.strip() for ln in text.splitlines() if "sbatch:" in ln or "error" in ln.lower()]
+    return "\n".join(dict.fromkeys(lines)) or text.strip()

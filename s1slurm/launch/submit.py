@@ -1,0 +1,124 @@
+"""From a job spec to a run: resolve the profile, check, plan, record the manifest, launch."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s1slurm import __version__
+from s1slurm.config.cluster import ClusterFile, Profile
+from s1slurm.config.jobspec import JobSpec
+from s1slurm.config.loading import load_model, read_yaml
+from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.errors import ConfigError
+from s1slurm.core.rundir import RunDir
+from s1slurm.launch.base import Launcher, PlannedTask, Submission
+from s1slurm.stages import get_stage
+
+
+@dataclass
+class Resolved:
+    """A job spec with everything it needs to be launched."""
+
+    stage: Any
+    spec: JobSpec
+    spec_path: Path
+    profile_name: str
+    profile: Profile
+    tasks: list[PlannedTask]
+
+
+def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
+            profile_name: str | None) -> Resolved:
+    """Load and check the spec for ``stage_name``; apply its cluster overrides to the profile."""
+    stage = get_stage(stage_name)
+    data = read_yaml(spec_path)
+    declared = data.setdefault("stage", stage_name)
+    if declared != stage_name:
+        raise ConfigError(f"this spec is for stage '{declared}', not '{stage_name}'", file=str(spec_path),
+                          field="stage", expected=f"'{stage_name}'")
+    spec = load_model(spec_path, stage.spec_model, data)
+    name = spec.profile or profile_name or cluster.default
+    profile = cluster.profile(name, file=str(cluster_path)).merged(spec.cluster, source=str(spec_path))
+    stage.check(spec, profile, spec_path)
+    profile = stage.resources(spec, profile)
+    tasks = [PlannedTask(i, shard) for i, shard in enumerate(stage.plan(spec))]
+    if not tasks:
+        raise ConfigError("the spec plans no tasks", file=str(spec_path))
+    return Resolved(stage, spec, spec_path, name, profile, tasks)
+
+
+def make_launcher(resolved: Resolved, console=None) -> Launcher:
+    """The backend the profile asks for."""
+    if resolved.profile.executor == "local":
+        from s1slurm.launch.local import LocalLauncher
+
+        return LocalLauncher(resolved.profile, resolved.spec, resolved.stage.name, console=console)
+    from s1slurm.launch.slurm import SlurmLauncher
+
+    return SlurmLauncher(resolved.profile, resolved.spec, resolved.stage.name)
+
+
+def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> dict[str, Any]:
+    """The manifest as written before anything runs (tasks read their spec from it)."""
+    return {
+        "run": run.name,
+        "stage": resolved.stage.name,
+        "s1slurm_version": __version__,
+        "created": time.time(),
+        "command_line": command_line,
+        "spec_file": str(resolved.spec_path),
+        "spec": resolved.spec.model_dump(mode="json"),
+        "profile_name": resolved.profile_name,
+        "profile": resolved.profile.model_dump(mode="json"),
+        "executor": resolved.profile.executor,
+        "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id, "job_id": None}
+                  for t in resolved.tasks],
+        "submissions": [],
+        **resolved.stage.manifest_extra(resolved.spec),
+    }
+
+
+def record_submission(run: RunDir, manifest: dict[str, Any], submission: Submission) -> None:
+    """Add a submission's job ids to the manifest (atomic replace; earlier submissions kept)."""
+    for task in manifest["tasks"]:
+        if task["index"] in submission.task_jobs:
+            task["job_id"] = submission.task_jobs[task["index"]]
+            task.setdefault("job_ids", []).append(submission.task_jobs[task["index"]])
+    manifest["submissions"].append({"time": time.time(), "executor": submission.executor,
+                                    "arrays": submission.arrays,
+                                    "tasks": sorted(submission.task_jobs) or None,
+                                    "failed_tasks": submission.failed_tasks})
+    atomic_write_json(run.manifest_path, manifest)
+
+
+def create_run(resolved: Resolved, command_line: list[str] | None = None) -> tuple[RunDir, dict[str, Any]]:
+    """Make the run folder and write its manifest and a readable copy of the spec."""
+    run = RunDir.create(resolved.spec.runs_dir, resolved.stage.name)
+    manifest = manifest_for(resolved, run, command_line or sys.argv)
+    atomic_write_json(run.manifest_path, manifest)
+    shutil.copyfile(resolved.spec_path, run.spec_path)
+    return run, manifest
+
+
+def submit(resolved: Resolved, launcher: Launcher, command_line: list[str] | None = None
+           ) -> tuple[RunDir, Submission]:
+    """Create the run and launch every planned task."""
+    run, manifest = create_run(resolved, command_line)
+    try:
+        submission = launcher.launch(run, resolved.tasks)
+    except Exception as e:
+        manifest["submissions"].append({"time": time.time(), "error": str(e)})
+        atomic_write_json(run.manifest_path, manifest)
+        raise
+    record_submission(run, manifest, submission)
+    return run, submission
+
+
+def dry_run_dir(resolved: Resolved) -> RunDir:
+    """The run folder a submission would create (not created)."""
+    return RunDir(Path(resolved.spec.runs_dir).resolve() / f"{resolved.stage.name}-YYYYmmddTHHMMSSZ-xxxxxx")

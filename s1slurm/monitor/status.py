@@ -1,0 +1,97 @@
+"""Per-task status of a run, read from its folder (and SLURM accounting for SLURM runs)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from s1slurm.core.rundir import RunDir
+from s1slurm.core.shard import Shard
+from s1slurm.monitor import sacct
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+            "BOOT_FAIL", "DEADLINE", "DONE"}
+
+
+@dataclass
+class TaskStatus:
+    """What is known about one task."""
+
+    index: int
+    shard_id: str
+    job_id: str | None
+    state: str                  # DONE, or SLURM's state, or the task's own (RUNNING/FAILED...)
+    slurm_state: str | None
+    nodes: str
+    elapsed: str
+    done: bool
+    error: str | None = None
+    ranks: dict[int, str] = field(default_factory=dict)   # rank -> task state
+
+    @property
+    def terminal(self) -> bool:
+        return self.done or self.state in TERMINAL
+
+
+@dataclass
+class RunStatus:
+    """Status of every task of a run."""
+
+    run: RunDir
+    manifest: dict[str, Any]
+    tasks: list[TaskStatus]
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(t.state for t in self.tasks)
+
+    @property
+    def finished(self) -> bool:
+        return all(t.terminal for t in self.tasks)
+
+
+def _task_states(run: RunDir) -> dict[int, dict[int, dict]]:
+    """task index -> rank -> last state file content."""
+    out: dict[int, dict[int, dict]] = {}
+    for path in run.tasks_dir.glob("task-*-rank-*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        out.setdefault(int(data["task"]), {})[int(data["rank"])] = data
+    return out
+
+
+def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
+    """Collect the status of every task of ``run``."""
+    manifest = run.read_manifest()
+    done = run.done_ids()
+    states = _task_states(run)
+    job_ids = [t["job_id"] for t in manifest["tasks"] if t.get("job_id")]
+    slurm = sacct.query(job_ids) if query_slurm and manifest.get("executor") == "slurm" else {}
+    rows = []
+    for t in manifest["tasks"]:
+        shard_id = Shard.from_dict(t["shard"]).id
+        ranks = states.get(t["index"], {})
+        rank_states = {r: d["state"] for r, d in sorted(ranks.items())}
+        info = slurm.get(t["job_id"] or "")
+        own = ("FAILED" if "failed" in rank_states.values() else
+               "RUNNING" if "running" in rank_states.values() else
+               "COMPLETED" if rank_states else None)
+        if shard_id in done:
+            state = "DONE"
+        elif info is not None:
+            state = info.state
+        elif own is not None:
+            state = own
+        else:
+            state = "NOT SUBMITTED" if not t.get("job_id") and manifest.get("executor") == "slurm" else "PENDING"
+        error = next((d.get("error") for d in ranks.values() if d.get("error")), None)
+        nodes = info.nodes if info else ",".join(sorted({d.get("node") or d.get("host") or "" for d in ranks.values()}))
+        rows.append(TaskStatus(index=t["index"], shard_id=shard_id, job_id=t.get("job_id"), state=state,
+                               slurm_state=info.state if info else None, nodes=nodes,
+                               elapsed=info.elapsed if info else "", done=shard_id in done,
+                               error=error, ranks=rank_states))
+    return RunStatus(run=run, manifest=manifest, tasks=rows)
