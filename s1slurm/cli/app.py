@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from s1slurm import __version__
 from s1slurm.core.errors import S1SlurmError
@@ -188,7 +189,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except S1SlurmError as e:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False,
+                                                     soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted; finished shards are kept (see 's1slurm resume')")

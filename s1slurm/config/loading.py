@@ -39,8 +39,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         if fields is None:
             return []
         info = fields.get(part)
-        if info is None:
-            return []
+        if info is None:  # a key of a dict of models, e.g. a profile name
+            continue
         current = _model_in(info.annotation)
     fields = getattr(current, "model_fields", None)
     return sorted(fields) if fields else []

@@ -70,7 +70,7 @@ def _after_last_answer(text: str) -> str | None:
     if not matches:
         return None
     rest = text[matches[-1].end():].strip().split("\n", 1)[0].strip().strip("*").strip()
-    math = re.match(r"\$\$?(.+?)\$", rest) or re.match(r"\\[(\[](.+?)\\[)\]]", rest)
+    math = re.match(r"\$\$?((?:\\.|[^$\\])+)\$", rest) or re.match(r"\\[(\[](.+?)\\[)\]]", rest)
     if math:
         rest = math.group(1)
     rest = rest.strip().rstrip(".").strip()
@@ -91,8 +91,16 @@ def _unwrap(s: str) -> str:
 def _letter(s: str, letters: str) -> str | None:
     """A choice letter when ``s`` is just one (``C``, ``(C)``, ``C)``, ``C.``, ``**C**``, ``C) text``)."""
     s = _unwrap(s)
-    m = re.fullmatch(rf"([{letters}])(?:[).:]|\s*\)|[).:]?\s+\S.*)?", s, re.DOTALL)
+    m = re.fullmatch(rf"([{letters}])(?:\s*[).:](?:\s+\S.*)?)?", s, re.DOTALL)
     return m.group(1) if m else None
+
+
+@functools.lru_cache(maxsize=32)
+def _answer_phrase(letters: str) -> re.Pattern[str]:
+    """``Answer: C``, ``the answer is (C)``, ``answer is $\\textbf{C}$`` (an upper-case letter)."""
+    return re.compile(rf"""(?i:answer)(?:\s+(?i:is))?\s*:?\s*
+                           [*$({{\[\s]*(?:\\(?:text|textbf|mathrm|mathbf)\{{)?\s*
+                           ([{letters}])(?![A-Za-z0-9])""", re.VERBOSE)
 
 
 def extract_answer(text: str, kind: str, *, n_choices: int = 4,
@@ -114,9 +122,7 @@ def extract_answer(text: str, kind: str, *, n_choices: int = 4,
     boxed = _last_boxed(text)
     if boxed is not None and (found := _letter(boxed, letters)):
         return found
-    phrase = re.compile(rf"""(?i:answer)(?:\s+(?i:is))?\s*:?\s*      # "answer is", "Answer:"
-                            [*$({{\[\s]*(?:\\(?:text|textbf|mathrm|mathbf)\{{)?\s*
-                            ([{letters}])(?![A-Za-z0-9])""", re.VERBOSE)
+    phrase = _answer_phrase(letters)
     if found_phrases := phrase.findall(text):
         return found_phrases[-1]
     if parens := re.findall(rf"\(([{letters}])\)", text):
@@ -137,6 +143,7 @@ def extract_answer(text: str, kind: str, *, n_choices: int = 4,
 
 def grade(question: "Question", answer_text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade ``answer_text`` against ``question.gold``; never raises."""
+    extracted: str | None = None
     try:
         kind = question.kind
         if kind == "mcq":
@@ -152,7 +159,7 @@ def grade(question: "Question", answer_text: str, *, timeout_s: float = DEFAULT_
                 return Grade(extracted, mine == gold)
         return _math_with_timeout(question.gold, extracted, timeout_s)
     except Exception as e:  # a bug or odd input must not lose the record
-        return Grade(None, None, f"{type(e).__name__}: {e}"[:300])
+        return Grade(extracted, None, f"{type(e).__name__}: {e}"[:300])
 
 
 def grade_many(items: Iterable[tuple["Question", str]], *, max_workers: int = 1,
@@ -224,20 +231,28 @@ def _verify(gold: str, extracted: str) -> Grade:
 
 
 def _math_with_timeout(gold: str, extracted: str, timeout_s: float) -> Grade:
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+    # getsignal is None when a non-Python SIGALRM handler is installed: we could not put it back.
+    if (threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+            and signal.getsignal(signal.SIGALRM) is not None):
         return _verify_with_alarm(gold, extracted, timeout_s)
     return _HELPER.verify(gold, extracted, timeout_s)
 
 
 def _verify_with_alarm(gold: str, extracted: str, timeout_s: float) -> Grade:
+    armed = True
+
     def on_alarm(signum: int, frame: Any) -> None:
-        raise _GradeTimeout()
+        if armed:  # a late alarm, after _verify returned, must not raise
+            raise _GradeTimeout()
 
     started = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, on_alarm)
     old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        return _verify(gold, extracted)
+        try:
+            return _verify(gold, extracted)
+        finally:
+            armed = False
     except _GradeTimeout:
         return Grade(extracted, None, f"timeout: grading took over {timeout_s:g} s")
     finally:
@@ -249,64 +264,84 @@ def _verify_with_alarm(gold: str, extracted: str, timeout_s: float) -> Grade:
 
 
 class _Helper:
-    """A spawned process that grades for non-main threads; killed and restarted on a timeout."""
+    """A helper process that grades for non-main threads; killed and restarted on a timeout.
+
+    Started as ``python -c`` with pipes rather than with ``multiprocessing``: no fork next to
+    engine threads, and no re-import of the caller's ``__main__`` (which ``spawn`` would do)."""
 
     START_TIMEOUT_S = 120.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: Any = None
-        self._conn: Any = None
+        self._send: Any = None
+        self._recv: Any = None
 
     def verify(self, gold: str, extracted: str, timeout_s: float) -> Grade:
         with self._lock:
             try:
                 self._ensure_started()
+                self._send.send((gold, extracted, timeout_s))
+                # The helper applies timeout_s itself (main thread there); the margin covers work
+                # stuck in C code, where only killing the process helps.
+                if self._recv.poll(timeout_s + 5.0):
+                    status, value = self._recv.recv()
+                    return value if status == "ok" else Grade(extracted, None, value)
             except Exception as e:
-                return Grade(extracted, None, f"cannot start the grading helper process: {e}"[:300])
-            self._conn.send((gold, extracted, timeout_s))
-            # The helper applies timeout_s itself (main thread there); the margin covers work
-            # stuck in C code, where only killing the process helps.
-            if self._conn.poll(timeout_s + 5.0):
-                status, value = self._conn.recv()
-                return value if status == "ok" else Grade(extracted, None, value)
+                self._stop()
+                return Grade(extracted, None, f"grading helper process failed: {type(e).__name__}: {e}"[:300])
             self._stop()
             return Grade(extracted, None, f"timeout: grading took over {timeout_s:g} s (helper killed)")
 
     def _ensure_started(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
+        if self._proc is not None and self._proc.poll() is None:
             return
-        import multiprocessing
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_helper_main, args=(child,), daemon=True, name="s1slurm-grader")
-        proc.start()
-        child.close()
-        if not parent.poll(self.START_TIMEOUT_S):
-            proc.kill()
+        import os
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+        self._stop()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        code = "from s1slurm.eval.grading import _helper_main; _helper_main()"
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=env, close_fds=True)
+        self._proc = proc
+        self._send = Connection(os.dup(proc.stdin.fileno()), readable=False)
+        self._recv = Connection(os.dup(proc.stdout.fileno()), writable=False)
+        proc.stdin.close()
+        proc.stdout.close()
+        if not self._recv.poll(self.START_TIMEOUT_S) or self._recv.recv() != "ready":
             raise RuntimeError("no answer within the start timeout")
-        parent.recv()  # "ready"
-        self._proc, self._conn = proc, parent
 
     def _stop(self) -> None:
+        for conn in (self._send, self._recv):
+            if conn is not None:
+                conn.close()
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
-        self._proc = self._conn = None
+            self._proc.wait(5)
+        self._proc = self._send = self._recv = None
 
 
-def _helper_main(conn: Any) -> None:
+def _helper_main() -> None:
+    """The helper's loop: requests on stdin, answers on the original stdout (fd 1 then points at
+    stderr so that stray prints cannot corrupt the framing)."""
+    import os
+    from multiprocessing.connection import Connection
+    recv = Connection(os.dup(0), writable=False)
+    send = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)
     _math_verify()  # import before reporting ready
-    conn.send("ready")
+    send.send("ready")
     while True:
         try:
-            gold, extracted, timeout_s = conn.recv()
-        except EOFError:
+            gold, extracted, timeout_s = recv.recv()
+        except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", _verify_with_alarm(gold, extracted, timeout_s)))
+            send.send(("ok", _verify_with_alarm(gold, extracted, timeout_s)))
         except Exception as e:
-            conn.send(("error", f"{type(e).__name__}: {e}"[:300]))
+            send.send(("error", f"{type(e).__name__}: {e}"[:300]))
 
 
 _HELPER = _Helper()

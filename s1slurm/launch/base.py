@@ -42,6 +42,9 @@ class Launcher(ABC):
     def make_task(self, run: RunDir, task: PlannedTask) -> ShardTask:
         return ShardTask(self.stage_name, str(run.path), task.shard.to_dict(), task.index)
 
+    def preflight(self) -> None:
+        """Check the backend can be used at all, before a run folder is created."""
+
     @abstractmethod
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
         """What would be submitted, as text (the exact sbatch scripts for SLURM)."""

@@ -63,6 +63,9 @@ class SlurmLauncher(Launcher):
 
     name = "slurm"
 
+    def preflight(self) -> None:
+        _require_sbatch()
+
     def _python(self) -> str:
         import sys
 

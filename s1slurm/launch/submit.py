@@ -108,6 +108,7 @@ def create_run(resolved: Resolved, command_line: list[str] | None = None) -> tup
 def submit(resolved: Resolved, launcher: Launcher, command_line: list[str] | None = None
            ) -> tuple[RunDir, Submission]:
     """Create the run and launch every planned task."""
+    launcher.preflight()
     run, manifest = create_run(resolved, command_line)
     try:
         submission = launcher.launch(run, resolved.tasks)

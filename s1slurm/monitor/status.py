@@ -64,6 +64,13 @@ def _task_states(run: RunDir) -> dict[int, dict[int, dict]]:
     return out
 
 
+def _job_of(state: dict) -> str | None:
+    """The job id (``123_4`` for array elements) a task state file was written by."""
+    if state.get("array_job_id"):
+        return f"{state['array_job_id']}_{state['array_task_id']}"
+    return state.get("job_id")
+
+
 def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
     """Collect the status of every task of ``run``."""
     manifest = run.read_manifest()
@@ -74,7 +81,9 @@ def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
     rows = []
     for t in manifest["tasks"]:
         shard_id = Shard.from_dict(t["shard"]).id
-        ranks = states.get(t["index"], {})
+        # State files of an earlier attempt (before a resume) say nothing about the current job.
+        ranks = {r: d for r, d in states.get(t["index"], {}).items()
+                 if manifest.get("executor") != "slurm" or _job_of(d) == t.get("job_id")}
         rank_states = {r: d["state"] for r, d in sorted(ranks.items())}
         info = slurm.get(t["job_id"] or "")
         own = ("FAILED" if "failed" in rank_states.values() else

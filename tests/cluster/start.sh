@@ -35,11 +35,11 @@ log() { echo "[s1slurm-cluster +${SECONDS}s] $*" >&2; }
 die() {
     log "ERROR: $*"
     local f
-    for f in "$MUNGE_LOG" "$MYSQL_LOG" "$SLURMDBD_LOG" "$SLURMCTLD_LOG" \
-        /var/log/slurmd-node1.log /var/log/slurmd-node2.log; do
+    for f in "$MUNGE_LOG" "$MYSQL_LOG" "$SLURMDBD_LOG" /var/log/slurmd-node1.log \
+        /var/log/slurmd-node2.log "$SLURMCTLD_LOG"; do
         if [[ -s "$f" ]]; then
-            echo "----- tail -n 25 $f -----" >&2
-            tail -n 25 "$f" >&2 || true
+            echo "----- tail -n 15 $f -----" >&2
+            tail -n 15 "$f" >&2 || true
         fi
     done
     exit 1

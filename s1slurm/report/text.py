@@ -1,0 +1,99 @@
+"""Formatting shared by the Markdown, HTML and terminal outputs: numbers, and the issue listing."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from s1slurm.report.collect import Issues
+
+if TYPE_CHECKING:
+    from s1slurm.report.metrics import MethodMetrics, SettingMetrics
+
+NA = "n/a"
+_CHOICE = re.compile(r"^[A-Za-z]$")
+
+
+def num(x: float | int | None, digits: int = 1) -> str:
+    """A number with ``digits`` decimals, or n/a."""
+    if x is None:
+        return NA
+    return f"{x:,.{digits}f}"
+
+
+def signed(x: float | None, digits: int = 2) -> str:
+    return NA if x is None else f"{x:+,.{digits}f}"
+
+
+def accuracy_ci(m: "SettingMetrics") -> str:
+    return f"{m.accuracy:.1f} [{m.ci_low:.1f}, {m.ci_high:.1f}]"
+
+
+def budget_text(m: "SettingMetrics") -> str:
+    hi = "∞" if m.max_thinking_tokens is None else f"{m.max_thinking_tokens:,}"
+    return f"[{m.min_thinking_tokens:,}, {hi}]"
+
+
+def maj_text(m: "SettingMetrics") -> str:
+    if m.maj_accuracy is None:
+        return NA
+    return f"{m.maj_accuracy:.1f} (k={m.maj_k})"
+
+
+def control_text(c: "MethodMetrics") -> str:
+    return f"{c.control:.1f} ({c.settings_in_control}/{len(c.settings)})"
+
+
+def is_redacted(benchmark: str) -> bool:
+    """GPQA texts (questions, thinking, answers) never appear in any output."""
+    return benchmark.lower().startswith("gpqa")
+
+
+def shown_answer(benchmark: str, value: str | None) -> str:
+    """An answer as it may appear in outputs: for GPQA only a choice letter, never option text."""
+    if value is None:
+        return "—"
+    if is_redacted(benchmark) and not _CHOICE.match(value.strip()):
+        return "[redacted]"
+    return value
+
+
+def issue_lines(issues: Issues, cap: int = 20) -> list[tuple[str, list[str]]]:
+    """The issue listing: (heading, up to ``cap`` lines) per kind of problem, empty when complete."""
+    out: list[tuple[str, list[str]]] = []
+
+    def add(heading: str, lines: list[str], total: int) -> None:
+        shown = lines[:cap]
+        if total > len(shown):
+            shown.append(f"... and {total - len(shown)} more (report.json lists up to "
+                         f"{min(total, 1000)})")
+        out.append((heading, shown))
+
+    i = issues
+    if i.shards_not_done:
+        add(f"{len(i.shards_not_done)} shard(s) without a done marker",
+            [f"{s['run']} / {s['shard']} (records file {s['records_file']})" for s in i.shards_not_done],
+            len(i.shards_not_done))
+    if i.shards_without_records:
+        add(f"{len(i.shards_without_records)} done shard(s) without a records file",
+            [f"{s['run']} / {s['shard']}" for s in i.shards_without_records],
+            len(i.shards_without_records))
+    if i.missing_total:
+        per_q = i.missing_questions()
+        lines = [f"{q['benchmark']} / {q['question_id']}: "
+                 + ("no records at all" if q["absent"] else "")
+                 + ("; " if q["absent"] else "")
+                 + f"{q['missing_records']} record(s) missing over {q['settings']} setting(s)"
+                 for q in per_q]
+        add(f"{i.missing_total} expected record(s) missing (questions × settings × samples of the plan), "
+            f"in {len(per_q)} question(s)", lines, len(per_q))
+    if i.duplicates_total:
+        add(f"{i.duplicates_total} duplicate record(s) (the first copy is kept)",
+            [f"{d['benchmark']} / {d['setting']} / {d['question_id']} / sample {d['sample_index']} "
+             f"at {d['at']} (first at {d['first_at']})" for d in i.duplicates], i.duplicates_total)
+    if i.malformed_total:
+        add(f"{i.malformed_total} malformed line(s) (skipped)",
+            [f"{m['file']}:{m['line']}: {m['error']}" for m in i.malformed], i.malformed_total)
+    if i.warnings:
+        add(f"{len(i.warnings)} warning(s)", list(i.warnings), len(i.warnings))
+    return out

@@ -1,0 +1,65 @@
+"""The DeepSpeed ZeRO-3 configuration: read the template, check it, fill in the recipe's values."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from s1slurm.core.errors import ConfigError
+
+# The repository's template; a relative ``deepspeed:`` path in a spec is looked up from the current
+# directory first, then from the repository root (so specs work from anywhere in a checkout).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_template(path: Path) -> Path:
+    """The template file ``path`` names; ConfigError when it is nowhere to be found."""
+    candidates = [Path(path)] if Path(path).is_absolute() else [Path(path), REPO_ROOT / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigError("DeepSpeed template not found", file=str(path), field="deepspeed",
+                      expected="a JSON file such as templates/deepspeed/zero3.json")
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """Read and check a ZeRO-3 template (stage 3, consolidated 16-bit weights on save)."""
+    file = resolve_template(path)
+    try:
+        config = json.loads(file.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"invalid JSON: {e}", file=str(file), field="deepspeed") from None
+    zero = config.get("zero_optimization") if isinstance(config, dict) else None
+    if not isinstance(zero, dict) or zero.get("stage") != 3:
+        raise ConfigError("not a ZeRO stage 3 config", file=str(file), field="zero_optimization.stage",
+                          expected="3")
+    if zero.get("stage3_gather_16bit_weights_on_model_save") is not True:
+        raise ConfigError("the final model could not be saved as one folder", file=str(file),
+                          field="zero_optimization.stage3_gather_16bit_weights_on_model_save",
+                          expected="true")
+    for key in ("optimizer", "scheduler"):
+        if key in config:
+            raise ConfigError(f"'{key}' is set by the recipe (AdamW, warmup + cosine), not the template",
+                              file=str(file), field=key, expected="no such block")
+    if "fp16" in config and config["fp16"].get("enabled") not in (False, "auto"):
+        raise ConfigError("the s1 recipe trains in bf16 (or fp32), not fp16", file=str(file),
+                          field="fp16.enabled", expected="false")
+    return config
+
+
+def render(template: dict[str, Any], *, micro_batch: int, accumulation: int, world_size: int,
+           precision: str, max_grad_norm: float) -> dict[str, Any]:
+    """The config one run uses: batch sizes, clipping and precision written out, the rest as given.
+
+    Values that depend on the model's hidden size (bucket sizes) stay ``auto`` for transformers.
+    """
+    config = copy.deepcopy(template)
+    config["train_micro_batch_size_per_gpu"] = micro_batch
+    config["gradient_accumulation_steps"] = accumulation
+    config["train_batch_size"] = micro_batch * accumulation * world_size
+    config["gradient_clipping"] = max_grad_norm
+    config["bf16"] = {**config.get("bf16", {}), "enabled": precision == "bf16"}
+    config.pop("fp16", None)
+    return config

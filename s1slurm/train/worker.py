@@ -1,0 +1,190 @@
+"""What each rank runs: ``python -m s1slurm.train.worker --run <run dir> --attempt <id>``.
+
+Started by ``torchrun`` (one per node) or directly (one SLURM task per rank) with the usual
+``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` variables. Everything else
+comes from the run's manifest. Exit code 0 means either "finished" or "checkpointed and stopped
+for a requeue"; ``attempts/<attempt>.json`` says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.rundir import RunDir
+from s1slurm.train.paths import TrainPaths
+from s1slurm.train.plan import TrainPlan
+
+
+def _redirect_output(path: Path) -> None:
+    """Send this rank's stdout and stderr (Python and C level) to its own log file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+def _say(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} s1slurm.train rank {os.environ.get('RANK', '0')}: {msg}", flush=True)
+
+
+def prepare_dataset(plan: TrainPlan, paths: TrainPaths, tokenizer: Any) -> Any:
+    """Tokenize once (rank 0 of the job) into ``tokenized/``; later calls and other ranks load it."""
+    import datasets
+
+    from s1slurm.train import data as D
+
+    if not (paths.tokenized_dir / "dataset_info.json").is_file():
+        spec = plan.spec
+        records = D.load_records(spec.data)
+        rows, stats = D.tokenize_records(records, tokenizer, spec.data.field_map(),
+                                         spec.recipe.block_size, spec.data.system_prompt)
+        if not rows:
+            raise RuntimeError(f"no usable examples in {spec.data.source} (all {stats.examples} dropped)")
+        tmp = paths.root / f".tokenized.{os.getpid()}.tmp"
+        datasets.Dataset.from_list(rows).save_to_disk(str(tmp))
+        atomic_write_json(paths.dataset_stats, stats.to_dict())
+        os.replace(tmp, paths.tokenized_dir)
+        _say(f"tokenized {stats.used_examples} examples ({stats.truncated_examples} truncated to "
+             f"{stats.block_size} tokens, {stats.dropped_examples} dropped)")
+    return datasets.load_from_disk(str(paths.tokenized_dir))
+
+
+def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dict) -> Any:
+    """TrainingArguments of the recipe (creating them sets up torch.distributed and ZeRO-3)."""
+    import torch
+    from transformers import TrainingArguments
+
+    r = plan.spec.recipe
+    cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(paths.checkpoints_dir / ".staging"),
+        per_device_train_batch_size=r.micro_batch_size,
+        gradient_accumulation_steps=plan.accumulation,
+        num_train_epochs=r.epochs,
+        max_steps=r.max_steps or -1,
+        learning_rate=r.learning_rate,
+        lr_scheduler_type=r.lr_scheduler,
+        warmup_steps=r.warmup_fraction,  # transformers 5: a float in [0, 1) is a fraction of all steps
+        adam_beta1=r.adam_beta1, adam_beta2=r.adam_beta2, weight_decay=r.weight_decay,
+        optim="adamw_torch",
+        max_grad_norm=r.max_grad_norm,
+        bf16=r.precision == "bf16",
+        gradient_checkpointing=r.gradient_checkpointing,
+        seed=r.seed, data_seed=r.seed,
+        deepspeed=deepspeed_config,
+        use_cpu=not cuda,
+        ddp_backend=plan.backend(cuda),
+        logging_strategy="steps", logging_steps=1, logging_first_step=True,
+        save_strategy="steps", save_steps=plan.spec.checkpoint.every_steps, save_total_limit=None,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=r.dataloader_workers,
+        remove_unused_columns=False,
+        report_to="none", disable_tqdm=True,
+    )
+
+
+def save_final_model(trainer: Any, tokenizer: Any, paths: TrainPaths) -> None:
+    """Consolidated 16-bit weights + tokenizer + chat template into ``model/`` (staged, renamed)."""
+    from s1slurm.train.trainer import barrier, is_main
+
+    staging = paths.root / ".model.staging"
+    if is_main() and staging.exists():
+        import shutil
+
+        shutil.rmtree(staging)
+    barrier()
+    trainer.save_model(str(staging))  # collective: gathers the ZeRO-3 partitions on rank 0
+    if is_main():
+        tokenizer.save_pretrained(str(staging))
+        if not (staging / "chat_template.jinja").is_file() and tokenizer.chat_template:
+            (staging / "chat_template.jinja").write_text(tokenizer.chat_template)
+        if paths.model_dir.exists():
+            import shutil
+
+            shutil.rmtree(paths.model_dir)
+        os.replace(staging, paths.model_dir)
+    barrier()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--attempt", required=True)
+    args = parser.parse_args(argv)
+    rank = int(os.environ.get("RANK", "0"))
+    run = RunDir(Path(args.run))
+    paths = TrainPaths(run)
+    _redirect_output(paths.rank_log(args.attempt, rank))
+
+    from s1slurm.train.trainer import StopFlag
+
+    flag = StopFlag().install()  # before the slow imports: a USR2 from now on is not lost
+    started = time.time()
+    plan = TrainPlan.from_manifest(run)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world != plan.layout.world_size:
+        raise RuntimeError(f"started with WORLD_SIZE={world}, but the layout has {plan.layout.world_size} ranks")
+    _say(f"attempt {args.attempt}: world {world}, accumulation {plan.accumulation}, "
+         f"model {plan.spec.model}")
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from s1slurm.train import data as D
+    from s1slurm.train.checkpoints import CheckpointManager
+    from s1slurm.train.summary import write_attempt, write_summary
+    from s1slurm.train.trainer import S1Trainer, StepLog, StopOnRequest, barrier, is_main
+
+    ds_config = plan.deepspeed_config()
+    targs = training_arguments(plan, paths, ds_config)
+    if is_main():
+        atomic_write_json(paths.deepspeed_config, ds_config)
+    tokenizer = AutoTokenizer.from_pretrained(plan.spec.model)
+    with targs.main_process_first(local=False, desc="tokenize"):
+        dataset = prepare_dataset(plan, paths, tokenizer)
+    dtype = torch.bfloat16 if plan.spec.recipe.precision == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(plan.spec.model, dtype=dtype)
+    model.config.use_cache = False
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    checkpoints = CheckpointManager(paths.checkpoints_dir, plan.spec.checkpoint.keep_last)
+    resume = checkpoints.latest()
+    barrier()
+    if is_main():
+        checkpoints.clean_staging()
+    stopper = StopOnRequest(flag, paths.stop_request(args.attempt))
+    steps = StepLog(paths.steps_log, args.attempt)
+    trainer = S1Trainer(model=model, args=targs, train_dataset=dataset,
+                        data_collator=partial(D.pad_batch, pad_id=pad_id), processing_class=tokenizer,
+                        callbacks=[stopper, steps], checkpoints=checkpoints,
+                        weights_in_checkpoints=plan.spec.checkpoint.with_weights)
+    _say(f"resuming from {resume}" if resume else "starting from the model's weights")
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+
+    outcome = "stopped" if stopper.stopped_at is not None else "completed"
+    if outcome == "completed":
+        save_final_model(trainer, tokenizer, paths)
+    if is_main():
+        write_attempt(paths, args.attempt, plan, outcome=outcome, started=started, resume=resume,
+                      state=trainer.state, steps=steps, signal_at=flag.received_at)
+        if outcome == "completed":
+            write_summary(paths, plan)
+    _say(f"attempt {args.attempt} {outcome} at step {trainer.state.global_step}")
+    barrier()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

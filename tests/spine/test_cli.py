@@ -1,0 +1,104 @@
+"""The s1slurm command as a user runs it: bad input gives exit code 2 and one clear message."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def s1slurm(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "Traceback" not in out, out
+    for needle in needles:
+        assert needle in out, (needle, out)
+
+
+def test_help_lists_every_command(workdir):
+    proc = s1slurm("--help")
+    for cmd in ("submit", "status", "logs", "cancel", "resume", "report", "demo"):
+        assert cmd in proc.stdout
+
+
+def test_unknown_key_in_a_job_spec(workdir):
+    (workdir / "bad.yaml").write_text("stage: probe\ntasks: 2\ntaks: 3\n")
+    assert_clean_error(s1slurm("submit", "probe", "--config", "bad.yaml"), "bad.yaml", "taks", "unknown key",
+                       "tasks")
+
+
+def test_wrong_type_in_a_job_spec(workdir):
+    (workdir / "bad.yaml").write_text("stage: probe\ntasks: many\n")
+    assert_clean_error(s1slurm("submit", "probe", "--config", "bad.yaml"), "bad.yaml", "field 'tasks'",
+                       "integer")
+
+
+def test_wrong_type_in_a_cluster_override_names_the_spec_file(workdir):
+    (workdir / "bad.yaml").write_text("stage: probe\ncluster:\n  nodes: -2\n")
+    assert_clean_error(s1slurm("submit", "probe", "--config", "bad.yaml"), "bad.yaml", "cluster.nodes")
+
+
+def test_missing_profile(workdir):
+    assert_clean_error(s1slurm("--profile", "nope", "submit", "probe", "--config", "jobs/probe.yaml"),
+                       "cluster.yaml", "no profile named 'nope'", "ci", "h100", "local")
+
+
+def test_missing_config_file(workdir):
+    assert_clean_error(s1slurm("submit", "probe", "--config", "jobs/missing.yaml"), "jobs/missing.yaml",
+                       "file not found")
+
+
+def test_missing_cluster_file(workdir):
+    assert_clean_error(s1slurm("--cluster", "other.yaml", "submit", "probe", "--config", "jobs/probe.yaml"),
+                       "other.yaml", "file not found")
+
+
+def test_unreachable_sbatch(workdir):
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # python, but no SLURM commands
+    assert_clean_error(s1slurm("--profile", "ci", "submit", "probe", "--config", "jobs/probe.yaml", env=env),
+                       "sbatch was not found")
+    assert not (workdir / "runs").exists() or not any((workdir / "runs").iterdir())
+
+
+def test_stage_not_yet_available(workdir):
+    (workdir / "c.yaml").write_text("stage: curate\n")
+    assert_clean_error(s1slurm("submit", "curate", "--config", "c.yaml"), "not yet available")
+
+
+def test_dry_run_prints_a_complete_sbatch_script_with_the_profile_options(workdir):
+    proc = s1slurm("--profile", "ci", "submit", "probe", "--config", "jobs/probe.yaml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    script = proc.stdout
+    assert "#!/bin/bash" in script and "#SBATCH --partition=debug" in script
+    assert "#SBATCH --array=0-3%4" in script and "#SBATCH --job-name=s1slurm-probe" in script
+    assert "#SBATCH --time=5" in script and "#SBATCH --mem=2GB" in script
+    assert "-m submitit.core._submit" in script
+    assert not (workdir / "runs").exists()  # nothing submitted, nothing created
+
+
+def test_local_probe_runs_in_the_foreground_and_records_everything(workdir):
+    proc = s1slurm("submit", "probe", "--config", "jobs/probe.yaml")
+    assert proc.returncode == 0, proc.stderr
+    [run] = list((workdir / "runs").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stage"] == "probe" and manifest["executor"] == "local"
+    assert manifest["spec"]["tasks"] == 4 and manifest["s1slurm_version"]
+    assert len(list((run / "done").glob("*.done"))) == 4
+    report = json.loads((run / "outputs" / "probe-00002-of-00004" / "rank-000.json").read_text())
+    assert report["cpus"] >= 1 and report["memory"]["total_gb"] > 0 and report["python"]["version"]
+    status = s1slurm("status", str(run))
+    assert status.returncode == 0 and "4/4 shards done" in status.stdout
+    logs = s1slurm("logs", str(run), "--task", "2")
+    assert "probe probe-00002-of-00004" in logs.stdout
+    assert_clean_error(s1slurm("logs", str(run), "--task", "9"), "no task 9")
+
+
+def test_status_of_a_folder_that_is_not_a_run(workdir):
+    assert_clean_error(s1slurm("status", str(workdir)), "not a run directory")
