@@ -94,10 +94,10 @@ def test_strict_passes_a_complete_sweep_merged_from_two_runs(tmp_path):
     plan_hi = make_plan({"aime24": ["q1"]}, [HI], samples=1)
     sh = Shard("aime24", 0, 1)
     a = write_run(tmp_path, "eval-lo", plan_lo, {sh: [record("aime24", LO, "q1", 0, False, 60)]})
-    b = write_run(tmp_path, "eval-hi", plan_hi, {sh: [record("aime24", HI, "q1", 0, True, 200)]})
+    b = write_run(tmp_path, "eval-hi", plan_hi, {sh: [record("aime24", HI, "q1", 0, True, 240)]})
     result = build_report([a, b], tmp_path / "out", strict=True)
     assert not result.partial and [m.setting for m in result.settings] == ["max=64", "max=256"]
-    assert result.methods[0].scaling_log2 == pytest.approx(100 / 3)   # log2(200/60) ~ 1.737
+    assert result.methods[0].scaling_log2 == pytest.approx(50.0)   # 100 pp over log2(240/60) = 2
     # the same records given twice through a copy of the run: duplicates across runs
     c = write_run(tmp_path, "eval-lo-again", plan_lo, {sh: [record("aime24", LO, "q1", 0, True, 10)]})
     again = build_report([a, b, c], tmp_path / "out2")
