@@ -145,3 +145,20 @@ def test_a_hostile_job_name_is_harmless(workdir, tmp_path):
             break
         time.sleep(0.5)
     assert names.get(job) == expected, names
+
+
+def test_submitting_from_inside_a_job_does_not_inherit_its_allocation(workdir):
+    """Variables of an enclosing job (as when training submits its evaluation) must not leak into sbatch."""
+    import os
+
+    inherited = dict(os.environ, SLURM_JOB_ID="999999", SLURM_NTASKS="16", SLURM_JOB_NODELIST="gpu[1-2]",
+                     SBATCH_PARTITION="nosuch", SBATCH_TIMELIMIT="9999", SRUN_CPUS_PER_TASK="64",
+                     RANK="3", WORLD_SIZE="16", MASTER_ADDR="gpu1")
+    (workdir / "spec.yaml").write_text("stage: probe\ntasks: 1\n")
+    proc = s1slurm("--profile", "ci", "submit", "probe", "--config", "spec.yaml", env=inherited)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # SBATCH_PARTITION=nosuch would be refused
+    [run_path] = list((workdir / "runs").iterdir())
+    status = wait_finished(RunDir.open(run_path))
+    assert [t.state for t in status.tasks] == ["DONE"]
+    report = json.loads(next(run_path.glob("outputs/*/rank-000.json")).read_text())
+    assert report["slurm"]["SLURM_JOB_ID"] != "999999" and report["slurm"]["SLURM_NTASKS"] == "1"
