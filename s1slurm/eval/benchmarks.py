@@ -172,7 +172,7 @@ def load_benchmark(cfg: BenchmarkConfig, seed: int = 0, *, source: str = "<spec>
             break
         q = _question(cfg, fields, id_col, index, row, seed, where)
         if q.id in seen:
-            raise where.error(index, fields.get("id", "id"),
+            raise where.error(index, id_col or "id",
                               f"duplicate question id (also record {seen[q.id] + 1})",
                               "unique question ids")
         seen[q.id] = index
@@ -189,8 +189,6 @@ class _Where:
     def record(self, index: int) -> str:
         if self.path is not None and self.path.suffix == ".jsonl":
             return f"line {_line_of(self.path, index)}"
-        if self.path is not None and self.path.suffix == ".csv":
-            return f"record {index + 1} (CSV row {index + 2})"
         return f"record {index + 1}"
 
     def error(self, index: int, column: str, what: str, expected: str) -> ConfigError:
@@ -230,7 +228,7 @@ def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Any, _Where]:
         try:
             rows = datasets.load_dataset(builder, data_files=str(path), split="train")
         except Exception as e:  # datasets wraps parse errors in several exception types
-            raise ConfigError(f"cannot read data: {_bad_line(path) or type(e).__name__}",
+            raise ConfigError(f"cannot read data: {_bad_line(path) or _root_cause(e, cfg.redact)}",
                               file=str(path), expected="one JSON object per line" if builder == "json"
                               else f"a valid {builder} file") from None
         return rows, _Where(str(path), path)
@@ -251,6 +249,14 @@ def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Any, _Where]:
         raise S1SlurmError(f"benchmark '{label}': cannot reach {hub_id!r}: {e} (set 'path' to a "
                            f"local copy, or HF_DATASETS_OFFLINE=1 to use the local cache)") from None
     return rows, _Where(f"{hub_id} (split {split})", None)
+
+
+def _root_cause(e: BaseException, redact: bool) -> str:
+    """The innermost error's type and message (pyarrow's may quote a row: only its type when the
+    data must stay hidden)."""
+    while e.__cause__ is not None or e.__context__ is not None:
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+    return type(e).__name__ if redact else f"{type(e).__name__}: {str(e)[:300]}"
 
 
 def _bad_line(path: Path) -> str | None:

@@ -13,6 +13,9 @@ timeout over the whole grading of an answer ourselves:
   safe next to engine threads), killed and restarted if it does not answer in time. Calls from
   threads are serialised through it.
 
+``grade_many`` grades in a pool of ``spawn`` processes (each worker grades in its main thread);
+as always with ``spawn``, a calling script needs an ``if __name__ == "__main__":`` guard.
+
 A timeout or any other failure yields ``Grade(correct=None, error=...)``: never an exception,
 never a dropped record. An answer with nothing to extract is wrong (``correct=False``).
 """
@@ -270,6 +273,8 @@ class _Helper:
     engine threads, and no re-import of the caller's ``__main__`` (which ``spawn`` would do)."""
 
     START_TIMEOUT_S = 120.0
+    MARGIN_S = 5.0  # beyond timeout_s, before the process is killed
+    CODE = "from s1slurm.eval.grading import _helper_main; _helper_main()"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -284,7 +289,7 @@ class _Helper:
                 self._send.send((gold, extracted, timeout_s))
                 # The helper applies timeout_s itself (main thread there); the margin covers work
                 # stuck in C code, where only killing the process helps.
-                if self._recv.poll(timeout_s + 5.0):
+                if self._recv.poll(timeout_s + self.MARGIN_S):
                     status, value = self._recv.recv()
                     return value if status == "ok" else Grade(extracted, None, value)
             except Exception as e:
@@ -302,8 +307,7 @@ class _Helper:
         from multiprocessing.connection import Connection
         self._stop()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        code = "from s1slurm.eval.grading import _helper_main; _helper_main()"
-        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-c", self.CODE], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, env=env, close_fds=True)
         self._proc = proc
         self._send = Connection(os.dup(proc.stdin.fileno()), readable=False)

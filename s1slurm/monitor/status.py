@@ -64,6 +64,15 @@ def _task_states(run: RunDir) -> dict[int, dict[int, dict]]:
     return out
 
 
+def _elapsed(ranks: dict[int, dict]) -> str:
+    """Longest elapsed time recorded by the ranks of a task, as H:MM:SS."""
+    seconds = max((d.get("elapsed_s") or 0 for d in ranks.values()), default=0)
+    if not seconds:
+        return ""
+    s = int(round(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 def _job_of(state: dict) -> str | None:
     """The job id (``123_4`` for array elements) a task state file was written by."""
     if state.get("array_job_id"):
@@ -101,6 +110,6 @@ def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
         nodes = info.nodes if info else ",".join(sorted({d.get("node") or d.get("host") or "" for d in ranks.values()}))
         rows.append(TaskStatus(index=t["index"], shard_id=shard_id, job_id=t.get("job_id"), state=state,
                                slurm_state=info.state if info else None, nodes=nodes,
-                               elapsed=info.elapsed if info else "", done=shard_id in done,
+                               elapsed=info.elapsed if info else _elapsed(ranks), done=shard_id in done,
                                error=error, ranks=rank_states))
     return RunStatus(run=run, manifest=manifest, tasks=rows)

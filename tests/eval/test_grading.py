@@ -215,3 +215,23 @@ def test_grading_inside_threads_works_and_times_out():
         slow = pool.submit(grade, _math_q("s", "1"), r"\boxed{2^{2^{2^{2^{2^{20}}}}}}", timeout_s=1).result()
         assert slow.correct is None and slow.error.startswith("timeout")
         assert pool.submit(grade, q, r"\boxed{\frac{2}{4}}").result() == Grade(r"\frac{2}{4}", True)
+
+
+def test_a_helper_stuck_beyond_its_own_timeout_is_killed_and_replaced():
+    class Stuck(grading._Helper):
+        MARGIN_S = 0.5
+        CODE = ("import os, time; from multiprocessing.connection import Connection; "
+                "Connection(os.dup(1), readable=False).send('ready'); "
+                "Connection(os.dup(0), writable=False).recv(); time.sleep(60)")
+
+    helper = Stuck()
+    t0 = time.monotonic()
+    g = helper.verify("1", "1", 0.5)
+    assert time.monotonic() - t0 < 10
+    assert g.correct is None and "helper killed" in g.error
+    assert helper._proc is None
+    helper.CODE = grading._Helper.CODE  # the next call starts a fresh (working) helper
+    try:
+        assert helper.verify("1", "1.0", 5) == Grade("1.0", True)
+    finally:
+        helper._stop()

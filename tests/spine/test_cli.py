@@ -95,6 +95,8 @@ def test_local_probe_runs_in_the_foreground_and_records_everything(workdir):
     assert report["cpus"] >= 1 and report["memory"]["total_gb"] > 0 and report["python"]["version"]
     status = s1slurm("status", str(run))
     assert status.returncode == 0 and "4/4 shards done" in status.stdout
+    watch = s1slurm("status", str(run), "--watch", "--interval", "0.2")
+    assert watch.returncode == 0 and "4/4 shards done" in watch.stdout and "probe-00003-of-00004" in watch.stdout
     logs = s1slurm("logs", str(run), "--task", "2")
     assert "probe probe-00002-of-00004" in logs.stdout
     assert_clean_error(s1slurm("logs", str(run), "--task", "9"), "no task 9")
