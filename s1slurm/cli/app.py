@@ -170,12 +170,25 @@ def resume(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
 
 @app.command()
 def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluation run folders"),
-           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: <first run>/report)"),
+           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: reports/<run name>)"),
            strict: bool = typer.Option(False, "--strict", help="exit non-zero when the report is partial"),
            reference: Optional[str] = typer.Option(None, "--reference", help="overlay published figures: s1-32b"),
            ) -> None:
     """Merge evaluation records into scaling curves with Control, Scaling and Performance."""
-    raise S1SlurmError("'s1slurm report' is not yet available in this version")
+    from s1slurm.report import build_report, default_out_dir, render_terminal
+
+    console = _console()
+    with console.status("merging records and writing the report"):
+        try:
+            result = build_report(run_dirs, out or default_out_dir(run_dirs), strict=strict, reference=reference)
+        except S1SlurmError as e:  # --strict on a partial report: show it, then fail
+            if getattr(e, "result", None) is None:
+                raise
+            render_terminal(e.result, console)
+            raise
+    render_terminal(result, console)
+    for name, path in result.files.items():
+        console.print(f"wrote {path}", markup=False, highlight=False)
 
 
 @app.command()
