@@ -13,14 +13,44 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from s1slurm.report.build import ReportResult
 
-MAX_LABELS = 10  # points labelled per line; longer lines get evenly spaced labels
+MAX_LABELS = 10   # points labelled per line at most
+_MIN_GAP = 0.07   # labels closer than this (fraction of the axes, in x and in y) are left out
 
 
-def _label_indices(n: int) -> list[int]:
-    if n <= MAX_LABELS + 2:
+def short_labels(labels: list[str]) -> list[str]:
+    """Setting labels without the parts every setting of the line shares (``max=16384``...)."""
+    parts = [label.split(",") for label in labels]
+    common = set(parts[0]).intersection(*parts[1:]) if len(parts) > 1 else set()
+    out = []
+    for label, ps in zip(labels, parts):
+        kept = [p for p in ps if p not in common]
+        out.append(",".join(kept) if kept else label)
+    return out
+
+
+def _candidates(n: int) -> list[int]:
+    """Indices worth labelling on a line of n points: all, or evenly spaced ones."""
+    if n <= MAX_LABELS:
         return list(range(n))
     step = (n - 1) / (MAX_LABELS - 1)
     return sorted({round(i * step) for i in range(MAX_LABELS)})
+
+
+class _Placer:
+    """Greedy label placement: a point gets a label when no labelled point is too close."""
+
+    def __init__(self, xs: list[float], ys: list[float]) -> None:
+        lx = [math.log2(x) for x in xs]
+        self.x0, self.xr = min(lx), (max(lx) - min(lx)) or 1.0
+        self.y0, self.yr = min(ys), (max(ys) - min(ys)) or 1.0
+        self.taken: list[tuple[float, float]] = []
+
+    def free(self, x: float, y: float) -> bool:
+        p = ((math.log2(x) - self.x0) / self.xr, (y - self.y0) / self.yr)
+        if any(abs(p[0] - q[0]) < _MIN_GAP and abs(p[1] - q[1]) < _MIN_GAP for q in self.taken):
+            return False
+        self.taken.append(p)
+        return True
 
 
 def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
@@ -34,7 +64,7 @@ def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
     nrows = max(1, math.ceil(len(benches) / ncols))
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "s1slurm-report",
                                 "font.size": 9}):
-        fig = Figure(figsize=(5.6 * ncols, 4.3 * nrows + 0.4), layout="constrained")
+        fig = Figure(figsize=(max(5.6 * ncols, 8.0), 4.3 * nrows + 0.5), layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
         for ax in axes[len(benches):]:
@@ -45,9 +75,9 @@ def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
             axes[0].set_axis_off()
         for ax, bench in zip(axes, benches):
             _panel(ax, result, bench)
-        title = "Accuracy against average thinking tokens (error bars: 95% bootstrap interval)"
+        title = "Accuracy against average thinking tokens\n(error bars: 95% bootstrap interval)"
         if result.partial:
-            fig.suptitle("PARTIAL DATA (see the report's data problems)\n" + title, color="#b00020")
+            fig.suptitle("PARTIAL DATA (see the report's data problems): " + title, color="#b00020")
         else:
             fig.suptitle(title)
         png, svg = io.BytesIO(), io.BytesIO()
@@ -59,19 +89,23 @@ def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
 def _panel(ax, result: "ReportResult", bench: str) -> None:
     methods = [c for c in result.methods if c.benchmark == bench]
     by_setting = {m.setting: m for m in result.settings if m.benchmark == bench}
-    for c in methods:
-        pts = [by_setting[s] for s in c.settings if by_setting[s].avg_thinking_tokens > 0]
+    lines = [[by_setting[s] for s in c.settings if by_setting[s].avg_thinking_tokens > 0] for c in methods]
+    every = [m for pts in lines for m in pts]
+    placer = _Placer([m.avg_thinking_tokens for m in every], [m.accuracy for m in every]) if every else None
+    for c, pts in zip(methods, lines):
         if not pts:
             continue
         x = [m.avg_thinking_tokens for m in pts]
         y = [m.accuracy for m in pts]
         err = [[max(m.accuracy - m.ci_low, 0) for m in pts], [max(m.ci_high - m.accuracy, 0) for m in pts]]
         line = ax.errorbar(x, y, yerr=err, marker="o", markersize=4, capsize=3, linewidth=1.4,
-                           label=f"{bench} · {c.method}")
+                           elinewidth=0.8, label=f"{bench} · {c.method}")
         color = line[0].get_color()
-        for i in _label_indices(len(pts)):
-            ax.annotate(pts[i].setting, (x[i], y[i]), textcoords="offset points", xytext=(4, 5),
-                        fontsize=7, color=color)
+        names = short_labels([m.setting for m in pts])
+        for i in _candidates(len(pts)):
+            if placer is not None and placer.free(x[i], y[i]):
+                ax.annotate(names[i], (x[i], y[i]), textcoords="offset points", xytext=(4, 5),
+                            fontsize=7, color=color)
     hit = result.reference.for_benchmark(bench) if result.reference else None
     if hit:
         name = result.reference.name  # type: ignore[union-attr]

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from s1slurm.report.text import (accuracy_ci, budget_text, control_text, issue_lines, maj_text, num,
-                                 signed)
+from s1slurm.report.text import accuracy_ci, control_text, issue_lines, num, signed
 
 if TYPE_CHECKING:
     from s1slurm.report.build import ReportResult
 
 
 def render_terminal(result: "ReportResult", console: Console | None = None, cap: int = 10) -> None:
-    """Print the data problems (at most ``cap`` lines per kind), the tables and where the files are."""
+    """Print the data problems (at most ``cap`` lines per kind) and the tables (not the file list)."""
     console = console or Console()
     r = result
     if r.partial:
@@ -26,29 +26,33 @@ def render_terminal(result: "ReportResult", console: Console | None = None, cap:
         console.print(f"[bold yellow]{escape(heading)}[/]")
         for line in lines:
             console.print(f"  {escape(line)}", soft_wrap=True)
-    methods = Table(title="Test-time scaling per benchmark and method", title_justify="left")
-    for col, just in (("benchmark", "left"), ("method", "left"), ("settings", "right"),
-                      ("Control %", "right"), ("Scaling pp/doubling", "right"),
-                      ("Scaling pp/1k tok", "right"), ("Performance % (setting)", "left")):
-        methods.add_column(col, justify=just)  # type: ignore[arg-type]
+    methods = Table(title="Test-time scaling (Control %: settings within budget; Scaling: pp of "
+                          "accuracy per doubling / per 1k thinking tokens)", title_justify="left")
+    for col in ("benchmark", "method", "Control %", "Scaling ×2", "Scaling 1k", "Perf. %", "at"):
+        methods.add_column(col, justify="left" if col in ("benchmark", "method", "at") else "right")
     for c in r.methods:
-        methods.add_row(escape(c.benchmark), escape(c.method), str(len(c.settings)), control_text(c),
-                        signed(c.scaling_log2), signed(c.scaling_raw),
-                        escape(f"{c.performance:.1f} ({c.performance_setting})"))
+        methods.add_row(escape(c.benchmark), escape(c.method), control_text(c), signed(c.scaling_log2),
+                        signed(c.scaling_raw), f"{c.performance:.1f}", escape(c.performance_setting))
     console.print(methods)
     ref = {x["benchmark"]: x for x in r.reference_rows()}
-    settings = Table(title="Accuracy and thinking per setting (accuracy %, 95% bootstrap interval)",
-                     title_justify="left")
-    cols = ["benchmark", "method", "setting", "budget", "acc % [95% CI]", "maj@k %", "avg think tok",
-            "cut %", "forced", "over max", "in ctrl"]
-    for col in cols:
-        settings.add_column(col, justify="left" if col in cols[:4] else "right")
-    for m in r.settings:
-        settings.add_row(escape(m.benchmark), escape(m.method), escape(m.setting), budget_text(m),
-                         accuracy_ci(m), maj_text(m), num(m.avg_thinking_tokens), num(m.cut_share),
-                         num(m.avg_forced_continuations, 2), str(m.over_max),
-                         "yes" if m.in_control else "[red]no[/]")
-    console.print(settings)
+    for bench in r.benchmarks:
+        table = Table(title=f"{escape(bench)}: accuracy % [95% bootstrap interval], average thinking "
+                            "tokens, % cut by the budget, maj@k %, forced continuations per sample, samples over "
+                            "the max, average within budget", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True,
+                      pad_edge=False)
+        for col in ("method", "setting", "acc % [CI]", "maj@k", "think", "cut %", "forced", "over",
+                    "ok"):
+            if col in ("method", "setting"):
+                table.add_column(col, overflow="fold", min_width=6 if col == "method" else 10)
+            else:
+                table.add_column(col, justify="right", no_wrap=True)
+        for m in r.settings:
+            if m.benchmark == bench:
+                table.add_row(escape(m.method), escape(m.setting), accuracy_ci(m), num(m.maj_accuracy),
+                              num(m.avg_thinking_tokens, 0), num(m.cut_share),
+                              num(m.avg_forced_continuations, 2), str(m.over_max),
+                              "yes" if m.in_control else "[red]no[/]")
+        console.print(table)
     if r.reference is not None:
         table = Table(title=f"Reference: {r.reference.name} (published, accuracy %)", title_justify="left")
         for col in ("benchmark", "with budget forcing", "without", "this report: best"):
@@ -57,5 +61,3 @@ def render_terminal(result: "ReportResult", console: Console | None = None, cap:
             table.add_row(escape(bench), num(x["with_budget_forcing"]), num(x["without_budget_forcing"]),
                           escape(f"{x['best_accuracy']:.1f} ({x['best_setting']})"))
         console.print(table)
-    if r.files:
-        console.print("written: " + ", ".join(escape(str(p)) for p in r.files.values()), soft_wrap=True)

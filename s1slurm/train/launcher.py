@@ -59,7 +59,7 @@ class NodeLauncher:
         self.port = rendezvous_port(dist)
 
     def command(self) -> list[str]:
-        worker = ["-m", "s1slurm.train.worker", "--run", str(self.paths.run.path), "--attempt", self.attempt]
+        worker = ["-m", "s1slurm.train.worker", "--run-dir", str(self.paths.run.path), "--attempt", self.attempt]
         layout = self.plan.layout
         if layout.one_task_per_rank:
             return [sys.executable, "-u", *worker]

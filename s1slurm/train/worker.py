@@ -1,4 +1,4 @@
-"""What each rank runs: ``python -m s1slurm.train.worker --run <run dir> --attempt <id>``.
+"""What each rank runs: ``python -m s1slurm.train.worker --run-dir <run dir> --attempt <id>``.
 
 Started by ``torchrun`` (one per node) or directly (one SLURM task per rank) with the usual
 ``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` variables. Everything else
@@ -120,11 +120,11 @@ def save_final_model(trainer: Any, tokenizer: Any, paths: TrainPaths) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", required=True)
+    parser.add_argument("--run-dir", required=True)
     parser.add_argument("--attempt", required=True)
     args = parser.parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
-    run = RunDir(Path(args.run))
+    run = RunDir(Path(args.run_dir))
     paths = TrainPaths(run)
     _redirect_output(paths.rank_log(args.attempt, rank))
 
@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ds_config = plan.deepspeed_config()
     targs = training_arguments(plan, paths, ds_config)
+    _ = targs.device  # sets up torch.distributed (gloo on CPUs, NCCL on GPUs)
+    import deepspeed
+
+    deepspeed.init_distributed(dist_backend=plan.backend(torch.cuda.is_available()))  # ZeRO-3 Init sees the world
     if is_main():
         atomic_write_json(paths.deepspeed_config, ds_config)
     tokenizer = AutoTokenizer.from_pretrained(plan.spec.model)

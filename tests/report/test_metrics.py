@@ -165,3 +165,14 @@ def test_majority_vote_ties_go_to_the_first_answer_and_none_never_votes():
     assert majority_correct([5, 7], [0, 1]) is False
     assert majority_correct([-1, -1, 3], [0, 0, 1]) is True
     assert majority_correct([-1, -1], [0, 0]) is False
+
+
+def test_plot_has_a_line_per_benchmark_and_method_labels_and_the_reference(report):
+    svg = (report.out_dir / "scaling.svg").read_text()
+    for text in ("aime24 · max", "aime24 · ignore", "math500 · none", "max=128", "max=200", "max=512",
+                 "s1-32B with budget forcing (56.7)", "s1-32B without (50.0)",
+                 "s1-32B with budget forcing (93.0)", "log2 scale", "accuracy (%)"):
+        assert text in svg, text
+    assert (report.out_dir / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (report.out_dir / "report.html").read_text()
+    assert '<table id="reference">' in html and "56.7" in html and "92.6" in html

@@ -121,3 +121,33 @@ def test_bad_inputs_are_config_errors(tmp_path, broken):
     assert not (tmp_path / "o").exists()
     assert default_out_dir([run]).parts[-2:] == ("reports", "eval-broken")
     assert default_out_dir([run, probe]).name == "eval-broken-and-1-more"
+
+
+def test_no_malformed_line_crashes_the_merge(tmp_path):
+    good = json.loads(record("aime24", LO, "q1", 0, True, 50))
+    bad = [b"\xff\xfe not utf-8", b"", b"   ", b"null", b"\"text\"", b"{}", b'{"benchmark": ["x"]}']
+    for field, value in [("sample_index", True), ("sample_index", 10**30), ("sample_index", -1),
+                         ("thinking_tokens", 1.5), ("thinking_tokens", None), ("correct", 1),
+                         ("correct", "yes"), ("thinking_end", ["budget"]), ("thinking_end", "other"),
+                         ("extracted_answer", 42), ("budget", "max=64"), ("question_id", ""),
+                         ("setting", {"a": 1}), ("forced_continuations", "2")]:
+        bad.append(json.dumps({**good, field: value}).encode())
+    bad.append(json.dumps({k: v for k, v in good.items() if k != "gold_answer"}).encode())
+    sh = Shard("aime24", 0, 1)
+    run = write_run(tmp_path, "eval-bad", make_plan({"aime24": ["q1"]}, [LO], samples=1), {sh: []})
+    (run / "outputs" / sh.id / "records.jsonl").write_bytes(b"\n".join(bad + [json.dumps(good).encode()]))
+    result = build_report([run], tmp_path / "out")
+    assert result.records == 1 and not result.issues.missing_total
+    assert result.issues.malformed_total == len(bad) - 2              # the two blank lines are skipped
+    assert [m["line"] for m in result.issues.malformed] == [1] + list(range(4, len(bad) + 1))
+    assert result.partial
+
+
+def test_a_run_without_any_record_still_writes_every_output(tmp_path):
+    plan = make_plan({"aime24": ["q1", "q2"]}, [LO, HI], samples=4, shards=2)
+    run = write_run(tmp_path, "eval-empty", plan, {}, done=[])
+    result = build_report([run], tmp_path / "out")
+    assert result.partial and result.records == 0 and result.settings == [] and result.methods == []
+    assert len(result.issues.shards_not_done) == 2 and result.issues.missing_total == 16
+    assert "no usable records" in (tmp_path / "out" / "report.md").read_text()
+    assert all((tmp_path / "out" / name).stat().st_size > 0 for name in result.files)

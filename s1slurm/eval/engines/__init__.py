@@ -1,0 +1,35 @@
+"""Generation engines behind one interface (:class:`Engine`): vLLM and transformers."""
+
+from __future__ import annotations
+
+from s1slurm.eval.engines.base import (Engine, EngineConfig, Generation, Request, StopMatch, StopRule,
+                                       StopScanner, derive_seed)
+
+ENGINES = ("vllm", "transformers")
+
+__all__ = ["ENGINES", "Engine", "EngineConfig", "Generation", "Request", "StopMatch", "StopRule",
+           "StopScanner", "derive_seed", "get_engine", "load_engine"]
+
+_LOADED: dict[str, Engine] = {}
+
+
+def load_engine(config: EngineConfig) -> Engine:
+    """Load a fresh engine (the model is read once here; keep the object for every batch)."""
+    if config.kind == "vllm":
+        from s1slurm.eval.engines.vllm_engine import VLLMEngine
+        return VLLMEngine(config)
+    if config.kind == "transformers":
+        from s1slurm.eval.engines.transformers_engine import TransformersEngine
+        return TransformersEngine(config)
+    raise ValueError(f"unknown engine {config.kind!r} (expected one of {', '.join(ENGINES)})")
+
+
+def get_engine(config: EngineConfig) -> Engine:
+    """The engine for ``config``, loaded once per process and then reused (tasks that run one
+    after another in one process, as with the local executor, load the model only once)."""
+    key = config.cache_key()
+    if key not in _LOADED:
+        for other in list(_LOADED):  # one model at a time: free the previous one first
+            _LOADED.pop(other).close()
+        _LOADED[key] = load_engine(config)
+    return _LOADED[key]
