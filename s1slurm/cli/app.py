@@ -192,9 +192,33 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluati
 
 
 @app.command()
-def demo(ctx: typer.Context) -> None:
+def demo(ctx: typer.Context,
+         engine: Optional[str] = typer.Option(None, "--engine", help="vllm or transformers (default: vllm if installed)"),
+         data: Optional[Path] = typer.Option(None, "--data", help="folder with benchmarks/math500.jsonl and aime24.jsonl"),
+         runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="where the run folder is created"),
+         out: Optional[Path] = typer.Option(None, "--out", help="report folder (default: reports/<run name>)"),
+         ) -> None:
     """Run the main job on the embedded default: a local evaluation sweep of SmolLM2 and its report."""
-    raise S1SlurmError("'s1slurm demo' is not yet available in this version")
+    from s1slurm.config.cluster import ClusterFile, Profile
+    from s1slurm.demo import default_engine, demo_spec, find_data_dir, write_demo_spec
+    from s1slurm.launch import submit as sub
+    from s1slurm.report import build_report, default_out_dir, render_terminal
+
+    console = _console()
+    spec = demo_spec(find_data_dir(data), engine or default_engine(), runs_dir)
+    spec_path = write_demo_spec(runs_dir / ".demo" / "eval-demo.yaml", spec)
+    # The demo always runs here, whatever cluster.yaml says.
+    cluster = ClusterFile(default="local", profiles={"local": Profile(executor="local")})
+    resolved = sub.resolve("eval", spec_path, cluster, Path("<embedded>"), "local")
+    console.print(f"demo: {len(resolved.tasks)} local task(s), model SmolLM2-135M-Instruct, engine "
+                  f"{spec['engine']}, {len(resolved.spec.settings())} budget settings")
+    run, submission = sub.submit(resolved, sub.make_launcher(resolved), sys.argv)
+    console.print(f"run folder: {run.path}")
+    result = build_report([run.path], out or default_out_dir([run.path]))
+    render_terminal(result, console)
+    console.print(f"report: {result.files.get('report.html')}", markup=False, highlight=False)
+    if submission.failed_tasks:
+        raise typer.Exit(1)
 
 
 def main() -> None:
