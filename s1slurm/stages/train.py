@@ -72,6 +72,19 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
                           "positions", file=file, field="recipe.block_size", expected=f"at most {limit}")
 
 
+def parse_time_left(text: str) -> float | None:
+    """Seconds in squeue's ``%L`` (``MM:SS``, ``H:MM:SS``, ``D-HH:MM:SS``); None for UNLIMITED etc."""
+    text = text.strip()
+    days, _, clock = text.rpartition("-")
+    parts = clock.split(":")
+    if not text or not all(p.isdigit() for p in parts) or (days and not days.isdigit()) or len(parts) > 3:
+        return None
+    seconds = 0
+    for p in parts:
+        seconds = seconds * 60 + int(p)
+    return float(seconds + int(days or 0) * 86400)
+
+
 def seconds_left_in_job() -> float | None:
     """What SLURM says is left of this job's time limit (None when it cannot tell)."""
     job = os.environ.get("SLURM_JOB_ID")
@@ -80,17 +93,10 @@ def seconds_left_in_job() -> float | None:
         return None
     try:
         out = subprocess.run([squeue, "-h", "-j", job, "-o", "%L"], capture_output=True, text=True,
-                             timeout=15).stdout.strip()
+                             timeout=15).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
-    days, _, clock = out.rpartition("-")
-    parts = clock.split(":")
-    if not out or not all(p.isdigit() for p in parts) or (days and not days.isdigit()):
-        return None  # UNLIMITED, NOT_SET, INVALID
-    seconds = 0
-    for p in parts:
-        seconds = seconds * 60 + int(p)
-    return seconds + int(days or 0) * 86400
+    return parse_time_left(out)
 
 
 def classify_signal(profile: Profile, started: float, left: float | None) -> str:
@@ -172,6 +178,15 @@ class TrainStage(Stage):
             ctx.run.mark_done(ctx.shard, {"steps": record["last_step"], "model": str(paths.model_dir),
                                           "summary": str(paths.summary)})
             ctx.logger.info("training finished at step %s; model in %s", record["last_step"], paths.model_dir)
+            if plan.spec.eval_after is not None:
+                from s1slurm.train.follow_up import submit_eval_after
+
+                result = submit_eval_after(paths, Path(plan.spec.eval_after), ctx.run.read_manifest())
+                if "error" in result:
+                    ctx.logger.error("follow-up evaluation not submitted: %s", result["error"])
+                else:
+                    ctx.logger.info("follow-up evaluation %s (jobs %s, %s)", result["run"],
+                                    ", ".join(result["jobs"]) or "local", result["dependency"] or "no dependency")
 
     def on_requeue_signal(self, ctx: TaskContext) -> bool:
         """USR2 on the rank-0 task: checkpoint (the ranks do), count the requeue, requeue if allowed."""

@@ -1,14 +1,18 @@
 """Supervised fine-tuning (the s1 SFT recipe) as multi-node DeepSpeed ZeRO-3 jobs.
 
-Modules, each importable without torch unless it says otherwise:
+Modules (only ``trainer`` and what ``worker`` imports at run time need torch):
 
 - ``spec``: the ``jobs/train-*.yaml`` model (``TrainSpec``);
-- ``data``: loading s1K-style records, turning them into chats, tokenizing with the loss mask;
-- ``recipe``: batch arithmetic (gradient accumulation, steps) and the layout of one job;
-- ``deepspeed``: rendering the ZeRO-3 template;
+- ``data``: s1K-style records -> chats -> token ids with the loss mask on the assistant turn;
+- ``recipe``: batch arithmetic (gradient accumulation, steps) and the process layout;
+- ``deepspeed``: reading, checking and rendering the ZeRO-3 template;
+- ``plan``: everything derived from a spec and its profile (``TrainPlan``);
 - ``paths``: every file a training run writes (one paths object);
-- ``checkpoints``: atomic checkpoints, rotation, finding the newest complete one;
-- ``launcher``: the per-node supervisor that starts ``torchrun`` (or one rank) and handles USR2;
-- ``worker`` (torch): what each rank runs (the transformers Trainer);
-- ``summary``: ``train_summary.json``.
+- ``checkpoints``: atomic checkpoints, rotation, the newest complete one;
+- ``launcher``: the per-node supervisor (``torchrun`` or one rank per task, USR2, stop requests);
+- ``worker``: what each rank runs; ``trainer``: the transformers Trainer with s1slurm's callbacks;
+- ``summary``: attempt records, requeue counters and ``train_summary.json``;
+- ``follow_up``: the evaluation submitted with an ``afterok`` dependency when training succeeds.
+
+``README_ESTIMATE.md`` holds the worked memory and time estimate for Qwen2.5-32B on 16 H100.
 """

@@ -43,9 +43,22 @@ def write_attempt(paths: TrainPaths, attempt: str, plan: Any, *, outcome: str, s
         "train_time_s": train_time, "world_size": world,
         "tokens_per_s_per_gpu": tokens / train_time / world if train_time > 0 else None,
         "signal_received_at": signal_at,
+        "peak_gpu_memory_gb": _peak_gpu_memory_gb(),
     }
     atomic_write_json(paths.attempt_record(attempt), record)
     return record
+
+
+def _peak_gpu_memory_gb() -> float | None:
+    """Peak memory torch allocated on this rank's GPU (None without CUDA)."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    except ImportError:
+        pass
+    return None
 
 
 def read_attempts(paths: TrainPaths) -> list[dict]:
@@ -110,6 +123,8 @@ def build_summary(paths: TrainPaths, plan: Any) -> dict:
         "tokens_per_s_per_gpu": tokens_trained / train_time / world if train_time > 0 else None,
         "layout": plan.layout.to_dict(), "global_batch_size": r.global_batch_size,
         "micro_batch_size": r.micro_batch_size, "gradient_accumulation": plan.accumulation,
+        "peak_gpu_memory_gb": max((a["peak_gpu_memory_gb"] for a in attempts
+                                   if a.get("peak_gpu_memory_gb") is not None), default=None),
         "requeues": requeues, "attempts": attempts,
     }
 

@@ -6,7 +6,6 @@ Imports torch and transformers; only the ranks (``s1slurm.train.worker``) import
 from __future__ import annotations
 
 import json
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -27,28 +26,6 @@ def is_main() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-class StopFlag:
-    """Set by SIGUSR2 (SLURM's warning before the time limit, or a preemption)."""
-
-    def __init__(self) -> None:
-        self.received_at: float | None = None
-
-    def install(self) -> "StopFlag":
-        signal.signal(signal.SIGUSR2, self._handle)
-        signal.siginterrupt(signal.SIGUSR2, False)  # restart interrupted system calls (sockets, I/O)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received_at is None:
-            self.received_at = time.time()
-            print(f"s1slurm: caught {signal.Signals(signum).name}; will checkpoint and stop after "
-                  "this optimizer step", flush=True)
-
-    @property
-    def is_set(self) -> bool:
-        return self.received_at is not None
-
-
 class StopOnRequest(TrainerCallback):
     """Agree across ranks, after every optimizer step, whether to checkpoint and stop.
 
@@ -57,7 +34,7 @@ class StopOnRequest(TrainerCallback):
     same step. The last step always saves a checkpoint too.
     """
 
-    def __init__(self, flag: StopFlag, stop_file: Path) -> None:
+    def __init__(self, flag: Any, stop_file: Path) -> None:  # flag: worker.StopFlag
         self.flag = flag
         self.stop_file = stop_file
         self.stopped_at: int | None = None
@@ -78,6 +55,9 @@ class StopOnRequest(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
             self.stopped_at = state.global_step
+            why = ("USR2" if self.flag.is_set else f"a stop request ({self.stop_file})"
+                   if self.stop_file.exists() else "another rank's USR2 or stop request")
+            print(f"s1slurm: {why}: checkpointing step {state.global_step} and stopping", flush=True)
         return control
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,28 @@ from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.train.paths import TrainPaths
 from s1slurm.train.plan import TrainPlan
+from s1slurm.train.recipe import total_steps
+
+
+class StopFlag:
+    """Set by SIGUSR2 (SLURM's warning before the time limit, or a preemption)."""
+
+    def __init__(self) -> None:
+        self.received_at: float | None = None
+
+    def install(self) -> "StopFlag":
+        signal.signal(signal.SIGUSR2, self._handle)
+        signal.siginterrupt(signal.SIGUSR2, False)  # restart interrupted system calls (sockets, I/O)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        # Only a flag: printing here could re-enter a print the main thread is in.
+        if self.received_at is None:
+            self.received_at = time.time()
+
+    @property
+    def is_set(self) -> bool:
+        return self.received_at is not None
 
 
 def _redirect_output(path: Path) -> None:
@@ -128,9 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = TrainPaths(run)
     _redirect_output(paths.rank_log(args.attempt, rank))
 
-    from s1slurm.train.trainer import StopFlag
-
     flag = StopFlag().install()  # before the slow imports: a USR2 from now on is not lost
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.distributed")
     started = time.time()
     plan = TrainPlan.from_manifest(run)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -174,9 +197,15 @@ def main(argv: list[str] | None = None) -> int:
                         data_collator=partial(D.pad_batch, pad_id=pad_id), processing_class=tokenizer,
                         callbacks=[stopper, steps], checkpoints=checkpoints,
                         weights_in_checkpoints=plan.spec.checkpoint.with_weights)
-    _say(f"resuming from {resume}" if resume else "starting from the model's weights")
+    r = plan.spec.recipe
+    expected = total_steps(len(dataset), r.epochs, plan.layout.world_size, r.micro_batch_size,
+                           plan.accumulation, r.max_steps)
+    _say(f"{len(dataset)} examples, {expected} optimizer steps in all; "
+         + (f"resuming from {resume}" if resume else "starting from the model's weights"))
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 
+    if trainer.state.max_steps != expected:
+        _say(f"warning: the Trainer planned {trainer.state.max_steps} steps, the recipe {expected}")
     outcome = "stopped" if stopper.stopped_at is not None else "completed"
     if outcome == "completed":
         save_final_model(trainer, tokenizer, paths)

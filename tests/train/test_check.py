@@ -1,0 +1,82 @@
+"""Bad training input is refused with exit code 2 and a clear message before anything is submitted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from s1slurm.config.cluster import load_cluster
+from s1slurm.core.errors import ConfigError
+from s1slurm.launch.submit import resolve
+from tests.spine.test_cli import assert_clean_error, s1slurm
+
+pytest.importorskip("transformers")
+
+
+def spec_text(model: Path | str, data: Path, *, fields: str = "s1k", extra: str = "") -> str:
+    return (f"stage: train\nmodel: {model}\ndata:\n  source: {data}\n  fields: {fields}\n"
+            f"recipe:\n  global_batch_size: 4\n  block_size: 512\n{extra}")
+
+
+def check(workdir: Path, text: str, profile: str = "local"):
+    (workdir / "train.yaml").write_text(text)
+    return resolve("train", Path("train.yaml"), load_cluster("cluster.yaml"), Path("cluster.yaml"), profile)
+
+
+def test_a_good_spec_passes_and_paths_become_absolute(workdir, small_model, s1_jsonl):
+    shutil.copy(s1_jsonl, workdir / "data.jsonl")
+    resolved = check(workdir, spec_text(small_model, Path("data.jsonl")))
+    assert resolved.spec.data.source == str(workdir / "data.jsonl")
+    assert Path(resolved.spec.deepspeed).is_absolute() and Path(resolved.spec.deepspeed).is_file()
+
+
+def test_dataset_without_the_mapped_fields(workdir, small_model, s1_jsonl):
+    with pytest.raises(ConfigError) as e:
+        check(workdir, spec_text(small_model, s1_jsonl, fields="s1k-1.1"))
+    assert "deepseek_thinking_trajectory" in str(e.value) and "columns are" in str(e.value)
+
+
+def test_model_folder_without_chat_template(workdir, small_model, s1_jsonl):
+    bare = workdir / "bare-model"
+    shutil.copytree(small_model, bare)
+    (bare / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((bare / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (bare / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="no chat template"):
+        check(workdir, spec_text(bare, s1_jsonl))
+
+
+def test_block_size_above_the_models_maximum(workdir, small_model, s1_jsonl):
+    text = spec_text(small_model, s1_jsonl).replace("block_size: 512", "block_size: 32768")
+    with pytest.raises(ConfigError, match="above the model's maximum of 8192"):
+        check(workdir, text)
+
+
+def test_layout_that_cannot_reach_the_global_batch_exits_2_and_submits_nothing(workdir, small_model, s1_jsonl):
+    (workdir / "train.yaml").write_text(spec_text(small_model, s1_jsonl, extra="launch:\n  processes_per_node: 3\n"))
+    assert_clean_error(s1slurm("submit", "train", "--config", "train.yaml"), "train.yaml",
+                       "global batch 4 cannot be reached with 3 processes")
+    assert not (workdir / "runs").exists()
+    # two nodes on the local executor, and two nodes of 8 GPUs for a global batch of 4
+    (workdir / "train.yaml").write_text(spec_text(small_model, s1_jsonl, extra="cluster:\n  nodes: 2\n"))
+    assert_clean_error(s1slurm("submit", "train", "--config", "train.yaml"), "local executor")
+    with pytest.raises(ConfigError, match="16 sequences per accumulation step"):
+        check(workdir, spec_text(small_model, s1_jsonl, extra="cluster:\n  nodes: 2\n  gpus_per_node: 8\n"),
+              profile="ci")
+
+
+def test_shipped_specs_are_valid(workdir):
+    from s1slurm.train.spec import TrainSpec
+    from s1slurm.config.loading import load_model
+
+    big = load_model(workdir / "jobs/train-s1-32b.yaml", TrainSpec)
+    assert (big.model, big.recipe.epochs, big.recipe.global_batch_size, big.recipe.learning_rate) == \
+        ("Qwen/Qwen2.5-32B-Instruct", 5, 16, 1e-5)
+    assert (big.recipe.adam_beta1, big.recipe.adam_beta2, big.recipe.weight_decay, big.recipe.warmup_fraction,
+            big.recipe.block_size, big.recipe.precision) == (0.9, 0.95, 1e-4, 0.05, 32768, "bf16")
+    assert big.cluster == {"nodes": 2, "gpus_per_node": 8, "tasks_per_node": 1, "time": "02:00:00"}
+    load_model(workdir / "jobs/train-smoke.yaml", TrainSpec)
