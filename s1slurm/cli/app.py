@@ -224,7 +224,7 @@ def demo(ctx: typer.Context,
 def main() -> None:
     """Entry point: user errors become one red line and their exit code, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
     except S1SlurmError as e:
         Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False,
                                                      soft_wrap=True)
@@ -245,3 +245,5 @@ def main() -> None:
         if isinstance(e, click.exceptions.Abort):
             sys.exit(1)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -195,14 +195,21 @@ class TrainStage(Stage):
 
         spec: TrainSpec = ctx.spec  # type: ignore[assignment]
         paths = TrainPaths(ctx.run, ctx.shard)
+        if ctx.run.is_done(ctx.shard):
+            # Training is over (a follow-up submission may be running): a restart finds the done
+            # marker and ends at once, which keeps the job successful for an afterok dependency.
+            ctx.logger.info("USR2 after the run was done: requeuing only to end the job cleanly")
+            return True
         kind = classify_signal(ctx.profile, _started, seconds_left_in_job())
         node = L.active()
         step = None
         if node is not None:
             record = _read_attempt(paths, node.attempt)
             if record is not None and record.get("outcome") == "completed":
-                ctx.logger.info("USR2 after training completed: nothing to requeue")
-                return False
+                # The model is saved but the run not yet marked done: the restart resumes from the
+                # final checkpoint, saves the model again and marks the run done.
+                ctx.logger.info("USR2 right after training completed: requeuing to finish the run")
+                return True
             grace = spec.launch.stop_grace_s
             if kind == "timeout":
                 grace = min(grace, max(ctx.profile.signal_delay_s - 10, 5))

@@ -104,3 +104,18 @@ def test_local_probe_runs_in_the_foreground_and_records_everything(workdir):
 
 def test_status_of_a_folder_that_is_not_a_run(workdir):
     assert_clean_error(s1slurm("status", str(workdir)), "not a run directory")
+
+
+def test_a_failing_local_task_makes_submit_exit_non_zero_and_keeps_the_others(workdir):
+    (workdir / "fail.yaml").write_text("stage: probe\ntasks: 2\nbarrier_timeout_s: 0.01\ncluster:\n  nodes: 1\n")
+    # The probe's rank 0 waits for ranks that never come when told the world is bigger than it is.
+    env = dict(os.environ, SLURM_JOB_ID="1", SLURM_PROCID="0", SLURM_LOCALID="0", SLURM_NODEID="0",
+               SLURM_NTASKS="2", SLURM_JOB_NUM_NODES="1", SLURM_JOB_NODELIST="localhost",
+               SUBMITIT_EXECUTOR="slurm")
+    proc = s1slurm("submit", "probe", "--config", "fail.yaml", env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "0 succeeded, 2 failed" in proc.stdout and "Traceback" not in proc.stdout
+    [run] = list((workdir / "runs").iterdir())
+    states = [json.loads(p.read_text())["state"] for p in sorted((run / "tasks").glob("*.json"))]
+    assert states == ["failed", "failed"]
+    assert len(list((run / "outputs").glob("*/rank-000.json"))) == 2  # what was computed is kept

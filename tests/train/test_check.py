@@ -78,5 +78,6 @@ def test_shipped_specs_are_valid(workdir):
         ("Qwen/Qwen2.5-32B-Instruct", 5, 16, 1e-5)
     assert (big.recipe.adam_beta1, big.recipe.adam_beta2, big.recipe.weight_decay, big.recipe.warmup_fraction,
             big.recipe.block_size, big.recipe.precision) == (0.9, 0.95, 1e-4, 0.05, 32768, "bf16")
-    assert big.cluster == {"nodes": 2, "gpus_per_node": 8, "tasks_per_node": 1, "time": "02:00:00"}
+    assert big.cluster == {"nodes": 2, "gpus_per_node": 8, "tasks_per_node": 1, "time": "02:00:00",
+                           "signal_delay_s": 300}
     load_model(workdir / "jobs/train-smoke.yaml", TrainSpec)

@@ -50,3 +50,9 @@ def test_requeues_are_counted_by_kind_and_stop_at_max_requeues(ctx):
     data = json.loads(TrainPaths(ctx.run).requeues.read_text())
     assert (data["preemptions"], data["timeouts"], data["total"]) == (3, 0, 3)
     assert [e["requeued"] for e in data["events"]] == [True, True, False]
+
+
+def test_usr2_after_the_run_is_done_requeues_without_counting(ctx):
+    ctx.run.mark_done(ctx.shard)
+    assert TrainStage().on_requeue_signal(ctx) is True
+    assert not TrainPaths(ctx.run).requeues.exists()
