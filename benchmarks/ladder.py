@@ -5,9 +5,10 @@
 
 Times three things on one loaded engine, each after clearing the prefix cache:
 the largest budget alone (thinking + answer), every budget run separately (naive), and the
-ladder (thinking once, one answer per snapshot). Prints the times, naive / ladder, and
+ladder (thinking once, one answer per snapshot). Prints wall and CPU times, naive / ladder, and
 ladder / largest-alone (the target is at most 1.25), and checks that the ladder's results equal
-the naive ones token for token.
+the naive ones token for token. On a shared machine wall times move with other programs' load:
+``--repeat`` alternates largest-alone and ladder runs, and CPU seconds are printed too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 MATH500 = REPO.parent / "shared" / "data" / "benchmarks" / "math500.jsonl"
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its children (vLLM's engine and workers): unlike wall
+    time, it does not grow when other programs share the machine."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def main() -> None:
@@ -34,7 +51,8 @@ def main() -> None:
     ap.add_argument("--block-size", type=int, help="vLLM KV block size, the prefix cache's granularity "
                     "(vLLM's CPU default is 128 tokens, its GPU default 16)")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="time the largest budget alone and the ladder this many times each, keep the fastest")
+                    help="time the largest budget alone and the ladder this many times, in turns; "
+                         "report the fastest pair and every pair's ratio")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
@@ -76,19 +94,24 @@ def main() -> None:
     def timed(fn, *a):
         engine.reset_cache()
         generated.update(ids=0, requests=0)
-        start = time.perf_counter()
+        cpu, start = cpu_seconds(), time.perf_counter()
         out = fn(*a)
-        return out, time.perf_counter() - start, dict(generated)
+        return out, time.perf_counter() - start, dict(generated, cpu_s=round(cpu_seconds() - cpu, 2))
 
-    alone, alone_s, alone_n = min((timed(run_naive, engine, forcing, samples, [largest])
-                                   for _ in range(args.repeat)), key=lambda r: r[1])
+    # the largest budget alone and the ladder in turns, so that both see the same machine load
+    pairs = []
+    for _ in range(args.repeat):
+        pairs.append((timed(run_naive, engine, forcing, samples, [largest]),
+                      timed(run_ladder, engine, forcing, samples, settings)))
     naive, naive_s, naive_n = timed(run_naive, engine, forcing, samples, settings)
-    ladder, ladder_s, ladder_n = min((timed(run_ladder, engine, forcing, samples, settings)
-                                      for _ in range(args.repeat)), key=lambda r: r[1])
+    (alone, alone_s, alone_n), (ladder, ladder_s, ladder_n) = min(pairs, key=lambda p: p[0][1] + p[1][1])
+    ratios = [round(b[1] / a[1], 3) for a, b in pairs]
+    cpu_ratios = [round(b[2]["cpu_s"] / a[2]["cpu_s"], 3) for a, b in pairs]
 
-    mismatches = sum(
-        (a[k].thinking.ids, a[k].thinking.end, a[k].answer_ids) != (b[k].thinking.ids, b[k].thinking.end, b[k].answer_ids)
-        for a, b in zip(naive, ladder) for k in a)
+    def tokens(r):
+        return r.thinking.ids, r.thinking.end, r.answer_ids
+
+    mismatches = sum(tokens(a[k]) != tokens(b[k]) for a, b in zip(naive, ladder) for k in a)
     thinking = {s.label: sum(len(per[s.label].thinking.ids) for per in naive) / len(samples) for s in settings}
     natural = {s.label: sum(per[s.label].thinking.end == "natural" for per in naive) for s in settings}
     figures = {
@@ -97,19 +120,24 @@ def main() -> None:
         "load_s": round(load_s, 1),
         "largest_alone_s": round(alone_s, 2), "naive_s": round(naive_s, 2), "ladder_s": round(ladder_s, 2),
         "naive_over_ladder": round(naive_s / ladder_s, 2), "ladder_over_largest": round(ladder_s / alone_s, 3),
-        "ladder_naive_mismatches": mismatches, "generated": {"largest_alone": alone_n, "naive": naive_n,
-                                                             "ladder": ladder_n}, "mean_thinking_tokens": thinking, "natural_ends": natural,
+        "ladder_over_largest_each_pair": ratios, "ladder_over_largest_cpu_each_pair": cpu_ratios,
+        "ladder_naive_mismatches": mismatches,
+        "generated": {"largest_alone": alone_n, "naive": naive_n, "ladder": ladder_n},
+        "mean_thinking_tokens": thinking, "natural_ends": natural,
     }
     print(f"engine {args.engine}, model {args.model}, {len(samples)} MATH500 questions, budgets {args.budgets}, "
           f"answers <= {args.max_answer_tokens} tokens, block size {args.block_size or 'default'}, "
           f"best of {args.repeat}")
     print(f"  mean thinking tokens per budget: {', '.join(f'{k} {v:.0f}' for k, v in thinking.items())}")
     print(f"  natural ends per budget:         {', '.join(f'{k} {v}' for k, v in natural.items())}")
-    for name, secs, n in (("largest budget alone", alone_s, alone_n), (f"naive ({len(settings)} runs)", naive_s, naive_n),
-                          ("ladder", ladder_s, ladder_n)):
-        print(f"  {name + ':':22s}{secs:8.2f} s   ({n['ids']} ids generated in {n['requests']} requests)")
+    rows = (("largest budget alone", alone_s, alone_n), (f"naive ({len(settings)} runs)", naive_s, naive_n),
+            ("ladder", ladder_s, ladder_n))
+    for name, secs, n in rows:
+        print(f"  {name + ':':22s}{secs:8.2f} s   {n['cpu_s']:8.2f} CPU s   ({n['ids']} ids generated in "
+              f"{n['requests']} requests)")
     print(f"  naive / ladder:       {naive_s / ladder_s:8.2f} x")
-    print(f"  ladder / largest:     {ladder_s / alone_s:8.3f}   (target <= 1.25)")
+    print(f"  ladder / largest:     {ladder_s / alone_s:8.3f}   (target <= 1.25; each pair: {ratios})")
+    print(f"  same in CPU seconds:  {ladder_n['cpu_s'] / alone_n['cpu_s']:8.3f}   (each pair: {cpu_ratios})")
     print(f"  ladder == naive token for token: {mismatches == 0} ({mismatches} mismatching results)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -214,7 +214,7 @@ def run_shard(ctx: TaskContext, spec: EvalSpec, label: str, questions: list[Ques
               records: RecordFile) -> int:
     """Evaluate what ``records`` lacks for ``questions``; returns the number of records written."""
     settings = spec.settings()
-    todo: list[tuple[Question, int, tuple[BudgetSetting, ...]]] = []
+    todo: Todo = []
     for q in questions:
         for i in range(spec.samples):
             missing = tuple(s for s in settings if (label, s.label, q.id, i) not in records.keys)
@@ -252,11 +252,14 @@ def run_shard(ctx: TaskContext, spec: EvalSpec, label: str, questions: list[Ques
     return written
 
 
+Todo = list[tuple[Question, int, tuple[BudgetSetting, ...]]]  # (question, sample index, missing settings)
+
+
 def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
-              chunk: list[tuple[Question, int, tuple[BudgetSetting, ...]]]) -> dict[tuple[str, int], dict[str, Result]]:
+              chunk: Todo) -> dict[tuple[str, int], dict[str, Result]]:
     """Results by (question id, sample index) and setting label, batched over the chunk; samples
     that miss the same settings (normally all of them) run together."""
-    groups: dict[tuple[str, ...], list[tuple[Question, int, tuple[BudgetSetting, ...]]]] = {}
+    groups: dict[tuple[str, ...], Todo] = {}
     for item in chunk:
         groups.setdefault(tuple(s.label for s in item[2]), []).append(item)
     out: dict[tuple[str, int], dict[str, Result]] = {}

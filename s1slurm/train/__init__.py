@@ -14,5 +14,5 @@ Modules (only ``trainer`` and what ``worker`` imports at run time need torch):
 - ``summary``: attempt records, requeue counters and ``train_summary.json``;
 - ``follow_up``: the evaluation submitted with an ``afterok`` dependency when training succeeds.
 
-``README_ESTIMATE.md`` holds the worked memory and time estimate for Qwen2.5-32B on 16 H100.
+The README holds the worked memory and time estimate for Qwen2.5-32B on 16 H100.
 """

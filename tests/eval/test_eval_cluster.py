@@ -17,13 +17,14 @@ from s1slurm.monitor.status import read_status
 
 from tests.conftest import SHARED_DATA
 
+DATA = SHARED_DATA / "benchmarks"
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 
 
 def test_two_benchmarks_times_two_shards_finish_with_complete_records(workdir: Path):
     spec = {"stage": "eval", "name": "eval-ci", "model": "smollm2", "engine": "transformers",
-            "benchmarks": [{"name": "math500", "path": str(SHARED_DATA / "benchmarks" / "math500.jsonl"), "limit": 4},
-                           {"name": "aime24", "path": str(SHARED_DATA / "benchmarks" / "aime24.jsonl"), "limit": 3}],
+            "benchmarks": [{"name": "math500", "path": str(DATA / "math500.jsonl"), "limit": 4},
+                           {"name": "aime24", "path": str(DATA / "aime24.jsonl"), "limit": 3}],
             "sweep": {"max_thinking_tokens": [4, 8], "num_ignore": [1]},
             "delimiters": {"thinking_end": ["<|im_start|>"]}, "max_answer_tokens": 4, "shards": 2,
             "cluster": {"time": "00:15:00", "mem_gb": 3}}

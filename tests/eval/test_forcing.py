@@ -30,7 +30,8 @@ def samples_for(forcing: Forcing, n: int = 12, seed: int = 0) -> list[Sample]:
     return out
 
 
-def sweep(budgets=(0, 1, 2, 3, 5, 8, 12, 17, 23, 30, 40, 64), ignores=(0, 1, 2, 4), min_tokens=0) -> list[BudgetSetting]:
+def sweep(budgets=(0, 1, 2, 3, 5, 8, 12, 17, 23, 30, 40, 64), ignores=(0, 1, 2, 4),
+          min_tokens=0) -> list[BudgetSetting]:
     return [BudgetSetting(max_thinking_tokens=b, num_ignore=n, min_thinking_tokens=min(min_tokens, b),
                           method="max" if n == 0 else "ignore")
             for b, n in itertools.product(budgets, ignores)] + \

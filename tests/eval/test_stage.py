@@ -208,7 +208,8 @@ def test_resume_after_a_killed_task_gives_complete_records_without_duplicates(tm
                                           **stage.manifest_extra(spec)})
     (shard,) = stage.plan(spec)
     records = run.shard_dir(shard) / "records.jsonl"
-    task = f"from s1slurm.launch.task import ShardTask; ShardTask('eval', {str(run.path)!r}, {shard.to_dict()!r}, 0)()"
+    task = ("from s1slurm.launch.task import ShardTask; "
+            f"ShardTask('eval', {str(run.path)!r}, {shard.to_dict()!r}, 0)()")
     with open(tmp_path / "killed.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-c", task], cwd=REPO, stdout=log, stderr=log,
                                 start_new_session=True)

@@ -44,7 +44,8 @@ def compare(naive, ladder) -> list[str]:
 
 
 def summary(results) -> list[dict]:
-    return [{"sample": i, "setting": label, "max": r.setting.max_thinking_tokens, "num_ignore": r.setting.num_ignore,
+    return [{"sample": i, "setting": label, "max": r.setting.max_thinking_tokens,
+             "num_ignore": r.setting.num_ignore,
              "thinking_tokens": len(r.thinking.ids), "forced": r.thinking.forced, "end": r.thinking.end,
              "answer_tokens": len(r.answer_ids)}
             for i, per in enumerate(results) for label, r in per.items()]
