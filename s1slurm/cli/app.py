@@ -28,7 +28,7 @@ class Options:
 
 
 def _console() -> Console:
-    return Console(stderr=False, highlight=False)
+    return Console(stderr=False, highlight=False, soft_wrap=True)  # paths stay on one line
 
 
 @app.callback()
