@@ -47,7 +47,7 @@ class DistEnv:
 def port_for_job(job_id: str) -> int:
     """A rendezvous port derived from the job id, so concurrent jobs on one node do not collide."""
     digits = "".join(ch for ch in str(job_id) if ch.isdigit()) or "0"
-    return 20000 + int(digits[-4:]) % 20000
+    return 20000 + int(digits) % 20000
 
 
 def current_dist_env() -> DistEnv:

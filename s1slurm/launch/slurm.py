@@ -3,6 +3,7 @@ dry runs that print the exact sbatch scripts, and ``sbatch --test-only``."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -94,8 +95,11 @@ class SlurmLauncher(Launcher):
             for i, text in enumerate(self.render(run, tasks)):
                 path = Path(tmp) / f"array-{i:03d}.sh"
                 path.write_text(text)
-                proc = subprocess.run([sbatch, "--test-only", str(path)], capture_output=True,
-                                      text=True, env=scrubbed(__import__("os").environ), timeout=60)
+                try:
+                    proc = subprocess.run([sbatch, "--test-only", str(path)], capture_output=True,
+                                          text=True, env=scrubbed(os.environ), timeout=60)
+                except (OSError, subprocess.TimeoutExpired) as e:
+                    raise SlurmError(f"sbatch --test-only could not be run: {e}") from None
                 answer = (proc.stderr + proc.stdout).strip()
                 if proc.returncode != 0:
                     raise SlurmError(f"SLURM would refuse array {i}: {answer}")

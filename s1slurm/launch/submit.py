@@ -42,7 +42,7 @@ def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path
         raise ConfigError(f"this spec is for stage '{declared}', not '{stage_name}'", file=str(spec_path),
                           field="stage", expected=f"'{stage_name}'")
     spec = load_model(spec_path, stage.spec_model, data)
-    name = spec.profile or profile_name or cluster.default
+    name = profile_name or spec.profile or cluster.default  # the command line wins
     profile = cluster.profile(name, file=str(cluster_path)).merged(spec.cluster, source=str(spec_path))
     stage.check(spec, profile, spec_path)
     profile = stage.resources(spec, profile)
@@ -83,13 +83,15 @@ def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> di
     }
 
 
-def record_submission(run: RunDir, manifest: dict[str, Any], submission: Submission) -> None:
+def record_submission(run: RunDir, manifest: dict[str, Any], submission: Submission,
+                      command_line: list[str] | None = None) -> None:
     """Add a submission's job ids to the manifest (atomic replace; earlier submissions kept)."""
     for task in manifest["tasks"]:
         if task["index"] in submission.task_jobs:
             task["job_id"] = submission.task_jobs[task["index"]]
             task.setdefault("job_ids", []).append(submission.task_jobs[task["index"]])
     manifest["submissions"].append({"time": time.time(), "executor": submission.executor,
+                                    "command_line": command_line or manifest["command_line"],
                                     "arrays": submission.arrays,
                                     "tasks": sorted(submission.task_jobs) or None,
                                     "failed_tasks": submission.failed_tasks})

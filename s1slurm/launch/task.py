@@ -21,6 +21,28 @@ from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
 
 
+def run_config(run: RunDir):
+    """The stage, spec and profile recorded in a run's manifest (the single source for tasks)."""
+    from pydantic import ValidationError
+
+    from s1slurm.config.cluster import Profile
+    from s1slurm.config.loading import validation_error
+    from s1slurm.stages import get_stage
+
+    manifest = run.read_manifest()
+    stage = get_stage(manifest["stage"])
+    for key, model in (("spec", stage.spec_model), ("profile", Profile)):
+        try:
+            value = model.model_validate(manifest[key])
+        except ValidationError as e:
+            raise validation_error(e, model, run.manifest_path, prefix=key) from None
+        if key == "spec":
+            spec = value
+        else:
+            profile = value
+    return stage, spec, profile
+
+
 def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extra) -> None:
     """Record a task's state in the run folder (read by ``status`` and the dashboard)."""
     atomic_write_json(run.task_state_path(task_index, rank), {
@@ -43,15 +65,9 @@ class ShardTask:
     task_index: int
 
     def __call__(self, dist: DistEnv | None = None) -> str:
-        from s1slurm.stages import get_stage
-        from s1slurm.config.cluster import Profile
-
         run = RunDir(Path(self.run_path))
         shard = Shard.from_dict(self.shard)
-        stage = get_stage(self.stage)
-        manifest = run.read_manifest()
-        spec = stage.spec_model.model_validate(manifest["spec"])
-        profile = Profile.model_validate(manifest["profile"])
+        stage, spec, profile = run_config(run)
         dist = dist or current_dist_env()
         logger = _task_logger(self.task_index, dist.global_rank)
         if run.is_done(shard):

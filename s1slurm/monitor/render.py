@@ -16,7 +16,8 @@ from s1slurm.monitor.status import RunStatus, read_status
 
 _STYLE = {"DONE": "green", "COMPLETED": "green", "RUNNING": "cyan", "PENDING": "yellow",
           "REQUEUED": "yellow", "FAILED": "red", "CANCELLED": "magenta", "TIMEOUT": "red",
-          "OUT_OF_MEMORY": "red", "NODE_FAIL": "red", "PREEMPTED": "yellow"}
+          "OUT_OF_MEMORY": "red", "NODE_FAIL": "red", "PREEMPTED": "yellow", "LOST": "red",
+          "NOT RUN": "magenta", "NOT SUBMITTED": "magenta"}
 
 
 def status_table(status: RunStatus, max_rows: int | None = None) -> Table:
@@ -46,7 +47,7 @@ def summary(status: RunStatus) -> Group:
     """Counts per state and a progress bar of completed shards."""
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
-    counts = "  ".join(f"[{_STYLE.get(s, '')}]{s}: {n}[/]" for s, n in sorted(status.counts.items()))
+    counts = "  ".join(f"[{_STYLE.get(s, 'default')}]{s}: {n}[/]" for s, n in sorted(status.counts.items()))
     return Group(Text.from_markup(f"{done}/{total} shards done   {counts}"),
                  ProgressBar(total=max(total, 1), completed=done, width=60), Text(""))
 
@@ -55,7 +56,6 @@ def watch(run: RunDir, console: Console, interval: float = 5.0, max_rows: int = 
           timeout: float | None = None) -> RunStatus:
     """Refresh the dashboard until every task is finished (or ``timeout`` seconds pass)."""
     start = time.time()
-    status = read_status(run)
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         while True:
             status = read_status(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -52,18 +53,20 @@ def parse_sacct(text: str) -> dict[str, JobInfo]:
     return info
 
 
-def query(job_ids: list[str], timeout: float = 30) -> dict[str, JobInfo]:
-    """States of ``job_ids`` (base ids or array elements); empty when SLURM cannot be asked."""
+def query(job_ids: list[str], timeout: float = 30) -> dict[str, JobInfo] | None:
+    """States of ``job_ids`` (base ids or array elements); None when SLURM could not be asked."""
     sacct = shutil.which("sacct")
     bases = sorted({jid.split("_")[0] for jid in job_ids if jid})
-    if sacct is None or not bases:
+    if not bases:
         return {}
+    if sacct is None:
+        return None
     cmd = [sacct, "-X", "-n", "-P", "-D", "-o", "JobID,State,NodeList,Elapsed,ExitCode", "-j", ",".join(bases)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=scrubbed(__import__("os").environ))
+                              env=scrubbed(os.environ))
     except (OSError, subprocess.TimeoutExpired):
-        return {}
+        return None
     if proc.returncode != 0:
-        return {}
+        return None
     return parse_sacct(proc.stdout)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +14,7 @@ from s1slurm.core.shard import Shard
 from s1slurm.monitor import sacct
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-            "BOOT_FAIL", "DEADLINE", "DONE"}
+            "BOOT_FAIL", "DEADLINE", "DONE", "NOT SUBMITTED", "NOT RUN", "LOST"}
 
 
 @dataclass
@@ -42,6 +44,7 @@ class RunStatus:
     run: RunDir
     manifest: dict[str, Any]
     tasks: list[TaskStatus]
+    slurm_unavailable: bool = False   # SLURM accounting could not be asked: states may be stale
 
     @property
     def counts(self) -> Counter:
@@ -62,6 +65,19 @@ def _task_states(run: RunDir) -> dict[int, dict[int, dict]]:
             continue
         out.setdefault(int(data["task"]), {})[int(data["rank"])] = data
     return out
+
+
+def _alive(state: dict) -> bool:
+    """Whether the process that wrote a local task state still runs (on this host)."""
+    if state.get("host") != socket.gethostname():
+        return True  # cannot tell from here
+    try:
+        os.kill(int(state.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
 
 
 def _elapsed(ranks: dict[int, dict]) -> str:
@@ -86,7 +102,9 @@ def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
     done = run.done_ids()
     states = _task_states(run)
     job_ids = [t["job_id"] for t in manifest["tasks"] if t.get("job_id")]
-    slurm = sacct.query(job_ids) if query_slurm and manifest.get("executor") == "slurm" else {}
+    local = manifest.get("executor") != "slurm"
+    answer = sacct.query(job_ids) if query_slurm and not local else {}
+    slurm = answer or {}
     rows = []
     for t in manifest["tasks"]:
         shard_id = Shard.from_dict(t["shard"]).id
@@ -98,6 +116,8 @@ def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
         own = ("FAILED" if "failed" in rank_states.values() else
                "RUNNING" if "running" in rank_states.values() else
                "COMPLETED" if rank_states else None)
+        if own == "RUNNING" and local and not any(_alive(d) for d in ranks.values()):
+            own = "LOST"  # the local process died without recording why
         if shard_id in done:
             state = "DONE"
         elif info is not None:
@@ -105,11 +125,11 @@ def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
         elif own is not None:
             state = own
         else:
-            state = "NOT SUBMITTED" if not t.get("job_id") and manifest.get("executor") == "slurm" else "PENDING"
+            state = ("NOT RUN" if local else "NOT SUBMITTED" if not t.get("job_id") else "PENDING")
         error = next((d.get("error") for d in ranks.values() if d.get("error")), None)
         nodes = info.nodes if info else ",".join(sorted({d.get("node") or d.get("host") or "" for d in ranks.values()}))
         rows.append(TaskStatus(index=t["index"], shard_id=shard_id, job_id=t.get("job_id"), state=state,
                                slurm_state=info.state if info else None, nodes=nodes,
                                elapsed=info.elapsed if info else _elapsed(ranks), done=shard_id in done,
                                error=error, ranks=rank_states))
-    return RunStatus(run=run, manifest=manifest, tasks=rows)
+    return RunStatus(run=run, manifest=manifest, tasks=rows, slurm_unavailable=answer is None)

@@ -174,7 +174,7 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
         if plan is not None and not isinstance(plan, dict):
             raise ConfigError("eval_plan is not an object", file=str(run.manifest_path), field="eval_plan")
         runs.append(RunInfo(path=run.path, run=str(manifest.get("run") or run.name),
-                            version=manifest.get("version"), profile=manifest.get("profile"),
+                            version=manifest.get("s1slurm_version"), profile=manifest.get("profile"),
                             spec=manifest.get("spec"), plan=plan, shard_ids=shard_ids))
     return runs
 

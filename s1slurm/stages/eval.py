@@ -55,7 +55,10 @@ class RecordFile:
                 if not line.strip():
                     continue
                 try:
-                    record = EvalRecord.from_dict(json.loads(line))
+                    data = json.loads(line)
+                    if not isinstance(data, dict):
+                        raise TypeError("a record is a JSON object")
+                    record = EvalRecord.from_dict(data)
                 except (ValueError, KeyError, TypeError):
                     self.malformed += 1
                     continue

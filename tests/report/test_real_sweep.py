@@ -77,6 +77,8 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
         assert c.control == 100.0 and c.scaling_log2 is not None
     data = json.loads((workdir / "rep" / "report.json").read_text())
     assert data["models"] and data["runs"][0]["eval_plan"]["samples"] == 2
+    import s1slurm
+    assert data["runs"][0]["s1slurm_version"] == s1slurm.__version__
     assert chromium_binary(), "Debian's chromium is needed to open the page"
     check = check_page(workdir / "rep" / "report.html", workdir / "chromium-profile")
     assert check.errors == [] and check.remote_requests == []

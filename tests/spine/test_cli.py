@@ -119,3 +119,41 @@ def test_a_failing_local_task_makes_submit_exit_non_zero_and_keeps_the_others(wo
     states = [json.loads(p.read_text())["state"] for p in sorted((run / "tasks").glob("*.json"))]
     assert states == ["failed", "failed"]
     assert len(list((run / "outputs").glob("*/rank-000.json"))) == 2  # what was computed is kept
+
+
+def test_the_command_line_profile_wins_over_the_specs(workdir):
+    (workdir / "p.yaml").write_text("stage: probe\nprofile: ci\ntasks: 1\n")
+    proc = s1slurm("--profile", "local", "submit", "probe", "--config", "p.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "ran 1 task(s) of probe locally" in proc.stdout
+
+
+def test_a_local_task_whose_process_died_is_shown_lost_and_watch_ends(workdir):
+    assert s1slurm("submit", "probe", "--config", "jobs/probe.yaml").returncode == 0
+    [run] = list((workdir / "runs").iterdir())
+    (run / "done" / "probe-00001-of-00004.done").unlink()
+    state = run / "tasks" / "task-00001-rank-000.json"
+    data = json.loads(state.read_text())
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    data.update(state="running", pid=dead.pid)
+    state.write_text(json.dumps(data))
+    proc = s1slurm("status", str(run), "--watch", "--interval", "0.2")
+    assert proc.returncode == 0 and "LOST" in proc.stdout
+    resumed = s1slurm("resume", str(run))
+    assert resumed.returncode == 0 and "resumed 1 task(s): 1" in resumed.stdout
+    assert (run / "done" / "probe-00001-of-00004.done").is_file()
+
+
+def test_resume_refuses_when_slurm_cannot_be_asked(workdir, tmp_path):
+    from s1slurm.config.cluster import load_cluster
+    from s1slurm.launch import submit as sub
+    from s1slurm.launch.base import Submission
+
+    resolved = sub.resolve("probe", workdir / "jobs" / "probe.yaml", load_cluster(workdir / "cluster.yaml"),
+                           workdir / "cluster.yaml", "ci")
+    run, manifest = sub.create_run(resolved, ["test"])
+    sub.record_submission(run, manifest, Submission("slurm", arrays=[{"job_id": "4242"}],
+                                                    task_jobs={i: f"4242_{i}" for i in range(4)}))
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no sacct, no sbatch
+    assert_clean_error(s1slurm("resume", str(run.path), env=env), "could not be asked", "refusing")
