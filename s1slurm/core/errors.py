@@ -20,7 +20,7 @@ class ConfigError(S1SlurmError):
 
     def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
                  expected: str | None = None) -> None:
-        self.file, self.field, self.expected = file, field, expected
+        self.file, self.field, self.expected, self.detail = file, field, expected, message
         parts = []
         if file:
             parts.append(str(file))
@@ -31,6 +31,11 @@ class ConfigError(S1SlurmError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)
+
+
+    def in_file(self, file: str) -> "ConfigError":
+        """The same error attributed to ``file`` (for checks that do not know which file they read)."""
+        return ConfigError(self.detail, file=file, field=self.field, expected=self.expected)
 
 
 class SlurmError(S1SlurmError):

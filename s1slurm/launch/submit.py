@@ -44,8 +44,11 @@ def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path
     spec = load_model(spec_path, stage.spec_model, data)
     name = profile_name or spec.profile or cluster.default  # the command line wins
     profile = cluster.profile(name, file=str(cluster_path)).merged(spec.cluster, source=str(spec_path))
-    stage.check(spec, profile, spec_path)
-    profile = stage.resources(spec, profile)
+    try:
+        stage.check(spec, profile, spec_path)
+        profile = stage.resources(spec, profile)
+    except ConfigError as e:  # a check that did not know which file it was reading
+        raise (e.in_file(str(spec_path)) if e.file is None else e) from None
     tasks = [PlannedTask(i, shard) for i, shard in enumerate(stage.plan(spec))]
     if not tasks:
         raise ConfigError("the spec plans no tasks", file=str(spec_path))

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def s1slurm(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True,
@@ -157,3 +159,13 @@ def test_resume_refuses_when_slurm_cannot_be_asked(workdir, tmp_path):
                                                     task_jobs={i: f"4242_{i}" for i in range(4)}))
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no sacct, no sbatch
     assert_clean_error(s1slurm("resume", str(run.path), env=env), "could not be asked", "refusing")
+
+
+def test_a_resource_error_found_by_a_stage_names_the_spec_file(workdir):
+    data = REPO.parent / "shared" / "data" / "benchmarks" / "math500.jsonl"
+    (workdir / "tp.yaml").write_text(
+        f"stage: eval\nmodel: smollm2\nengine: vllm\ntensor_parallel_size: 16\n"
+        f"benchmarks:\n  - {{name: math500, path: {data}, limit: 1}}\n"
+        f"delimiters: {{thinking_end: ['<|im_start|>']}}\n")
+    assert_clean_error(s1slurm("--profile", "h100", "submit", "eval", "--config", "tp.yaml", "--dry-run"),
+                       "tp.yaml", "tensor_parallel_size", "at most 8")
