@@ -97,4 +97,54 @@ class EvalRecord:
         return (self.benchmark, self.setting, self.question_id, self.sample_index)
 
 
+_THINKING_ENDS = ("natural", "budget")
+_BIG = 2**53  # integers above this are not plausible counts (and would overflow int64 columns)
+
+
+def _fast_ok(d: Any) -> bool:
+    """True for a well-formed record (the common case, checked in one expression)."""
+    try:
+        return (type(d["benchmark"]) is str and type(d["setting"]) is str and type(d["method"]) is str
+                and type(d["question_id"]) is str and d["benchmark"] != "" and d["setting"] != ""
+                and d["method"] != "" and d["question_id"] != ""
+                and type(d["sample_index"]) is int and 0 <= d["sample_index"] < _BIG
+                and type(d["thinking_tokens"]) is int and 0 <= d["thinking_tokens"] < _BIG
+                and type(d["forced_continuations"]) is int and 0 <= d["forced_continuations"] < _BIG
+                and (d["correct"] is True or d["correct"] is False or d["correct"] is None)
+                and d["thinking_end"] in _THINKING_ENDS
+                and (d["extracted_answer"] is None or type(d["extracted_answer"]) is str)
+                and (d["gold_answer"] is None or type(d["gold_answer"]) is str)
+                and type(d["budget"]) is dict)
+    except (KeyError, TypeError, IndexError):
+        return False
+
+
+def record_problem(d: Any) -> str | None:
+    """Why a parsed JSON line is not a usable :class:`EvalRecord`, or None when it is.
+
+    The one validity rule for records: the eval stage (resume) and the report both use it."""
+    if isinstance(d, dict) and _fast_ok(d):
+        return None
+    if not isinstance(d, dict):
+        return "not a JSON object"
+    for name in ("benchmark", "setting", "method", "question_id"):
+        v = d.get(name)
+        if not isinstance(v, str) or not v:
+            return f"field '{name}' missing or not a non-empty string"
+    for name in ("sample_index", "thinking_tokens", "forced_continuations"):
+        v = d.get(name)
+        if type(v) is not int or not 0 <= v < _BIG:  # bool is not accepted
+            return f"field '{name}' missing or not an integer in [0, 2^53)"
+    if "correct" not in d or not any(d["correct"] is v for v in (True, False, None)):
+        return "field 'correct' missing or not true/false/null"
+    if not isinstance(d.get("thinking_end"), str) or d["thinking_end"] not in _THINKING_ENDS:
+        return "field 'thinking_end' missing or not 'natural'/'budget'"
+    for name in ("extracted_answer", "gold_answer"):
+        if name not in d or not (d[name] is None or isinstance(d[name], str)):
+            return f"field '{name}' missing or not a string/null"
+    if not isinstance(d.get("budget"), dict):
+        return "field 'budget' missing or not an object"
+    return "unexpected record shape"
+
+
 RECORDS_FILE = "records.jsonl"  # name of a shard's record file inside RunDir.shard_dir(shard)

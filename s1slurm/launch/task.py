@@ -21,7 +21,7 @@ from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
 
 
-def run_config(run: RunDir):
+def run_config(run: RunDir, stage_name: str | None = None):
     """The stage, spec and profile recorded in a run's manifest (the single source for tasks)."""
     from pydantic import ValidationError
 
@@ -30,7 +30,7 @@ def run_config(run: RunDir):
     from s1slurm.stages import get_stage
 
     manifest = run.read_manifest()
-    stage = get_stage(manifest["stage"])
+    stage = get_stage(stage_name or manifest["stage"])
     for key, model in (("spec", stage.spec_model), ("profile", Profile)):
         try:
             value = model.model_validate(manifest[key])
@@ -67,7 +67,7 @@ class ShardTask:
     def __call__(self, dist: DistEnv | None = None) -> str:
         run = RunDir(Path(self.run_path))
         shard = Shard.from_dict(self.shard)
-        stage, spec, profile = run_config(run)
+        stage, spec, profile = run_config(run, self.stage)
         dist = dist or current_dist_env()
         logger = _task_logger(self.task_index, dist.global_rank)
         if run.is_done(shard):

@@ -18,7 +18,7 @@ import numpy as np
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting
+from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, record_problem
 
 try:  # optional fast path; the standard library parser gives the same values
     import orjson as _orjson
@@ -30,8 +30,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     _DECODE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError)
 
 LIST_CAP = 1000  # entries kept per issue list (the totals are always exact)
-_END_VALUES = {"natural": 0, "budget": 1}
-_BIG = 2**53  # integers above this are not plausible counts (and would overflow the int64 columns)
+_END_VALUES = {"natural": 0, "budget": 1}  # thinking_end as a 0/1 column
 
 
 @dataclass
@@ -179,50 +178,6 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
     return runs
 
 
-def _fast_ok(d: Any) -> bool:
-    """True for a well-formed record (the common case, checked in one expression)."""
-    try:
-        return (type(d["benchmark"]) is str and type(d["setting"]) is str and type(d["method"]) is str
-                and type(d["question_id"]) is str and d["benchmark"] != "" and d["setting"] != ""
-                and d["method"] != "" and d["question_id"] != ""
-                and type(d["sample_index"]) is int and 0 <= d["sample_index"] < _BIG
-                and type(d["thinking_tokens"]) is int and 0 <= d["thinking_tokens"] < _BIG
-                and type(d["forced_continuations"]) is int and 0 <= d["forced_continuations"] < _BIG
-                and (d["correct"] is True or d["correct"] is False or d["correct"] is None)
-                and d["thinking_end"] in _END_VALUES
-                and (d["extracted_answer"] is None or type(d["extracted_answer"]) is str)
-                and (d["gold_answer"] is None or type(d["gold_answer"]) is str)
-                and type(d["budget"]) is dict)
-    except (KeyError, TypeError, IndexError):
-        return False
-
-
-def _check(d: Any) -> str | None:
-    """Why a parsed line is not a usable record, or None when it is."""
-    if isinstance(d, dict) and _fast_ok(d):
-        return None
-    if not isinstance(d, dict):
-        return "not a JSON object"
-    for name in ("benchmark", "setting", "method", "question_id"):
-        v = d.get(name)
-        if not isinstance(v, str) or not v:
-            return f"field '{name}' missing or not a non-empty string"
-    for name in ("sample_index", "thinking_tokens", "forced_continuations"):
-        v = d.get(name)
-        if type(v) is not int or not 0 <= v < _BIG:  # bool is not accepted
-            return f"field '{name}' missing or not an integer in [0, 2^53)"
-    if "correct" not in d or not any(d["correct"] is v for v in (True, False, None)):
-        return "field 'correct' missing or not true/false/null"
-    if not isinstance(d.get("thinking_end"), str) or d["thinking_end"] not in _END_VALUES:
-        return "field 'thinking_end' missing or not 'natural'/'budget'"
-    for name in ("extracted_answer", "gold_answer"):
-        if name not in d or not (d[name] is None or isinstance(d[name], str)):
-            return f"field '{name}' missing or not a string/null"
-    if not isinstance(d.get("budget"), dict):
-        return "field 'budget' missing or not an object"
-    return "unexpected record shape"
-
-
 def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
     """Merge every shard's records of every run, in the order given; the first copy of a key wins."""
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
@@ -261,7 +216,7 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
                     except _DECODE_ERRORS as e:
                         _malformed(issues, path, lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}")
                         continue
-                    problem = _check(d)
+                    problem = record_problem(d)
                     if problem:
                         _malformed(issues, path, lineno, problem)
                         continue

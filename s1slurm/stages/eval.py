@@ -24,7 +24,7 @@ from s1slurm.eval.engines import derive_seed, get_engine
 from s1slurm.eval.forcing import Forcing, Result, Sample, run_naive
 from s1slurm.eval.grading import grade
 from s1slurm.eval.ladder import run_ladder
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord
+from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
 from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
 from s1slurm.stages.base import Stage, TaskContext
 
@@ -56,8 +56,8 @@ class RecordFile:
                     continue
                 try:
                     data = json.loads(line)
-                    if not isinstance(data, dict):
-                        raise TypeError("a record is a JSON object")
+                    if record_problem(data) is not None:  # the same rule the report applies
+                        raise ValueError("not a usable record")
                     record = EvalRecord.from_dict(data)
                 except (ValueError, KeyError, TypeError):
                     self.malformed += 1
