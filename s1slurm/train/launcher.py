@@ -20,12 +20,10 @@ from pathlib import Path
 
 from s1slurm.core.atomic import atomic_write_text
 from s1slurm.launch.distributed import DistEnv
+from s1slurm.launch.environment import TORCH_DISTRIBUTED_VARS
 from s1slurm.train.paths import TrainPaths
 from s1slurm.train.plan import TrainPlan
 
-_TORCH_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
-               "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "GROUP_WORLD_SIZE", "ROLE_WORLD_SIZE",
-               "TORCHELASTIC_RUN_ID")
 _ACTIVE: "NodeLauncher | None" = None
 
 
@@ -70,7 +68,7 @@ class NodeLauncher:
                 "--max_restarts=0", *worker]
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _TORCH_VARS}
+        env = {k: v for k, v in os.environ.items() if k not in TORCH_DISTRIBUTED_VARS}
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
