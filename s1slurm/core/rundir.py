@@ -88,9 +88,13 @@ class RunDir:
     def done_dir(self) -> Path:
         return self.path / "done"
 
+    def shard_path(self, shard: Shard) -> Path:
+        """Folder of one shard's outputs, for reading (not created)."""
+        return self.outputs_dir / shard.id
+
     def shard_dir(self, shard: Shard) -> Path:
-        """Folder of one shard's outputs (created on demand)."""
-        d = self.outputs_dir / shard.id
+        """Folder of one shard's outputs, for writing (created on demand)."""
+        d = self.shard_path(shard)
         d.mkdir(parents=True, exist_ok=True)
         return d
 

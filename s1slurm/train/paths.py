@@ -48,7 +48,7 @@ class TrainPaths:
 
     @property
     def root(self) -> Path:
-        return self.run.outputs_dir / self.shard.id
+        return self.run.shard_path(self.shard)
 
     @property
     def model_dir(self) -> Path:
