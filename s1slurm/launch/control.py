@@ -90,8 +90,11 @@ def pending_tasks(run: RunDir) -> list[PlannedTask]:
     recent = time.time() - last < _ACCOUNTING_GRACE_S
     todo = []
     for t, task in zip(status.tasks, status.manifest["tasks"]):
-        unknown_to_slurm = status.manifest.get("executor") == "slurm" and t.job_id and t.slurm_state is None
-        if t.done or t.slurm_state in active or t.state == "RUNNING" or (unknown_to_slurm and recent):
+        # Accounting may not list a job for a few seconds; a job that never wrote a state file may
+        # still be queued then. One whose own state files say it ended is over.
+        not_yet_seen = (status.manifest.get("executor") == "slurm" and t.job_id and t.slurm_state is None
+                        and not t.ranks)
+        if t.done or t.slurm_state in active or t.state == "RUNNING" or (not_yet_seen and recent):
             continue
         todo.append(PlannedTask(t.index, Shard.from_dict(task["shard"])))
     return todo
