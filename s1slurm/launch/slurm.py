@@ -18,8 +18,12 @@ from s1slurm.launch.base import Launcher, PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed, submission_environment
 
 
-def sbatch_parameters(profile, job_name: str) -> dict[str, Any]:
-    """Profile fields as submitit SLURM parameters (its names; values are quoted by submitit)."""
+def sbatch_parameters(profile, job_name: str, *, requeue: bool = False) -> dict[str, Any]:
+    """Profile fields as submitit SLURM parameters (its names; values are quoted by submitit).
+
+    ``requeue`` adds ``#SBATCH --requeue``: without it, clusters with ``JobRequeue=0`` refuse the
+    ``scontrol requeue`` a stopping training job asks for.
+    """
     params: dict[str, Any] = {
         "job_name": job_name,
         "time": profile.time_minutes,
@@ -42,15 +46,23 @@ def sbatch_parameters(profile, job_name: str) -> dict[str, Any]:
     setup += [f"export {name}={shlex.quote(value)}" for name, value in profile.env.items()]
     if setup:
         params["setup"] = setup
+    srun: list[str] = []
+    if profile.cpus_per_task is not None:
+        # Slurm 22.05-23.02's srun does not inherit --cpus-per-task from sbatch: with core binding,
+        # torchrun and its ranks would then share one core.
+        srun.append(f"--cpus-per-task={profile.cpus_per_task}")
     if profile.container is not None:
-        srun = [f"--container-image={profile.container.image}"]
+        srun.append(f"--container-image={profile.container.image}")
         if profile.container.mounts:
             srun.append(f"--container-mounts={','.join(profile.container.mounts)}")
         if profile.container.workdir:
             srun.append(f"--container-workdir={profile.container.workdir}")
+    if srun:
         params["srun_args"] = srun
-    if profile.extra_sbatch:
-        params["additional_parameters"] = dict(profile.extra_sbatch)
+    extra: dict[str, Any] = {"requeue": True} if requeue else {}
+    extra.update(profile.extra_sbatch)  # the profile's own sbatch options win
+    if extra:
+        params["additional_parameters"] = extra
     return params
 
 
@@ -73,7 +85,10 @@ class SlurmLauncher(Launcher):
         return self.profile.python or shlex.quote(sys.executable)
 
     def _params(self, n_tasks: int) -> dict[str, Any]:
-        params = sbatch_parameters(self.profile, self.spec.job_name)
+        from s1slurm.stages import get_stage
+
+        params = sbatch_parameters(self.profile, self.spec.job_name,
+                                   requeue=get_stage(self.stage_name).requeueable)
         params["array_parallelism"] = self.profile.array_parallelism or n_tasks
         return params
 

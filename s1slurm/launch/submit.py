@@ -33,8 +33,11 @@ class Resolved:
 
 
 def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
-            profile_name: str | None) -> Resolved:
-    """Load and check the spec for ``stage_name``; apply its cluster overrides to the profile."""
+            profile_name: str | None, *, force: bool = False) -> Resolved:
+    """Load and check the spec for ``stage_name``; apply its cluster overrides to the profile.
+
+    ``force`` is passed to the stage's check (``submit --force``: skip estimate-based refusals).
+    """
     stage = get_stage(stage_name)
     data = read_yaml(spec_path)
     declared = data.setdefault("stage", stage_name)
@@ -45,7 +48,7 @@ def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path
     name = profile_name or spec.profile or cluster.default  # the command line wins
     profile = cluster.profile(name, file=str(cluster_path)).merged(spec.cluster, source=str(spec_path))
     try:
-        stage.check(spec, profile, spec_path)
+        stage.check(spec, profile, spec_path, force=force)
         profile = stage.resources(spec, profile)
     except ConfigError as e:  # a check that did not know which file it was reading
         raise (e.in_file(str(spec_path)) if e.file is None else e) from None

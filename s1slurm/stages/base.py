@@ -33,9 +33,20 @@ class Stage(ABC):
 
     name: ClassVar[str]
     spec_model: ClassVar[type[JobSpec]]
+    # Jobs of a requeueable stage get ``#SBATCH --requeue`` (clusters with JobRequeue=0 refuse
+    # ``scontrol requeue`` otherwise) and may ask to be requeued from :meth:`on_requeue_signal`.
+    requeueable: ClassVar[bool] = False
 
-    def check(self, spec: JobSpec, profile: Profile, spec_path: Path) -> None:
-        """Validate inputs before anything is submitted; raise ConfigError naming ``spec_path``."""
+    def check(self, spec: JobSpec, profile: Profile, spec_path: Path, *, force: bool = False) -> None:
+        """Validate inputs before anything is submitted; raise ConfigError naming ``spec_path``.
+
+        ``force`` (``submit --force``) lets a stage skip refusals that are estimates, not errors
+        (for example a planned memory peak above the GPU's); it never skips invalid input.
+        """
+
+    def plan_text(self, spec: JobSpec, profile: Profile) -> str | None:
+        """A readable resource plan of the spec on ``profile`` (printed by ``submit --dry-run``)."""
+        return None
 
     def resources(self, spec: JobSpec, profile: Profile) -> Profile:
         """The profile this stage's tasks run with (after the spec's ``cluster`` overrides)."""

@@ -91,7 +91,8 @@ class EvalStage(Stage):
 
     # -- before submission ---------------------------------------------------------------------
 
-    def check(self, spec: EvalSpec, profile: Profile, spec_path: Path) -> None:  # type: ignore[override]
+    def check(self, spec: EvalSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
+              force: bool = False) -> None:
         labels = [b.effective_label for b in spec.benchmarks]
         for i, label in enumerate(labels):
             if labels.index(label) != i:

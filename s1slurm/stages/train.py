@@ -111,8 +111,10 @@ class TrainStage(Stage):
 
     name = "train"
     spec_model = TrainSpec
+    requeueable = True
 
-    def check(self, spec: TrainSpec, profile: Profile, spec_path: Path) -> None:
+    def check(self, spec: TrainSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
+              force: bool = False) -> None:
         from s1slurm.train.data import check_fields, is_local_source, peek_columns
 
         file = str(spec_path)

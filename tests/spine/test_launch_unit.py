@@ -105,3 +105,18 @@ def test_sacct_pending_array_ranges_are_expanded_and_requeues_keep_the_last_stat
     assert [info[f"12_{i}"].state for i in (1, 2, 3, 5)] == ["PENDING"] * 4 and "12_4" not in info
     assert info["13"].state == "RUNNING"
     assert info["14"].state == "CANCELLED"
+
+
+def test_srun_gets_cpus_per_task_explicitly():
+    # Slurm 22.05-23.02's srun does not inherit --cpus-per-task from the batch script.
+    [script] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), "probe").render(RunDir(Path("/r")), tasks(1))
+    srun = next(line for line in script.splitlines() if line.startswith("srun "))
+    assert "--cpus-per-task=16" in srun
+
+
+def test_only_requeueable_stages_ask_for_requeue():
+    run = RunDir(Path("/r"))
+    [probe] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), "probe").render(run, tasks(1))
+    assert "#SBATCH --requeue" not in probe
+    [train] = SlurmLauncher(h100_profile(), JobSpec(stage="train"), "train").render(run, tasks(1))
+    assert "#SBATCH --requeue" in train.splitlines()
