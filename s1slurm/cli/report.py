@@ -1,0 +1,38 @@
+"""``s1slurm report``: merge evaluation records into scaling curves and a report folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from s1slurm.cli.common import console as make_console
+from s1slurm.core.errors import S1SlurmError
+
+
+def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluation run folders"),
+           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: reports/<run name>)"),
+           strict: bool = typer.Option(False, "--strict", help="exit non-zero when the report is partial"),
+           reference: Optional[str] = typer.Option(None, "--reference", help="overlay published figures: s1-32b"),
+           ) -> None:
+    """Merge evaluation records into scaling curves with Control, Scaling and Performance."""
+    from s1slurm.report import build_report, default_out_dir, render_terminal
+
+    console = make_console()
+    with console.status("merging records and writing the report"):
+        try:
+            result = build_report(run_dirs, out or default_out_dir(run_dirs), strict=strict, reference=reference)
+        except S1SlurmError as e:  # --strict on a partial report: show it, then fail
+            if getattr(e, "result", None) is None:
+                raise
+            render_terminal(e.result, console)
+            raise
+    render_terminal(result, console)
+    for name, path in result.files.items():
+        console.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to the app."""
+    app.command()(report)

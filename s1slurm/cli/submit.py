@@ -1,0 +1,55 @@
+"""``s1slurm submit``: resolve a stage's spec against a profile, then submit it or run it here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from s1slurm.cli.common import choose_cluster, console as make_console
+
+
+def submit(ctx: typer.Context,
+           stage: str = typer.Argument(..., help="probe, eval, train or curate"),
+           config: Path = typer.Option(..., "--config", "-c", help="job spec, e.g. jobs/probe.yaml"),
+           dry_run: bool = typer.Option(False, "--dry-run", help="print the exact sbatch script(s); submit nothing"),
+           test_only: bool = typer.Option(False, "--test-only", help="ask SLURM (sbatch --test-only) whether it would accept them"),
+           ) -> None:
+    """Submit a stage as SLURM job(s), or run it here with a local profile."""
+    from s1slurm.launch import submit as sub
+
+    choice = choose_cluster(ctx)
+    console = make_console()
+    resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile)
+    launcher = sub.make_launcher(resolved)
+    n = len(resolved.tasks)
+    if dry_run or test_only:
+        run = sub.dry_run_dir(resolved)
+        if dry_run:
+            for i, text in enumerate(launcher.render(run, resolved.tasks)):
+                # Plain text, never wrapped: the script must be copyable as it is.
+                sys.stdout.write(f"# ---- script {i + 1} ----\n" if resolved.profile.executor == "slurm" else "")
+                sys.stdout.write(text.rstrip("\n") + "\n")
+                sys.stdout.flush()
+        if test_only:
+            for answer in launcher.test(run, resolved.tasks):
+                console.print(answer, markup=False, highlight=False)
+        return
+    run, submission = sub.submit(resolved, launcher, sys.argv)
+    if submission.executor == "slurm":
+        jobs = ", ".join(a["job_id"] + (f" (array of {a['size']})" if a["array"] else "") for a in submission.arrays)
+        console.print(f"submitted {n} task(s) of [bold]{stage}[/bold] as job(s) {jobs}")
+        console.print(f"run folder: {run.path}")
+        console.print(f"watch it:   s1slurm status {run.path} --watch")
+    else:
+        failed = len(submission.failed_tasks)
+        console.print(f"ran {n} task(s) of [bold]{stage}[/bold] locally: {n - failed} succeeded, {failed} failed")
+        console.print(f"run folder: {run.path}")
+        if failed:
+            raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to the app."""
+    app.command()(submit)
