@@ -86,6 +86,10 @@ class Profile(Strict):
     container: Container | None = None
     extra_sbatch: dict[str, str | int | bool] = Field(default_factory=dict)
     python: str | None = Field(None, description="Python interpreter on the nodes (default: this one)")
+    gpu_memory_gb: float | None = Field(None, gt=0, description="memory of one GPU (training plans are "
+                                        "checked against it; None: not checked)")
+    weights_cache: str | None = Field(None, description="folder every node reads, where hub weights are "
+                                      "downloaded at submission (None: the ranks load the hub id themselves)")
 
     @field_validator("partition", "account", "qos", "constraint", "python")
     @classmethod
