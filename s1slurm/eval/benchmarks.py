@@ -22,13 +22,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from s1slurm.core.errors import ConfigError, S1SlurmError
+from s1slurm.eval.prompts import PROMPT_TEMPLATES, template_text
 
 Kind = Literal["math", "aime", "mcq"]
 BenchmarkName = Literal["aime24", "math500", "gpqa_diamond", "jsonl"]
 
-MATH_TEMPLATE = "{question}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
-MCQ_TEMPLATE = ("{question}\n\nAnswer with the letter of the correct choice: put only the letter "
-                "({letters}) of your final answer within \\boxed{}.")
+# Instruction prompts are named templates (s1slurm.eval.prompts); the default is the bare question.
+MATH_TEMPLATE = PROMPT_TEMPLATES["boxed"]
+MCQ_TEMPLATE = PROMPT_TEMPLATES["mcq_boxed"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]{1,100}$")
 _LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -94,7 +95,9 @@ class BenchmarkConfig(BaseModel):
     kind: Kind | None = Field(None, description="grading kind for jsonl: math, aime or mcq (default math)")
     limit: int | None = Field(None, ge=1, description="keep only the first N questions")
     label: str | None = Field(None, description="name in records and shard groups (default: name)")
-    prompt_template: str | None = Field(None, description="user message with {question} (MCQ: also {letters})")
+    prompt_template: str | None = Field(
+        None, description="user message with {question} (MCQ: also {letters}), or a template name: "
+        + ", ".join(PROMPT_TEMPLATES) + " (default: bare, the question alone, as s1)")
 
     @field_validator("label")
     @classmethod
@@ -106,8 +109,9 @@ class BenchmarkConfig(BaseModel):
     @field_validator("prompt_template")
     @classmethod
     def _template(cls, v: str | None) -> str | None:
-        if v is not None and "{question}" not in v:
-            raise ValueError("must contain the placeholder {question}")
+        if v is not None and v not in PROMPT_TEMPLATES and "{question}" not in v:
+            raise ValueError("must contain the placeholder {question}, or be a template name ("
+                             + ", ".join(PROMPT_TEMPLATES) + ")")
         return v
 
     @field_validator("fields")
@@ -314,6 +318,8 @@ def _question(cfg: BenchmarkConfig, fields: dict[str, str], id_col: str | None, 
         meta.update({k: row[k] for k in _META_COLUMNS if row.get(k) is not None})
     if kind != "mcq":
         gold = str(answer).strip()
+        if "####" in gold:  # GSM8K-style: the solution, then "#### <answer>"
+            gold = gold.rsplit("####", 1)[1].strip().replace(",", "")
         if kind == "aime" and not re.fullmatch(r"[+-]?\d+", gold):
             raise where.error(index, fields["answer"], "AIME answer is not an integer", "an integer")
         return Question(qid, _render(cfg, text, None), gold, kind, None, meta)  # type: ignore[arg-type]
@@ -354,9 +360,8 @@ def _render(cfg: BenchmarkConfig, text: str, choices: list[str] | None) -> str:
     """The user message: the template with {question} (and {letters}); no str.format, so braces
     such as ``\\boxed{}`` in a template are kept as written."""
     body = text.strip()
-    template = cfg.prompt_template
+    template = template_text(cfg.prompt_template)
     if choices is not None:
         body += "\n\n" + "\n".join(f"{chr(ord('A') + i)}) {c}" for i, c in enumerate(choices))
-        template = template or MCQ_TEMPLATE
         return template.replace("{letters}", letters_for(len(choices))).replace("{question}", body)
-    return (template or MATH_TEMPLATE).replace("{question}", body)
+    return template.replace("{question}", body)

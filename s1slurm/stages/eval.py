@@ -21,9 +21,9 @@ from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark
 from s1slurm.eval.engines import derive_seed, get_engine
-from s1slurm.eval.forcing import Forcing, Result, Sample, run_naive
+from s1slurm.eval.forcing import Forcing, Result
 from s1slurm.eval.grading import grade
-from s1slurm.eval.ladder import run_ladder
+from s1slurm.eval.methods import Item, run_settings
 from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
 from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
 from s1slurm.stages.base import Stage, TaskContext
@@ -159,7 +159,8 @@ class EvalStage(Stage):
             benchmarks[label] = {"question_ids": [q.id for q in self._load(spec, b, "<spec>")],
                                  "shards": spec.shards_for(label), "kind": b.effective_kind}
         return {"eval_plan": {"benchmarks": benchmarks, "settings": [s.to_dict() for s in spec.settings()],
-                              "samples": spec.samples, "model": spec.model, "engine": spec.engine}}
+                              "samples": spec.samples, "model": spec.model, "engine": spec.engine,
+                              "run": spec.run_description()}}
 
     def _load(self, spec: EvalSpec, cfg: BenchmarkConfig, source: Path | str) -> list[Question]:
         key = cfg.model_dump_json()
@@ -232,7 +233,7 @@ def run_shard(ctx: TaskContext, spec: EvalSpec, label: str, questions: list[Ques
         return 0
     engine = get_engine(spec.engine_config())
     forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                      delimiters=spec.delimiters.text(), max_answer_tokens=spec.max_answer_tokens,
+                      delimiters=spec.delimiters.text(), max_answer_tokens=spec.answer_tokens(),
                       temperature=spec.temperature, top_p=spec.top_p)
     order = list(dict.fromkeys(q.id for q, _, _ in todo))
     batch = spec.effective_batch_size()
@@ -267,12 +268,13 @@ def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
     for item in chunk:
         groups.setdefault(tuple(s.label for s in item[2]), []).append(item)
     out: dict[tuple[str, int], dict[str, Result]] = {}
-    run = run_ladder if spec.ladder else run_naive
     for items in groups.values():
-        samples = [Sample(key=(q.id, i), prompt=forcing.prompt_ids(q.prompt, spec.system_prompt),
-                          seed=sample_seed(spec, label, q.id, i)) for q, i, _ in items]
-        for sample, per_setting in zip(samples, run(engine, forcing, samples, list(items[0][2]))):
-            out[sample.key] = per_setting  # type: ignore[index]
+        batch = [Item(key=(q.id, i), question=q.prompt, seed=sample_seed(spec, label, q.id, i))
+                 for q, i, _ in items]
+        results = run_settings(engine, forcing, batch, list(items[0][2]), system_prompt=spec.system_prompt,
+                               prompts=spec.prompts, ladder=spec.ladder)
+        for item, per_setting in zip(batch, results):
+            out[item.key] = per_setting  # type: ignore[index]
     return out
 
 
@@ -286,5 +288,6 @@ def _record(ctx: TaskContext, spec: EvalSpec, label: str, q: Question, index: in
         forced_continuations=r.thinking.forced, thinking_end=r.thinking.end or "budget",
         extracted_answer=g.extracted, gold_answer=q.gold, correct=g.correct, engine=spec.engine,
         model=spec.model, wall_time_s=round(r.wall_time_s, 4), shard=ctx.shard.id, grade_error=g.error,
+        extraction_method=g.method,
         extra={"rounds": r.thinking.rounds, "thinking_cap": r.cap, "think_time_s": round(r.think_time_s, 4),
                "answer_time_s": round(r.answer_time_s, 4), **r.extra})

@@ -77,6 +77,10 @@ class FakeEngine(Engine):
             while len(out) < r.max_tokens:
                 salt = f"{r.seed}:{len(out)}:" if r.temperature > 0 else ""
                 tok = next_token(context, salt)
+                redraw = 0
+                while len(out) < r.min_tokens and (tok in r.stop.token_ids):  # like vLLM's min_tokens
+                    redraw += 1
+                    tok = next_token(context, f"{salt}min{redraw}:")
                 context.append(tok)
                 out.append(tok)
                 if stop_at is None and scanner.match_at(out, len(out) - 1) is not None:

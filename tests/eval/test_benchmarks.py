@@ -58,7 +58,11 @@ def test_aime24_from_the_shared_file():
     assert len(qs) == 30 and [q.id for q in qs] == [str(r["id"]) for r in rows]
     assert all(q.kind == "aime" and q.choices is None for q in qs)
     assert [q.gold for q in qs] == [str(r["answer"]) for r in rows]
-    assert qs[0].prompt.startswith(rows[0]["problem"].strip()) and r"\boxed{}" in qs[0].prompt
+    # s1's default: the bare question, no instruction
+    assert qs[0].prompt == rows[0]["problem"].strip()
+    boxed = load_benchmark(BenchmarkConfig(name="aime24", path=DATA / "aime24.jsonl", limit=1,
+                                           prompt_template="boxed"))
+    assert boxed[0].prompt.startswith(qs[0].prompt) and r"\boxed{}" in boxed[0].prompt
     assert not qs[0].meta.get("redact")
 
 
@@ -78,6 +82,15 @@ def test_prompt_template_keeps_braces_and_fills_the_question(tmp_path):
                           prompt_template="Q: {question}\nEnd with \\boxed{}.")
     (q,) = load_benchmark(cfg)
     assert q.prompt == "Q: What is {x} + 1?\nEnd with \\boxed{}." and q.id == "0" and q.gold == "2"
+
+
+def test_gsm8k_style_gold_answers_keep_only_the_number_after_the_hashes(tmp_path):
+    rows = [{"question": "How much?", "answer": "She pays 2 * 9 = <<2*9=18>>18 dollars.\n#### 18"},
+            {"question": "How many?", "answer": "Add them up.\n#### 1,234"}]
+    qs = load_benchmark(BenchmarkConfig(name="jsonl", path=_write_jsonl(tmp_path / "g.jsonl", rows)))
+    assert [q.gold for q in qs] == ["18", "1234"]
+    assert grade(qs[0], "Final Answer: 18 dollars").correct is True
+    assert grade(qs[0], "Final Answer: 81 dollars").correct is False
 
 
 def test_jsonl_field_mapping_kind_and_ids(tmp_path):
@@ -151,7 +164,7 @@ def test_gpqa_from_a_hub_style_folder_shuffles_deterministically_and_tracks_gold
         assert q.choices["ABCD".index(q.gold)] == f"right-{i}"
         for letter, choice in zip("ABCD", q.choices):
             assert f"\n{letter}) {choice}" in q.prompt
-        assert "(A, B, C or D)" in q.prompt
+        assert "(A, B, C or D)" not in q.prompt  # the bare default: question and choices only
         assert grade(q, f"Answer: {q.gold}").correct is True
         assert grade(q, f"Answer: {'B' if q.gold == 'A' else 'A'}").correct is False
     assert set(Counter(q.gold for q in qs)) == set("ABCD")  # the correct choice is not always first
@@ -195,7 +208,8 @@ def test_jsonl_multiple_choice_with_a_choices_list(tmp_path):
             {"id": "m2", "question": "Pick", "choices": ["x", "y", "z"], "answer": "C"},
             {"id": "m3", "question": "Pick", "choices": ["x", "y"], "answer": "w"}]
     path = _write_jsonl(tmp_path / "mcq.jsonl", rows)
-    cfg = BenchmarkConfig(name="jsonl", path=path, kind="mcq", fields={"choices": "choices"}, limit=2)
+    cfg = BenchmarkConfig(name="jsonl", path=path, kind="mcq", fields={"choices": "choices"}, limit=2,
+                          prompt_template="mcq_boxed")
     q1, q2 = load_benchmark(cfg, seed=3)
     assert q1.choices["ABC".index(q1.gold)] == "green" and q2.choices["ABC".index(q2.gold)] == "z"
     assert "(A, B or C)" in q1.prompt and not q1.meta.get("redact")

@@ -239,7 +239,8 @@ def test_requests_that_do_not_fit_are_refused():
 def test_the_cap_leaves_room_for_the_answer():
     engine = FakeEngine(max_model_len=200)
     forcing = fake_forcing(engine, max_answer_tokens=50)
-    room = 200 - 30 - len(forcing.answer_start) - len(forcing.final_answer) - 50
+    # the newline that may precede the answer delimiter after a cut is counted too
+    room = 200 - 30 - len(forcing.newline) - len(forcing.answer_start) - len(forcing.final_answer) - 50
     assert forcing.cap(BudgetSetting(max_thinking_tokens=None), 30) == room
     assert forcing.cap(BudgetSetting(max_thinking_tokens=10_000), 30) == room
     assert forcing.cap(BudgetSetting(max_thinking_tokens=5), 30) == 5

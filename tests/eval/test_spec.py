@@ -41,7 +41,9 @@ def test_no_sweep_is_one_uncapped_setting_and_min_and_ignore_string_apply_to_all
 
 @pytest.mark.parametrize("bad", [{"max_thinking_tokens": [-1]}, {"num_ignore": [-1]},
                                  {"min_thinking_tokens": 100, "max_thinking_tokens": [64]},
-                                 {"ignore_string": ""}])
+                                 {"min_mode": "sometimes"},
+                                 {"methods": [{"method": "token_conditional", "tokens": [0]}]},
+                                 {"methods": [{"method": "beam_search"}]}])
 def test_bad_sweeps_are_refused(bad):
     with pytest.raises(ValidationError):
         Sweep(**bad)
@@ -50,7 +52,11 @@ def test_bad_sweeps_are_refused(bad):
 def test_spec_defaults_and_engine_config():
     spec = EvalSpec.model_validate({"model": "org/model", "benchmarks": [{"name": "aime24"}]})
     assert (spec.engine, spec.temperature, spec.samples, spec.shards, spec.ladder) == ("vllm", 0.0, 1, 1, True)
-    assert spec.delimiters.thinking_end == ["<|im_start|>answer"]
+    # s1's defaults: thinking ends at the single token <|im_start|>, answers run to the end of the
+    # context, the prompt is the bare question
+    assert spec.delimiters.thinking_end == ["<|im_start|>"]
+    assert spec.max_answer_tokens == "auto" and spec.answer_tokens() is None
+    assert spec.benchmarks[0].prompt_template is None
     assert spec.effective_batch_size() == 64
     config = spec.engine_config()
     assert (config.kind, config.model, config.tensor_parallel_size) == ("vllm", "org/model", 1)

