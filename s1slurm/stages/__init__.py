@@ -11,10 +11,9 @@ _STAGES: dict[str, tuple[str, str]] = {
     "probe": ("s1slurm.stages.probe", "ProbeStage"),
     "eval": ("s1slurm.stages.eval", "EvalStage"),
     "train": ("s1slurm.stages.train", "TrainStage"),
+    "curate": ("s1slurm.stages.curate", "CurateStage"),
 }
-PLANNED = {
-    "curate": "data curation shards",
-}
+PLANNED: dict[str, str] = {}
 
 
 def stage_names() -> list[str]:

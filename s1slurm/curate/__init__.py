@@ -1,0 +1,9 @@
+"""Curation: the s1K pipeline (59K candidates -> 1K) as steps that each read the previous step's
+dataset and write their own into one curation folder.
+
+collect -> decontaminate -> traces -> attempts -> domains -> select. One module per concern:
+:mod:`.spec` (the ``jobs/curate-*.yaml`` model), :mod:`.store` (the curation folder),
+:mod:`.sources` (collect), :mod:`.ngrams` and :mod:`.neardup` (decontamination),
+:mod:`.traces`, :mod:`.attempts`, :mod:`.domains` (model steps), :mod:`.quality` and
+:mod:`.select` (selection), :mod:`.reports` (what a person audits). Nothing is done at import.
+"""

@@ -1,0 +1,73 @@
+"""What the model steps share: loading a model through the evaluation stage's engines, and plain
+chat generation (one user turn, the answer until the end of turn) on token ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from s1slurm.core.errors import ConfigError
+from s1slurm.curate.spec import ModelStepConfig
+from s1slurm.eval.engines import Engine, EngineConfig, Request, StopRule, StopScanner, derive_seed, get_engine
+from s1slurm.eval.spec import SMOLLM2, looks_local
+
+
+def resolve_model(name: str) -> str:
+    """``smollm2`` / ``smollm2:<layers>`` (SmolLM2-135M-Instruct, built once), a local folder, or a hub id."""
+    if name.split(":")[0] == SMOLLM2:
+        from s1slurm.models.smollm2 import smollm2_folder
+
+        layers = name.partition(":")[2]
+        if layers and not layers.isdigit():
+            raise ConfigError(f"unknown model alias {name!r}", field="model",
+                              expected="smollm2 or smollm2:<number of layers>")
+        return str(smollm2_folder(num_layers=int(layers) if layers else None))
+    return str(Path(name).expanduser().resolve()) if looks_local(name) else name
+
+
+def load(cfg: ModelStepConfig, model: str) -> Engine:
+    """The engine for ``model`` with the step's settings (one model loaded per process at a time)."""
+    return get_engine(EngineConfig(kind=cfg.engine, model=resolve_model(model),
+                                   tensor_parallel_size=cfg.tensor_parallel_size, dtype=cfg.dtype,
+                                   max_model_len=cfg.max_model_len, seed=cfg.seed,
+                                   gpu_memory_utilization=cfg.gpu_memory_utilization,
+                                   engine_args=dict(cfg.engine_args)))
+
+
+def chat_ids(engine: Engine, user: str, system: str | None = None) -> tuple[int, ...]:
+    """The chat template over one user turn, the assistant turn opened."""
+    messages = [{"role": "user", "content": user}]
+    if system is not None:
+        messages.insert(0, {"role": "system", "content": system})
+    text = engine.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tuple(engine.tokenizer.encode(text, add_special_tokens=False))
+
+
+def chat(engine: Engine, prompts: Sequence[tuple[int, ...]], *, max_tokens: int, seeds: Sequence[int],
+         temperature: float = 0.0, top_p: float = 1.0) -> list[dict[str, Any]]:
+    """Generate one answer per prompt until the end of turn: ``text``, ``tokens``, ``cut_off``
+    (stopped by ``max_tokens``) or ``error`` (the prompt leaves no room in the context)."""
+    stop = StopRule(token_ids=tuple(engine.eos_token_ids))
+    scanner = StopScanner(engine.tokenizer, stop)
+    results: list[dict[str, Any]] = [{} for _ in prompts]
+    requests, where = [], []
+    for i, (prompt, seed) in enumerate(zip(prompts, seeds)):
+        room = min(max_tokens, engine.max_model_len - len(prompt))
+        if room < 1:
+            results[i] = {"text": "", "tokens": 0, "cut_off": False,
+                          "error": f"prompt of {len(prompt)} tokens leaves no room (context {engine.max_model_len})"}
+            continue
+        requests.append(Request(prompt=tuple(prompt), max_tokens=room, stop=stop, seed=seed,
+                                temperature=temperature, top_p=top_p))
+        where.append(i)
+    for i, req, gen in zip(where, requests, engine.generate(requests)):
+        match = scanner.first(gen.token_ids)
+        ids = gen.token_ids[:match.cut] if match else list(gen.token_ids)
+        text = engine.tokenizer.decode(ids, skip_special_tokens=True)
+        results[i] = {"text": text, "tokens": len(ids), "cut_off": match is None and len(gen.token_ids) >= req.max_tokens,
+                      "error": None}
+    return results
+
+
+def seed_for(cfg: ModelStepConfig, *parts: object) -> int:
+    return derive_seed(cfg.seed, *parts)

@@ -1,0 +1,59 @@
+"""Quality filter of the select step: each dropped row gets one reason.
+
+s1 paper section 2 ("Quality"): drop questions whose generation failed (API errors, here engine
+outputs flagged by the traces step) and those with formatting problems such as ASCII art, missing
+images or Asymptote figures the model cannot see (the s1 repository's data/filter.ipynb).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\(|<img\b|\\includegraphics|https?://\S+\.(?:png|jpe?g|gif|svg)\b",
+                    re.IGNORECASE)
+_ASY = re.compile(r"\[asy\]|\\begin\{asy\}", re.IGNORECASE)
+REQUIRED = ("question", "thinking", "attempt")
+
+
+def _balanced_braces(text: str) -> bool:
+    depth = 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":  # \{ and \} are literal braces
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+        i += 1
+    return depth == 0
+
+
+def _odd_dollars(text: str) -> bool:
+    """An odd number of unescaped ``$``: an inline formula is left open."""
+    return len(re.findall(r"(?<!\\)\$", text)) % 2 == 1
+
+
+def quality_problem(row: dict[str, Any], *, allow_asymptote: bool = False) -> tuple[str, str] | None:
+    """(reason, detail) when ``row`` fails the quality filter, else None."""
+    for key in REQUIRED:
+        value = row.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "missing_field", f"{key} is missing or empty"
+    if row.get("trace_flag"):
+        return "generation_error", f"trace flagged: {row['trace_flag']}"
+    question = row["question"]
+    if _IMAGE.search(question):
+        return "image", "the question refers to an image"
+    if not allow_asymptote and _ASY.search(question):
+        return "asymptote", "the question has an Asymptote figure"
+    if not _balanced_braces(question):
+        return "broken_markup", "unbalanced braces in the question"
+    if _odd_dollars(question):
+        return "broken_markup", "an unclosed $ formula in the question"
+    return None

@@ -1,0 +1,158 @@
+"""Step ``select``: quality, difficulty and diversity (s1 paper section 2), or one of its ablations.
+
+Strategies (the paper's section 5.1 data ablations, as names):
+
+* ``s1`` (default): quality filter; difficulty: drop every question any attempt model solved; then,
+  until N are chosen, pick a domain uniformly at random among the domains with questions left and,
+  in it, a question with probability proportional to 2^(-rank), rank 0 being the longest trace left
+  (the paper's Algorithm 1). Optional pre-selection: every row of ``keep_sources`` is taken first.
+* ``random`` ("1K-random"): N rows uniformly at random from those that passed the quality filter.
+* ``diversity-only`` ("1K-diverse"): a uniformly chosen domain, then a uniformly chosen question in it.
+* ``longest`` ("1K-longest"): the N longest traces.
+* ``full`` ("59K-full"): every row that passed the quality filter.
+
+Everything random draws from one ``random.Random(seed)``, over rows in a fixed order (by id), so the
+same seed gives the same set.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from s1slurm.core.errors import ConfigError
+from s1slurm.curate.quality import quality_problem
+from s1slurm.curate.spec import SelectConfig
+
+UNKNOWN = "unknown"
+S1K_COLUMNS = ("question", "solution", "cot_type", "source_type", "metadata", "thinking_trajectories",
+               "attempt")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What selection looks at: id, domain, source and trace length in target-model tokens."""
+
+    id: str
+    domain: str
+    source: str
+    length: int
+
+
+def _geometric_rank(rng: random.Random, size: int) -> int:
+    """A rank in [0, size) with probability proportional to 2^(-rank) (exact: a fair-coin
+    geometric draw, redrawn when it falls past the end)."""
+    while True:
+        k = 0
+        while rng.random() < 0.5:
+            k += 1
+        if k < size:
+            return k
+
+
+def _by_domain(cands: Sequence[Candidate], longest_first: bool) -> dict[str, list[Candidate]]:
+    groups: dict[str, list[Candidate]] = {}
+    for c in sorted(cands, key=lambda c: c.id):
+        groups.setdefault(c.domain, []).append(c)
+    if longest_first:
+        for g in groups.values():
+            g.sort(key=lambda c: (-c.length, c.id))
+    return groups
+
+
+def _domain_sampling(cands: Sequence[Candidate], n: int, rng: random.Random,
+                     pick: Callable[[random.Random, int], int], longest_first: bool) -> list[Candidate]:
+    groups = _by_domain(cands, longest_first)
+    chosen: list[Candidate] = []
+    while len(chosen) < n and groups:
+        domain = rng.choice(sorted(groups))
+        group = groups[domain]
+        chosen.append(group.pop(pick(rng, len(group))))
+        if not group:
+            del groups[domain]
+    return chosen
+
+
+def choose(cands: Sequence[Candidate], cfg: SelectConfig) -> list[Candidate]:
+    """The selected candidates under ``cfg.strategy`` (see the module docstring)."""
+    rng = random.Random(cfg.seed)
+    ordered = sorted(cands, key=lambda c: c.id)
+    if cfg.strategy == "full":
+        return ordered
+    if cfg.n > len(ordered):
+        raise ConfigError(f"cannot select {cfg.n} questions: only {len(ordered)} are left after filtering",
+                          field="select.n", expected=f"at most {len(ordered)}")
+    if cfg.strategy == "random":
+        return rng.sample(ordered, cfg.n)
+    if cfg.strategy == "longest":
+        return sorted(ordered, key=lambda c: (-c.length, c.id))[:cfg.n]
+    keep = set(cfg.keep_sources)
+    first = [c for c in ordered if c.source in keep][:cfg.n]
+    rest = [c for c in ordered if c.source not in keep]
+    if cfg.strategy == "diversity-only":
+        return first + _domain_sampling(rest, cfg.n - len(first), rng, lambda r, m: r.randrange(m), False)
+    return first + _domain_sampling(rest, cfg.n - len(first), rng, _geometric_rank, True)
+
+
+@dataclass
+class Selection:
+    """The selected rows in the s1K schema, the rejects, and what the report counts."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    funnel: list[dict[str, Any]] = field(default_factory=list)  # per filter: in, out, reasons
+    candidates: list[Candidate] = field(default_factory=list)
+    chosen: list[Candidate] = field(default_factory=list)
+
+
+def s1k_row(row: dict[str, Any], cand: Candidate) -> dict[str, Any]:
+    """A selected row in the s1K schema (the training stage's ``s1k``/``curate`` field preset)."""
+    meta = json.loads(row.get("metadata") or "{}")
+    meta.update({"id": row["id"], "domain": cand.domain, "trace_tokens": cand.length,
+                 "answer": row.get("answer"), "solved_by": row.get("solved_by") or []})
+    return {"question": row["question"], "solution": row.get("solution"),
+            "cot_type": row.get("cot_type") or "math", "source_type": row.get("source"),
+            "metadata": json.dumps(meta, ensure_ascii=False, default=str),
+            "thinking_trajectories": [row["thinking"]], "attempt": row["attempt"]}
+
+
+def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
+               count_tokens: Callable[[list[str]], list[int]]) -> Selection:
+    """Filters, then the strategy; ``count_tokens`` measures traces with the target tokenizer."""
+    out = Selection()
+
+    def stage(name: str, kept: list[dict[str, Any]], dropped: list[tuple[dict[str, Any], str, str]],
+              n_in: int) -> None:
+        reasons: dict[str, int] = {}
+        for row, reason, detail in dropped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+            out.rejects.append({**row, "step": "select", "filter": name, "reason": reason, "detail": detail})
+        out.funnel.append({"filter": name, "in": n_in, "out": len(kept), "reasons": reasons})
+
+    kept, dropped = [], []
+    for row in rows:
+        problem = quality_problem(row, allow_asymptote=cfg.allow_asymptote)
+        (kept.append(row) if problem is None else dropped.append((row, *problem)))
+    stage("quality", kept, dropped, len(rows))
+
+    if cfg.strategy == "s1":
+        n_in, survivors, dropped = len(kept), [], []
+        for row in kept:
+            if row.get("solved_by"):
+                dropped.append((row, "too_easy", f"solved by {', '.join(row['solved_by'])}"))
+            else:
+                survivors.append(row)
+        kept = survivors
+        stage("difficulty", kept, dropped, n_in)
+
+    lengths = count_tokens([r["thinking"] for r in kept]) if kept else []
+    by_id = {r["id"]: r for r in kept}
+    out.candidates = [Candidate(r["id"], r.get("domain") or UNKNOWN, r.get("source") or "", n)
+                      for r, n in zip(kept, lengths)]
+    out.chosen = choose(out.candidates, cfg)
+    out.funnel.append({"filter": f"strategy {cfg.strategy}", "in": len(kept), "out": len(out.chosen),
+                       "reasons": {"not_selected": len(kept) - len(out.chosen)}})
+    out.rows = [s1k_row(by_id[c.id], c) for c in out.chosen]
+    return out

@@ -1,0 +1,190 @@
+"""Step ``collect``: every source, through its field mapping, into one schema; exact duplicates out.
+
+The schema of a collected row: ``id`` (``<source>/<source id or row number>``), ``question``,
+``solution``, ``answer``, ``source``, ``domain`` (the source's own label, or None) and
+``metadata`` (a JSON object as text, as s1K's ``metadata`` column is text). s1 gathered its 59K
+the same way, one loader per source with its own column names (data/collect_data.py,
+``load_generic(name, split, question_field, solution_field, ...)``).
+
+Rows that cannot be used (question missing or not text, a duplicate id) go to the rejects with their
+reason; an exact duplicate (same question after lower-casing and collapsing white space, as s1's
+``normalize_string`` in data/decontaminate_util.py) is rejected as ``exact_duplicate`` with the id of
+the row kept. Sources are read in the order of the spec, so the first source wins a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s1slurm.core.errors import ConfigError
+from s1slurm.curate.ngrams import normalize
+from s1slurm.curate.spec import SourceConfig
+
+_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+
+
+@dataclass
+class Collected:
+    """The rows kept, the rows rejected (with ``reason``) and counts per source."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    per_source: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def read_source(cfg: SourceConfig, index: int, spec_file: str) -> tuple[list[Any], list[str]]:
+    """(records, column names) of a source. A missing file or an unreadable one is a ConfigError
+    naming the spec and the field; local JSON Lines are read line by line so that one bad line
+    becomes a reject (``invalid_json``, recorded as a string marker) rather than a lost file."""
+    where = f"sources.{index}"
+    if cfg.path is not None:
+        path = Path(cfg.path).expanduser()
+        fmt = _FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise ConfigError(f"cannot read {path.name!r}", file=spec_file, field=f"{where}.path",
+                              expected=f"a file ending in {', '.join(_FORMATS)}")
+        if not path.is_file():
+            raise ConfigError(f"source {cfg.name!r}: file {str(path)!r} not found", file=spec_file,
+                              field=f"{where}.path", expected="an existing local file")
+        if path.suffix.lower() == ".jsonl":
+            records: list[Any] = []
+            with open(path, encoding="utf-8") as f:
+                for number, line in enumerate(f, 1):
+                    if cfg.limit is not None and len(records) >= cfg.limit:
+                        break
+                    if not line.strip():
+                        continue
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        records.append(_BadLine(number))
+            columns = sorted({k for r in records if isinstance(r, dict) for k in r})
+            return records, columns
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(fmt, data_files=str(path.resolve()), split="train")
+        except Exception as e:  # datasets wraps parse errors in several types
+            raise ConfigError(f"cannot read: {type(e).__name__}: {str(e)[:200]}", file=str(path),
+                              expected="a valid file") from None
+    else:
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=cfg.split)
+        except Exception as e:  # unknown id, gated, offline: one message naming the field
+            raise ConfigError(f"source {cfg.name!r}: cannot load {cfg.hub_id!r} (split {cfg.split!r}): "
+                              f"{type(e).__name__}: {str(e)[:200]}", file=spec_file,
+                              field=f"{where}.hub_id") from None
+    if cfg.limit is not None:
+        ds = ds.select(range(min(cfg.limit, len(ds))))
+    return ds.to_list(), list(ds.column_names)
+
+
+@dataclass(frozen=True)
+class _BadLine:
+    line: int
+
+
+def check_columns(cfg: SourceConfig, index: int, columns: list[str], spec_file: str) -> None:
+    """A mapping to a column the source does not have is a ConfigError listing its columns."""
+    wanted = {k: cfg.column(k) for k in ("id", "question", "solution", "answer", "domain")}
+    wanted.update({f"metadata[{i}]": c for i, c in enumerate(cfg.metadata)})
+    for key, column in wanted.items():
+        if column is not None and column not in columns:
+            field = f"sources.{index}.fields.{key}" if not key.startswith("metadata") \
+                else f"sources.{index}.{key}"
+            raise ConfigError(f"source {cfg.name!r} has no column {column!r}; its columns are: "
+                              f"{', '.join(columns) or '(none)'}", file=spec_file, field=field,
+                              expected="an existing column")
+
+
+def _text(value: Any) -> str | None:
+    """Solutions and answers as text: lists joined (OlympiadBench keeps them as lists)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value if v is not None]
+        return "\n".join(parts) if parts else None
+    return str(value)
+
+
+def collect(sources: list[SourceConfig], spec_file: str) -> Collected:
+    """Read every source into the common schema and remove exact duplicates."""
+    out = Collected()
+    seen_ids: set[str] = set()
+    seen_text: dict[str, str] = {}
+    for index, cfg in enumerate(sources):
+        records, columns = read_source(cfg, index, spec_file)
+        check_columns(cfg, index, columns, spec_file)
+        counts = {"read": len(records), "kept": 0, "rejected": 0, "exact_duplicates": 0}
+        out.per_source[cfg.name] = counts
+        q_col, id_col = cfg.column("question"), cfg.column("id")
+        for number, rec in enumerate(records):
+            reject = _reject_of(cfg, number, rec, q_col, id_col)
+            if reject is None:
+                row = _row(cfg, number, rec, q_col, id_col)
+                if row["id"] in seen_ids:
+                    reject = _rejected(cfg, number, row["id"], "duplicate_id", "another row has this id")
+                else:
+                    key = normalize(row["question"])
+                    kept = seen_text.get(key)
+                    if kept is not None:
+                        reject = _rejected(cfg, number, row["id"], "exact_duplicate", f"same question as {kept}",
+                                           duplicate_of=kept)
+                        counts["exact_duplicates"] += 1
+                    else:
+                        seen_text[key] = row["id"]
+                        seen_ids.add(row["id"])
+                        out.rows.append(row)
+                        counts["kept"] += 1
+                        continue
+            out.rejects.append(reject)
+            counts["rejected"] += 1
+    return out
+
+
+def _reject_of(cfg: SourceConfig, number: int, rec: Any, q_col: str | None, id_col: str | None
+               ) -> dict[str, Any] | None:
+    if isinstance(rec, _BadLine):
+        return _rejected(cfg, number, None, "invalid_json", f"line {rec.line} is not valid JSON")
+    if not isinstance(rec, dict):
+        return _rejected(cfg, number, None, "not_an_object", "the record is not a JSON object")
+    question = rec.get(q_col) if q_col else None
+    if question is None or (isinstance(question, str) and not question.strip()):
+        return _rejected(cfg, number, _id_of(cfg, number, rec, id_col), "missing_question",
+                         f"column {q_col!r} is missing or empty")
+    if not isinstance(question, str):
+        return _rejected(cfg, number, _id_of(cfg, number, rec, id_col), "non_text_question",
+                         f"column {q_col!r} holds a {type(question).__name__}, not text")
+    return None
+
+
+def _id_of(cfg: SourceConfig, number: int, rec: dict[str, Any], id_col: str | None) -> str:
+    sid = rec.get(id_col) if id_col else None
+    return f"{cfg.name}/{sid if sid is not None else number}"
+
+
+def _row(cfg: SourceConfig, number: int, rec: dict[str, Any], q_col: str | None, id_col: str | None
+         ) -> dict[str, Any]:
+    def get(key: str) -> Any:
+        column = cfg.column(key)
+        return rec.get(column) if column else None
+
+    domain = get("domain")
+    meta = {c: rec.get(c) for c in cfg.metadata}
+    meta["row"] = number
+    return {"id": _id_of(cfg, number, rec, id_col), "question": rec[q_col].strip(),  # type: ignore[index]
+            "solution": _text(get("solution")), "answer": _text(get("answer")), "source": cfg.name,
+            "cot_type": cfg.cot_type,
+            "domain": str(domain).strip() if domain not in (None, "") else None,
+            "metadata": json.dumps(meta, ensure_ascii=False, default=str)}
+
+
+def _rejected(cfg: SourceConfig, number: int, row_id: str | None, reason: str, detail: str,
+              **extra: Any) -> dict[str, Any]:
+    return {"id": row_id, "source": cfg.name, "row": number, "step": "collect", "reason": reason,
+            "detail": detail, **extra}

@@ -1,0 +1,202 @@
+"""The ``curate`` stage: the s1K pipeline, one submission per step, chained.
+
+How steps map onto submissions (kept simple on purpose):
+
+* ``s1slurm submit curate --config jobs/curate-*.yaml`` submits the **first unfinished step** of the
+  spec's ``steps`` (a step is finished when ``<out>/<step>.done`` exists). CPU steps (``collect``,
+  ``decontaminate``, ``select``) are one task; model steps (``traces``, ``attempts``, ``domains``) are
+  a job array of ``shards`` tasks over the questions, on ``tensor_parallel_size`` GPUs each.
+* Every submission is an ordinary run folder (``runs/curate-...``: manifest, logs, status, resume,
+  cancel work as for every stage); the data lives in the curation folder ``out:`` shared by them.
+* The task that completes a step (the last shard to finish, under a file lock) merges the shards,
+  writes the step's dataset and marker, then submits the next step with the same spec -- under
+  SLURM with ``--dependency=afterok:<its own job>``, as training submits its follow-up evaluation
+  (``train/follow_up.py``). With a local profile the next step runs at once, in the same process.
+  What was submitted is written to ``<out>/<step>/next.json``.
+* A rerun of the same spec skips finished steps and, within a model step, finished shards (their
+  markers) and finished questions (their records): it resumes where the pipeline stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from s1slurm.config.cluster import Profile
+from s1slurm.core.atomic import atomic_write_json, atomic_write_text
+from s1slurm.core.errors import ConfigError
+from s1slurm.core.shard import Shard, make_shards
+from s1slurm.curate.spec import MODEL_STEPS, CurateSpec
+from s1slurm.curate.store import CurationDir
+from s1slurm.stages.base import Stage, TaskContext
+
+
+def curation(spec: CurateSpec) -> CurationDir:
+    return CurationDir(Path(spec.out).expanduser().resolve())
+
+
+def pending_step(spec: CurateSpec) -> str | None:
+    return curation(spec).first_pending(spec.steps)
+
+
+class CurateStage(Stage):
+    """One step of the curation pipeline per submission (see the module docstring)."""
+
+    name = "curate"
+    spec_model = CurateSpec
+    requeueable = True  # model steps resume per question; CPU steps simply run again
+
+    def check(self, spec: CurateSpec, profile: Profile, spec_path: Path, *, force: bool = False) -> None:  # type: ignore[override]
+        step = pending_step(spec)
+        if step is None:
+            raise ConfigError(f"every step of this curation is finished (markers in {curation(spec).path}); "
+                              "delete a step's marker <out>/<step>.done to run it again", file=str(spec_path),
+                              field="out")
+        from s1slurm.curate.sources import check_columns, read_source
+
+        if step == "collect":  # a missing file or a mapping to a missing column: refused before submission
+            for i, src in enumerate(spec.sources):
+                if src.path is not None:
+                    _, columns = read_source(src, i, str(spec_path))
+                    check_columns(src, i, columns, str(spec_path))
+        if step == "decontaminate" or (step == "collect" and "decontaminate" in spec.steps):
+            for i, b in enumerate(spec.decontaminate.against):
+                if b.path is not None and not Path(b.path).expanduser().is_file():
+                    raise ConfigError(f"benchmark {b.effective_label!r}: file {str(b.path)!r} not found",
+                                      file=str(spec_path), field=f"decontaminate.against.{i}.path",
+                                      expected="an existing JSON Lines file")
+        if step == "domains" and not spec.domains.use_source and not spec.domains.model:
+            raise ConfigError("domains need a classifier model when use_source is false",
+                              file=str(spec_path), field="domains.model")
+        if step == "select" and spec.select.strategy != "full":
+            cur = curation(spec)
+            from s1slurm.curate.pipeline import input_step
+            from s1slurm.curate.store import read_jsonl
+
+            try:
+                rows = len(read_jsonl(cur.export_path(input_step(cur, "select"))))
+            except Exception:  # no input yet: the task reports it
+                rows = None
+            if rows is not None and spec.select.n > rows:
+                raise ConfigError(f"cannot select {spec.select.n} questions from {rows} rows",
+                                  file=str(spec_path), field="select.n", expected=f"at most {rows}")
+        self.resources(spec, profile)
+
+    def resources(self, spec: CurateSpec, profile: Profile) -> Profile:  # type: ignore[override]
+        """One process per task on one node; model steps get ``tensor_parallel_size`` GPUs (and a
+        share of the node's CPUs and memory), CPU steps none; a step's own ``cluster:`` wins."""
+        step = pending_step(spec) or spec.steps[-1]
+        fixed = set(spec.cluster)
+        updates: dict[str, Any] = {k: 1 for k in ("nodes", "tasks_per_node") if k not in fixed}
+        if step in MODEL_STEPS:
+            cfg = spec.model_step(step)
+            gpus, tp = profile.gpus_per_node, cfg.tensor_parallel_size
+            if gpus and "gpus_per_node" not in fixed:
+                updates["gpus_per_node"] = min(tp, gpus)
+                if profile.cpus_per_task and "cpus_per_task" not in fixed:
+                    updates["cpus_per_task"] = max(1, profile.cpus_per_task * tp // gpus)
+                if profile.mem_gb and "mem_gb" not in fixed:
+                    updates["mem_gb"] = round(profile.mem_gb * tp / gpus, 1)
+            updates.update(cfg.cluster)
+        elif "gpus_per_node" not in fixed:
+            updates["gpus_per_node"] = 0
+        if updates.get("gpus_per_node", profile.gpus_per_node) < (profile.gpus_per_node or 0) \
+                and profile.extra_sbatch.get("exclusive") and "extra_sbatch" not in fixed | set(updates):
+            updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
+        return profile.merged(updates, source=f"curate step {step}")
+
+    def plan(self, spec: CurateSpec) -> list[Shard]:  # type: ignore[override]
+        step = pending_step(spec)
+        if step is None:
+            return []
+        return make_shards(step, spec.shards_for(step))
+
+    def manifest_extra(self, spec: CurateSpec) -> dict:  # type: ignore[override]
+        return {"curate": {"out": str(curation(spec).path), "step": pending_step(spec), "steps": spec.steps}}
+
+    def on_requeue_signal(self, ctx: TaskContext) -> bool:
+        return ctx.shard.group in MODEL_STEPS
+
+    def run(self, ctx: TaskContext) -> None:
+        from s1slurm.curate import pipeline
+
+        if not ctx.dist.is_main:
+            return
+        spec: CurateSpec = ctx.spec  # type: ignore[assignment]
+        cur = curation(spec)
+        step = ctx.shard.group
+        spec_file = str(ctx.run.spec_path)
+        if step in MODEL_STEPS:
+            info = pipeline.run_model_shard(cur, spec, step, ctx.shard, ctx.logger)
+        else:
+            with cur.lock(step):
+                info = (json.loads(cur.step_marker(step).read_text()) if cur.is_done(step)
+                        else pipeline.run_cpu_step(cur, spec, step, spec_file))
+        ctx.run.mark_done(ctx.shard, {"step": step, **{k: v for k, v in info.items() if k != "shard"}})
+        ctx.logger.info("%s: shard %s done", step, ctx.shard.id)
+        with cur.lock(step):
+            done = pipeline.merge_model_step(cur, spec, step) if step in MODEL_STEPS else info
+            if done is None:
+                return  # other shards are still running; the last one chains
+            next_file = cur.step_dir(step) / "next.json"
+            if next_file.exists():
+                return
+            following = [s for s in spec.steps if not cur.is_done(s)]
+            if not following:
+                atomic_write_json(next_file, {"next": None, "note": "the curation is complete"})
+                return
+            record = submit_next(ctx, spec, following[0])
+            atomic_write_json(next_file, record)
+        if record.get("error"):
+            ctx.logger.error("could not submit step %s: %s", following[0], record["error"])
+
+
+def next_spec(spec: CurateSpec, job_id: str | None) -> dict[str, Any]:
+    """The spec of the next submission: the same, with an ``afterok`` dependency on ``job_id``
+    under SLURM (a dependency left by an earlier link of the chain is replaced)."""
+    data = spec.model_dump(mode="json")
+    data["out"] = str(curation(spec).path)  # the chain may run from another folder than the user's
+    data["runs_dir"] = str(Path(spec.runs_dir).expanduser().resolve())
+    cluster = dict(data.get("cluster") or {})
+    extra = {k: v for k, v in dict(cluster.get("extra_sbatch") or {}).items() if k != "dependency"}
+    if job_id:
+        extra["dependency"] = f"afterok:{job_id}"
+    if extra:
+        cluster["extra_sbatch"] = extra
+    else:
+        cluster.pop("extra_sbatch", None)
+    data["cluster"] = cluster
+    return data
+
+
+def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]:
+    """Submit the next step (a new run folder); returns what happened (never raises)."""
+    from s1slurm.config.cluster import load_cluster
+    from s1slurm.launch import submit as sub
+    from s1slurm.launch.environment import submission_environment
+    from s1slurm.train.follow_up import cluster_file
+
+    manifest = ctx.run.read_manifest()
+    job_id = os.environ.get("SLURM_JOB_ID") if ctx.profile.executor == "slurm" else None
+    spec_file = curation(spec).step_dir(step) / f"spec-{ctx.run.name}.yaml"
+    atomic_write_text(spec_file, yaml.safe_dump(next_spec(spec, job_id), sort_keys=False))
+    record: dict[str, Any] = {"next": step, "spec": str(spec_file), "after_run": str(ctx.run.path),
+                              "dependency": f"afterok:{job_id}" if job_id else None}
+    cluster_path = cluster_file(manifest.get("command_line") or [])
+    try:
+        resolved = sub.resolve("curate", spec_file, load_cluster(cluster_path), cluster_path,
+                               manifest.get("profile_name"))
+        launcher = sub.make_launcher(resolved)
+        with submission_environment():  # no SLURM_* of this job may leak into the next sbatch
+            run, submission = sub.submit(resolved, launcher, [
+                "s1slurm", "--cluster", str(cluster_path), "--profile", resolved.profile_name, "submit", "curate",
+                "--config", str(spec_file)])
+        record.update(run=str(run.path), jobs=[a["job_id"] for a in submission.arrays],
+                      failed_tasks=submission.failed_tasks)
+    except Exception as e:  # this step succeeded whatever happens here: record, do not raise
+        record["error"] = f"{type(e).__name__}: {e}"
+    return record
