@@ -11,26 +11,37 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from s1slurm import __version__
-from s1slurm.cli import demo, monitor, report, submit
+from s1slurm.cli import demo, monitor, profiles, report, submit
+from s1slurm.cli import curate
 from s1slurm.cli.common import Options
-from s1slurm.core.errors import S1SlurmError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run the s1 recipe (curation, SFT, budget-forcing evaluation) on SLURM or locally.")
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: eager, so that it works without a command."""
+    if value:
+        from s1slurm.cli.version import version_text
+
+        print(version_text())
+        raise typer.Exit()
 
 
 @app.callback()
 def _global(ctx: typer.Context,
-            cluster: Path = typer.Option(Path("cluster.yaml"), "--cluster", help="cluster profiles file"),
-            profile: Optional[str] = typer.Option(None, "--profile", help="profile name (default: the file's default)"),
-            version: bool = typer.Option(False, "--version", help="print the version and exit")) -> None:
-    if version:
-        print(__version__)
-        raise typer.Exit()
+            cluster: Optional[Path] = typer.Option(
+                None, "--cluster", show_default=False,
+                help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
+                     "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile); "
+                     "also accepted after the command, where it wins"),
+            profile: Optional[str] = typer.Option(
+                None, "--profile", show_default=False,
+                help="profile name (default: the file's default); also accepted after the command, where it wins"),
+            version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                         help="print the versions of s1slurm and its main libraries, and exit"),
+            ) -> None:
     ctx.obj = Options(cluster=cluster, profile=profile)
 
 
@@ -38,32 +49,14 @@ def _global(ctx: typer.Context,
 submit.register(app)
 monitor.register(app)
 report.register(app)
+curate.register(app)
 demo.register(app)
+profiles.register(app)
 
 
 def main() -> None:
-    """Entry point: user errors become one red line and their exit code, never a traceback."""
-    try:
-        code = app(standalone_mode=False)  # returns typer.Exit's code instead of exiting
-    except S1SlurmError as e:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(e))}", markup=True, highlight=False,
-                                                     soft_wrap=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted; finished shards are kept (see 's1slurm resume')")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except BaseException as e:  # click's own usage errors
-        import click
+    """Entry point: usage errors and s1slurm's own errors are one message and an exit code; bugs are
+    written to a crash file (see :mod:`s1slurm.cli.handling`)."""
+    from s1slurm.cli.handling import run_app
 
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(1)
-        raise
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(run_app(app))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -11,31 +11,36 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from s1slurm.config.cluster import ClusterFile
+    from s1slurm.config.discovery import ClusterSource
 
 
 @dataclass
 class Options:
     """Global options given before the command (``s1slurm --profile ci submit ...``)."""
 
-    cluster: Optional[Path]
-    profile: Optional[str]
+    cluster: Optional[Path] = None
+    profile: Optional[str] = None
 
 
 # The same two options, for commands to accept after their name too (``s1slurm submit ... --profile ci``).
 # Declare them as ``cluster: ClusterOpt = None, profile: ProfileOpt = None`` and pass both to
-# :func:`choose_cluster`, which gives the one given after the command precedence.
-ClusterOpt = Annotated[Optional[Path], typer.Option("--cluster", help="cluster profiles file", show_default=False)]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="profile name (default: the file's default)",
-                                                    show_default=False)]
+# :func:`choose_cluster`: given after the command, they win over the same options given before it.
+ClusterOpt = Annotated[Optional[Path], typer.Option(
+    "--cluster", help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
+    "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile)", show_default=False)]
+ProfileOpt = Annotated[Optional[str], typer.Option(
+    "--profile", help="profile name (default: the file's default)", show_default=False)]
 
 
 @dataclass
 class ClusterChoice:
-    """The cluster file a command uses, where it came from, and the profile asked for (None: default)."""
+    """The profiles a command uses, the file they came from, and the profile asked for (None: default)."""
 
-    cluster: ClusterFile
-    path: Path
+    cluster: "ClusterFile"
+    path: Path  # the file, or "<built-in>" when none was found (errors name it)
     profile: Optional[str]
+    source: "ClusterSource"
+    origins: dict[str, str] = field(default_factory=dict)  # profile name -> file or "built-in"
 
 
 def console() -> Console:
@@ -46,13 +51,18 @@ def console() -> Console:
 def global_options(ctx: typer.Context) -> Options:
     """The options given before the command (defaults when the command is run without the app)."""
     root = ctx.find_root()
-    return root.obj if isinstance(root.obj, Options) else Options(cluster=None, profile=None)
+    return root.obj if isinstance(root.obj, Options) else Options()
 
 
 def choose_cluster(ctx: typer.Context, cluster: Optional[Path] = None, profile: Optional[str] = None) -> ClusterChoice:
-    """Load the cluster file for a command; options given after the command win over global ones."""
-    from s1slurm.config.cluster import load_cluster
+    """Find and load the cluster profiles for a command (see :mod:`s1slurm.config.discovery`).
+
+    ``cluster``/``profile`` are the command's own options: given after the command, they win over
+    the same options given before it.
+    """
+    from s1slurm.config.discovery import discover
 
     opts = global_options(ctx)
-    path = cluster or opts.cluster or Path("cluster.yaml")
-    return ClusterChoice(cluster=load_cluster(path), path=path, profile=profile or opts.profile)
+    found = discover(cluster or opts.cluster)
+    return ClusterChoice(cluster=found.cluster, path=Path(found.source.label), profile=profile or opts.profile,
+                         source=found.source, origins=found.origins)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from s1slurm.cli.common import choose_cluster, console as make_console
+from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster, console as make_console
 
 
 def submit(ctx: typer.Context,
@@ -15,18 +15,24 @@ def submit(ctx: typer.Context,
            config: Path = typer.Option(..., "--config", "-c", help="job spec, e.g. jobs/probe.yaml"),
            dry_run: bool = typer.Option(False, "--dry-run", help="print the exact sbatch script(s); submit nothing"),
            test_only: bool = typer.Option(False, "--test-only", help="ask SLURM (sbatch --test-only) whether it would accept them"),
+           force: bool = typer.Option(False, "--force", help="submit even when the stage's resource estimate says it will not fit"),
+           cluster: ClusterOpt = None,
+           profile: ProfileOpt = None,
            ) -> None:
     """Submit a stage as SLURM job(s), or run it here with a local profile."""
     from s1slurm.launch import submit as sub
 
-    choice = choose_cluster(ctx)
+    choice = choose_cluster(ctx, cluster, profile)
     console = make_console()
-    resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile)
+    resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile, force=force)
     launcher = sub.make_launcher(resolved)
     n = len(resolved.tasks)
     if dry_run or test_only:
         run = sub.dry_run_dir(resolved)
         if dry_run:
+            plan = resolved.stage.plan_text(resolved.spec, resolved.profile)
+            if plan is not None:
+                sys.stdout.write(plan.rstrip("\n") + "\n\n")
             for i, text in enumerate(launcher.render(run, resolved.tasks)):
                 # Plain text, never wrapped: the script must be copyable as it is.
                 sys.stdout.write(f"# ---- script {i + 1} ----\n" if resolved.profile.executor == "slurm" else "")
