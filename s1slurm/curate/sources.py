@@ -112,8 +112,8 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def collect(sources: list[SourceConfig], spec_file: str) -> Collected:
-    """Read every source into the common schema and remove exact duplicates."""
+def collect(sources: list[SourceConfig], spec_file: str, *, dedup: bool = True) -> Collected:
+    """Read every source into the common schema and (``dedup``) remove exact duplicates."""
     out = Collected()
     seen_ids: set[str] = set()
     seen_text: dict[str, str] = {}
@@ -131,7 +131,7 @@ def collect(sources: list[SourceConfig], spec_file: str) -> Collected:
                     reject = _rejected(cfg, number, row["id"], "duplicate_id", "another row has this id")
                 else:
                     key = normalize(row["question"])
-                    kept = seen_text.get(key)
+                    kept = seen_text.get(key) if dedup else None
                     if kept is not None:
                         reject = _rejected(cfg, number, row["id"], "exact_duplicate", f"same question as {kept}",
                                            duplicate_of=kept)
