@@ -1,9 +1,11 @@
-"""``s1slurm status``, ``logs``, ``cancel`` and ``resume``: commands that act on a run folder."""
+"""``s1slurm status``, ``logs``, ``cancel`` and ``resume``: commands that act on run folders."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -11,74 +13,95 @@ from s1slurm.cli.common import console as make_console
 from s1slurm.core.errors import S1SlurmError
 
 
-def status(run_dir: Path = typer.Argument(..., help="a run folder made by 's1slurm submit'"),
+def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run folders made by 's1slurm submit'"),
            watch: bool = typer.Option(False, "--watch", "-w", help="live dashboard until every task ends"),
-           interval: float = typer.Option(5.0, "--interval", help="seconds between refreshes with --watch"),
+           as_json: bool = typer.Option(False, "--json", help="print one JSON document (for scripts)"),
+           interval: float = typer.Option(2.0, "--interval", help="seconds between SLURM polls while things "
+                                                                  "change (--watch; backs off to 30 s)"),
+           rows: int = typer.Option(200, "--rows", help="tasks listed at most (the interesting ones first)"),
            ) -> None:
-    """Show the state of every task of a run."""
+    """Show the state of every task of one or more runs (squeue + sacct + the run folders)."""
     from s1slurm.core.rundir import RunDir
-    from s1slurm.monitor.render import status_table, summary, watch as watch_run
-    from s1slurm.monitor.status import read_status
+    from s1slurm.monitor.progress import ProgressReader
+    from s1slurm.monitor.render import as_json as views_json, plain_line, status_table, summary
+    from s1slurm.monitor.scheduler import Scheduler
+    from s1slurm.monitor.watch import build_views, watch as watch_runs
 
-    run = RunDir.open(run_dir)
+    runs = [RunDir.open(p) for p in run_dirs]
     console = make_console()
-    if watch:
-        watch_run(run, console, interval=interval)
+    if watch and not as_json:
+        watch_runs(runs, console, min_interval=interval)
         return
-    st = read_status(run)
-    console.print(summary(st))
-    console.print(status_table(st))
+    views = build_views(runs, Scheduler(), ProgressReader())
+    if as_json:
+        sys.stdout.write(json.dumps(views_json(views), indent=2, default=str) + "\n")
+        return
+    for view in views:
+        if view.steps:
+            from s1slurm.monitor.render import steps_table
+
+            console.print(f"[bold]{view.status.manifest['run']}[/bold] (pipeline)")
+            console.print(steps_table(view.steps))
+            continue
+        console.print(summary(view.status))
+        console.print(status_table(view.status, max_rows=rows))
+        if view.progress is not None and view.progress.unit != "shards":
+            console.print(plain_line(view), markup=False, highlight=False)
 
 
 def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
          task: int = typer.Option(0, "--task", "-t", help="task index"),
          follow: bool = typer.Option(False, "--follow", "-f", help="keep printing until the task ends"),
          ) -> None:
-    """Print the logs of one task (every rank of a multi-node task)."""
+    """Print the logs of one task (every rank of a multi-node task, each line labelled)."""
     from s1slurm.core.rundir import RunDir
-    from s1slurm.monitor.logs import follow as follow_logs, log_paths
+    from s1slurm.monitor.logs import follow as follow_logs, task_logs
     from s1slurm.monitor.status import read_status
 
     run = RunDir.open(run_dir)
-    manifest = run.read_manifest()
-    paths = log_paths(run, manifest, task)
-    if not paths:
+    files = task_logs(run, run.read_manifest(), task)
+    if not files:
         raise S1SlurmError(f"task {task} has not been submitted (see 's1slurm status {run_dir}')")
-    console = make_console()
     if follow:
         def finished() -> bool:
             return read_status(run).tasks[task].terminal
 
-        for line in follow_logs(paths, finished):
+        for line in follow_logs(files, finished):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         return
     shown = False
-    for p in paths:
-        if p.exists():
+    for f in files:
+        if f.path.exists():
             shown = True
-            if len(paths) > 1:
-                sys.stdout.write(f"==> {p} <==\n")
-            sys.stdout.write(p.read_text(errors="replace"))
+            if len(files) > 1:
+                sys.stdout.write(f"==> [{f.label}] {f.path} <==\n")
+            sys.stdout.write(f.path.read_text(errors="replace"))
     if not shown:
-        console.print(f"no log yet for task {task} (expected: {', '.join(str(p) for p in paths)})")
+        make_console().print(f"no log yet for task {task} (expected: {', '.join(str(f.path) for f in files)})",
+                             markup=False, highlight=False)
 
 
-def cancel(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
-    """Cancel every job of a run."""
+def cancel(run_dir: Path = typer.Argument(..., help="a run folder"),
+           task: Optional[int] = typer.Option(None, "--task", "-t", help="cancel only this task"),
+           ) -> None:
+    """Cancel every job of a run (or one task's); recorded in its manifest."""
     from s1slurm.core.rundir import RunDir
     from s1slurm.launch.control import cancel as cancel_run
 
-    for line in cancel_run(RunDir.open(run_dir)):
+    for line in cancel_run(RunDir.open(run_dir), task):
         make_console().print(line, markup=False, highlight=False)
 
 
-def resume(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
-    """Run again the shards of a run that have no done marker (and are not queued or running)."""
+def resume(run_dir: Path = typer.Argument(..., help="a run folder"),
+           failed_only: bool = typer.Option(False, "--failed-only", help="only tasks that failed, timed out, "
+                                            "were preempted or lost (not cancelled or never submitted ones)"),
+           ) -> None:
+    """Run again, as one new array, the shards without a done marker that are not queued or running."""
     from s1slurm.core.rundir import RunDir
     from s1slurm.launch.control import resume as resume_run
 
-    todo, submission = resume_run(RunDir.open(run_dir))
+    todo, submission = resume_run(RunDir.open(run_dir), failed_only=failed_only)
     console = make_console()
     if not todo:
         console.print("every shard is done or still queued/running: nothing to resume")

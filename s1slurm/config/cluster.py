@@ -79,7 +79,8 @@ class Profile(Strict):
     cpus_per_task: int | None = Field(None, ge=1)
     mem_gb: float | None = Field(None, gt=0)
     array_parallelism: int | None = Field(None, ge=1)
-    max_array_size: int = Field(1000, ge=1)
+    max_array_size: int | None = Field(None, ge=1, description="split arrays larger than this "
+                                       "(default: the cluster's MaxArraySize from scontrol)")
     signal_delay_s: int = Field(120, ge=0, description="USR2 this long before the time limit")
     setup: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
@@ -54,5 +54,10 @@ class Launcher(ABC):
         return ["local execution needs no scheduler: nothing to test"]
 
     @abstractmethod
-    def launch(self, run: RunDir, tasks: list[PlannedTask]) -> Submission:
-        """Run or submit ``tasks`` for the (already written) run."""
+    def launch(self, run: RunDir, tasks: list[PlannedTask],
+               on_chunk: Callable[[Submission], None] | None = None) -> Submission:
+        """Run or submit ``tasks`` for the (already written) run.
+
+        ``on_chunk`` is called with the submission so far after each part SLURM accepted, so that
+        the caller records job ids before the next part is tried.
+        """

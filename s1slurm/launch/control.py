@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -11,21 +12,34 @@ import sys
 import time
 
 from s1slurm.core.atomic import atomic_write_json
-from s1slurm.core.errors import SlurmError
+from s1slurm.core.errors import ConfigError, SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed
 from s1slurm.launch.task import run_config
-from s1slurm.monitor.status import read_status
+from s1slurm.monitor.status import FAILURES, read_status
 
 
-def cancel(run: RunDir) -> list[str]:
-    """Cancel every job of the run; returns what was done, in SLURM's words where it spoke."""
+def cancel(run: RunDir, task: int | None = None) -> list[str]:
+    """Cancel every job of the run (or only task ``task``'s) and record it in the manifest.
+
+    Every job id SLURM ever accepted for the run is in its submissions (chunk by chunk), so jobs
+    of a submission that failed half-way are reached too.
+    """
     manifest = run.read_manifest()
+    if task is not None and task not in {t["index"] for t in manifest["tasks"]}:
+        raise ConfigError(f"no task {task} in this run", file=str(run.manifest_path), field="tasks",
+                          expected=f"0..{len(manifest['tasks']) - 1}")
     if manifest.get("executor") == "local":
-        return _cancel_local(run)
-    ids = sorted({a["job_id"] for s in manifest["submissions"] for a in s.get("arrays", [])})
+        out = _cancel_local(run, task)
+        _record_cancel(run, task, [])
+        return out
+    if task is None:
+        ids = sorted({a["job_id"] for s in manifest["submissions"] for a in s.get("arrays", [])})
+    else:
+        ids = [t["job_id"] for t in manifest["tasks"] if t["index"] == task and t.get("job_id")]
+    ids += _extra_jobs(run, manifest, task)
     if not ids:
         return ["nothing was submitted"]
     scancel = shutil.which("scancel")
@@ -39,20 +53,35 @@ def cancel(run: RunDir) -> list[str]:
     out = [f"scancel {' '.join(ids)}"]
     if proc.stdout.strip() or proc.stderr.strip():
         out.append((proc.stdout + proc.stderr).strip())
-    if proc.returncode != 0 and "already" not in proc.stderr:
+    if proc.returncode != 0 and "already" not in proc.stderr and "Invalid job id" not in proc.stderr:
         raise SlurmError(f"scancel failed: {proc.stderr.strip()}")
+    _record_cancel(run, task, ids)
     return out
 
 
-def _cancel_local(run: RunDir) -> list[str]:
+def _extra_jobs(run: RunDir, manifest: dict, task: int | None) -> list[str]:
+    """Jobs a stage submits on its own (a pipeline's link jobs and its steps' runs)."""
+    if manifest.get("stage") != "pipeline":
+        return []
+    from s1slurm.pipeline.control import pipeline_job_ids
+
+    return pipeline_job_ids(run, task)
+
+
+def _record_cancel(run: RunDir, task: int | None, ids: list[str]) -> None:
+    manifest = run.read_manifest()  # re-read: a running pipeline may have added jobs meanwhile
+    manifest.setdefault("cancellations", []).append({"time": time.time(), "task": task, "jobs": ids,
+                                                     "command_line": sys.argv})
+    atomic_write_json(run.manifest_path, manifest)
+
+
+def _cancel_local(run: RunDir, task: int | None = None) -> list[str]:
     """Stop local tasks still running on this host (their pids are in the task state files)."""
     out = []
     for t in read_status(run, query_slurm=False).tasks:
-        if t.state != "RUNNING":
+        if t.state != "RUNNING" or (task is not None and t.index != task):
             continue
         for path in run.tasks_dir.glob(f"task-{t.index:05d}-rank-*.json"):
-            import json
-
             data = json.loads(path.read_text())
             if data.get("host") == socket.gethostname() and data.get("state") == "running":
                 pid = int(data["pid"])
@@ -74,39 +103,37 @@ def _is_s1slurm_process(pid: int) -> bool:
         return False
 
 
-# A job SLURM accounting does not know yet (it lags the controller by seconds) is left alone this long.
-_ACCOUNTING_GRACE_S = 120
+def pending_tasks(run: RunDir, failed_only: bool = False) -> list[PlannedTask]:
+    """Tasks whose shard has no done marker and that are neither queued nor running now.
 
-
-def pending_tasks(run: RunDir) -> list[PlannedTask]:
-    """Tasks whose shard has no done marker and that are not queued or running now."""
-
+    ``failed_only`` keeps only tasks that ended badly (failed, timed out, preempted, node failure,
+    out of memory, lost), not cancelled or never submitted ones.
+    """
     status = read_status(run)
     if status.slurm_unavailable:
-        raise SlurmError("SLURM accounting (sacct) could not be asked about this run's jobs; refusing to "
-                         "resubmit shards that may still be queued or running")
-    active = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED"}
-    last = max((s.get("time", 0) for s in status.manifest["submissions"]), default=0)
-    recent = time.time() - last < _ACCOUNTING_GRACE_S
+        raise SlurmError("SLURM (squeue) could not be asked about this run's jobs; refusing to resubmit "
+                         f"shards that may still be queued or running ({'; '.join(status.errors)})")
     todo = []
     for t, task in zip(status.tasks, status.manifest["tasks"]):
-        # Accounting may not list a job for a few seconds; a job that never wrote a state file may
-        # still be queued then. One whose own state files say it ended is over.
-        not_yet_seen = (status.manifest.get("executor") == "slurm" and t.job_id and t.slurm_state is None
-                        and not t.ranks)
-        if t.done or t.slurm_state in active or t.state == "RUNNING" or (not_yet_seen and recent):
+        if t.done or t.active or t.state == "UNKNOWN":
+            continue
+        if failed_only and t.state not in FAILURES:
             continue
         todo.append(PlannedTask(t.index, Shard.from_dict(task["shard"])))
     return todo
 
 
-def resume(run: RunDir, console=None) -> tuple[list[PlannedTask], Submission | None]:
-    """Launch again the unfinished shards of ``run`` with its recorded spec and profile."""
-    from s1slurm.launch.submit import record_submission
+def resume(run: RunDir, console=None, failed_only: bool = False) -> tuple[list[PlannedTask], Submission | None]:
+    """Launch again, as one new array, the unfinished shards of ``run`` with its recorded config."""
+    from s1slurm.launch.submit import launch_recorded
 
     manifest = run.read_manifest()
+    if manifest.get("stage") == "pipeline":
+        from s1slurm.pipeline.control import resume_pipeline
+
+        return resume_pipeline(run, console=console, failed_only=failed_only)
     stage, spec, profile = run_config(run)
-    todo = pending_tasks(run)
+    todo = pending_tasks(run, failed_only)
     if not todo:
         return [], None
     if profile.executor == "local":
@@ -117,11 +144,4 @@ def resume(run: RunDir, console=None) -> tuple[list[PlannedTask], Submission | N
         from s1slurm.launch.slurm import SlurmLauncher
 
         launcher = SlurmLauncher(profile, spec, stage.name)
-    try:
-        submission = launcher.launch(run, todo)
-    except Exception as e:
-        manifest["submissions"].append({"time": time.time(), "command_line": sys.argv, "error": str(e)})
-        atomic_write_json(run.manifest_path, manifest)
-        raise
-    record_submission(run, manifest, submission, command_line=sys.argv)
-    return todo, submission
+    return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)

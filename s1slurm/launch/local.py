@@ -26,7 +26,7 @@ class LocalLauncher(Launcher):
         lines += [f"task {t.index}: {self.stage_name} shard {t.shard.id}" for t in tasks]
         return ["\n".join(lines)]
 
-    def launch(self, run: RunDir, tasks: list[PlannedTask]) -> Submission:
+    def launch(self, run: RunDir, tasks: list[PlannedTask], on_chunk=None) -> Submission:
         submission = Submission(executor="local")
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn()]

@@ -1,5 +1,12 @@
-"""SLURM submission through submitit: arrays (split at ``max_array_size``), multi-node jobs,
-dry runs that print the exact sbatch scripts, and ``sbatch --test-only``."""
+"""SLURM submission through submitit: arrays (split at the cluster's ``MaxArraySize``), multi-node
+jobs, dry runs that print the exact sbatch scripts, and ``sbatch --test-only``.
+
+A split array keeps its ``%array_parallelism`` across all of its chunks: chunk k+1 is submitted with
+``--dependency=afterany:<chunk k>``, so at most one chunk runs at a time and at most N of its tasks.
+(Sizing ``%N`` per chunk would either exceed N in total or leave slots idle, and fails when there
+are more chunks than N.) Each accepted chunk is reported to the caller before the next is submitted,
+so a refusal of a later chunk never loses the job ids SLURM already accepted.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from s1slurm.core.atomic import atomic_write_text
 from s1slurm.core.errors import SlurmError
@@ -71,13 +78,50 @@ def chunks(tasks: list[PlannedTask], size: int) -> list[list[PlannedTask]]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
+# SLURM's own default MaxArraySize, used when the cluster cannot be asked (dry runs away from it).
+SLURM_DEFAULT_MAX_ARRAY_SIZE = 1001
+
+
+class PartialSubmissionError(SlurmError):
+    """SLURM refused a chunk after accepting earlier ones; ``submission`` holds what it accepted."""
+
+    def __init__(self, message: str, submission: Submission) -> None:
+        super().__init__(message)
+        self.submission = submission
+
+
+def _with_dependency(params: dict[str, Any], dependency: str) -> dict[str, Any]:
+    """``params`` with ``dependency`` added to any the profile already asks for (all must hold)."""
+    extra = dict(params.get("additional_parameters") or {})
+    own = extra.get("dependency")
+    extra["dependency"] = f"{own},{dependency}" if own else dependency
+    return {**params, "additional_parameters": extra}
+
+
 class SlurmLauncher(Launcher):
     """Submits one array (or one job) per chunk of at most ``max_array_size`` tasks."""
 
     name = "slurm"
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._chunk_size: int | None = None
+
     def preflight(self) -> None:
         _require_sbatch()
+
+    def chunk_size(self) -> int:
+        """Tasks per array: the profile's ``max_array_size``, else the cluster's ``MaxArraySize``
+        (indices run 0..MaxArraySize-1; 0 means no arrays at all, so one job per task)."""
+        if self._chunk_size is None:
+            if self.profile.max_array_size is not None:
+                self._chunk_size = self.profile.max_array_size
+            else:
+                from s1slurm.monitor.scheduler import max_array_size
+
+                found = max_array_size()
+                self._chunk_size = SLURM_DEFAULT_MAX_ARRAY_SIZE if found is None else max(found, 1)
+        return self._chunk_size
 
     def _python(self) -> str:
         import sys
@@ -101,7 +145,7 @@ class SlurmLauncher(Launcher):
                                    map_count=n_tasks if n_tasks > 1 else None, **self._params(n_tasks))
 
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
-        return [self._script(run, len(chunk)) for chunk in chunks(tasks, self.profile.max_array_size)]
+        return [self._script(run, len(chunk)) for chunk in chunks(tasks, self.chunk_size())]
 
     def test(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
         sbatch = _require_sbatch()
@@ -118,21 +162,27 @@ class SlurmLauncher(Launcher):
                 answer = (proc.stderr + proc.stdout).strip()
                 if proc.returncode != 0:
                     raise SlurmError(f"SLURM would refuse array {i}: {answer}")
-                answers.append(f"array {i} ({len(chunks(tasks, self.profile.max_array_size)[i])} "
+                answers.append(f"array {i} ({len(chunks(tasks, self.chunk_size())[i])} "
                                f"task(s)): {answer}")
         return answers
 
-    def launch(self, run: RunDir, tasks: list[PlannedTask]) -> Submission:
+    def launch(self, run: RunDir, tasks: list[PlannedTask],
+               on_chunk: Callable[[Submission], None] | None = None) -> Submission:
         import submitit
         from submitit.core.utils import FailedJobError, FailedSubmissionError
 
         _require_sbatch()
         submission = Submission(executor="slurm")
         run.sbatch_dir.mkdir(exist_ok=True)
-        for i, chunk in enumerate(chunks(tasks, self.profile.max_array_size)):
+        parts = chunks(tasks, self.chunk_size())
+        previous: str | None = None
+        for i, chunk in enumerate(parts):
             executor = submitit.SlurmExecutor(folder=run.submitit_dir, python=self._python(),
                                               max_num_timeout=self.spec.max_requeues)
-            executor.update_parameters(**self._params(len(chunk)))
+            params = self._params(len(chunk))
+            if previous and self.profile.array_parallelism:
+                params = _with_dependency(params, f"afterany:{previous}")  # the limit holds across chunks
+            executor.update_parameters(**params)
             callables = [self.make_task(run, t) for t in chunk]
             try:
                 with submission_environment():
@@ -141,8 +191,13 @@ class SlurmLauncher(Launcher):
                     else:
                         jobs = executor.submit_array(callables)
             except (FailedJobError, FailedSubmissionError, subprocess.CalledProcessError, OSError) as e:
-                submitted = f" ({i} array(s) were submitted before: see manifest.json)" if i else ""
-                raise SlurmError(f"sbatch refused the submission{submitted}: {_slurm_words(e)}") from None
+                if i:
+                    raise PartialSubmissionError(
+                        f"sbatch refused array {i + 1} of {len(parts)} after accepting {i} (job(s) "
+                        f"{', '.join(a['job_id'] for a in submission.arrays)}, recorded in manifest.json; "
+                        f"'s1slurm cancel' reaches them, 's1slurm resume' submits the rest): "
+                        f"{_slurm_words(e)}", submission) from None
+                raise SlurmError(f"sbatch refused the submission: {_slurm_words(e)}") from None
             base_id = jobs[0].job_id.split("_")[0]
             script = run.sbatch_dir / f"{base_id}.sh"  # job ids are unique: resubmissions never overwrite
             submitted_file = jobs[0].paths.submission_file
@@ -152,6 +207,9 @@ class SlurmLauncher(Launcher):
                                       "array": len(chunk) > 1, "script": str(script.relative_to(run.path))})
             for task, job in zip(chunk, jobs):
                 submission.task_jobs[task.index] = job.job_id
+            previous = base_id
+            if on_chunk is not None:
+                on_chunk(submission)  # recorded now: a refusal or a crash later loses nothing
         return submission
 
 

@@ -30,6 +30,7 @@ class Resolved:
     profile_name: str
     profile: Profile
     tasks: list[PlannedTask]
+    cluster_path: Path | None = None   # the profiles file it was resolved with (recorded for follow-ups)
 
 
 def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
@@ -55,11 +56,14 @@ def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path
     tasks = [PlannedTask(i, shard) for i, shard in enumerate(stage.plan(spec))]
     if not tasks:
         raise ConfigError("the spec plans no tasks", file=str(spec_path))
-    return Resolved(stage, spec, spec_path, name, profile, tasks)
+    return Resolved(stage, spec, spec_path, name, profile, tasks, Path(cluster_path))
 
 
 def make_launcher(resolved: Resolved, console=None) -> Launcher:
-    """The backend the profile asks for."""
+    """The backend the profile asks for (a stage with its own ``make_launcher`` chooses itself)."""
+    own = getattr(resolved.stage, "make_launcher", None)
+    if own is not None:
+        return own(resolved.profile, resolved.spec, console=console)
     if resolved.profile.executor == "local":
         from s1slurm.launch.local import LocalLauncher
 
@@ -81,6 +85,7 @@ def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> di
         "spec": resolved.spec.model_dump(mode="json"),
         "profile_name": resolved.profile_name,
         "profile": resolved.profile.model_dump(mode="json"),
+        "cluster_file": str(resolved.cluster_path.resolve()) if resolved.cluster_path else None,
         "executor": resolved.profile.executor,
         "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id, "job_id": None}
                   for t in resolved.tasks],
@@ -89,19 +94,59 @@ def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> di
     }
 
 
+class SubmissionRecord:
+    """One manifest entry for one (re)submission, rewritten after every part SLURM accepts.
+
+    A submission split into several arrays is recorded chunk by chunk: if SLURM refuses a later
+    chunk (or the submitting process dies), the job ids it already accepted are in the manifest,
+    so ``status`` shows them, ``cancel`` reaches them and ``resume`` does not submit them twice.
+    """
+
+    def __init__(self, run: RunDir, manifest: dict[str, Any], command_line: list[str] | None = None) -> None:
+        self.run, self.manifest = run, manifest
+        self.entry: dict[str, Any] = {"time": time.time(), "executor": manifest.get("executor"),
+                                      "command_line": command_line or manifest["command_line"],
+                                      "arrays": [], "tasks": None, "failed_tasks": []}
+        manifest["submissions"].append(self.entry)
+
+    def update(self, submission: Submission) -> None:
+        """Record what ``submission`` holds so far (called after each accepted chunk)."""
+        for task in self.manifest["tasks"]:
+            job = submission.task_jobs.get(task["index"])
+            if job is not None and task.get("job_id") != job:
+                task["job_id"] = job
+                task.setdefault("job_ids", []).append(job)
+        self.entry.update(executor=submission.executor, arrays=list(submission.arrays),
+                          tasks=sorted(submission.task_jobs) or None,
+                          failed_tasks=list(submission.failed_tasks))
+        atomic_write_json(self.run.manifest_path, self.manifest)
+
+    def failed(self, error: Exception) -> None:
+        """Record the error (and whatever part was accepted before it)."""
+        partial = getattr(error, "submission", None)
+        if isinstance(partial, Submission):
+            self.update(partial)
+        self.entry["error"] = str(error)
+        atomic_write_json(self.run.manifest_path, self.manifest)
+
+
+def launch_recorded(run: RunDir, manifest: dict[str, Any], launcher: Launcher, tasks: list[PlannedTask],
+                    command_line: list[str] | None = None) -> Submission:
+    """Launch ``tasks`` and record every accepted part in the manifest as it is accepted."""
+    record = SubmissionRecord(run, manifest, command_line)
+    try:
+        submission = launcher.launch(run, tasks, on_chunk=record.update)
+    except BaseException as e:
+        record.failed(e)
+        raise
+    record.update(submission)
+    return submission
+
+
 def record_submission(run: RunDir, manifest: dict[str, Any], submission: Submission,
                       command_line: list[str] | None = None) -> None:
-    """Add a submission's job ids to the manifest (atomic replace; earlier submissions kept)."""
-    for task in manifest["tasks"]:
-        if task["index"] in submission.task_jobs:
-            task["job_id"] = submission.task_jobs[task["index"]]
-            task.setdefault("job_ids", []).append(submission.task_jobs[task["index"]])
-    manifest["submissions"].append({"time": time.time(), "executor": submission.executor,
-                                    "command_line": command_line or manifest["command_line"],
-                                    "arrays": submission.arrays,
-                                    "tasks": sorted(submission.task_jobs) or None,
-                                    "failed_tasks": submission.failed_tasks})
-    atomic_write_json(run.manifest_path, manifest)
+    """Add a finished submission's job ids to the manifest (atomic replace; earlier ones kept)."""
+    SubmissionRecord(run, manifest, command_line).update(submission)
 
 
 def create_run(resolved: Resolved, command_line: list[str] | None = None) -> tuple[RunDir, dict[str, Any]]:
@@ -118,14 +163,7 @@ def submit(resolved: Resolved, launcher: Launcher, command_line: list[str] | Non
     """Create the run and launch every planned task."""
     launcher.preflight()
     run, manifest = create_run(resolved, command_line)
-    try:
-        submission = launcher.launch(run, resolved.tasks)
-    except Exception as e:
-        manifest["submissions"].append({"time": time.time(), "error": str(e)})
-        atomic_write_json(run.manifest_path, manifest)
-        raise
-    record_submission(run, manifest, submission)
-    return run, submission
+    return run, launch_recorded(run, manifest, launcher, resolved.tasks)
 
 
 def dry_run_dir(resolved: Resolved) -> RunDir:

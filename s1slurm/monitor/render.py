@@ -1,66 +1,286 @@
-"""Rich views of a run: the status table and the live dashboard of ``status --watch``."""
+"""Views of runs: the status table, the dashboard of ``status --watch``, plain lines and JSON.
+
+Everything here draws from :class:`RunView` (a status plus progress) and never reads SLURM itself;
+the dashboard only summarises (counts, a bounded number of rows), so it stays fast with 10,000 tasks.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
-from rich.console import Console, Group
-from rich.live import Live
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from s1slurm.core.rundir import RunDir
-from s1slurm.monitor.status import RunStatus, read_status
+from s1slurm.monitor.logs import task_logs, tail
+from s1slurm.monitor.progress import RunProgress
+from s1slurm.monitor.status import FAILURES, RunStatus, TaskStatus
 
-_STYLE = {"DONE": "green", "COMPLETED": "green", "RUNNING": "cyan", "PENDING": "yellow",
-          "REQUEUED": "yellow", "FAILED": "red", "CANCELLED": "magenta", "TIMEOUT": "red",
-          "OUT_OF_MEMORY": "red", "NODE_FAIL": "red", "PREEMPTED": "yellow", "LOST": "red",
-          "NOT RUN": "magenta", "NOT SUBMITTED": "magenta"}
+STYLE = {"DONE": "green", "COMPLETED": "green", "RUNNING": "cyan", "PENDING": "yellow",
+         "REQUEUED": "yellow", "FAILED": "red", "CANCELLED": "magenta", "TIMEOUT": "red",
+         "OUT_OF_MEMORY": "red", "NODE_FAIL": "red", "PREEMPTED": "yellow", "LOST": "red",
+         "NOT RUN": "magenta", "NOT SUBMITTED": "magenta", "UNKNOWN": "dim", "BLOCKED": "magenta",
+         "WAITING": "yellow"}
+# Order of the state columns: what needs attention first.
+_ORDER = ["FAILED", "LOST", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "CANCELLED", "RUNNING",
+          "PENDING", "REQUEUED", "DONE", "COMPLETED"]
+
+
+@dataclass
+class RunView:
+    """What a view shows about one run: its status, progress, and (pipelines) its steps."""
+
+    status: RunStatus
+    progress: RunProgress | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)   # pipelines: one row per step
+
+    @property
+    def finished(self) -> bool:
+        if self.steps:
+            return all(s["terminal"] for s in self.steps)
+        return self.status.finished
+
+
+def duration(seconds: float | None) -> str:
+    """``95`` -> ``1m35s``; None -> ``-``."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _key(state: str) -> tuple[int, str]:
+    return (_ORDER.index(state) if state in _ORDER else len(_ORDER), state)
+
+
+def counts_text(counts: Counter) -> Text:
+    """``RUNNING 3  PENDING 5 ...`` in state colours, most urgent first."""
+    text = Text()
+    for state in sorted(counts, key=_key):
+        if text:
+            text.append("  ")
+        text.append(f"{state.lower()} {counts[state]}", style=STYLE.get(state, ""))
+    return text
+
+
+def scheduler_line(status: RunStatus) -> str:
+    """How fresh the information is: the live view, accounting, and the age of stale answers."""
+    if status.accounting == "local":
+        return "local run: state from the task files"
+    parts = ["squeue ok" if status.squeue_ok else "squeue FAILING",
+             {"ok": "sacct ok", "disabled": "no accounting (sacct disabled)", "failing": "sacct FAILING",
+              "skipped": "sacct not needed", "absent": "no sacct"}.get(status.accounting, status.accounting)]
+    if status.stale is not None:
+        parts.append(f"showing last known states, stale up to {duration(status.stale)}")
+    if status.errors:
+        parts.append(status.errors[-1][:160])
+    return " · ".join(parts)
 
 
 def status_table(status: RunStatus, max_rows: int | None = None) -> Table:
-    """One row per task: shard, job id, state, nodes, elapsed, error."""
+    """One row per task: shard, job id, state, nodes, elapsed, note (the interesting ones first)."""
     m = status.manifest
     table = Table(title=f"{m['run']} ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})",
-                  title_justify="left")
+                  title_justify="left", caption=scheduler_line(status), caption_justify="left")
     for col in ("task", "shard", "job id", "state", "nodes", "elapsed", "note"):
         table.add_column(col, no_wrap=col != "note")
     rows = status.tasks
-    # With many tasks, show the interesting ones first: failures, running, then the rest.
     if max_rows is not None and len(rows) > max_rows:
-        order = {"FAILED": 0, "TIMEOUT": 0, "OUT_OF_MEMORY": 0, "NODE_FAIL": 0, "RUNNING": 1}
-        rows = sorted(rows, key=lambda t: (order.get(t.state, 2), t.index))[:max_rows]
+        rows = sorted(rows, key=lambda t: (_key(t.state), t.index))[:max_rows]
     for t in rows:
-        note = t.error or ""
-        if len(t.ranks) > 1:
-            note = (note + " " if note else "") + "ranks: " + " ".join(f"{r}:{s}" for r, s in t.ranks.items())
-        table.add_row(str(t.index), t.shard_id, t.job_id or "-",
-                      Text(t.state, style=_STYLE.get(t.state, "")), t.nodes or "-", t.elapsed or "-", note)
+        table.add_row(str(t.index), t.shard_id, t.job_id or "-", _state_text(t), t.nodes or "-",
+                      t.elapsed or "-", _note(t))
     if max_rows is not None and len(status.tasks) > max_rows:
-        table.caption = f"{len(status.tasks) - max_rows} more task(s) not shown"
+        table.caption = f"{len(status.tasks) - max_rows} more task(s) not shown · {scheduler_line(status)}"
     return table
+
+
+def _state_text(t: TaskStatus) -> Text:
+    text = Text(t.state, style=STYLE.get(t.state, ""))
+    if t.stale_s is not None:
+        text.append(f" (stale {duration(t.stale_s)})", style="dim")
+    return text
+
+
+def _note(t: TaskStatus) -> str:
+    note = t.error or (t.reason if t.state == "PENDING" else "")
+    if len(t.ranks) > 1:
+        note = (note + " " if note else "") + "ranks: " + " ".join(f"{r}:{s}" for r, s in t.ranks.items())
+    return note
 
 
 def summary(status: RunStatus) -> Group:
     """Counts per state and a progress bar of completed shards."""
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
-    counts = "  ".join(f"[{_STYLE.get(s, 'default')}]{s}: {n}[/]" for s, n in sorted(status.counts.items()))
-    return Group(Text.from_markup(f"{done}/{total} shards done   {counts}"),
+    return Group(Text.assemble(f"{done}/{total} shards done   ", counts_text(status.counts)),
                  ProgressBar(total=max(total, 1), completed=done, width=60), Text(""))
 
 
-def watch(run: RunDir, console: Console, interval: float = 5.0, max_rows: int = 30,
-          timeout: float | None = None) -> RunStatus:
-    """Refresh the dashboard until every task is finished (or ``timeout`` seconds pass)."""
-    start = time.time()
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
-        while True:
-            status = read_status(run)
-            live.update(Panel(Group(summary(status), status_table(status, max_rows)),
-                              title=f"s1slurm status --watch ({time.strftime('%H:%M:%S')})"))
-            if status.finished or (timeout is not None and time.time() - start > timeout):
-                return status
-            time.sleep(interval)
+def _arrays_table(status: RunStatus) -> Table:
+    """One row per job (array) of the run: its tasks' states."""
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    table.add_column("job")
+    table.add_column("tasks", justify="right")
+    table.add_column("states")
+    by_array: dict[str, Counter] = {}
+    for t in status.tasks:
+        by_array.setdefault(t.array, Counter())[t.state] += 1
+    items = sorted(by_array.items(), key=lambda kv: (kv[0] == "-", kv[0]))
+    for array, counts in items[:8]:
+        table.add_row(array, str(sum(counts.values())), counts_text(counts))
+    if len(items) > 8:
+        rest: Counter = Counter()
+        for _, c in items[8:]:
+            rest.update(c)
+        table.add_row(f"+{len(items) - 8} more", str(sum(rest.values())), counts_text(rest))
+    return table
+
+
+def _shard_bars(view: RunView, max_rows: int) -> Table | None:
+    """Progress bars of the shards being worked on (running ones first, then partial ones)."""
+    progress = view.progress
+    if progress is None:
+        return None
+    rows = []
+    for t in view.status.tasks:
+        p = progress.shards.get(t.index)
+        if p is None or t.done:
+            continue
+        if t.state == "RUNNING" or (p.done and p.total != p.done):
+            rows.append((t, p))
+    if not rows:
+        return None
+    rows.sort(key=lambda tp: (tp[0].state != "RUNNING", tp[0].index))
+    table = Table(box=None, pad_edge=False, show_header=False)
+    for col in ("shard", "bar", "n", "state", "node"):
+        table.add_column(col, no_wrap=True)
+    for t, p in rows[:max_rows]:
+        total = p.total or max(p.done, 1)
+        table.add_row(t.shard_id, ProgressBar(total=total, completed=min(p.done, total), width=30),
+                      f"{p.done}/{p.total if p.total is not None else '?'} {progress.unit}", _state_text(t),
+                      t.nodes or "")
+    if len(rows) > max_rows:
+        table.add_row(f"... {len(rows) - max_rows} more", "", "", "", "")
+    return table
+
+
+def _failures(status: RunStatus, max_tasks: int = 3, lines: int = 3) -> list[RenderableType]:
+    """The most recent failed or lost tasks, with the last lines of their logs."""
+    failed = [t for t in status.tasks if t.state in FAILURES and not t.done]
+    if not failed:
+        return []
+    out: list[RenderableType] = [Text(f"recent failures ({len(failed)}):", style="bold red")]
+    for t in sorted(failed, key=lambda t: -(t.started or 0))[:max_tasks]:
+        out.append(Text(f"  task {t.index} {t.shard_id} {t.state}: {t.error or t.reason or ''}"[:300],
+                        style=STYLE.get(t.state, "")))
+        try:
+            files = task_logs(status.run, status.manifest, t.index)
+        except Exception:
+            files = []
+        err = [f for f in files if f.label.endswith("err") or f.label == "log"][:1]
+        for f in err:
+            for line in tail(f.path, lines):
+                out.append(Text(f"    | {line[:200]}", style="dim"))
+    return out
+
+
+def _nodes(status: RunStatus) -> str:
+    nodes = sorted({n for t in status.tasks if t.state == "RUNNING" for n in (t.nodes or "").split(",") if n})
+    return ", ".join(nodes[:20]) + (f" (+{len(nodes) - 20})" if len(nodes) > 20 else "") if nodes else "-"
+
+
+def run_panel(view: RunView, max_shards: int = 12) -> Panel:
+    """The dashboard panel of one run."""
+    status, progress = view.status, view.progress
+    m = status.manifest
+    parts: list[RenderableType] = [Text(scheduler_line(status), style="dim")]
+    if view.steps:
+        parts.append(steps_table(view.steps))
+    total = len(status.tasks)
+    done = sum(t.done for t in status.tasks)
+    parts.append(Text.assemble((f"{done}/{total} shards done  ", "bold"), counts_text(status.counts)))
+    if progress is not None and progress.unit != "shards":
+        bar_total = progress.total or max(progress.done, 1)
+        parts.append(Group(ProgressBar(total=bar_total, completed=min(progress.done, bar_total), width=60),
+                           Text(f"{progress.done}/{progress.total if progress.total is not None else '?'} "
+                                f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}")))
+    else:
+        parts.append(ProgressBar(total=max(total, 1), completed=done, width=60))
+    if not view.steps:
+        parts.append(_arrays_table(status))
+    bars = _shard_bars(view, max_shards)
+    if bars is not None:
+        parts.append(bars)
+    parts.append(Text(f"nodes: {_nodes(status)}"))
+    parts += _failures(status)
+    title = f"{m['run']}  [{m['stage']}, {m.get('executor')}, profile {m.get('profile_name')}]"
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def _rate(progress: RunProgress) -> str:
+    if progress.rate is None:
+        return "rate -"
+    per_min = progress.rate * 60
+    return f"{progress.rate:.2f} {progress.unit}/s" if progress.rate >= 1 else f"{per_min:.1f} {progress.unit}/min"
+
+
+def steps_table(steps: list[dict[str, Any]]) -> Table:
+    """A pipeline's steps: stage, state, its run and why it is where it is."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("step", "stage", "state", "run", "why"):
+        table.add_column(col, no_wrap=col != "why")
+    for s in steps:
+        table.add_row(s["name"], s["stage"], Text(s["state"], style=STYLE.get(s["state"], "")),
+                      s.get("run_name") or "-", s.get("why") or "")
+    return table
+
+
+def dashboard(views: list[RunView]) -> Group:
+    """The whole screen of ``status --watch``: one panel per run and a clock."""
+    return Group(*[run_panel(v) for v in views],
+                 Text(f"s1slurm status --watch · {time.strftime('%H:%M:%S')} · Ctrl-C leaves the jobs running",
+                      style="dim"))
+
+
+def plain_line(view: RunView) -> str:
+    """One line per run for logs and pipes (no terminal)."""
+    status, progress = view.status, view.progress
+    done = sum(t.done for t in status.tasks)
+    counts = " ".join(f"{s.lower()}={n}" for s, n in sorted(status.counts.items(), key=lambda kv: _key(kv[0])))
+    line = f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: {done}/{len(status.tasks)} done {counts}"
+    if progress is not None and progress.unit != "shards":
+        line += (f" | {progress.done}/{progress.total if progress.total is not None else '?'} {progress.unit}"
+                 f" {_rate(progress)} eta {duration(progress.eta_s)}")
+    for s in view.steps:
+        line += f" | {s['name']}:{s['state']}" + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
+    if not status.squeue_ok or status.stale is not None:
+        line += f" | {scheduler_line(status)}"
+    return line
+
+
+def as_json(views: list[RunView]) -> dict[str, Any]:
+    """One JSON document for scripts: every run, its counts, progress and tasks."""
+    runs = []
+    for v in views:
+        s = v.status
+        runs.append({
+            "run": s.manifest["run"], "path": str(s.run.path), "stage": s.manifest["stage"],
+            "executor": s.manifest.get("executor"), "finished": v.finished,
+            "counts": dict(s.counts), "done": sum(t.done for t in s.tasks), "tasks_total": len(s.tasks),
+            "scheduler": {"squeue_ok": s.squeue_ok, "accounting": s.accounting, "errors": s.errors,
+                          "stale_s": s.stale, "calls": s.calls, "time": s.taken},
+            "progress": v.progress.to_dict() if v.progress else None,
+            "steps": v.steps or None,
+            "tasks": [t.to_dict() for t in s.tasks],
+        })
+    return {"runs": runs}

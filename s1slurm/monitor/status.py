@@ -1,20 +1,41 @@
-"""Per-task status of a run, read from its folder (and SLURM accounting for SLURM runs)."""
+"""Per-task status of runs: done markers and task state files from the run folder, and one batched
+scheduler query (squeue, then sacct for what squeue no longer knows) for all runs together.
+
+How a task's state is decided (first rule that applies):
+
+1. its shard has a done marker: ``DONE``;
+2. it was never submitted: ``NOT SUBMITTED`` (``NOT RUN`` for local runs);
+3. the scheduler knows its job: a live state (``PENDING``, ``RUNNING``, ...) as it is; an end state
+   as it is, except that a job SLURM calls ``FAILED``/``COMPLETED`` whose task still says "running"
+   ended without recording why (``kill -9``, the OOM killer): ``LOST``;
+4. the scheduler was asked and knows nothing: the task's own end (``FAILED``, ``COMPLETED``) if it
+   wrote one, else ``LOST`` (its process is gone without a trace);
+5. the scheduler could not be asked: the task's own last word (``RUNNING``...), or ``UNKNOWN``.
+
+Answers the scheduler could not refresh are the last known ones, flagged stale with their age.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
+from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.monitor import sacct
+from s1slurm.monitor.scheduler import ACTIVE, JobInfo, Scheduler, Snapshot
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
             "BOOT_FAIL", "DEADLINE", "DONE", "NOT SUBMITTED", "NOT RUN", "LOST"}
+# End states that say the work did not succeed (what ``resume --failed-only`` reruns).
+FAILURES = {"FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "LOST"}
+CACHE_FILE = ".scheduler-cache.json"   # last answers about this run's jobs, for stale display
 
 
 @dataclass
@@ -24,27 +45,54 @@ class TaskStatus:
     index: int
     shard_id: str
     job_id: str | None
-    state: str                  # DONE, or SLURM's state, or the task's own (RUNNING/FAILED...)
+    state: str                  # DONE, the scheduler's state, the task's own, LOST or UNKNOWN
     slurm_state: str | None
     nodes: str
     elapsed: str
     done: bool
     error: str | None = None
     ranks: dict[int, str] = field(default_factory=dict)   # rank -> task state
+    reason: str = ""            # the scheduler's reason (pending: Priority, Dependency...)
+    stale_s: float | None = None   # the scheduler's answer is this old (None: fresh)
+    started: float | None = None   # when rank 0 last wrote "running"
 
     @property
     def terminal(self) -> bool:
         return self.done or self.state in TERMINAL
 
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def array(self) -> str:
+        """The job (array) id this task belongs to, or '-'."""
+        return (self.job_id or "-").split("_")[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "shard": self.shard_id, "job_id": self.job_id, "state": self.state,
+                "slurm_state": self.slurm_state, "nodes": self.nodes, "elapsed": self.elapsed,
+                "done": self.done, "error": self.error, "reason": self.reason, "stale_s": self.stale_s,
+                "ranks": {str(r): s for r, s in self.ranks.items()}}
+
 
 @dataclass
 class RunStatus:
-    """Status of every task of a run."""
+    """Status of every task of a run, and how the scheduler answered."""
 
     run: RunDir
     manifest: dict[str, Any]
     tasks: list[TaskStatus]
-    slurm_unavailable: bool = False   # SLURM accounting could not be asked: states may be stale
+    squeue_ok: bool = True
+    accounting: str = "ok"
+    errors: list[str] = field(default_factory=list)
+    calls: int = 0
+    taken: float = field(default_factory=time.time)
+
+    @property
+    def slurm_unavailable(self) -> bool:
+        """The live view could not be read: which tasks are queued or running is not known."""
+        return not self.squeue_ok
 
     @property
     def counts(self) -> Counter:
@@ -54,16 +102,22 @@ class RunStatus:
     def finished(self) -> bool:
         return all(t.terminal for t in self.tasks)
 
+    @property
+    def stale(self) -> float | None:
+        """Age of the oldest stale answer shown, or None when everything is fresh."""
+        ages = [t.stale_s for t in self.tasks if t.stale_s is not None]
+        return max(ages) if ages else None
 
-def _task_states(run: RunDir) -> dict[int, dict[int, dict]]:
+
+def task_states(run: RunDir) -> dict[int, dict[int, dict]]:
     """task index -> rank -> last state file content."""
     out: dict[int, dict[int, dict]] = {}
     for path in run.tasks_dir.glob("task-*-rank-*.json"):
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            out.setdefault(int(data["task"]), {})[int(data["rank"])] = data
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        out.setdefault(int(data["task"]), {})[int(data["rank"])] = data
     return out
 
 
@@ -75,13 +129,13 @@ def _alive(state: dict) -> bool:
         os.kill(int(state.get("pid", 0)), 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, ValueError):
+    except (PermissionError, ValueError, OverflowError):
         return True
     return True
 
 
 def _elapsed(ranks: dict[int, dict]) -> str:
-    """Longest elapsed time recorded by the ranks of a task, as H:MM:SS."""
+    """Longest elapsed time recorded by the ranks of a task, as HH:MM:SS."""
     seconds = max((d.get("elapsed_s") or 0 for d in ranks.values()), default=0)
     if not seconds:
         return ""
@@ -96,40 +150,124 @@ def _job_of(state: dict) -> str | None:
     return state.get("job_id")
 
 
-def read_status(run: RunDir, query_slurm: bool = True) -> RunStatus:
+def decide(*, done: bool, submitted: bool, local: bool, own: str | None, info: JobInfo | None,
+           live_ok: bool, alive: bool = True) -> str:
+    """The state of one task from what is known about it (the rules of this module's docstring).
+
+    ``own`` is the task's own word over its ranks: ``failed``, ``running``, ``completed`` or None.
+    """
+    if done:
+        return "DONE"
+    if local:
+        if own == "running":
+            return "RUNNING" if alive else "LOST"
+        return {"failed": "FAILED", "completed": "COMPLETED"}.get(own or "", "NOT RUN")
+    if not submitted:
+        return "NOT SUBMITTED"
+    if info is not None:
+        if info.state in ("FAILED", "COMPLETED") and own == "running":
+            return "LOST"
+        return info.state
+    if own == "failed":
+        return "FAILED"
+    if own == "completed":
+        return "COMPLETED"
+    if live_ok:
+        return "LOST"
+    return "RUNNING" if own == "running" else "UNKNOWN"
+
+
+def _own_word(rank_states: dict[int, str]) -> str | None:
+    values = set(rank_states.values())
+    return ("failed" if "failed" in values else "running" if "running" in values else
+            "completed" if values else None)
+
+
+def _load_cache(run: RunDir) -> dict[str, tuple[JobInfo, float]]:
+    try:
+        data = json.loads((run.path / CACHE_FILE).read_text())
+        return {jid: (JobInfo(**d["info"]), float(d["time"])) for jid, d in data.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _save_cache(run: RunDir, scheduler: Scheduler, job_ids: Iterable[str],
+                previous: dict[str, tuple[JobInfo, float]]) -> None:
+    """Keep the last answers about this run's jobs in its folder (a later ``status`` may need them)."""
+    known = {jid: scheduler.last[jid] for jid in job_ids if jid in scheduler.last}
+    if {k: v[0] for k, v in known.items()} == {k: v[0] for k, v in previous.items()}:
+        return  # nothing new: no write (a watch with 10,000 tasks rewrites nothing while they wait)
+    try:
+        atomic_write_json(run.path / CACHE_FILE, {jid: {"info": info.to_dict(), "time": when}
+                                                  for jid, (info, when) in known.items()})
+    except OSError:
+        pass  # a run folder we may not write to: the memory of this process still serves
+
+
+def read_statuses(runs: list[RunDir], scheduler: Scheduler | None = None, query_slurm: bool = True
+                  ) -> list[RunStatus]:
+    """The status of every task of every run in ``runs``, with one scheduler query for all of them."""
+    scheduler = scheduler or Scheduler()
+    loaded = []
+    for run in runs:
+        manifest = run.read_manifest()
+        done = run.done_ids()
+        local = manifest.get("executor") != "slurm"
+        cache = {} if local else _load_cache(run)
+        scheduler.remember(cache)
+        loaded.append((run, manifest, done, local, cache))
+    wanted: dict[str, bool] = {}
+    for run, manifest, done, local, _ in loaded:
+        if local:
+            continue
+        for t in manifest["tasks"]:
+            if t.get("job_id"):
+                wanted[t["job_id"]] = wanted.get(t["job_id"], False) or t.get("shard_id",
+                                                                                Shard.from_dict(t["shard"]).id) not in done
+    snap = (scheduler.query(wanted, need_accounting=lambda j: wanted.get(j, True))
+            if query_slurm and wanted else Snapshot(accounting="skipped"))
+    out = []
+    for run, manifest, done, local, cache in loaded:
+        status = _run_status(run, manifest, done, local, snap)
+        if not local and query_slurm:
+            _save_cache(run, scheduler, [t["job_id"] for t in manifest["tasks"] if t.get("job_id")], cache)
+        out.append(status)
+    return out
+
+
+def read_status(run: RunDir, query_slurm: bool = True, scheduler: Scheduler | None = None) -> RunStatus:
     """Collect the status of every task of ``run``."""
-    manifest = run.read_manifest()
-    done = run.done_ids()
-    states = _task_states(run)
-    job_ids = [t["job_id"] for t in manifest["tasks"] if t.get("job_id")]
-    local = manifest.get("executor") != "slurm"
-    answer = sacct.query(job_ids) if query_slurm and not local else {}
-    slurm = answer or {}
+    return read_statuses([run], scheduler, query_slurm)[0]
+
+
+def _run_status(run: RunDir, manifest: dict, done: set[str], local: bool, snap: Snapshot) -> RunStatus:
+    states = task_states(run)
     rows = []
     for t in manifest["tasks"]:
-        shard_id = Shard.from_dict(t["shard"]).id
+        shard_id = t.get("shard_id") or Shard.from_dict(t["shard"]).id
+        job_id = t.get("job_id")
         # State files of an earlier attempt (before a resume) say nothing about the current job.
-        ranks = {r: d for r, d in states.get(t["index"], {}).items()
-                 if manifest.get("executor") != "slurm" or _job_of(d) == t.get("job_id")}
-        rank_states = {r: d["state"] for r, d in sorted(ranks.items())}
-        info = slurm.get(t["job_id"] or "")
-        own = ("FAILED" if "failed" in rank_states.values() else
-               "RUNNING" if "running" in rank_states.values() else
-               "COMPLETED" if rank_states else None)
-        if own == "RUNNING" and local and not any(_alive(d) for d in ranks.values()):
-            own = "LOST"  # the local process died without recording why
-        if shard_id in done:
-            state = "DONE"
-        elif info is not None:
-            state = info.state
-        elif own is not None:
-            state = own
-        else:
-            state = ("NOT RUN" if local else "NOT SUBMITTED" if not t.get("job_id") else "PENDING")
+        ranks = {r: d for r, d in states.get(t["index"], {}).items() if local or _job_of(d) == job_id}
+        rank_states = {r: d.get("state", "?") for r, d in sorted(ranks.items())}
+        own = _own_word(rank_states)
+        info = snap.jobs.get(job_id or "") if not local else None
+        alive = any(_alive(d) for d in ranks.values()) if local and own == "running" else True
+        state = decide(done=shard_id in done, submitted=bool(job_id), local=local, own=own, info=info,
+                       live_ok=snap.squeue_ok, alive=alive)
         error = next((d.get("error") for d in ranks.values() if d.get("error")), None)
-        nodes = info.nodes if info else ",".join(sorted({d.get("node") or d.get("host") or "" for d in ranks.values()}))
-        rows.append(TaskStatus(index=t["index"], shard_id=shard_id, job_id=t.get("job_id"), state=state,
-                               slurm_state=info.state if info else None, nodes=nodes,
-                               elapsed=info.elapsed if info else _elapsed(ranks), done=shard_id in done,
-                               error=error, ranks=rank_states))
-    return RunStatus(run=run, manifest=manifest, tasks=rows, slurm_unavailable=answer is None)
+        if state == "LOST" and not error:
+            error = ("the task ended without recording why" +
+                     (f" (SLURM: {info.state}, exit {info.exit_code or '?'})" if info else
+                      " (SLURM no longer knows its job)" if not local else " (its process is gone)"))
+        nodes = info.nodes if info and info.nodes else ",".join(
+            sorted({d.get("node") or d.get("host") or "" for d in ranks.values()} - {""}))
+        started = next((d.get("time") for r, d in sorted(ranks.items()) if d.get("state") == "running"), None)
+        rows.append(TaskStatus(
+            index=t["index"], shard_id=shard_id, job_id=job_id, state=state,
+            slurm_state=info.state if info else None, nodes=nodes,
+            elapsed=(info.elapsed if info and info.elapsed else _elapsed(ranks)), done=shard_id in done,
+            error=error, ranks=rank_states, reason=(info.reason if info and info.reason != "None" else ""),
+            stale_s=snap.age(job_id) if job_id and not local else None, started=started))
+    return RunStatus(run=run, manifest=manifest, tasks=rows, squeue_ok=snap.squeue_ok or local,
+                     accounting="local" if local else snap.accounting, errors=[] if local else list(snap.errors),
+                     calls=snap.calls, taken=snap.taken)

@@ -11,6 +11,7 @@ _STAGES: dict[str, tuple[str, str]] = {
     "probe": ("s1slurm.stages.probe", "ProbeStage"),
     "eval": ("s1slurm.stages.eval", "EvalStage"),
     "train": ("s1slurm.stages.train", "TrainStage"),
+    "pipeline": ("s1slurm.stages.pipeline", "PipelineStage"),
     "curate": ("s1slurm.stages.curate", "CurateStage"),
 }
 PLANNED: dict[str, str] = {}

@@ -1,0 +1,101 @@
+"""``status --watch``: poll runs with back-off and show them live (rich) or as plain lines.
+
+The screen is redrawn at most once a second. SLURM is asked (one squeue, one sacct, for all runs
+together) every ``min_interval`` seconds while something changes, and less and less often, up to
+``max_interval``, while nothing does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from rich.console import Console
+from rich.live import Live
+
+from s1slurm.core.rundir import RunDir
+from s1slurm.monitor.progress import ProgressReader
+from s1slurm.monitor.render import RunView, dashboard, plain_line
+from s1slurm.monitor.scheduler import Scheduler
+from s1slurm.monitor.status import read_statuses
+
+
+@dataclass
+class Backoff:
+    """The delay before the next poll: back to ``minimum`` on change, doubled (up to ``maximum``) otherwise."""
+
+    minimum: float = 2.0
+    maximum: float = 30.0
+    current: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.current = self.minimum
+
+    def next(self, changed: bool) -> float:
+        self.current = self.minimum if changed else min(self.current * 2, self.maximum)
+        return self.current
+
+
+def build_views(runs: list[RunDir], scheduler: Scheduler, reader: ProgressReader) -> list[RunView]:
+    """Status and progress of ``runs``; a pipeline brings its steps' runs (one scheduler query for all)."""
+    from s1slurm.pipeline.status import expand_pipelines, pipeline_steps
+
+    all_runs, parents = expand_pipelines(runs)
+    statuses = read_statuses(all_runs, scheduler)
+    by_path = {s.run.path: s for s in statuses}
+    views = []
+    for status in statuses:
+        view = RunView(status, progress=reader.read(status))
+        if status.manifest.get("stage") == "pipeline":
+            view.steps = pipeline_steps(status, by_path)
+        views.append(view)
+    # A step's run is shown right after its pipeline.
+    order = {r.path: i for i, r in enumerate(all_runs)}
+    views.sort(key=lambda v: (order.get(parents.get(v.status.run.path, v.status.run.path), 0),
+                              order[v.status.run.path]))
+    return views
+
+
+def _signature(views: list[RunView]) -> tuple:
+    return tuple((v.status.run.path, tuple(t.state for t in v.status.tasks),
+                  v.progress.done if v.progress else 0, tuple(s["state"] for s in v.steps)) for v in views)
+
+
+def watch(runs: list[RunDir], console: Console, *, min_interval: float = 2.0, max_interval: float = 30.0,
+          timeout: float | None = None, plain: bool | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> list[RunView]:
+    """Show ``runs`` until every task of every run has ended (or ``timeout`` seconds pass)."""
+    scheduler, reader = Scheduler(), ProgressReader()
+    backoff = Backoff(max(min_interval, 1.0), max(max_interval, min_interval))
+    start = time.time()
+    views = build_views(runs, scheduler, reader)
+    last_sig = _signature(views)
+    next_poll = time.time() + backoff.current
+    plain = (not console.is_terminal) if plain is None else plain
+
+    def over() -> bool:
+        return all(v.finished for v in views) or (timeout is not None and time.time() - start > timeout)
+
+    if plain:
+        console.print("\n".join(plain_line(v) for v in views), markup=False, highlight=False, soft_wrap=True)
+        while not over():
+            sleep(max(0.0, next_poll - time.time()))
+            views = build_views(runs, scheduler, reader)
+            sig = _signature(views)
+            if sig != last_sig or over():
+                console.print("\n".join(plain_line(v) for v in views), markup=False, highlight=False,
+                              soft_wrap=True)
+            next_poll = time.time() + backoff.next(sig != last_sig)
+            last_sig = sig
+        return views
+    with Live(dashboard(views), console=console, auto_refresh=False, transient=False) as live:
+        while not over():
+            sleep(1.0)  # the screen changes at most once a second
+            if time.time() >= next_poll:
+                views = build_views(runs, scheduler, reader)
+                sig = _signature(views)
+                next_poll = time.time() + backoff.next(sig != last_sig)
+                last_sig = sig
+            live.update(dashboard(views), refresh=True)
+    return views

@@ -1,0 +1,1 @@
+"""Pipelines: stages chained with afterok dependencies, each step's output the next one's input."""

@@ -1,0 +1,70 @@
+"""The pipeline spec (``jobs/pipeline-*.yaml``): an ordered list of steps, each a stage and its spec."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from s1slurm.config.cluster import Strict
+from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.shard import Shard
+
+_STEP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.+]*$")
+
+
+class StepConfig(Strict):
+    """One step: a stage, the spec it runs (not for ``report``), and an optional name."""
+
+    stage: str = Field(..., description="curate, train, eval, report (or probe)")
+    config: Path | None = Field(None, description="the stage's job spec (relative to the pipeline spec)")
+    name: str | None = Field(None, description="step name (default: the stage); unique in the pipeline")
+    reference: str | None = Field(None, description="report only: overlay published figures (s1-32b)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not _STEP_NAME.match(v):
+            raise ValueError("must start with a letter and hold only letters, digits, '_', '.', '+'")
+        return v
+
+    @model_validator(mode="after")
+    def _config(self) -> "StepConfig":
+        if self.stage == "report":
+            if self.config is not None:
+                raise ValueError("a report step takes no config (it reports the eval step before it)")
+        elif self.config is None:
+            raise ValueError(f"a {self.stage} step needs 'config': the path of its job spec")
+        if self.reference is not None and self.stage != "report":
+            raise ValueError("'reference' is for report steps only")
+        return self
+
+    @property
+    def step_name(self) -> str:
+        return self.name or self.stage
+
+
+class PipelineSpec(JobSpec):
+    """``jobs/pipeline-*.yaml``: steps run in order, each after the previous one succeeded.
+
+    ``cluster:`` overrides apply to the pipeline's own small jobs (the links that submit each step
+    and the report); each step's job spec keeps its own ``cluster:`` for its jobs.
+    """
+
+    steps: list[StepConfig] = Field(..., min_length=1)
+
+    @model_validator(mode="after")
+    def _steps(self) -> "PipelineSpec":
+        names = [s.step_name for s in self.steps]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"step names must be unique (give 'name:' to repeated stages): {', '.join(dup)}")
+        for i, s in enumerate(self.steps):
+            if s.stage == "report" and (i == 0 or self.steps[i - 1].stage != "eval"):
+                raise ValueError(f"step {i} (report) must come right after an eval step")
+        return self
+
+    def shard(self, index: int) -> Shard:
+        """The pipeline task (shard) of step ``index``."""
+        return Shard(self.steps[index].step_name, 0, 1)

@@ -1,0 +1,103 @@
+"""The state of a pipeline's steps, from its links' status and the status of the runs its steps made.
+
+A step is ``DONE`` when its run is complete, ``RUNNING``/``PENDING`` as its run is, ``FAILED`` when
+its run (or its link) failed, ``WAITING`` while its link waits for the step before, and ``BLOCKED``
+when a step before it failed (the reason says which): its link never runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from s1slurm.core.rundir import RunDir
+from s1slurm.monitor.status import FAILURES, RunStatus, TaskStatus
+from s1slurm.pipeline.chain import StepPaths
+from s1slurm.pipeline.spec import PipelineSpec
+
+STEP_TERMINAL = {"DONE", "FAILED", "BLOCKED", "CANCELLED"}
+
+
+def _spec(manifest: dict) -> PipelineSpec:
+    return PipelineSpec.model_validate(manifest["spec"])
+
+
+def expand_pipelines(runs: list[RunDir]) -> tuple[list[RunDir], dict[Path, Path]]:
+    """``runs`` with, after each pipeline, the runs its steps made; and child path -> pipeline path."""
+    out: list[RunDir] = []
+    parents: dict[Path, Path] = {}
+    for run in runs:
+        out.append(run)
+        manifest = run.read_manifest()
+        if manifest.get("stage") != "pipeline":
+            continue
+        spec = _spec(manifest)
+        for i in range(len(spec.steps)):
+            child = StepPaths(run, spec, i).child()
+            if child is not None:
+                out.append(child)
+                parents[child.path] = run.path
+    return out, parents
+
+
+def _first_problem(status: RunStatus) -> TaskStatus | None:
+    return next((t for t in status.tasks if not t.done and (t.state in FAILURES or t.state == "CANCELLED")), None)
+
+
+def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[str, Any]]:
+    """One row per step: name, stage, state, its run and why it is in that state."""
+    spec = _spec(status.manifest)
+    rows: list[dict[str, Any]] = []
+    stopped: str | None = None       # the step that stopped the chain, if any
+    for i, step in enumerate(spec.steps):
+        link = status.tasks[i]
+        child = StepPaths(status.run, spec, i).child()
+        child_status = runs.get(child.path) if child is not None else None
+        row: dict[str, Any] = {"index": i, "name": step.step_name, "stage": step.stage,
+                               "run": str(child.path) if child else None,
+                               "run_name": child.name if child else None, "why": ""}
+        if stopped is not None and not link.done:
+            state, why = "BLOCKED", f"step '{stopped}' failed"
+        elif link.done or (child_status is not None and child_status.tasks and
+                           all(t.done for t in child_status.tasks)):
+            state, why = "DONE", ""
+        elif child_status is not None:
+            problem = _first_problem(child_status)
+            active = [t for t in child_status.tasks if t.active]
+            done = sum(t.done for t in child_status.tasks)
+            if problem is not None and not active:
+                state = "FAILED"
+                why = f"task {problem.index} {problem.state}: {problem.error or problem.reason or ''}".strip()
+            elif any(t.state == "RUNNING" for t in child_status.tasks):
+                state, why = "RUNNING", f"{done}/{len(child_status.tasks)} shards done"
+            elif active:
+                state, why = "PENDING", f"{done}/{len(child_status.tasks)} shards done"
+            else:
+                state, why = "FAILED", f"{done}/{len(child_status.tasks)} shards done, the rest ended"
+        else:
+            state, why = _link_state(link, step.stage, i, spec)
+        if state in ("FAILED", "CANCELLED") and stopped is None:
+            stopped = step.step_name
+        row.update(state=state, why=why, terminal=state in STEP_TERMINAL, link_job=link.job_id)
+        rows.append(row)
+    return rows
+
+
+def _link_state(link: TaskStatus, stage: str, index: int, spec: PipelineSpec) -> tuple[str, str]:
+    """A step without a run yet: what its link job is doing."""
+    before = f"step '{spec.steps[index - 1].step_name}'" if index else "the start"
+    if link.state in ("NOT SUBMITTED", "NOT RUN"):
+        return "WAITING", f"submitted once {before} is under way"
+    if link.state == "PENDING":
+        if "DependencyNeverSatisfied" in link.reason:
+            return "BLOCKED", f"{before} failed (its dependency can never be satisfied)"
+        return "WAITING", f"waits for {before}" + (f" ({link.reason})" if link.reason else "")
+    if link.state == "RUNNING":
+        return "RUNNING", "building the report" if stage == "report" else "submitting the step"
+    if link.state == "CANCELLED" and "Dependency" in (link.reason or ""):
+        return "BLOCKED", f"{before} failed"
+    if link.state in FAILURES or link.state == "CANCELLED":
+        return ("FAILED" if link.state != "CANCELLED" else "CANCELLED"), (link.error or link.reason or link.state)
+    if link.state == "COMPLETED":
+        return "FAILED", "the link ended without starting the step"
+    return link.state, link.reason

@@ -1,0 +1,88 @@
+"""The ``pipeline`` stage: steps (curate -> train -> eval -> report) chained so that each one starts
+after the previous one succeeded and takes its output as input. See :mod:`s1slurm.pipeline.chain`.
+
+Each pipeline task is a small CPU job (a *link*) that starts one step; the report step is done by
+its link itself. With a local profile the links, and so the steps, run one after the other here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from s1slurm.config.cluster import Profile
+from s1slurm.core.errors import ConfigError
+from s1slurm.core.shard import Shard
+from s1slurm.pipeline.spec import PipelineSpec
+from s1slurm.stages.base import Stage, TaskContext
+
+# What a link job asks for unless the pipeline spec's ``cluster:`` says otherwise: it only submits
+# jobs (and builds the report), so one CPU, a little memory, no GPU, never a whole node.
+_LINK_RESOURCES = {"nodes": 1, "tasks_per_node": 1, "gpus_per_node": 0, "cpus_per_task": 1, "mem_gb": 4,
+                   "time": "01:00:00", "array_parallelism": None, "container": None}
+# Placeholders for inputs a step receives from the one before it (for checking its spec's shape).
+_FILLED_IN = {"eval": {"model": "<the train step's model>"}}
+
+
+class PipelineStage(Stage):
+    name = "pipeline"
+    spec_model = PipelineSpec
+
+    def check(self, spec: PipelineSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
+              force: bool = False) -> None:
+        """Every step's stage exists and its spec file is there and well formed; paths made absolute."""
+        from s1slurm.config.loading import load_model, read_yaml
+        from s1slurm.stages import get_stage
+
+        base = Path(spec_path).resolve().parent
+        for i, step in enumerate(spec.steps):
+            if step.stage == "pipeline":
+                raise ConfigError("a pipeline cannot contain a pipeline", file=str(spec_path),
+                                  field=f"steps.{i}.stage", expected="curate, train, eval, report or probe")
+            if step.stage == "report":
+                continue
+            try:
+                stage = get_stage(step.stage)
+            except ConfigError as e:
+                raise ConfigError(e.detail, file=str(spec_path), field=f"steps.{i}.stage",
+                                  expected=e.expected or "an available stage") from None
+            assert step.config is not None
+            found = next((p for p in (Path(step.config).expanduser(), base / step.config) if p.is_file()), None)
+            if found is None:
+                raise ConfigError(f"spec file {step.config} not found (relative to {Path.cwd()} or {base})",
+                                  file=str(spec_path), field=f"steps.{i}.config", expected="an existing job spec")
+            step.config = found.resolve()
+            data = read_yaml(step.config)
+            declared = data.setdefault("stage", step.stage)
+            if declared != step.stage:
+                raise ConfigError(f"this spec is for stage '{declared}', not '{step.stage}'", file=str(step.config),
+                                  field="stage", expected=f"'{step.stage}'")
+            if i > 0:
+                for key, value in _FILLED_IN.get(step.stage, {}).items():
+                    data.setdefault(key, value)
+            load_model(step.config, stage.spec_model, data)
+
+    def resources(self, spec: PipelineSpec, profile: Profile) -> Profile:  # type: ignore[override]
+        updates = {k: v for k, v in _LINK_RESOURCES.items() if k not in spec.cluster}
+        if "extra_sbatch" not in spec.cluster:
+            updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
+        return profile.merged(updates, source="pipeline link resources")
+
+    def manifest_extra(self, spec: PipelineSpec) -> dict:  # type: ignore[override]
+        return {"cwd": os.getcwd(), "pipeline": [{"name": s.step_name, "stage": s.stage} for s in spec.steps]}
+
+    def plan(self, spec: PipelineSpec) -> list[Shard]:  # type: ignore[override]
+        return [spec.shard(i) for i in range(len(spec.steps))]
+
+    def run(self, ctx: TaskContext) -> None:
+        from s1slurm.pipeline.chain import run_step
+
+        if not ctx.dist.is_main:
+            return
+        run_step(ctx.run, ctx.spec, ctx.task_index, ctx.run.read_manifest(),  # type: ignore[arg-type]
+                 local=ctx.profile.executor == "local")
+
+    def make_launcher(self, profile: Profile, spec: PipelineSpec, console=None):
+        from s1slurm.pipeline.launcher import make_launcher
+
+        return make_launcher(profile, spec, console=console)
