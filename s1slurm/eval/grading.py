@@ -37,7 +37,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 if TYPE_CHECKING:
     from s1slurm.eval.benchmarks import Question
@@ -432,3 +432,43 @@ def _helper_main() -> None:
 
 
 _HELPER = _Helper()
+
+
+# ---------------------------------------------------------------- answers that are the same
+
+def answer_key(answer: str, *, integers: bool = False) -> str:
+    """A cheap canonical form: equal keys are the same answer (``033`` and ``33`` when
+    ``integers``; spacing, ``$``, ``\\text{}``, units and choice markup never matter)."""
+    s = _unwrap(_strip_decoration(answer))
+    if integers:
+        n = _as_int(s)
+        if n is not None:
+            return str(n)
+    return "".join(s.split()).rstrip(".")
+
+
+def answer_classes(answers: Sequence[str], *, integers: bool = False, timeout_s: float = 2.0,
+                   max_compared: int = 64) -> list[int]:
+    """Group answers by mathematical equivalence: the class index of each answer (classes are
+    numbered in order of first appearance). ``\\frac{1}{2}``, ``0.5`` and ``1/2`` share a class;
+    with ``integers`` (AIME) ``033`` and ``33`` do too. Answers are first grouped by
+    :func:`answer_key`; when at most ``max_compared`` keys remain, math-verify then merges keys
+    that verify as equal (each against the first answer of every earlier class)."""
+    keys = [answer_key(a, integers=integers) for a in answers]
+    firsts: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        firsts.setdefault(k, i)
+    key_class: dict[str, int] = {}
+    reps: list[str] = []  # one answer per class
+    for k, i in firsts.items():
+        found = None
+        if len(firsts) <= max_compared and not integers:
+            for c, rep in enumerate(reps):
+                if _math_with_timeout(rep, answers[i], timeout_s).correct:
+                    found = c
+                    break
+        if found is None:
+            found = len(reps)
+            reps.append(answers[i])
+        key_class[k] = found
+    return [key_class[k] for k in keys]

@@ -11,12 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from s1slurm.report.build import (FILES, PartialReportError, ReportResult, build_report,
-                                      default_out_dir)
+    from s1slurm.report.build import PartialReportError, build_report, default_out_dir
+    from s1slurm.report.types import FILES, ReportResult
     from s1slurm.report.reference import REFERENCES
     from s1slurm.report.terminal import render_terminal
 
-_WHERE = {"FILES": "build", "PartialReportError": "build", "ReportResult": "build",
+_WHERE = {"FILES": "types", "PartialReportError": "build", "ReportResult": "types",
           "build_report": "build", "default_out_dir": "build", "REFERENCES": "reference",
           "render_terminal": "terminal"}
 __all__ = sorted(_WHERE)

@@ -3,77 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-import s1slurm
 from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.errors import ConfigError, S1SlurmError
-from s1slurm.report.collect import Issues, RunInfo, find_missing, open_runs, plan_settings, read_records
-from s1slurm.report.metrics import UNITS, MethodMetrics, SettingMetrics, method_metrics, setting_metrics
-from s1slurm.report.reference import Reference, get_reference
-
-SCHEMA = "s1slurm.report/1"
-FILES = ("report.json", "report.md", "scaling.png", "scaling.svg", "report.html")
-
-
-@dataclass
-class ReportResult:
-    """Everything a report says; ``files`` maps each output name to the path it was written to."""
-
-    out_dir: Path
-    runs: list[RunInfo]
-    issues: Issues
-    settings: list[SettingMetrics]
-    methods: list[MethodMetrics]
-    reference: Reference | None
-    records: int
-    models: list[str]
-    engines: list[str]
-    created: str
-    version: str = s1slurm.__version__
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def partial(self) -> bool:
-        """True when some data is missing, duplicated or malformed (listed in ``issues``)."""
-        return self.issues.partial
-
-    @property
-    def benchmarks(self) -> list[str]:
-        return sorted({m.benchmark for m in self.settings})
-
-    def reference_rows(self) -> list[dict[str, Any]]:
-        """Per benchmark: the published figures next to this report's best accuracy."""
-        if self.reference is None:
-            return []
-        rows = []
-        for bench in self.benchmarks:
-            hit = self.reference.for_benchmark(bench)
-            best = max((m for m in self.settings if m.benchmark == bench), key=lambda m: m.accuracy)
-            rows.append({"benchmark": bench, "paper_benchmark": hit[0] if hit else None,
-                         "with_budget_forcing": hit[1] if hit else None,
-                         "without_budget_forcing": hit[2] if hit else None,
-                         "best_accuracy": best.accuracy, "best_setting": best.setting,
-                         "best_method": best.method})
-        return rows
-
-    def to_dict(self) -> dict[str, Any]:
-        """The content of report.json."""
-        return {
-            "schema": SCHEMA, "s1slurm_version": self.version, "created": self.created,
-            "partial": self.partial, "units": UNITS, "records": self.records,
-            "models": self.models, "engines": self.engines,
-            "runs": [r.to_dict() for r in self.runs],
-            "issues": self.issues.to_dict(),
-            "settings": [m.to_dict() for m in self.settings],
-            "methods": [m.to_dict() for m in self.methods],
-            "reference": ({**self.reference.to_dict(), "rows": self.reference_rows()}
-                          if self.reference else None),
-        }
-
+from s1slurm.report.collect import Issues, find_missing, open_runs, plan_settings, read_records
+from s1slurm.report.html import build_browser, render_html
+from s1slurm.report.metrics import QuestionStats, method_metrics, setting_metrics
+from s1slurm.report.plot import render_k_curves, render_plots
+from s1slurm.report.reference import get_reference, split_reference
+from s1slurm.report.render_md import render_markdown
+from s1slurm.report.types import FILES, SCHEMA, ReportResult
 
 class PartialReportError(S1SlurmError):
     """``--strict`` and the report is partial: raised after every output was written."""
@@ -108,12 +50,11 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     Raises ConfigError (exit code 2) for a folder that is not an evaluation run or an unknown
     ``reference``, before anything is written; with ``strict``, raises PartialReportError (exit
     code 1, carrying ``.result``) after writing everything when the report is partial.
+    ``reference`` may name the setting compared with the published budget-forcing figures:
+    ``s1-32b@ignore=2,max=none`` (without it, only the ``max=none`` comparison is made).
     """
-    from s1slurm.report.html import build_browser, render_html
-    from s1slurm.report.plot import render_plots
-    from s1slurm.report.render_md import render_markdown
-
     ref = get_reference(reference)
+    ref_setting = split_reference(reference)[1]
     runs = open_runs(run_dirs)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -123,24 +64,34 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     find_missing(runs, rec, issues)
     if len(rec) == 0:
         issues.warnings.insert(0, "no usable records were found in the given runs")
-    settings = setting_metrics(rec, plan_settings(runs))
+    per_question: dict[tuple[str, str], QuestionStats] = {}
+    settings = setting_metrics(rec, plan_settings(runs), per_question)
+    if ref_setting is not None and ref_setting not in {m.setting for m in settings}:
+        issues.warnings.append(f"reference setting {ref_setting!r} is not a setting of these runs")
     result = ReportResult(
-        out_dir=out, runs=runs, issues=issues, settings=settings, methods=method_metrics(settings),
-        reference=ref, records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
+        out_dir=out, runs=runs, issues=issues, settings=settings,
+        methods=method_metrics(settings, per_question), reference=ref, reference_setting=ref_setting,
+        records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
         engines=sorted(rec.engines | {r.engine for r in runs if r.engine}),
         created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if result.run_differences():
+        issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())
+                               + ": their numbers may not be comparable")
     browser = build_browser(rec, settings)
     del rec
     out.mkdir(parents=True, exist_ok=True)
     png, svg = render_plots(result)
+    k_png, k_svg = render_k_curves(result)
     outputs: dict[str, bytes] = {
         "report.json": (json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str)
                         + "\n").encode(),
         "report.md": render_markdown(result).encode(),
         "scaling.png": png,
         "scaling.svg": svg,
+        "curves_k.png": k_png,
+        "curves_k.svg": k_svg,
     }
-    outputs["report.html"] = render_html(result, svg, browser).encode()
+    outputs["report.html"] = render_html(result, svg, browser, k_svg).encode()
     for name in FILES:
         atomic_write_bytes(out / name, outputs[name])
         result.files[name] = out / name
@@ -149,4 +100,4 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     return result
 
 
-__all__ = ["FILES", "PartialReportError", "ReportResult", "build_report", "default_out_dir"]
+__all__ = ["FILES", "SCHEMA", "PartialReportError", "ReportResult", "build_report", "default_out_dir"]

@@ -53,9 +53,22 @@ class RunInfo:
     def engine(self) -> str | None:
         return (self.plan or {}).get("engine")
 
+    @property
+    def description(self) -> dict[str, Any]:
+        """What ran (engine and version, dtype, tensor-parallel size, batch size, batch-invariant
+        kernels), from the plan; runs made before it was recorded give what the spec says."""
+        run = (self.plan or {}).get("run")
+        if isinstance(run, dict):
+            return dict(run)
+        spec = self.spec if isinstance(self.spec, dict) else {}
+        return {"engine": self.engine, "engine_version": None, "dtype": spec.get("dtype"),
+                "tensor_parallel_size": spec.get("tensor_parallel_size"),
+                "batch_size": spec.get("batch_size"), "batch_invariant": None}
+
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "run": self.run, "s1slurm_version": self.version,
-                "model": self.model, "engine": self.engine, "profile": self.profile,
+                "model": self.model, "engine": self.engine, "run_description": self.description,
+                "profile": self.profile,
                 "spec": self.spec, "eval_plan": self.plan, "shards": self.shard_ids}
 
 

@@ -18,7 +18,7 @@ from s1slurm.report.collect import Records
 from s1slurm.report.metrics import UNITS
 
 if TYPE_CHECKING:
-    from s1slurm.report.build import ReportResult
+    from s1slurm.report.types import ReportResult
     from s1slurm.report.metrics import SettingMetrics
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -99,8 +99,8 @@ def build_browser(rec: Records, settings: list["SettingMetrics"]) -> Browser:
     return br
 
 
-def render_html(result: "ReportResult", svg: bytes, browser: Browser) -> str:
-    """The whole report.html text."""
+def render_html(result: "ReportResult", svg: bytes, browser: Browser, k_svg: bytes = b"") -> str:
+    """The whole report.html text (``svg``: the scaling plot; ``k_svg``: pass@k / maj@k curves)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
@@ -111,6 +111,9 @@ def render_html(result: "ReportResult", svg: bytes, browser: Browser) -> str:
     return env.get_template("report.html.j2").render(
         r=result, issues=text.issue_lines(result.issues, cap=200), units=UNITS,
         plot_src="data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii"),
+        k_plot_src=("data:image/svg+xml;base64," + base64.b64encode(k_svg).decode("ascii")) if k_svg else "",
+        run_line=text.run_line, interval=text.interval, with_interval=text.with_interval,
+        curve_text=text.curve_text, neighbour_text=text.neighbour_text,
         per_bench=per_bench, browser=browser, limits={
             "samples_per_row": browser.samples_per_row, "max_rows": MAX_ROWS,
             "max_questions": MAX_QUESTIONS},

@@ -4,11 +4,24 @@ Control, Scaling and Performance per benchmark and method.
 Units: accuracies, shares and Control are percentages (0-100). Scaling is in percentage points of
 accuracy per doubling of average thinking tokens (x = log2 tokens), and per 1,000 thinking tokens
 for the raw-token version.
+
+Over samples: avg@n is the mean accuracy over a question's n samples (the "accuracy" column);
+pass@k is the unbiased estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021); maj@k is the
+majority vote over k samples, votes grouped by mathematical equivalence
+(:func:`s1slurm.eval.grading.answer_classes`), averaged over subsets of k samples. Both are given
+as curves over k = 1, 2, 4, ... n.
+
+Intervals: 95% percentile bootstrap over questions. For Control, Scaling and Performance the
+questions common to all of a method's settings are resampled together (one resample gives all
+three); the difference between neighbouring settings (ordered by thinking) is a paired bootstrap
+over the questions both have.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -28,7 +41,22 @@ UNITS = {
     "scaling_raw": "percentage points of accuracy per 1,000 average thinking tokens",
     "performance": "highest accuracy over the method's settings, percent",
     "cut_share": "percent of samples whose thinking was ended by the budget",
+    "pass_at_k": "unbiased pass@k (Chen et al. 2021), mean over questions with at least k samples, percent",
+    "maj_at_k": "majority vote over k samples (answers grouped by mathematical equivalence), mean over "
+                "subsets of k samples and over questions, percent",
+    "neighbour": "accuracy difference to the previous setting of the method (ordered by thinking), "
+                 "percentage points, with a 95% paired bootstrap interval over questions",
 }
+MAJ_SUBSETS = 32     # subsets of k samples drawn per question for maj@k when there are more
+
+
+@dataclass
+class QuestionStats:
+    """Per question of one (benchmark, setting): accuracy over its samples and mean thinking."""
+
+    questions: np.ndarray   # question codes, ascending
+    accuracy: np.ndarray    # fraction correct
+    tokens: np.ndarray      # mean thinking tokens
 
 
 @dataclass
@@ -58,6 +86,9 @@ class SettingMetrics:
     under_min: int                      # samples with thinking_tokens < min_thinking_tokens
     in_control: bool
     ungraded: int                       # samples with correct = null (counted as wrong)
+    ks: list[int] = field(default_factory=list)            # 1, 2, 4, ... n (n: fewest samples)
+    pass_at_k: list[float] = field(default_factory=list)   # percent, one per k
+    maj_at_k: list[float] = field(default_factory=list)    # percent, one per k
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +108,12 @@ class MethodMetrics:
     performance: float
     performance_setting: str
     left_out_of_log: list[str] = field(default_factory=list)   # settings with 0 average tokens
+    control_ci: tuple[float, float] | None = None
+    scaling_log2_ci: tuple[float, float] | None = None
+    scaling_raw_ci: tuple[float, float] | None = None
+    performance_ci: tuple[float, float] | None = None
+    bootstrap_questions: int = 0                               # questions common to all settings
+    neighbours: list[dict[str, Any]] = field(default_factory=list)  # paired differences
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,14 +134,72 @@ def bootstrap_ci(per_question: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
 def majority_correct(answers: Sequence[int], correct: Sequence[int]) -> bool:
     """Whether the most frequent extracted answer is correct.
 
-    ``answers`` are answer codes in sample order (-1: nothing extracted, never a vote); a tie goes
-    to the answer seen first; the vote's correctness is that of its first sample.
+    ``answers`` are answer (or answer-class) codes in sample order (-1: nothing extracted, never
+    a vote); a tie goes to the answer seen first; the vote's correctness is that of its first
+    sample.
     """
     votes = Counter(a for a in answers if a >= 0)
     if not votes:
         return False
     best = votes.most_common(1)[0][0]
     return correct[list(answers).index(best)] == 1
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one question with ``c`` correct among ``n`` samples (k <= n)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def k_values(n: int) -> list[int]:
+    """1, 2, 4, ... up to n, and n itself."""
+    ks = [k for k in (2 ** i for i in range(max(n, 1).bit_length())) if k <= n]
+    if n >= 1 and ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def maj_at_k(classes: Sequence[int], correct: Sequence[int], k: int, seed: int = BOOTSTRAP_SEED) -> float:
+    """Majority vote over k of the samples, averaged over every subset of k samples (or over
+    :data:`MAJ_SUBSETS` seeded random ones when there are more); subsets keep sample order."""
+    n = len(classes)
+    if k >= n:
+        return float(majority_correct(classes, correct))
+    if math.comb(n, k) <= MAJ_SUBSETS:
+        subsets: Any = itertools.combinations(range(n), k)
+    else:
+        rng = random.Random(seed + 7919 * n + k)
+        subsets = (sorted(rng.sample(range(n), k)) for _ in range(MAJ_SUBSETS))
+    hits = [majority_correct([classes[i] for i in sub], [correct[i] for i in sub]) for sub in subsets]
+    return sum(hits) / len(hits)
+
+
+def answer_class_codes(rec: Records) -> np.ndarray:
+    """Per record, the class of its extracted answer among all answers to the same question
+    (mathematical equivalence; AIME-style integer golds compare answers as integers); -1 where
+    nothing was extracted."""
+    from s1slurm.eval.grading import answer_classes
+
+    out = np.full(len(rec), -1, dtype=np.int64)
+    have = np.flatnonzero(rec.extracted >= 0)
+    if have.size == 0:
+        return out
+    group = rec.benchmark[have] * max(len(rec.questions), 1) + rec.question[have]
+    order = have[np.argsort(group, kind="stable")]
+    keys = group[np.argsort(group, kind="stable")]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], keys.shape[0]]
+    for lo, hi in zip(starts.tolist(), ends.tolist()):
+        rows = order[lo:hi]
+        codes = rec.extracted[rows]
+        distinct = list(dict.fromkeys(codes.tolist()))
+        gold = rec.gold.get((int(rec.benchmark[rows[0]]), int(rec.question[rows[0]])))
+        integers = gold is not None and gold.strip().lstrip("+-").isdigit()
+        classes = answer_classes([rec.answers.values[c] for c in distinct], integers=integers)
+        by_code = dict(zip(distinct, classes))
+        out[rows] = [by_code[c] for c in codes.tolist()]
+    return out
 
 
 def scaling(points: Sequence[tuple[float, float]], log2: bool) -> float | None:
@@ -116,15 +211,19 @@ def scaling(points: Sequence[tuple[float, float]], log2: bool) -> float | None:
     return sum(slopes) / len(slopes) if slopes else None
 
 
-def setting_metrics(rec: Records, plan: dict[str, BudgetSetting]) -> list[SettingMetrics]:
-    """Metrics of every (benchmark, setting) cell present in the records."""
+def setting_metrics(rec: Records, plan: dict[str, BudgetSetting],
+                    per_question: dict[tuple[str, str], QuestionStats] | None = None) -> list[SettingMetrics]:
+    """Metrics of every (benchmark, setting) cell present in the records; fills ``per_question``
+    (by (benchmark, setting label)) for :func:`method_metrics`' bootstrap when given."""
     if len(rec) == 0:
         return []
+    classes = answer_class_codes(rec)
     n_s = max(len(rec.settings), 1)
     cell = rec.benchmark * n_s + rec.setting
     order = np.lexsort((rec.sample, rec.question, cell))
     cols = {name: getattr(rec, name)[order] for name in
             ("question", "sample", "correct", "thinking_tokens", "forced", "cut", "extracted")}
+    cols["classes"] = classes[order]
     cell = cell[order]
     starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
     ends = np.r_[starts[1:], cell.shape[0]]
@@ -141,12 +240,20 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting]) -> list[Settin
         per_q = np.add.reduceat(ok, qstarts) / counts
         ci_lo, ci_hi = bootstrap_ci(per_q)
         k = int(counts.max())
+        ans, corr = cols["classes"][lo:hi].tolist(), cols["correct"][lo:hi].tolist()
+        bounds = list(zip(qstarts.tolist(), (qstarts + counts).tolist()))
         maj = None
         if k > 1:
-            ans, corr = cols["extracted"][lo:hi].tolist(), cols["correct"][lo:hi].tolist()
-            bounds = qstarts.tolist() + [hi - lo]
-            maj = 100.0 * sum(majority_correct(ans[a:z], corr[a:z])
-                              for a, z in zip(bounds[:-1], bounds[1:])) / len(qstarts)
+            maj = 100.0 * sum(majority_correct(ans[a:z], corr[a:z]) for a, z in bounds) / len(qstarts)
+        ks = k_values(int(counts.min()))
+        n_correct = np.add.reduceat(ok, qstarts)
+        pass_k = [100.0 * float(np.mean([pass_at_k(int(n), int(c), kk) for n, c in zip(counts, n_correct)]))
+                  for kk in ks]
+        maj_k = [100.0 * float(np.mean([maj_at_k(ans[a:z], corr[a:z], kk) for a, z in bounds]))
+                 for kk in ks]
+        if per_question is not None:
+            per_question[(rec.benchmarks.values[b], label)] = QuestionStats(
+                q[qstarts], per_q, np.add.reduceat(tokens.astype(np.float64), qstarts) / counts)
         avg = float(tokens.mean())
         a_max = budget.max_thinking_tokens
         out.append(SettingMetrics(
@@ -162,15 +269,17 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting]) -> list[Settin
             over_max=int((tokens > a_max).sum()) if a_max is not None else 0,
             under_min=int((tokens < budget.min_thinking_tokens).sum()),
             in_control=budget.min_thinking_tokens <= avg and (a_max is None or avg <= a_max),
-            ungraded=int((cols["correct"][lo:hi] == -1).sum())))
+            ungraded=int((cols["correct"][lo:hi] == -1).sum()), ks=ks, pass_at_k=pass_k, maj_at_k=maj_k))
     order_of = {label: i for i, label in enumerate(plan)}
     out.sort(key=lambda m: (m.benchmark, m.method, order_of.get(m.setting, len(order_of)),
                             m.avg_thinking_tokens, m.setting))
     return out
 
 
-def method_metrics(settings: Sequence[SettingMetrics]) -> list[MethodMetrics]:
-    """Control, Scaling and Performance per (benchmark, method) over the settings present."""
+def method_metrics(settings: Sequence[SettingMetrics],
+                   per_question: dict[tuple[str, str], QuestionStats] | None = None) -> list[MethodMetrics]:
+    """Control, Scaling and Performance per (benchmark, method) over the settings present, with
+    bootstrap intervals and neighbour differences when ``per_question`` is given."""
     groups: dict[tuple[str, str], list[SettingMetrics]] = {}
     for m in settings:
         groups.setdefault((m.benchmark, m.method), []).append(m)
@@ -186,8 +295,73 @@ def method_metrics(settings: Sequence[SettingMetrics]) -> list[MethodMetrics]:
             scaling_log2=scaling(points, log2=True), scaling_raw=scaling(points, log2=False),
             performance=best.accuracy, performance_setting=best.setting,
             left_out_of_log=[m.setting for m in ms if m.avg_thinking_tokens <= 0]))
+        if per_question is not None:
+            _bootstrap_method(out[-1], ms, [per_question.get((bench, m.setting)) for m in ms])
     out.sort(key=lambda m: (m.benchmark, m.method))
     return out
+
+
+def _interval(values: np.ndarray) -> tuple[float, float] | None:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _mean_pairwise_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row, :func:`scaling`'s average slope over all pairs of columns (NaN without a pair)."""
+    dx = x[:, None, :] - x[:, :, None]
+    dy = y[:, None, :] - y[:, :, None]
+    upper = np.triu(np.ones(dx.shape[1:], dtype=bool), k=1)[None]
+    ok = upper & np.isfinite(dx) & (dx != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slopes = np.where(ok, dy / np.where(ok, dx, 1.0), 0.0)
+    count = ok.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, slopes.sum(axis=(1, 2)) / np.maximum(count, 1), np.nan)
+
+
+def _bootstrap_method(c: MethodMetrics, ms: Sequence[SettingMetrics],
+                      stats: Sequence[QuestionStats | None], resamples: int = BOOTSTRAP_RESAMPLES,
+                      seed: int = BOOTSTRAP_SEED) -> None:
+    """Fill ``c``'s intervals (questions common to every setting, resampled together) and its
+    paired differences between neighbouring settings."""
+    if any(st is None for st in stats):
+        return
+    rng = np.random.default_rng(seed)
+    for a, b, sa, sb in zip(ms[:-1], ms[1:], stats[:-1], stats[1:]):
+        common, ia, ib = np.intersect1d(sa.questions, sb.questions, return_indices=True)  # type: ignore[union-attr]
+        if common.size == 0:
+            continue
+        d = sb.accuracy[ib] - sa.accuracy[ia]  # type: ignore[union-attr]
+        means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
+        lo, hi = np.percentile(means, [2.5, 97.5])
+        c.neighbours.append({"from": a.setting, "to": b.setting, "questions": int(common.size),
+                             "difference": 100.0 * float(d.mean()), "ci_low": 100.0 * float(lo),
+                             "ci_high": 100.0 * float(hi),
+                             "share_not_better": float((means <= 0).mean())})
+    common = stats[0].questions  # type: ignore[union-attr]
+    for st in stats[1:]:
+        common = np.intersect1d(common, st.questions)  # type: ignore[union-attr]
+    if common.size == 0:
+        return
+    acc = np.stack([st.accuracy[np.searchsorted(st.questions, common)] for st in stats], axis=1)  # type: ignore[union-attr]
+    tok = np.stack([st.tokens[np.searchsorted(st.questions, common)] for st in stats], axis=1)  # type: ignore[union-attr]
+    idx = rng.integers(0, common.size, size=(resamples, common.size))
+    acc_b = 100.0 * acc[idx].mean(axis=1)       # (resamples, settings)
+    tok_b = tok[idx].mean(axis=1)
+    lo_b = np.array([m.min_thinking_tokens for m in ms], dtype=np.float64)
+    hi_b = np.array([m.max_thinking_tokens if m.max_thinking_tokens is not None else np.inf for m in ms])
+    control = 100.0 * ((tok_b >= lo_b) & (tok_b <= hi_b)).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        log_x = np.where(tok_b > 0, np.log2(np.where(tok_b > 0, tok_b, 1.0)), np.nan)
+    c.bootstrap_questions = int(common.size)
+    c.control_ci = _interval(control)
+    c.performance_ci = _interval(acc_b.max(axis=1))
+    if len(ms) > 1:
+        c.scaling_log2_ci = _interval(_mean_pairwise_slope(log_x, acc_b))
+        c.scaling_raw_ci = _interval(_mean_pairwise_slope(tok_b / 1000.0, acc_b))
 
 
 def _budget(label: str, rec: Records, plan: dict[str, BudgetSetting]) -> tuple[str, BudgetSetting]:

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from s1slurm.report.build import ReportResult
+    from s1slurm.report.types import ReportResult
 
 MAX_LABELS = 10   # points labelled per line at most
 _MIN_GAP = 0.07   # labels closer than this (fraction of the axes, in x and in y) are left out
@@ -123,3 +123,51 @@ def _panel(ax, result: "ReportResult", bench: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
+
+
+def render_k_curves(result: "ReportResult") -> tuple[bytes, bytes]:
+    """(PNG bytes, SVG bytes): pass@k (solid) and maj@k (dashed) against k, one panel per
+    benchmark, one line pair per method at its best-performing setting."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    benches = result.benchmarks
+    ncols = max(1, min(3, len(benches)))
+    nrows = max(1, math.ceil(len(benches) / ncols))
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "s1slurm-report-k",
+                                "font.size": 9}):
+        fig = Figure(figsize=(max(5.6 * ncols, 8.0), 4.0 * nrows + 0.5), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(benches):]:
+            ax.set_visible(False)
+        if not benches:
+            axes[0].set_visible(True)
+            axes[0].text(0.5, 0.5, "no records", ha="center", va="center", transform=axes[0].transAxes)
+            axes[0].set_axis_off()
+        for ax, bench in zip(axes, benches):
+            by_setting = {m.setting: m for m in result.settings if m.benchmark == bench}
+            for c in (c for c in result.methods if c.benchmark == bench):
+                m = by_setting[c.performance_setting]
+                if not m.ks:
+                    continue
+                line = ax.plot(m.ks, m.pass_at_k, marker="o", markersize=3, linewidth=1.3,
+                               label=f"{c.method} pass@k ({m.setting})")
+                ax.plot(m.ks, m.maj_at_k, marker="s", markersize=3, linewidth=1.1, linestyle="--",
+                        color=line[0].get_color(), label=f"{c.method} maj@k")
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("k (samples, log2 scale)")
+            ax.set_ylabel("percent of questions")
+            ax.set_title(bench)
+            ax.set_ylim(-1.0, 101.0)
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6, loc="best")
+        title = "pass@k (solid) and maj@k (dashed) over k, each method at its best setting"
+        fig.suptitle(("PARTIAL DATA: " if result.partial else "") + title,
+                     color="#b00020" if result.partial else "black")
+        png, svg = io.BytesIO(), io.BytesIO()
+        fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+    return png.getvalue(), svg.getvalue()

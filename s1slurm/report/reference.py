@@ -53,8 +53,22 @@ def canonical_benchmark(name: str) -> str | None:
     return None
 
 
+NO_FORCING_SETTING = "max=none"  # no cap, no forced continuation: the paper's "without" figures
+
+
+def split_reference(text: str | None) -> tuple[str | None, str | None]:
+    """``s1-32b@ignore=2,max=none`` -> (``s1-32b``, ``ignore=2,max=none``): the reference and the
+    setting of this report compared with its budget-forcing figures."""
+    if text is None:
+        return None, None
+    name, _, setting = text.partition("@")
+    return name, (setting.strip() or None)
+
+
 def get_reference(name: str | None) -> Reference | None:
-    """The reference named on the command line; ConfigError for an unknown one."""
+    """The reference named on the command line (a ``@setting`` suffix is ignored here; see
+    :func:`split_reference`); ConfigError for an unknown one."""
+    name = split_reference(name)[0]
     if name is None:
         return None
     ref = REFERENCES.get(name.lower())

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from s1slurm.report.metrics import UNITS
-from s1slurm.report.text import (accuracy_ci, budget_text, control_text, issue_lines, maj_text, num,
-                                 signed)
+from s1slurm.report.text import (accuracy_ci, budget_text, control_text, curve_text, interval, issue_lines,
+                                 maj_text, neighbour_text, num, run_line, signed, with_interval)
 
 if TYPE_CHECKING:
-    from s1slurm.report.build import ReportResult
+    from s1slurm.report.types import ReportResult
 
 
 def md(value: object) -> str:
@@ -41,9 +41,12 @@ def render_markdown(result: "ReportResult") -> str:
         out += [f"  - {md(line)}" for line in lines]
     out.append("")
     out += ["## Runs", ""]
-    out += table(["run", "model", "engine", "s1slurm version", "shards", "folder"],
-                 [(i.run, i.model or "?", i.engine or "?", i.version or "?", len(i.shard_ids), i.path)
+    out += table(["run", "model", "what ran", "s1slurm version", "shards", "folder"],
+                 [(i.run, i.model or "?", run_line(i.description), i.version or "?", len(i.shard_ids), i.path)
                   for i in r.runs])
+    if r.run_differences():
+        out += [f"> **The merged runs differ in {', '.join(r.run_differences())}**: their numbers may "
+                "not be comparable.", ""]
     out += [f"{r.records:,} records merged; models: {', '.join(r.models) or '?'}; "
             f"engines: {', '.join(r.engines) or '?'}.", ""]
     out += ["## Test-time scaling: Control, Scaling, Performance", ""]
@@ -52,11 +55,20 @@ def render_markdown(result: "ReportResult") -> str:
             f"- Scaling (raw): {UNITS['scaling_raw']}.",
             f"- Performance: {UNITS['performance']}.",
             "- n/a: fewer than two settings with different average thinking tokens.", ""]
-    out += table(["benchmark", "method", "settings", "Control %", "Scaling (pp / doubling)",
-                  "Scaling (pp / 1k tokens)", "Performance % (setting)"],
-                 [(c.benchmark, c.method, len(c.settings), control_text(c), signed(c.scaling_log2),
-                   signed(c.scaling_raw), f"{c.performance:.1f} ({c.performance_setting})")
+    out += [f"Brackets: 95% bootstrap intervals over the questions common to the method's settings.", ""]
+    out += table(["benchmark", "method", "settings", "Control % [CI]", "Scaling (pp / doubling) [CI]",
+                  "Scaling (pp / 1k tokens) [CI]", "Performance % [CI] (setting)"],
+                 [(c.benchmark, c.method, len(c.settings), f"{control_text(c)} {interval(c.control_ci)}",
+                   with_interval(c.scaling_log2, c.scaling_log2_ci, 2, True),
+                   with_interval(c.scaling_raw, c.scaling_raw_ci, 2, True),
+                   f"{c.performance:.1f} {interval(c.performance_ci)} ({c.performance_setting})")
                   for c in r.methods])
+    steps = [(c.benchmark, c.method, neighbour_text(n)) for c in r.methods for n in c.neighbours]
+    if steps:
+        out += ["### Does more thinking help? Neighbouring settings", "",
+                f"{UNITS['neighbour']}. \"resamples not better\": share of bootstrap resamples where the "
+                "difference is ≤ 0.", ""]
+        out += table(["benchmark", "method", "difference"], steps)
     left_out = [f"{c.benchmark}/{c.method}: {', '.join(c.left_out_of_log)}" for c in r.methods
                 if c.left_out_of_log]
     if left_out:
@@ -64,13 +76,17 @@ def render_markdown(result: "ReportResult") -> str:
                 + "; ".join(left_out) + ".", ""]
     rows = r.reference_rows()
     if r.reference is not None:
+        named = r.reference_setting or "no setting named (add @SETTING to --reference)"
         out += [f"## Reference: {r.reference.name}", "", f"Published figures ({r.reference.source}), "
-                "accuracy %, next to the best accuracy of this report.", ""]
+                f"accuracy %, next to this report at named settings: with budget forcing at {named}; "
+                "without at max=none.", ""]
         out += table(["benchmark", "paper benchmark", f"{r.reference.name} with budget forcing",
-                      f"{r.reference.name} without", "this report: best % (setting)"],
+                      "this report at the named setting", f"{r.reference.name} without",
+                      "this report at max=none"],
                      [(x["benchmark"], x["paper_benchmark"] or "no published figure",
-                       num(x["with_budget_forcing"]), num(x["without_budget_forcing"]),
-                       f"{x['best_accuracy']:.1f} ({x['best_method']} {x['best_setting']})")
+                       num(x["with_budget_forcing"]),
+                       f"{num(x['accuracy'])} {interval(x['ci'])}" if x["accuracy"] is not None else "n/a",
+                       num(x["without_budget_forcing"]), num(x["without_accuracy"]))
                       for x in rows])
     out += ["## Accuracy and thinking per setting", "",
             f"Accuracy: {UNITS['accuracy']}, with the {UNITS['ci']}. maj@k: majority vote over the k "
@@ -89,7 +105,15 @@ def render_markdown(result: "ReportResult") -> str:
                        num(m.avg_forced_continuations, 2), m.over_max, m.under_min,
                        "yes" if m.in_control else "**no**", m.ungraded)
                       for m in r.settings if m.benchmark == bench])
-    out += ["## Plot", "", "![accuracy against average thinking tokens](scaling.png)", "",
+    out += ["## pass@k and maj@k over k", "",
+            f"pass@k: {UNITS['pass_at_k']}. maj@k: {UNITS['maj_at_k']}.", ""]
+    for bench in r.benchmarks:
+        out += [f"### {md(bench)}", ""]
+        out += table(["method", "setting", "pass@k %", "maj@k %"],
+                     [(m.method, m.setting, curve_text(m.ks, m.pass_at_k), curve_text(m.ks, m.maj_at_k))
+                      for m in r.settings if m.benchmark == bench])
+    out += ["## Plots", "", "![accuracy against average thinking tokens](scaling.png)", "",
             "Error bars: 95% bootstrap interval. Also in scaling.svg and report.html.", "",
+            "![pass@k and maj@k over k](curves_k.png)", "",
             "---", f"s1slurm {r.version}, created {r.created}. All numbers are in report.json.", ""]
     return "\n".join(out)

@@ -9,10 +9,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from s1slurm.report.text import accuracy_ci, control_text, issue_lines, num, signed
+from s1slurm.report.text import (accuracy_ci, control_text, curve_text, interval, issue_lines, neighbour_text,
+                                 num, run_line, signed)
 
 if TYPE_CHECKING:
-    from s1slurm.report.build import ReportResult
+    from s1slurm.report.types import ReportResult
 
 
 def render_terminal(result: "ReportResult", console: Console | None = None, cap: int = 10) -> None:
@@ -26,14 +27,27 @@ def render_terminal(result: "ReportResult", console: Console | None = None, cap:
         console.print(f"[bold yellow]{escape(heading)}[/]")
         for line in lines:
             console.print(f"  {escape(line)}", soft_wrap=True)
+    for info in r.runs:
+        console.print(f"[bold]{escape(info.run)}[/]: {escape(info.model or '?')} on "
+                      f"{escape(run_line(info.description))}", soft_wrap=True)
+    if r.run_differences():
+        console.print(f"[bold red]The merged runs differ in {escape(', '.join(r.run_differences()))}[/]: "
+                      "their numbers may not be comparable.")
     methods = Table(title="Test-time scaling (Control %: settings within budget; Scaling: pp of "
                           "accuracy per doubling / per 1k thinking tokens)", title_justify="left")
-    for col in ("benchmark", "method", "Control %", "Scaling ×2", "Scaling 1k", "Perf. %", "at"):
+    for col in ("benchmark", "method", "Control %", "[CI]", "Scaling ×2", "[CI] ", "Scaling 1k", "Perf. %",
+                "[CI]  ", "at"):
         methods.add_column(col, justify="left" if col in ("benchmark", "method", "at") else "right")
     for c in r.methods:
-        methods.add_row(escape(c.benchmark), escape(c.method), control_text(c), signed(c.scaling_log2),
-                        signed(c.scaling_raw), f"{c.performance:.1f}", escape(c.performance_setting))
+        methods.add_row(escape(c.benchmark), escape(c.method), control_text(c), interval(c.control_ci),
+                        signed(c.scaling_log2), escape(interval(c.scaling_log2_ci, 2, True)),
+                        signed(c.scaling_raw), f"{c.performance:.1f}", interval(c.performance_ci),
+                        escape(c.performance_setting))
     console.print(methods)
+    for c in r.methods:
+        for n in c.neighbours:
+            console.print(f"  {escape(c.benchmark)} {escape(c.method)}: {escape(neighbour_text(n))}",
+                          soft_wrap=True)
     ref = {x["benchmark"]: x for x in r.reference_rows()}
     for bench in r.benchmarks:
         table = Table(title=f"{escape(bench)}: accuracy % [95% bootstrap interval], average thinking "
@@ -53,11 +67,16 @@ def render_terminal(result: "ReportResult", console: Console | None = None, cap:
                               num(m.avg_forced_continuations, 2), str(m.over_max),
                               "yes" if m.in_control else "[red]no[/]")
         console.print(table)
+        for m in r.settings:
+            if m.benchmark == bench and m.ks and m.ks[-1] > 1:
+                console.print(f"  {escape(m.setting)} pass@k: {curve_text(m.ks, m.pass_at_k)}; "
+                              f"maj@k: {curve_text(m.ks, m.maj_at_k)}", soft_wrap=True)
     if r.reference is not None:
         table = Table(title=f"Reference: {r.reference.name} (published, accuracy %)", title_justify="left")
-        for col in ("benchmark", "with budget forcing", "without", "this report: best"):
-            table.add_column(col)
+        for col in ("benchmark", "with budget forcing", f"here at {r.reference_setting or '(none named)'}",
+                    "without", "here at max=none"):
+            table.add_column(escape(col))
         for bench, x in ref.items():
-            table.add_row(escape(bench), num(x["with_budget_forcing"]), num(x["without_budget_forcing"]),
-                          escape(f"{x['best_accuracy']:.1f} ({x['best_setting']})"))
+            table.add_row(escape(bench), num(x["with_budget_forcing"]), num(x["accuracy"]),
+                          num(x["without_budget_forcing"]), num(x["without_accuracy"]))
         console.print(table)

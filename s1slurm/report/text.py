@@ -97,3 +97,38 @@ def issue_lines(issues: Issues, cap: int = 20) -> list[tuple[str, list[str]]]:
     if i.warnings:
         add(f"{len(i.warnings)} warning(s)", list(i.warnings), len(i.warnings))
     return out
+
+
+def interval(ci: "tuple[float, float] | list[float] | None", digits: int = 1, signed_: bool = False) -> str:
+    """``[lo, hi]`` of a bootstrap interval, or n/a."""
+    if ci is None:
+        return NA
+    f = signed if signed_ else num
+    return f"[{f(ci[0], digits)}, {f(ci[1], digits)}]"
+
+
+def with_interval(value: float | None, ci: "tuple[float, float] | None", digits: int = 1,
+                  signed_: bool = False) -> str:
+    """A value followed by its interval: ``+3.10 [-1.20, +7.00]``."""
+    shown = signed(value, digits) if signed_ else num(value, digits)
+    return shown if value is None else f"{shown} {interval(ci, digits, signed_)}"
+
+
+def curve_text(ks: "list[int]", values: "list[float]") -> str:
+    """``k=1: 20.0, k=2: 35.0`` (n/a without samples)."""
+    return ", ".join(f"k={k}: {v:.1f}" for k, v in zip(ks, values)) or NA
+
+
+def neighbour_text(n: "dict") -> str:
+    """``max=64 -> max=128: +5.0 pp [-2.5, +12.5]``."""
+    return (f"{n['from']} → {n['to']}: {n['difference']:+.1f} pp [{n['ci_low']:+.1f}, {n['ci_high']:+.1f}]"
+            f" (n={n['questions']}, resamples not better: {100 * n['share_not_better']:.0f}%)")
+
+
+def run_line(description: "dict") -> str:
+    """One line about what ran: engine and version, dtype, TP size, batch size, determinism."""
+    d = description
+    inv = {True: "batch-invariant kernels", False: "kernels not batch-invariant", None: "determinism unknown"}
+    return (f"{d.get('engine') or '?'} ({d.get('engine_version') or 'version unknown'}), "
+            f"dtype {d.get('dtype') or '?'}, tensor parallel {d.get('tensor_parallel_size') or '?'}, "
+            f"batch {d.get('batch_size') or '?'}, {inv.get(d.get('batch_invariant'), '?')}")

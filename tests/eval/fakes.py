@@ -15,6 +15,9 @@ from s1slurm.eval.engines.base import Engine, EngineConfig, Request
 
 VOCAB = ["<eos>", "<|im_start|>", "think", "answer", "\n", "\n\n", "Wait", " a", " b", " c", " d",
          ".", ".\n\n", "Final", " Answer", ":", " 4", "2", "user", "assistant", "x", " y", " z"]
+# every other printable character, as one token each (after the words above, so their ids are
+# stable): prompts of the conditional-control methods and step markers can be encoded
+VOCAB += [c for c in map(chr, range(32, 127)) if c not in VOCAB]
 EOS = 0
 # tokens the fake model writes, with weights (delimiters are rare enough for rounds of ~10-30 ids)
 _WRITES = [(" a", 20), (" b", 20), (" c", 15), (" d", 10), (" y", 8), (" z", 8), (".", 6), ("\n", 12),

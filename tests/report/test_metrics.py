@@ -12,7 +12,7 @@ from report_runs import make_plan, record, write_run
 from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report import build_report
-from s1slurm.report.metrics import bootstrap_ci, majority_correct, scaling
+from s1slurm.report.metrics import bootstrap_ci, k_values, maj_at_k, majority_correct, pass_at_k, scaling
 
 S128 = BudgetSetting(max_thinking_tokens=128)
 S200 = BudgetSetting(max_thinking_tokens=200)      # broken: every sample thinks 256 tokens
@@ -135,8 +135,10 @@ def test_json_holds_every_number_units_runs_and_version(report):
 
 def test_markdown_tables_state_units_and_show_na(report):
     md = (report.out_dir / "report.md").read_text()
-    assert "| aime24 | max | 3 | 66.7 (2/3) | +12.50 | +119.36 | 75.0 (max=200) |" in md
-    assert "| aime24 | ignore | 1 | 0.0 (0/1) | n/a | n/a | 0.0 (ignore=1,min=300,max=none) |" in md
+    assert "| aime24 | max | 3 | 66.7 (2/3) [33.3, 66.7] | +12.50 [-2.39, +28.61] | +119.36 [+52.27, +191.24] " \
+        "| 75.0 [50.0, 100.0] (max=200) |" in md
+    assert "| aime24 | ignore | 1 | 0.0 (0/1) [0.0, 0.0] | n/a | n/a | 0.0 [0.0, 0.0] (ignore=1,min=300,max=none) |" in md
+    assert "| aime24 | max | max=128 → max=200: +50.0 pp [+50.0, +50.0]" in md
     assert "| max | max=128 | [0, 128] | 2 | 2 | 25.0 [0.0, 50.0] | 50.0 (k=2) | 128.0 | 50.0 | 0.00 | 1 | 0 | yes | 0 |" in md
     assert "percentage points of accuracy per doubling" in md
     assert "56.7" in md and "92.6" in md and "None: every planned record" in md
@@ -176,3 +178,60 @@ def test_plot_has_a_line_per_benchmark_and_method_labels_and_the_reference(repor
     assert (report.out_dir / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (report.out_dir / "report.html").read_text()
     assert '<table id="reference">' in html and "56.7" in html and "92.6" in html
+
+
+def test_pass_at_k_is_the_unbiased_estimator_and_curves_run_over_powers_of_two():
+    assert pass_at_k(4, 1, 1) == pytest.approx(0.25) and pass_at_k(4, 1, 2) == pytest.approx(0.5)
+    assert pass_at_k(4, 0, 4) == 0.0 and pass_at_k(4, 3, 2) == 1.0
+    assert pass_at_k(5, 2, 3) == pytest.approx(1 - math.comb(3, 3) / math.comb(5, 3))
+    assert k_values(8) == [1, 2, 4, 8] and k_values(6) == [1, 2, 4, 6] and k_values(1) == [1]
+
+
+def test_maj_at_k_averages_over_subsets_of_k_samples():
+    # classes 0,0,1 with only class 0 correct: every pair but (1, 2)... votes: (0,0)->0, (0,1)->0, (0,1)->0
+    assert maj_at_k([0, 0, 1], [1, 1, 0], 2) == pytest.approx(1.0)
+    assert maj_at_k([1, 0, 0], [0, 1, 1], 2) == pytest.approx(1 / 3)  # ties go to the first sample
+    assert maj_at_k([0, 0, 1], [1, 1, 0], 1) == pytest.approx(2 / 3)
+
+
+def test_setting_curves_and_majority_use_equivalent_answers(report):
+    m = setting(report, "aime24", "max=200")
+    assert m.ks == [1, 2] and m.pass_at_k == pytest.approx([75.0, 100.0])
+    # q1: 7, 7 -> correct; q2: 9, 4 -> tie, first (9) correct
+    assert m.maj_at_k[-1] == pytest.approx(100.0) and m.maj_accuracy == pytest.approx(100.0)
+
+
+def test_method_intervals_contain_the_point_estimates(report):
+    c = method(report, "aime24", "max")
+    assert c.bootstrap_questions == 2
+    assert c.performance_ci[0] <= c.performance <= c.performance_ci[1]
+    assert c.scaling_log2_ci[0] <= c.scaling_log2 <= c.scaling_log2_ci[1]
+    assert [(n["from"], n["to"]) for n in c.neighbours] == [("max=128", "max=200"), ("max=200", "max=512")]
+    assert c.neighbours[0]["difference"] == pytest.approx(50.0)
+
+
+def test_reference_compares_at_the_named_setting_not_the_best(tmp_path):
+    lines = [record("aime24", s, q, i, c, t, end=e, forced=f, extracted=x, gold=GOLD[q])
+             for (s, q, i), (c, t, e, f, x) in AIME.items()]
+    run = write_run(tmp_path, "eval-r", make_plan({"aime24": ["q1", "q2"]}, [S128, S200, S512, IGN], 2),
+                    {Shard("aime24", 0, 1): lines})
+    result = build_report([run], tmp_path / "out", reference="s1-32b@max=512")
+    (row,) = result.reference_rows()
+    assert row["setting"] == "max=512" and row["accuracy"] == pytest.approx(50.0)  # not the best (75)
+    assert row["with_budget_forcing"] == 56.7
+    assert "this report at the named setting" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_runs_that_ran_differently_are_flagged(tmp_path):
+    runs = []
+    for name, dtype in (("eval-f32", "float32"), ("eval-bf16", "bfloat16")):
+        plan = make_plan({"aime24": ["q1"]}, [S128], 1)
+        plan["run"] = {"engine": "vllm", "engine_version": "vllm 0.32.0", "dtype": dtype,
+                       "tensor_parallel_size": 8, "batch_size": 64, "batch_invariant": dtype == "float32"}
+        runs.append(write_run(tmp_path, name, plan, {Shard("aime24", 0, 1): [
+            record("aime24", S128, "q1", 0, True, 10, run=name)]}))
+    result = build_report(runs, tmp_path / "out")
+    assert result.run_differences() == ["dtype", "batch_invariant"]
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "differ in dtype, batch_invariant" in md and "vllm 0.32.0" in md and "tensor parallel 8" in md
+    assert 'id="runs-differ"' in (tmp_path / "out" / "report.html").read_text()
