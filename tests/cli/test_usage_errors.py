@@ -149,3 +149,19 @@ def test_version_lists_installed_libraries_without_importing_them(capsys):
         except metadata.PackageNotFoundError:
             assert shown not in out
     assert not {"torch", "transformers", "vllm", "deepspeed"} & (set(sys.modules) - before)
+
+
+def test_an_interrupt_is_exit_code_130_with_a_word_on_what_is_kept(capsys):
+    interrupted = typer.Typer()
+
+    @interrupted.command()
+    def wait() -> None:
+        raise KeyboardInterrupt
+
+    @interrupted.command()
+    def other() -> None:
+        pass
+
+    assert run_app(interrupted, ["wait"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; finished shards are kept" in err and "Traceback" not in err

@@ -26,7 +26,7 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
 
 def test_help_lists_every_command(workdir):
     proc = s1slurm("--help")
-    for cmd in ("submit", "status", "logs", "cancel", "resume", "report", "demo"):
+    for cmd in ("submit", "status", "logs", "cancel", "resume", "report", "demo", "init", "profiles"):
         assert cmd in proc.stdout
 
 
@@ -69,9 +69,10 @@ def test_unreachable_sbatch(workdir):
     assert not (workdir / "runs").exists() or not any((workdir / "runs").iterdir())
 
 
-def test_stage_not_yet_available(workdir):
-    (workdir / "c.yaml").write_text("stage: curate\n")
-    assert_clean_error(s1slurm("submit", "curate", "--config", "c.yaml"), "not yet available")
+def test_unknown_stage_lists_the_stages(workdir):
+    (workdir / "c.yaml").write_text("stage: nosuchstage\n")
+    assert_clean_error(s1slurm("submit", "nosuchstage", "--config", "c.yaml"), "unknown stage 'nosuchstage'",
+                       "probe", "eval", "train", "curate")
 
 
 def test_dry_run_prints_a_complete_sbatch_script_with_the_profile_options(workdir):
