@@ -42,6 +42,18 @@ class ClusterChoice:
     source: "ClusterSource"
     origins: dict[str, str] = field(default_factory=dict)  # profile name -> file or "built-in"
 
+    def explain(self, error: Exception) -> Exception:
+        """``error`` with a hint when a profile is missing because no cluster file was found at all."""
+        from s1slurm.config.discovery import ENV_VAR
+        from s1slurm.core.errors import ConfigError
+
+        if not isinstance(error, ConfigError) or error.field != "profiles" or self.source.path is not None:
+            return error
+        hint = (f"; no cluster.yaml was found (--cluster, ${ENV_VAR}, ./cluster.yaml, "
+                "~/.config/s1slurm/cluster.yaml): write one with 's1slurm init' (on a SLURM login node: "
+                "'s1slurm init --slurm')")
+        return ConfigError(error.detail + hint, file=error.file, field=error.field, expected=error.expected)
+
 
 def console() -> Console:
     """The console commands print to (stdout; paths stay on one line)."""

@@ -66,9 +66,13 @@ def write_crash_report(error: BaseException, argv: Sequence[str], env: Mapping[s
     from s1slurm.cli.version import version_text
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    text = (f"{version_text()}\n\ncommand: {' '.join(argv)}\nfolder: {os.getcwd()}\ntime: {stamp}\n\n"
+    try:
+        folder_now = os.getcwd()
+    except OSError as e:  # the current folder was deleted: still write the report
+        folder_now = f"<unknown: {e}>"
+    text = (f"{version_text()}\n\ncommand: {' '.join(argv)}\nfolder: {folder_now}\ntime: {stamp}\n\n"
             + "".join(traceback.format_exception(type(error), error, error.__traceback__)))
-    for folder in (cache_dir(env), Path(tempfile.gettempdir())):
+    for folder in (cache_dir(env), Path(tempfile.gettempdir())):  # the cache, else /tmp
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"crash-{stamp}-{os.getpid()}.log"

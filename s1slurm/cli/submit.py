@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster, console as make_console
+from s1slurm.core.errors import ConfigError
 
 
 def submit(ctx: typer.Context,
@@ -24,7 +25,10 @@ def submit(ctx: typer.Context,
 
     choice = choose_cluster(ctx, cluster, profile)
     console = make_console()
-    resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile, force=force)
+    try:
+        resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile, force=force)
+    except ConfigError as e:
+        raise choice.explain(e) from None
     launcher = sub.make_launcher(resolved)
     n = len(resolved.tasks)
     if dry_run or test_only:

@@ -131,3 +131,11 @@ def test_init_refuses_contradictory_options(tmp_path, monkeypatch, capsys, args)
     monkeypatch.chdir(tmp_path)
     assert run_app(app, args) == 2
     assert "--user" in capsys.readouterr().err and not (tmp_path / "a.yaml").exists()
+
+
+def test_a_profile_asked_for_with_no_cluster_file_anywhere_says_how_to_write_one(tmp_path):
+    env = bare_env(tmp_path)
+    (tmp_path / "p.yaml").write_text("stage: probe\nprofile: h100\n")
+    proc = s1slurm("submit", "probe", "--config", "p.yaml", env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no profile named 'h100'" in proc.stderr and "s1slurm init" in proc.stderr, proc.stderr
