@@ -1,16 +1,15 @@
 """The ``train`` stage: the s1 SFT recipe as one (multi-node) DeepSpeed ZeRO-3 job.
 
 One shard, one SLURM job of ``nodes`` nodes. Each node's task starts its ranks (``torchrun`` or one
-rank per task, see :mod:`s1slurm.train.launcher`) and waits. On USR2 (time limit or preemption)
-the ranks checkpoint and exit, and the rank-0 task asks submitit to requeue the job; the next start
-resumes from the newest complete checkpoint. See :mod:`s1slurm.train.paths` for the files.
+rank per task, see :mod:`s1slurm.train.launcher`) and waits. On USR2 (time limit, or preemption with
+``send_user_signal``) or SIGTERM (preemption) the ranks checkpoint and exit within the warning's time
+minus a stated margin, and the rank-0 task asks SLURM to requeue the job (:mod:`s1slurm.train.requeue`);
+the next start resumes from the newest complete checkpoint. See :mod:`s1slurm.train.paths` for the files.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,9 +20,6 @@ from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
 from s1slurm.train.plan import MANIFEST_TEMPLATE_KEY, TrainPlan
 from s1slurm.train.spec import TrainSpec
-
-_started = time.time()  # when this process started training (for telling timeouts from preemptions)
-
 
 def _absolute(path: str, spec_path: Path) -> str:
     """A local path as an absolute one: relative to the current folder, else to the spec's folder."""
@@ -72,40 +68,6 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
                           "positions", file=file, field="recipe.block_size", expected=f"at most {limit}")
 
 
-def parse_time_left(text: str) -> float | None:
-    """Seconds in squeue's ``%L`` (``MM:SS``, ``H:MM:SS``, ``D-HH:MM:SS``); None for UNLIMITED etc."""
-    text = text.strip()
-    days, _, clock = text.rpartition("-")
-    parts = clock.split(":")
-    if not text or not all(p.isdigit() for p in parts) or (days and not days.isdigit()) or len(parts) > 3:
-        return None
-    seconds = 0
-    for p in parts:
-        seconds = seconds * 60 + int(p)
-    return float(seconds + int(days or 0) * 86400)
-
-
-def seconds_left_in_job() -> float | None:
-    """What SLURM says is left of this job's time limit (None when it cannot tell)."""
-    job = os.environ.get("SLURM_JOB_ID")
-    squeue = shutil.which("squeue")
-    if not job or not squeue:
-        return None
-    try:
-        out = subprocess.run([squeue, "-h", "-j", job, "-o", "%L"], capture_output=True, text=True,
-                             timeout=15).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return parse_time_left(out)
-
-
-def classify_signal(profile: Profile, started: float, left: float | None) -> str:
-    """``timeout`` when the job is at its time limit, else ``preemption``."""
-    if left is None:
-        left = profile.time_minutes * 60 - (time.time() - started)
-    return "timeout" if left <= profile.signal_delay_s + 60 else "preemption"
-
-
 class TrainStage(Stage):
     """Supervised fine-tuning; one shard, one (multi-node) job."""
 
@@ -114,13 +76,17 @@ class TrainStage(Stage):
     requeueable = True
 
     def check(self, spec: TrainSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
-              force: bool = False) -> None:
+              force: bool = False, dry_run: bool = False) -> None:
+        """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
+        a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
+        from s1slurm.train import hub
         from s1slurm.train.data import check_fields, is_local_source, peek_columns
+        from s1slurm.train.deepspeed import resolve_template
+        from s1slurm.train.options import check_memory_options
 
         file = str(spec_path)
+        self.notes: list[str] = []
         # Local paths become absolute here, so the manifest (and every node) sees the same files.
-        from s1slurm.train.deepspeed import resolve_template
-
         found = Path(_absolute(str(spec.deepspeed), spec_path))
         spec.deepspeed = found if found.is_file() else resolve_template(spec.deepspeed)
         if is_local_source(spec.data.source):
@@ -136,10 +102,92 @@ class TrainStage(Stage):
             spec.eval_after = Path(_absolute(str(spec.eval_after), spec_path))
             if not spec.eval_after.is_file():
                 raise ConfigError("eval spec not found", file=file, field="eval_after")
-        TrainPlan.build(spec, profile, file=file)  # layout, global batch, DeepSpeed template
+        plan = TrainPlan.build(spec, profile, file=file)  # layout, global batch, DeepSpeed template
+        plan.deepspeed_config()  # a template that contradicts the spec's offload is refused here
+        offline = hub.offline_reason() if (hub.is_hub_id(spec.model) or not is_local_source(spec.data.source)) \
+            else None
+        estimate = self._estimate(spec, profile, plan, file=file, offline=offline)
+        self.notes += check_memory_options(spec, plan.layout, estimate.shape if estimate else None, file=file,
+                                           dry_run=dry_run)
+        if estimate is not None:
+            self._refuse_if_over(estimate, spec, profile, file=file, force=force)
+        if offline is not None and dry_run:
+            what = [w for w, needed in (("the dataset's columns", not is_local_source(spec.data.source)),
+                                        ("the model's chat template and positions", hub.is_hub_id(spec.model)))
+                    if needed]
+            self.notes.append(f"skipped (hub not reachable: {offline}): checks of {' and '.join(what)}; "
+                              "a real submission runs them")
+            if not is_local_source(spec.data.source):
+                return
+        elif offline is not None:
+            raise ConfigError(f"the hub is needed to check this spec but cannot be reached: {offline}", file=file,
+                              field="model" if hub.is_hub_id(spec.model) else "data.source",
+                              expected="a machine that reaches the hub, local files, or --dry-run / plan to "
+                                       "skip hub checks")
         columns, _ = peek_columns(spec.data)
         check_fields(columns, spec.data.field_map(), source=spec.data.source, file=file)
-        check_model(spec, file=file)
+        if hub.is_hub_id(spec.model) and profile.weights_cache and not dry_run:
+            # Every rank loads this folder with HF_HUB_OFFLINE=1: one download, here, with a progress bar.
+            try:
+                spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
+            except ConfigError as e:
+                raise e.in_file(file) from None
+        elif hub.is_hub_id(spec.model) and profile.weights_cache:
+            self.notes.append(f"weights: a real submission downloads {spec.model} into "
+                              f"{hub.snapshot_folder(profile.weights_cache, spec.model)}")
+        if offline is None or not hub.is_hub_id(spec.model):
+            check_model(spec, file=file)
+
+    def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
+                  offline: str | None):
+        """The planner's estimate (None when the model's shape cannot be known)."""
+        from s1slurm.train.planning import estimate_for
+
+        est, note = estimate_for(spec, profile, plan, offline=offline, file=file)
+        if note:
+            self.notes.append(note)
+        self.estimate = est
+        return est
+
+    def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
+        """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force)."""
+        from s1slurm.train.planner import render
+
+        problems = []
+        if profile.gpu_memory_gb and estimate.peak_gb > profile.gpu_memory_gb:
+            problems.append((f"the planned peak of {estimate.peak_gb:.1f} GB per GPU exceeds the profile's "
+                             f"gpu_memory_gb {profile.gpu_memory_gb:g}", "memory",
+                             "memory options (liger_kernel, sequence_parallel_size, offload) or a shorter block"))
+        if profile.executor == "slurm" and profile.signal_delay_s < estimate.margin_s:
+            problems.append((f"signal_delay_s {profile.signal_delay_s} s cannot cover one step + a checkpoint + "
+                             f"the stop margin ({estimate.margin_s:.0f} s)", "cluster.signal_delay_s",
+                             f"at least {estimate.margin_s:.0f}"))
+        if not problems:
+            return
+        if force:
+            self.notes.extend(f"--force: submitted although {p[0]}" for p in problems)
+            return
+        text, field, expected = problems[0]
+        breakdown = render(estimate, gpu_memory_gb=profile.gpu_memory_gb, signal_delay_s=profile.signal_delay_s)
+        raise ConfigError(f"{text}; --force submits anyway\n{breakdown}\n", file=file, field=field,
+                          expected=expected)
+
+    def plan_text(self, spec: TrainSpec, profile: Profile) -> str | None:
+        """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped."""
+        from s1slurm.train.planner import render
+        from s1slurm.train.planning import estimate_for
+
+        est, note = getattr(self, "estimate", None), None
+        if est is None:
+            from s1slurm.train import hub
+
+            est, note = estimate_for(spec, profile, TrainPlan.build(spec, profile),
+                                     offline=hub.offline_reason(), file=None)
+        notes = list(dict.fromkeys([*getattr(self, "notes", []), *([note] if note else [])]))
+        text = render(est, gpu_memory_gb=profile.gpu_memory_gb,
+                      signal_delay_s=profile.signal_delay_s if profile.executor == "slurm" else None) \
+            if est is not None else "Training plan: not available (the model's shape is unknown)"
+        return text + "".join(f"\n  note: {n}" for n in notes)
 
     def manifest_extra(self, spec: TrainSpec) -> dict:
         from s1slurm.train.deepspeed import load_template
@@ -150,31 +198,46 @@ class TrainStage(Stage):
         return [SHARD]
 
     def run(self, ctx: TaskContext) -> None:
-        global _started
         from s1slurm.train import launcher as L
 
-        _started = time.time()
+        self._started = time.time()
+        self._stopping: str | None = None  # set once a stop signal is being handled
+        self._requeued = False
         plan = TrainPlan.from_manifest(ctx.run)
         paths = TrainPaths(ctx.run, ctx.shard)
         tasks = plan.layout.world_size if plan.layout.one_task_per_rank else plan.layout.nodes
         if ctx.dist.world_size != tasks:
-            raise StageError(f"this job has {ctx.dist.world_size} task(s) but the layout needs {tasks} "
+            raise StageError(f"this job has {ctx.dist.world_size} task(s) but the layout has {tasks} "
                              f"({plan.layout.to_dict()})")
         attempt = current_attempt()
         if attempt.startswith("local."):
             attempt = f"{attempt}.{time.time_ns()}"  # several local attempts in one process
+        job = os.environ.get("SLURM_JOB_ID")
+        if job:
+            self._install_signal_handlers(ctx)
+            if ctx.dist.is_main:
+                from s1slurm.train.summary import start_new_count
+
+                note = start_new_count(paths, job, ctx.spec.max_requeues)
+                if note:
+                    ctx.logger.warning("job %s is a new submission of this run (s1slurm resume): its requeue count "
+                                       "starts again at 0 (job %s used %d of max_requeues %d)", job,
+                                       note["previous_job_id"], note["previous_requeues"], ctx.spec.max_requeues)
         node = L.NodeLauncher(paths, plan, ctx.dist, attempt, ctx.logger)
+        self._node = node
         node.start()
         rc = node.wait()
         record = _read_attempt(paths, attempt)
+        if self._requeued:
+            _wait_for_requeue(ctx, "SLURM accepted the requeue")
         if rc != 0:
             raise StageError(f"training ranks on node {ctx.dist.node_rank} exited with {rc}; "
                              f"rank logs in {paths.rank_log(attempt, 0).parent}\n{node.log_tail()}")
         if record is None or record.get("outcome") != "completed":
             step = record.get("last_step") if record else None
-            if not ctx.dist.is_main:  # the rank-0 task requeues the job; SLURM ends this task
-                _wait_for_requeue(ctx, plan)
-            raise StageError(f"training stopped at step {step} to be requeued, but no requeue followed; "
+            if not ctx.dist.is_main and job:  # the rank-0 task requeues the job; SLURM ends this task
+                _wait_for_requeue(ctx, "the ranks stopped for a requeue")
+            raise StageError(f"training stopped at step {step} and was not requeued; "
                              f"'s1slurm resume {ctx.run.path}' continues from the newest checkpoint")
         if ctx.dist.is_main:
             ctx.run.mark_done(ctx.shard, {"steps": record["last_step"], "model": str(paths.model_dir),
@@ -190,50 +253,95 @@ class TrainStage(Stage):
                     ctx.logger.info("follow-up evaluation %s (jobs %s, %s)", result["run"],
                                     ", ".join(result["jobs"]) or "local", result["dependency"] or "no dependency")
 
-    def on_requeue_signal(self, ctx: TaskContext) -> bool:
-        """USR2 on the rank-0 task: checkpoint (the ranks do), count the requeue, requeue if allowed."""
+    def _install_signal_handlers(self, ctx: TaskContext) -> None:
+        """USR2 and SIGTERM (preemption) both mean: checkpoint, then requeue (replaces submitit's
+        handlers, which bypass SIGTERM and record nothing of what SLURM answered)."""
+        import signal
+
+        def handle(signum: int, frame: object) -> None:
+            name = signal.Signals(signum).name
+            if self._stopping is not None:
+                ctx.logger.info("%s while already stopping for %s: ignored", name, self._stopping)
+                return
+            self._stopping = name
+            if not ctx.dist.is_main:
+                ctx.logger.info("%s: the ranks checkpoint; the rank-0 task asks SLURM to requeue", name)
+                return
+            self.stop_and_requeue(ctx, name)
+
+        for sig in (signal.SIGUSR2, signal.SIGTERM):
+            signal.signal(sig, handle)
+
+    def stop_and_requeue(self, ctx: TaskContext, signal_name: str) -> bool:
+        """Rank-0 task: stop the ranks at a checkpoint, then ask SLURM to requeue (recorded once accepted)."""
+        from s1slurm.train.requeue import requeue_job
+        from s1slurm.train.summary import record_not_requeued, record_requeue
+
+        decision = self._stop_ranks(ctx, signal_name)
+        paths = TrainPaths(ctx.run, ctx.shard)
+        if decision["requeue"] is False:
+            record_not_requeued(paths, decision["kind"], decision["event"])
+            return False
+        job = os.environ.get("SLURM_JOB_ID", "")
+        accepted, words = requeue_job(job)
+        if not accepted:
+            ctx.logger.error("SLURM refused to requeue job %s: %s; 's1slurm resume %s' continues from the newest "
+                             "checkpoint", job, words, ctx.run.path)
+            record_not_requeued(paths, decision["kind"], {**decision["event"], "refused": words})
+            return False
+        self._requeued = True
+        if decision["count"]:
+            counts = record_requeue(paths, decision["kind"], decision["event"])
+            ctx.logger.warning("requeued after %s at step %s (timeouts %d, preemptions %d)", decision["kind"],
+                               decision["event"]["checkpoint_step"], counts["timeouts"], counts["preemptions"])
+        return True
+
+    def _stop_ranks(self, ctx: TaskContext, signal_name: str) -> dict:
+        """Ask the ranks to checkpoint and exit within the derived grace; decide whether to requeue."""
         from s1slurm.train import launcher as L
-        from s1slurm.train.summary import read_requeues, record_requeue
+        from s1slurm.train.requeue import classify_signal, partition_grace_s, seconds_left_in_job, stop_grace_s
+        from s1slurm.train.summary import read_requeues, requeues_of_job
 
         spec: TrainSpec = ctx.spec  # type: ignore[assignment]
         paths = TrainPaths(ctx.run, ctx.shard)
+        job = os.environ.get("SLURM_JOB_ID")
+        kind = classify_signal(ctx.profile, getattr(self, "_started", time.time()), seconds_left_in_job())
+        event = {"attempt": current_attempt(), "job_id": job, "signal": signal_name, "checkpoint_step": None}
         if ctx.run.is_done(ctx.shard):
             # Training is over (a follow-up submission may be running): a restart finds the done
             # marker and ends at once, which keeps the job successful for an afterok dependency.
-            ctx.logger.info("USR2 after the run was done: requeuing only to end the job cleanly")
-            return True
-        kind = classify_signal(ctx.profile, _started, seconds_left_in_job())
+            ctx.logger.info("%s after the run was done: requeuing only to end the job cleanly", signal_name)
+            return {"requeue": True, "count": False, "kind": kind, "event": event}
         node = L.active()
-        step = None
         if node is not None:
             record = _read_attempt(paths, node.attempt)
             if record is not None and record.get("outcome") == "completed":
-                # The model is saved but the run not yet marked done: the restart resumes from the
-                # final checkpoint, saves the model again and marks the run done.
-                ctx.logger.info("USR2 right after training completed: requeuing to finish the run")
-                return True
-            grace = spec.launch.stop_grace_s
-            if kind == "timeout":
-                grace = min(grace, max(ctx.profile.signal_delay_s - 10, 5))
-            ctx.logger.warning("USR2 (%s): asking the ranks to checkpoint and exit (up to %.0fs)", kind, grace)
+                ctx.logger.info("%s right after training completed: requeuing to finish the run", signal_name)
+                return {"requeue": True, "count": False, "kind": kind, "event": event}
+            grace, why = stop_grace_s(signal_name, kind, ctx.profile, spec.launch.stop_margin_s,
+                                      partition_grace_s() if signal_name == "SIGTERM" else None)
+            ctx.logger.warning("%s (%s): asking the ranks to checkpoint and exit within %.0fs (%s)", signal_name,
+                               kind, grace, why)
             node.request_stop()
             if not node.wait_exit(grace):
-                ctx.logger.error("ranks did not exit in %.0fs; stopping them (the next start resumes "
-                                 "from the newest complete checkpoint)", grace)
+                ctx.logger.error("ranks did not exit in %.0fs; stopping them (the next start resumes from the "
+                                 "newest complete checkpoint)", grace)
                 node.terminate()
             record = _read_attempt(paths, node.attempt)
-            step = record.get("last_step") if record else None
-        allowed = read_requeues(paths)["total"] < spec.max_requeues
-        counts = record_requeue(paths, kind, {"attempt": current_attempt(), "checkpoint_step": step,
-                                              "requeued": allowed})
-        if not allowed:
-            ctx.logger.error("not requeuing: %d requeue(s) already (max_requeues %d); "
-                             "'s1slurm resume %s' continues from the newest checkpoint",
-                             counts["total"] - 1, spec.max_requeues, ctx.run.path)
-            return False
-        ctx.logger.warning("requeuing after %s at step %s (timeouts %d, preemptions %d)", kind, step,
-                           counts["timeouts"], counts["preemptions"])
-        return True
+            event.update(checkpoint_step=record.get("last_step") if record else None, grace_s=grace)
+        used = requeues_of_job(read_requeues(paths), job)
+        if used >= spec.max_requeues:
+            ctx.logger.error("not requeuing: job %s was requeued %d time(s) already (max_requeues %d); "
+                             "'s1slurm resume %s' continues from the newest checkpoint with a new count", job, used,
+                             spec.max_requeues, ctx.run.path)
+            return {"requeue": False, "count": False, "kind": kind, "event": {**event, "reason": "max_requeues"}}
+        return {"requeue": True, "count": True, "kind": kind, "event": event}
+
+    def on_requeue_signal(self, ctx: TaskContext) -> bool:
+        """submitit's USR2 path, reached only before :meth:`run` installed its own handlers: there are
+        no ranks yet, so requeue when allowed (submitit asks SLURM; nothing is counted)."""
+        decision = self._stop_ranks(ctx, "SIGUSR2")
+        return bool(decision["requeue"])
 
 
 def _read_attempt(paths: TrainPaths, attempt: str) -> dict | None:
@@ -245,9 +353,9 @@ def _read_attempt(paths: TrainPaths, attempt: str) -> dict | None:
         return None
 
 
-def _wait_for_requeue(ctx: TaskContext, plan: TrainPlan) -> None:
-    """A non-zero task whose ranks stopped for a requeue: wait for SLURM to end the job."""
-    deadline = time.time() + plan.spec.launch.stop_grace_s + 300
-    ctx.logger.info("ranks stopped for a requeue; waiting for SLURM to requeue the job")
+def _wait_for_requeue(ctx: TaskContext, why: str, timeout_s: float = 600) -> None:
+    """Wait for SLURM to end this task of a job that is being requeued (it sends SIGTERM, then SIGKILL)."""
+    ctx.logger.info("%s; waiting for SLURM to end this start of the job", why)
+    deadline = time.time() + timeout_s
     while time.time() < deadline:
         time.sleep(2)

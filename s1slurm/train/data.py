@@ -229,11 +229,16 @@ def tokenize_records(records: Iterable[dict[str, Any]], tokenizer: Any, fields: 
     return rows, stats
 
 
-def pad_batch(features: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:
-    """Right-pad a micro-batch: ``input_ids`` with ``pad_id``, ``labels`` with -100 (torch tensors)."""
+def pad_batch(features: list[dict[str, list[int]]], pad_id: int, multiple: int = 1) -> dict[str, Any]:
+    """Right-pad a micro-batch: ``input_ids`` with ``pad_id``, ``labels`` with -100 (torch tensors).
+
+    The width is rounded up to a ``multiple`` (the sequence-parallel size: Ulysses splits the
+    sequence into equal parts).
+    """
     import torch
 
     width = max(len(f["input_ids"]) for f in features)
+    width = -(-width // multiple) * multiple
     ids, labels, mask = [], [], []
     for f in features:
         pad = width - len(f["input_ids"])

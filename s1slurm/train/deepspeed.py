@@ -50,15 +50,27 @@ def load_template(path: Path) -> dict[str, Any]:
 
 
 def render(template: dict[str, Any], *, micro_batch: int, accumulation: int, world_size: int,
-           precision: str, max_grad_norm: float) -> dict[str, Any]:
-    """The config one run uses: batch sizes, clipping and precision written out, the rest as given.
+           precision: str, max_grad_norm: float, sequence_parallel: int = 1, offload_optimizer: bool = False,
+           offload_parameters: bool = False) -> dict[str, Any]:
+    """The config one run uses: batch sizes, clipping, precision and offload written out, the rest as given.
 
-    Values that depend on the model's hidden size (bucket sizes) stay ``auto`` for transformers.
+    ``train_batch_size`` counts data-parallel ranks (world size / sequence-parallel size), as
+    accelerate's Ulysses integration does. Values that depend on the model's hidden size (bucket
+    sizes) stay ``auto`` for transformers.
     """
     config = copy.deepcopy(template)
     config["train_micro_batch_size_per_gpu"] = micro_batch
     config["gradient_accumulation_steps"] = accumulation
-    config["train_batch_size"] = micro_batch * accumulation * world_size
+    config["train_batch_size"] = micro_batch * accumulation * (world_size // sequence_parallel)
+    zero = config.setdefault("zero_optimization", {})
+    # pin_memory: page-locked host buffers, so the transfers overlap compute (DeepSpeed's advice).
+    for key, wanted in (("offload_optimizer", offload_optimizer), ("offload_param", offload_parameters)):
+        if wanted:
+            zero[key] = {"device": "cpu", "pin_memory": True}
+        elif key in zero and zero[key].get("device") not in (None, "none"):
+            raise ConfigError(f"the template offloads {key} but the spec does not ask for it",
+                              field=f"zero_optimization.{key}",
+                              expected=f"no {key} block (set memory.{'offload_optimizer' if key == 'offload_optimizer' else 'offload_parameters'}: true in the spec)")
     config["gradient_clipping"] = max_grad_norm
     config["bf16"] = {**config.get("bf16", {}), "enabled": precision == "bf16"}
     config.pop("fp16", None)

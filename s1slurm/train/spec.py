@@ -74,15 +74,52 @@ class RecipeSpec(Strict):
     block_size: int = Field(32768, ge=16, description="longer sequences are truncated (s1.1 used 20000)")
     precision: Literal["bf16", "fp32"] = "bf16"
     gradient_checkpointing: bool = True
+    loss_averaging: Literal["sequence", "token"] = Field(
+        "sequence", description="sequence: every sequence weighs the same (s1: micro batch 1, no accumulation, "
+                                "the mean over each sequence's tokens); token: every token weighs the same "
+                                "(transformers 5's default, average_tokens_across_devices)")
     seed: int = 42
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps (overrides epochs)")
     dataloader_workers: int = Field(0, ge=0)
+
+
+class MemorySpec(Strict):
+    """What makes a long sequence fit a GPU (see ``s1slurm plan train`` and the README's estimate)."""
+
+    liger_kernel: bool = Field(
+        False, description="fused linear cross-entropy (and Liger's other kernels): the logits are never "
+                           "materialised; needs the liger-kernel package and a GPU")
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2", "flash_attention_3"] = Field(
+        "sdpa", description="attention kernel passed to from_pretrained; flash_attention_* needs flash-attn")
+    offload_optimizer: bool = Field(False, description="ZeRO-3 offload of the fp32 optimizer state to CPU memory")
+    offload_parameters: bool = Field(False, description="ZeRO-3 offload of the bf16 parameters to CPU memory")
+    sequence_parallel_size: int = Field(
+        1, ge=1, description="DeepSpeed Ulysses (ALST) sequence parallelism: GPUs sharing one sequence; "
+                             "data-parallel ranks = GPUs / this")
+
+
+class PlannerSpec(Strict):
+    """Assumptions of the planner (``s1slurm plan train``); printed with every plan."""
+
+    mfu: float = Field(0.40, gt=0, le=1, description="model FLOPs utilisation assumed for step times")
+    peak_tflops: float = Field(989.0, gt=0, description="dense bf16 peak per GPU (H100 SXM: 989)")
+    typical_longest_tokens: int | None = Field(
+        None, ge=1, description="longest sequence of a typical step, for the total time (default: 7000, what "
+                                "the paper's 26 minutes for 315 steps imply; the worst case uses block_size)")
+    examples: int | None = Field(None, ge=1, description="training examples (default: data.limit, the local "
+                                                         "file's lines, or 1000 for s1K / s1K-1.1)")
+    checkpoint_write_gb_s_per_node: float = Field(2.0, gt=0, description="file system write bandwidth per node")
+    checksum_gb_s_per_rank: float = Field(1.0, gt=0, description="checksum speed of one rank (sealing)")
+    interconnect_gb_s_per_gpu: float = Field(50.0, gt=0, description="ZeRO-3 all-gather bandwidth per GPU")
+    overhead_gb: float = Field(4.0, ge=0, description="CUDA context, NCCL buffers, allocator fragmentation")
 
 
 class CheckpointSpec(Strict):
     """When to save resumable checkpoints and how many to keep."""
 
     every_steps: int = Field(50, ge=1)
+    every_minutes: float | None = Field(
+        None, gt=0, description="also checkpoint when this many minutes passed since the last one")
     keep_last: int = Field(2, ge=1)
     with_weights: bool = Field(
         False, description="also write consolidated 16-bit weights into every checkpoint "
@@ -100,8 +137,10 @@ class LaunchSpec(Strict):
     processes_per_node: int | None = Field(
         None, ge=1, description="ranks per node (default: gpus_per_node, or 1 without GPUs)")
     backend: Literal["auto", "nccl", "gloo"] = Field("auto", description="auto: nccl with GPUs, gloo without")
-    stop_grace_s: float = Field(
-        60, gt=0, description="after USR2, how long to wait for the ranks to checkpoint and exit")
+    stop_margin_s: float = Field(
+        20, gt=0, description="kept back from the warning (signal_delay_s before the time limit, or the "
+                              "partition's GraceTime on preemption) for the requeue and the exit: the ranks "
+                              "get the rest to checkpoint")
 
 
 class TrainSpec(JobSpec):
@@ -113,6 +152,8 @@ class TrainSpec(JobSpec):
     recipe: RecipeSpec = Field(default_factory=RecipeSpec)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     launch: LaunchSpec = Field(default_factory=LaunchSpec)
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    planner: PlannerSpec = Field(default_factory=PlannerSpec)
     deepspeed: Path = Field(Path("templates/deepspeed/zero3.json"),
                             description="ZeRO-3 template; 'auto' values are filled from the recipe")
     eval_after: Path | None = Field(

@@ -26,7 +26,8 @@ def checkpoint_step(path: Path | str | None) -> int | None:
 
 
 def write_attempt(paths: TrainPaths, attempt: str, plan: Any, *, outcome: str, started: float,
-                  resume: Path | None, state: Any, steps: Any, signal_at: float | None) -> dict:
+                  resume: Path | None, state: Any, steps: Any, signal_at: float | None,
+                  signal_name: str | None = None, timed_saves: list[int] | None = None) -> dict:
     """What this attempt did (rank 0 writes it when the attempt ends)."""
     tokens_end = int(state.num_input_tokens_seen or 0)
     tokens = tokens_end - steps.tokens_start
@@ -42,7 +43,7 @@ def write_attempt(paths: TrainPaths, attempt: str, plan: Any, *, outcome: str, s
         "epoch": state.epoch, "tokens_seen_start": steps.tokens_start, "tokens_seen_end": tokens_end,
         "train_time_s": train_time, "world_size": world,
         "tokens_per_s_per_gpu": tokens / train_time / world if train_time > 0 else None,
-        "signal_received_at": signal_at,
+        "signal_received_at": signal_at, "signal": signal_name, "timed_checkpoints": timed_saves or [],
         "peak_gpu_memory_gb": _peak_gpu_memory_gb(),
     }
     atomic_write_json(paths.attempt_record(attempt), record)
@@ -68,19 +69,55 @@ def read_attempts(paths: TrainPaths) -> list[dict]:
 
 
 def read_requeues(paths: TrainPaths) -> dict:
-    return _read_json(paths.requeues, {"timeouts": 0, "preemptions": 0, "total": 0, "events": []})
+    return _read_json(paths.requeues, {"timeouts": 0, "preemptions": 0, "total": 0, "events": [],
+                                       "not_requeued": [], "new_counts": []})
+
+
+def _write_requeues(paths: TrainPaths, data: dict) -> dict:
+    for key in ("not_requeued", "new_counts"):
+        data.setdefault(key, [])
+    atomic_write_json(paths.requeues, data)
+    return data
+
+
+def requeues_of_job(data: dict, job_id: str | None) -> int:
+    """Requeues SLURM accepted for this job id (``max_requeues`` counts per job: a resumed run is a
+    new job and starts a new count)."""
+    return sum(1 for e in data["events"] if e.get("job_id") == job_id)
 
 
 def record_requeue(paths: TrainPaths, kind: str, event: dict) -> dict:
-    """Count one timeout or preemption (called by the rank-0 task when SLURM signals it)."""
+    """Count one timeout or preemption whose requeue SLURM accepted (rank-0 task, after scontrol)."""
     if kind not in ("timeout", "preemption"):
         raise ValueError(f"unknown requeue kind {kind!r}")
     data = read_requeues(paths)
     data["timeouts" if kind == "timeout" else "preemptions"] += 1
     data["total"] = data["timeouts"] + data["preemptions"]
     data["events"].append({"kind": kind, "time": time.time(), **event})
-    atomic_write_json(paths.requeues, data)
-    return data
+    return _write_requeues(paths, data)
+
+
+def record_not_requeued(paths: TrainPaths, kind: str, event: dict) -> dict:
+    """A stop that did not end in a requeue (max_requeues reached, or SLURM refused): not counted."""
+    data = read_requeues(paths)
+    data.setdefault("not_requeued", []).append({"kind": kind, "time": time.time(), **event})
+    return _write_requeues(paths, data)
+
+
+def start_new_count(paths: TrainPaths, job_id: str, max_requeues: int) -> dict | None:
+    """When a new job (``s1slurm resume``) follows one that used up ``max_requeues``: record that the
+    count starts again, and return the note (None when there is nothing to say)."""
+    data = read_requeues(paths)
+    if not data["events"] or any(n.get("job_id") == job_id for n in data.get("new_counts", [])):
+        return None
+    previous = data["events"][-1].get("job_id")
+    used = requeues_of_job(data, previous)
+    if previous == job_id or used < max_requeues:
+        return None
+    note = {"job_id": job_id, "previous_job_id": previous, "previous_requeues": used, "time": time.time()}
+    data.setdefault("new_counts", []).append(note)
+    _write_requeues(paths, data)
+    return note
 
 
 def loss_curve(paths: TrainPaths) -> list[dict]:

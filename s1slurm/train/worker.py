@@ -26,20 +26,26 @@ from s1slurm.train.recipe import total_steps
 
 
 class StopFlag:
-    """Set by SIGUSR2 (SLURM's warning before the time limit, or a preemption)."""
+    """Set by SIGUSR2 (SLURM's warning before the time limit) or SIGTERM (its preemption notice):
+    both mean "checkpoint at the end of this step and exit"."""
+
+    SIGNALS = (signal.SIGUSR2, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.received_at: float | None = None
+        self.name: str | None = None
 
     def install(self) -> "StopFlag":
-        signal.signal(signal.SIGUSR2, self._handle)
-        signal.siginterrupt(signal.SIGUSR2, False)  # restart interrupted system calls (sockets, I/O)
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._handle)
+            signal.siginterrupt(sig, False)  # restart interrupted system calls (sockets, I/O)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         # Only a flag: printing here could re-enter a print the main thread is in.
         if self.received_at is None:
             self.received_at = time.time()
+            self.name = signal.Signals(signum).name
 
     @property
     def is_set(self) -> bool:
@@ -90,7 +96,9 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
     import torch
     from transformers import TrainingArguments
 
-    r = plan.spec.recipe
+    from s1slurm.train.options import parallelism_config
+
+    r, m = plan.spec.recipe, plan.spec.memory
     cuda = torch.cuda.is_available()
     return TrainingArguments(
         output_dir=str(paths.checkpoints_dir / ".staging"),
@@ -106,6 +114,9 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
         max_grad_norm=r.max_grad_norm,
         bf16=r.precision == "bf16",
         gradient_checkpointing=r.gradient_checkpointing,
+        use_liger_kernel=m.liger_kernel,  # fused linear cross-entropy: the logits are never materialised
+        parallelism_config=parallelism_config(plan.spec),  # DeepSpeed Ulysses when sequence_parallel_size > 1
+        average_tokens_across_devices=r.loss_averaging == "token",
         seed=r.seed, data_seed=r.seed,
         deepspeed=deepspeed_config,
         use_cpu=not cuda,
@@ -140,6 +151,19 @@ def save_final_model(trainer: Any, tokenizer: Any, paths: TrainPaths) -> None:
             shutil.rmtree(paths.model_dir)
         os.replace(staging, paths.model_dir)
     barrier()
+
+
+def newest_verified_checkpoint(checkpoints: Any) -> Path | None:
+    """Rank 0 picks the newest checkpoint whose checksums match (a corrupted file makes it broken and
+    the one before is used); every rank gets the same answer."""
+    import torch.distributed as dist
+
+    from s1slurm.train.trainer import is_main
+
+    choice = [str(checkpoints.latest(checksums=True) or "") if is_main() else None]
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.broadcast_object_list(choice, src=0)
+    return Path(choice[0]) if choice[0] else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,23 +206,25 @@ def main(argv: list[str] | None = None) -> int:
     with targs.main_process_first(local=False, desc="tokenize"):
         dataset = prepare_dataset(plan, paths, tokenizer)
     dtype = torch.bfloat16 if plan.spec.recipe.precision == "bf16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(plan.spec.model, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(plan.spec.model, dtype=dtype,
+                                                 attn_implementation=plan.spec.memory.attn_implementation)
     model.config.use_cache = False
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     checkpoints = CheckpointManager(paths.checkpoints_dir, plan.spec.checkpoint.keep_last)
-    resume = checkpoints.latest()
+    resume = newest_verified_checkpoint(checkpoints)
     barrier()
     if is_main():
         checkpoints.clean_staging()
-    stopper = StopOnRequest(flag, paths.stop_request(args.attempt))
+    stopper = StopOnRequest(flag, paths.stop_request(args.attempt), plan.spec.checkpoint.every_minutes)
     steps = StepLog(paths.steps_log, args.attempt)
     trainer = S1Trainer(model=model, args=targs, train_dataset=dataset,
-                        data_collator=partial(D.pad_batch, pad_id=pad_id), processing_class=tokenizer,
-                        callbacks=[stopper, steps], checkpoints=checkpoints,
-                        weights_in_checkpoints=plan.spec.checkpoint.with_weights)
+                        data_collator=partial(D.pad_batch, pad_id=pad_id, multiple=plan.layout.sequence_parallel),
+                        processing_class=tokenizer, callbacks=[stopper, steps], checkpoints=checkpoints,
+                        weights_in_checkpoints=plan.spec.checkpoint.with_weights,
+                        loss_averaging=plan.spec.recipe.loss_averaging)
     r = plan.spec.recipe
-    expected = total_steps(len(dataset), r.epochs, plan.layout.world_size, r.micro_batch_size,
+    expected = total_steps(len(dataset), r.epochs, plan.layout.data_parallel, r.micro_batch_size,
                            plan.accumulation, r.max_steps)
     _say(f"{len(dataset)} examples, {expected} optimizer steps in all; "
          + (f"resuming from {resume}" if resume else "starting from the model's weights"))
@@ -211,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         save_final_model(trainer, tokenizer, paths)
     if is_main():
         write_attempt(paths, args.attempt, plan, outcome=outcome, started=started, resume=resume,
-                      state=trainer.state, steps=steps, signal_at=flag.received_at)
+                      state=trainer.state, steps=steps, signal_at=flag.received_at,
+                      signal_name=flag.name, timed_saves=stopper.timed_saves)
         if outcome == "completed":
             write_summary(paths, plan)
     _say(f"attempt {args.attempt} {outcome} at step {trainer.state.global_step}")

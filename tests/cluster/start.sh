@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start a real SLURM 22.05 cluster on this one machine (Debian 12, run as root, no systemd):
 #   munged, MariaDB + slurmdbd (so sacct works), slurmctld, and two slurmd daemons node1/node2,
-#   each with 8 fake GPUs (Gres=gpu:8), in one partition "debug".
+#   each with 8 fake GPUs (Gres=gpu:8), in partition "debug" (never preempted); partitions
+#   "preemptible" and "urgent" over the same nodes let tests preempt a job (partition_prio, REQUEUE).
 # Idempotent: daemons that already run with unchanged configuration are left alone; a changed
 # configuration restarts the slurm daemons. FORCE_RESTART=1 restarts the slurm daemons anyway.
 # Waits until both nodes are usable and sacct answers, or fails with the relevant log tails.
@@ -11,12 +12,16 @@
 #   S1_CLUSTER_CPUS   CPUs per node           (default: nproc; more than nproc fakes them)
 #   S1_CLUSTER_MEM_MB RealMemory per node, MB (default: half of MemTotal, rounded down to 1000)
 #   S1_CLUSTER_TIMEOUT seconds to wait for readiness (default 90)
+#   S1_CLUSTER_GRACE_TIME GraceTime of partition "preemptible", seconds (default 60)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLUSTER_NAME="${S1_CLUSTER_NAME:-s1slurm}"
 TIMEOUT="${S1_CLUSTER_TIMEOUT:-90}"
 PARTITION=debug
+PREEMPTIBLE_PARTITION=preemptible
+URGENT_PARTITION=urgent
+GRACE_TIME="${S1_CLUSTER_GRACE_TIME:-60}"
 NODES=(node1 node2)
 PORTS=(17001 17002)
 PACKAGES=(slurmctld slurmd slurm-client munge mariadb-server slurmdbd)
@@ -187,7 +192,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2,bf_interval=1
-PreemptType=preempt/none
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
 ReturnToService=2
 JobRequeue=1
 KillWait=5
@@ -204,7 +210,12 @@ AccountingStorageHost=localhost
 AccountingStoragePort=6819
 JobCompType=jobcomp/none
 GresTypes=gpu
-${node_lines}PartitionName=$PARTITION Nodes=node[1-2] Default=YES MaxTime=INFINITE State=UP
+${node_lines}PartitionName=$PARTITION Nodes=node[1-2] Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=OFF
+# Preemption tests (tests/train/test_preemption.py): a job in "urgent" (higher tier) that needs the
+# nodes preempts jobs of "preemptible" (same nodes): SLURM sends SIGTERM to the batch shell and every
+# step, SIGKILL after GraceTime, and the job may requeue itself. Jobs in "debug" are never preempted.
+PartitionName=$PREEMPTIBLE_PARTITION Nodes=node[1-2] MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=$GRACE_TIME
+PartitionName=$URGENT_PARTITION Nodes=node[1-2] MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 EOF
 
 if install_conf "$SLURM_ETC/gres.conf" 644 <<EOF; then SLURM_CONF_CHANGED=1; fi
@@ -352,5 +363,5 @@ until [[ -n "$(sacctmgr -n -P list cluster "$CLUSTER_NAME" format=controlhost 2>
     sleep 0.5
 done
 
-log "cluster $CLUSTER_NAME ready in $((SECONDS - t0))s: partition '$PARTITION', nodes ${NODES[*]} (CPUs=$CPUS RealMemory=${MEM_MB}MB gpu:8 each)"
+log "cluster $CLUSTER_NAME ready in $((SECONDS - t0))s: partitions '$PARTITION', '$PREEMPTIBLE_PARTITION' (GraceTime ${GRACE_TIME}s), '$URGENT_PARTITION', nodes ${NODES[*]} (CPUs=$CPUS RealMemory=${MEM_MB}MB gpu:8 each)"
 sinfo

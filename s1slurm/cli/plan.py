@@ -1,0 +1,57 @@
+"""``s1slurm plan train --config SPEC``: what a training spec costs per GPU, before it queues."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster
+
+plan_app = typer.Typer(no_args_is_help=True, help="Plan a stage's resources before submitting it.")
+
+
+@plan_app.command("train")
+def plan_train(ctx: typer.Context,
+               config: Path = typer.Option(..., "--config", "-c", help="training spec, e.g. jobs/train-s1-32b.yaml"),
+               cluster: ClusterOpt = None,
+               profile: ProfileOpt = None) -> None:
+    """Memory per GPU, step and total time, checkpoint size and the USR2 margin of a training spec.
+
+    Works offline: the model's shape comes from its config.json (local folder or hub) or, when the
+    hub cannot be reached, from a built-in table; checks that need the hub are skipped and said so.
+    Exits 2 where ``submit`` would refuse the spec (the breakdown is shown).
+    """
+    choice = choose_cluster(ctx, cluster, profile)
+    stage, spec, prof = _checked(config, choice)
+    text = stage.plan_text(spec, prof)
+    sys.stdout.write((text or "no plan for this stage").rstrip("\n") + "\n")
+
+
+def _checked(config: Path, choice: Any) -> tuple[Any, Any, Any]:
+    """Stage, spec and profile, checked as a dry run (hub checks skipped offline, nothing downloaded)."""
+    from s1slurm.config.loading import load_model, read_yaml
+    from s1slurm.core.errors import ConfigError
+    from s1slurm.stages import get_stage
+
+    stage = get_stage("train")
+    data = read_yaml(config)
+    declared = data.setdefault("stage", "train")
+    if declared != "train":
+        raise ConfigError(f"this spec is for stage '{declared}', not 'train'", file=str(config), field="stage",
+                          expected="'train'")
+    spec = load_model(config, stage.spec_model, data)
+    name = choice.profile or spec.profile or choice.cluster.default
+    profile = choice.cluster.profile(name, file=str(choice.path)).merged(spec.cluster, source=str(config))
+    try:
+        stage.check(spec, profile, config, dry_run=True)
+    except ConfigError as e:
+        raise (e.in_file(str(config)) if e.file is None else e) from None
+    return stage, spec, profile
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan`` (with its ``train`` subcommand) to the app."""
+    app.add_typer(plan_app, name="plan")
