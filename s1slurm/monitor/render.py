@@ -256,13 +256,15 @@ def plain_line(view: RunView) -> str:
     """One line per run for logs and pipes (no terminal)."""
     status, progress = view.status, view.progress
     done = sum(t.done for t in status.tasks)
+    if view.steps:  # a pipeline: its steps say it all (its tasks are only the links between them)
+        return f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: " + " | ".join(
+            f"{s['name']}:{s['state']}" + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
+            for s in view.steps)
     counts = " ".join(f"{s.lower()}={n}" for s, n in sorted(status.counts.items(), key=lambda kv: _key(kv[0])))
     line = f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: {done}/{len(status.tasks)} done {counts}"
     if progress is not None and progress.unit != "shards":
         line += (f" | {progress.done}/{progress.total if progress.total is not None else '?'} {progress.unit}"
                  f" {_rate(progress)} eta {duration(progress.eta_s)}")
-    for s in view.steps:
-        line += f" | {s['name']}:{s['state']}" + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
     if not status.squeue_ok or status.stale is not None:
         line += f" | {scheduler_line(status)}"
     return line

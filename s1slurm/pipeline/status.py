@@ -65,7 +65,13 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
             problem = _first_problem(child_status)
             active = [t for t in child_status.tasks if t.active]
             done = sum(t.done for t in child_status.tasks)
-            if problem is not None and not active:
+            unsent = [t for t in child_status.tasks if t.state == "NOT SUBMITTED"]
+            if unsent and link.active:
+                state, why = "RUNNING", "submitting the step"
+            elif unsent and not active and problem is None:
+                state = "FAILED"
+                why = _submission_error(child_status) or f"{len(unsent)} task(s) were never submitted"
+            elif problem is not None and not active:
                 state = "FAILED"
                 why = f"task {problem.index} {problem.state}: {problem.error or problem.reason or ''}".strip()
             elif any(t.state == "RUNNING" for t in child_status.tasks):
@@ -101,3 +107,9 @@ def _link_state(link: TaskStatus, stage: str, index: int, spec: PipelineSpec) ->
     if link.state == "COMPLETED":
         return "FAILED", "the link ended without starting the step"
     return link.state, link.reason
+
+
+def _submission_error(status: RunStatus) -> str | None:
+    """The error of the step run's last submission, if it failed."""
+    subs = status.manifest.get("submissions") or []
+    return subs[-1].get("error") if subs else None

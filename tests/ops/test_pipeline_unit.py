@@ -1,0 +1,85 @@
+"""Pipelines without SLURM: spec checks, how each step's output becomes the next one's input, the
+jobs a next step waits for, and a local three-step pipeline running its steps in order."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.rundir import RunDir
+from s1slurm.pipeline.chain import child_spec, waiting_jobs
+from s1slurm.pipeline.spec import PipelineSpec, StepConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_a_report_step_must_follow_an_eval_step_and_names_are_unique():
+    with pytest.raises(ValidationError, match="right after an eval step"):
+        PipelineSpec(stage="pipeline", steps=[{"stage": "train", "config": "t.yaml"}, {"stage": "report"}])
+    with pytest.raises(ValidationError, match="unique"):
+        PipelineSpec(stage="pipeline", steps=[{"stage": "probe", "config": "a"}, {"stage": "probe", "config": "b"}])
+    with pytest.raises(ValidationError, match="needs 'config'"):
+        StepConfig(stage="eval")
+
+
+def test_train_output_becomes_the_eval_model_and_curate_output_the_train_data(tmp_path):
+    (tmp_path / "eval.yaml").write_text("stage: eval\nmodel: placeholder\nbenchmarks: []\n")
+    (tmp_path / "train.yaml").write_text("stage: train\ndata: {source: x.jsonl, fields: s1k}\n")
+    train = StepConfig(stage="train", config=tmp_path / "train.yaml")
+    ev = StepConfig(stage="eval", config=tmp_path / "eval.yaml")
+    data = child_spec(ev, train, Path("/runs/p/outputs/train/model"), tmp_path / "out")
+    assert data["model"] == "/runs/p/outputs/train/model" and data["runs_dir"] == str(tmp_path / "out")
+    curate = StepConfig(stage="curate", config=tmp_path / "train.yaml")
+    data = child_spec(train, curate, Path("/cur/select/select.jsonl"), tmp_path / "out")
+    assert data["data"] == {"source": "/cur/select/select.jsonl", "fields": "s1k"}
+
+
+def test_the_next_step_waits_for_whole_arrays_or_for_the_elements_still_to_come(tmp_path):
+    run = RunDir.create(tmp_path, "probe")
+    tasks = [{"index": i, "shard_id": f"s{i}", "job_id": j} for i, j in
+             enumerate(["5_0", "5_1", "6_0", "6_1", "9_0"])]
+    atomic_write_json(run.manifest_path, {"tasks": tasks, "submissions": [
+        {"arrays": [{"job_id": "5", "size": 2}, {"job_id": "6", "size": 2}]},
+        {"arrays": [{"job_id": "9", "size": 1}]}]})
+    (run.done_dir / "s2.done").write_text("{}")
+    assert waiting_jobs(run) == ["5", "6_1", "9"]
+
+
+def test_a_local_pipeline_runs_its_steps_in_order_and_its_status_says_done(workdir):
+    (workdir / "probe.yaml").write_text("stage: probe\ntasks: 2\n")
+    (workdir / "pipe.yaml").write_text(
+        "stage: pipeline\nsteps:\n"
+        "  - {stage: probe, config: probe.yaml, name: first}\n"
+        "  - {stage: probe, config: probe.yaml, name: second}\n"
+        "  - {stage: probe, config: probe.yaml, name: third}\n")
+    proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [path] = (workdir / "runs").glob("pipeline-*")
+    status = json.loads(run_cli("status", str(path), "--json", cwd=workdir).stdout)
+    pipeline, *steps = status["runs"]
+    assert [(s["name"], s["state"]) for s in pipeline["steps"]] == [("first", "DONE"), ("second", "DONE"),
+                                                                    ("third", "DONE")]
+    assert [s["done"] for s in steps] == [2, 2, 2]
+    # In order: every probe of a step started after every probe of the step before had ended.
+    starts = [min(json.loads(p.read_text())["time"] for p in Path(s["path"]).glob("outputs/*/rank-000.json"))
+              for s in steps]
+    ends = [max(json.loads(p.read_text())["time"] for p in Path(s["path"]).glob("tasks/*.json"))
+            for s in steps]
+    assert starts[1] >= ends[0] and starts[2] >= ends[1]
+
+
+def test_a_pipeline_step_with_a_missing_spec_is_bad_input(workdir):
+    (workdir / "pipe.yaml").write_text("stage: pipeline\nsteps:\n  - {stage: train, config: nosuch.yaml}\n")
+    proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
+    assert proc.returncode == 2 and "steps.0.config" in proc.stderr and "Traceback" not in proc.stderr
