@@ -73,11 +73,53 @@ def test_shipped_specs_are_valid(workdir):
     from s1slurm.train.spec import TrainSpec
     from s1slurm.config.loading import load_model
 
-    big = load_model(workdir / "jobs/train-s1-32b.yaml", TrainSpec)
-    assert (big.model, big.recipe.epochs, big.recipe.global_batch_size, big.recipe.learning_rate) == \
-        ("Qwen/Qwen2.5-32B-Instruct", 5, 16, 1e-5)
-    assert (big.recipe.adam_beta1, big.recipe.adam_beta2, big.recipe.weight_decay, big.recipe.warmup_fraction,
-            big.recipe.block_size, big.recipe.precision) == (0.9, 0.95, 1e-4, 0.05, 32768, "bf16")
-    assert big.cluster == {"nodes": 2, "gpus_per_node": 8, "tasks_per_node": 1, "time": "02:00:00",
-                           "signal_delay_s": 300}
+    for name, data, block in (("train-s1-32b.yaml", "simplescaling/s1K", 32768),
+                              ("train-s1.1-32b.yaml", "simplescaling/s1K-1.1", 20000)):
+        big = load_model(workdir / "jobs" / name, TrainSpec)
+        assert (big.model, big.data.source, big.recipe.epochs, big.recipe.global_batch_size,
+                big.recipe.learning_rate) == ("Qwen/Qwen2.5-32B-Instruct", data, 5, 16, 1e-5)
+        assert (big.recipe.adam_beta1, big.recipe.adam_beta2, big.recipe.weight_decay, big.recipe.warmup_fraction,
+                big.recipe.block_size, big.recipe.precision, big.recipe.loss_averaging) == \
+            (0.9, 0.95, 1e-4, 0.05, block, "bf16", "sequence")
+        assert big.memory.liger_kernel and big.cluster == {
+            "nodes": 2, "gpus_per_node": 8, "tasks_per_node": 1, "time": "02:00:00", "signal_delay_s": 300}
     load_model(workdir / "jobs/train-smoke.yaml", TrainSpec)
+
+
+MEMORY_REFUSALS = [
+    ("memory:\n  liger_kernel: true\n", "ci", "memory.liger_kernel", "'liger_kernel' is not installed"),
+    ("memory:\n  liger_kernel: true\ncluster:\n  gpus_per_node: 0\n", "ci", "memory.liger_kernel",
+     "need GPUs"),
+    ("memory:\n  attn_implementation: flash_attention_2\n", "ci", "memory.attn_implementation",
+     "'flash_attn' is not installed"),
+    ("memory:\n  sequence_parallel_size: 3\n", "ci", "memory.sequence_parallel_size", "does not divide the 2 ranks"),
+    # SmolLM2 has 9 attention heads and 3 key/value heads: 2 does not divide them
+    ("memory:\n  sequence_parallel_size: 2\n", "ci", "memory.sequence_parallel_size", "9 attention heads"),
+    ("memory:\n  sequence_parallel_size: 2\nrecipe:\n  loss_averaging: token\n", "ci", "recipe.loss_averaging",
+     "token weighting"),
+]
+
+
+@pytest.mark.parametrize("extra, profile, field, words", MEMORY_REFUSALS)
+def test_memory_options_that_cannot_work_exit_2_before_submission(workdir, small_model, s1_jsonl, extra, profile,
+                                                                  field, words):
+    text = (f"stage: train\nmodel: {small_model}\ndata:\n  source: {s1_jsonl}\n  fields: s1k\n"
+            f"launch:\n  processes_per_node: 1\n{extra}")
+    if "recipe:" not in extra:
+        text += "recipe:\n  global_batch_size: 4\n  block_size: 512\n"
+    else:
+        text = text.replace("recipe:\n", "recipe:\n  global_batch_size: 4\n  block_size: 512\n")
+    if "cluster:" not in extra:
+        text += "cluster:\n  nodes: 2\n  gpus_per_node: 8\n"
+    else:
+        text = text.replace("cluster:\n", "cluster:\n  nodes: 2\n")
+    if field == "memory.liger_kernel" and "need GPUs" not in words:  # one case end to end, through the CLI
+        (workdir / "train.yaml").write_text(text)
+        proc = s1slurm("--profile", profile, "submit", "train", "--config", "train.yaml")
+        assert_clean_error(proc, "train.yaml", words)
+        assert f"field '{field}'" in proc.stderr
+        assert not (workdir / "runs").exists()
+        return
+    with pytest.raises(ConfigError) as e:
+        check(workdir, text, profile=profile)
+    assert words in str(e.value) and e.value.field == field and e.value.file == "train.yaml"
