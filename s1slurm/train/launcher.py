@@ -64,12 +64,12 @@ def port_candidates(job_id: str, restart: int, tries: int = 64) -> list[int]:
     return [PORT_FLOOR + (first + i) % span for i in range(min(tries, span))]
 
 
-def port_free(addr: str, port: int) -> bool:
-    """Whether this process could listen on ``addr:port`` now."""
+def port_free(port: int) -> bool:
+    """Whether a listener on all interfaces (as torchrun's TCP store opens) could take ``port`` now."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((addr, port))
+            s.bind(("", port))
         except OSError:
             return False
     return True
@@ -101,7 +101,7 @@ def choose_rendezvous(dist: DistEnv, hostname: str | None = None) -> dict:
     restart = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
     skipped = []
     for port in port_candidates(dist.job_id or os.environ.get("SLURM_JOB_ID", "0"), restart):
-        if port_free(addr, port):
+        if port_free(port):
             return {"addr": addr, "port": port, "host": host, "skipped_ports": skipped}
         skipped.append(port)
     raise StageError(f"no free rendezvous port on {host} ({addr}): tried {skipped[0]}-{skipped[-1]}")

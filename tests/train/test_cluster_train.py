@@ -4,6 +4,8 @@ gloo, DeepSpeed ZeRO-3 on the CPU, a 2-layer SmolLM2 on 8 s1-format examples. Ab
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -64,7 +66,7 @@ def wait_done(run: RunDir, job: str, timeout: float = 600) -> TrainPaths:
         state = job_state(job)
         if run.is_done(paths.shard) and state == "COMPLETED":
             return paths
-        if state in ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"):
+        if state in ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY") or state.startswith("CANCELLED"):
             break
         time.sleep(2)
     logs = "\n".join(p.read_text()[-3000:] for p in sorted(run.submitit_dir.glob("*_log.err")))
@@ -136,6 +138,60 @@ def test_usr2_mid_job_checkpoints_requeues_and_resumes_at_the_next_step(workdir,
     assert [row["step"] for row in summary["loss_curve"]] == list(range(1, EXPECTED_STEPS + 1))
     requeues = summary["requeues"]
     assert (requeues["preemptions"], requeues["timeouts"], requeues["total"]) == (1, 0, 1)
-    assert requeues["events"][0]["checkpoint_step"] == saved and requeues["events"][0]["requeued"]
+    event = requeues["events"][0]
+    assert event["checkpoint_step"] == saved and event["signal"] == "SIGUSR2" and event["job_id"] == job
+    # the ranks' grace: the ci profile's signal_delay_s (30 s) minus the smoke spec's stop margin (10 s)
+    assert event["grace_s"] == 20
     log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
-    assert "requeuing after preemption" in log
+    assert "requeued after preemption" in log and "signal_delay_s 30 s - stop margin 10 s" in log
+
+
+def next_job_ids(count: int = 30) -> list[str]:
+    """The job ids SLURM hands out next (others may submit meanwhile: a range of them)."""
+    out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True).stdout
+    first = int(re.search(r"NEXT_JOB_ID\s*=\s*(\d+)", out).group(1))
+    return [str(first + i) for i in range(count)]
+
+
+def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite_a_busy_port(workdir, s1_jsonl):
+    """SLURM's own preemption (partition_prio, REQUEUE, SIGTERM then SIGKILL after GraceTime), with the
+    rendezvous port the job would take already in use when it starts."""
+    from s1slurm.train.launcher import port_candidates
+
+    busy = []
+    for job_id in next_job_ids():  # hold the first port each likely job id would try
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port_candidates(job_id, 0)[0]))
+            sock.listen()
+            busy.append(sock)
+        except OSError:
+            sock.close()
+    try:
+        run, job = submit(workdir, s1_jsonl, "  partition: preemptible\n")
+        paths = TrainPaths(run)
+        deadline = time.time() + 300
+        while not (paths.steps_log.exists() and len(paths.steps_log.read_text().splitlines()) >= 2):
+            assert time.time() < deadline and job_state(job) in ("PENDING", "RUNNING", ""), job_state(job)
+            time.sleep(0.3)
+        urgent = subprocess.run(["sbatch", "--parsable", "-p", "urgent", "-N2", "--gpus-per-node=8", "-c1",
+                                 "-o", "/dev/null", "--wrap", "sleep 2"], capture_output=True, text=True, check=True)
+        paths = wait_done(run, job)
+    finally:
+        for sock in busy:
+            sock.close()
+    summary = json.loads(paths.summary.read_text())
+    first, second = summary["attempts"]
+    assert first["outcome"] == "stopped" and first["signal"] == "SIGTERM"
+    saved = first["last_step"]
+    assert second["resumed_step"] == saved and second["first_step"] == saved + 1
+    assert summary["steps"] == second["last_step"] == EXPECTED_STEPS
+    requeues = summary["requeues"]
+    assert (requeues["preemptions"], requeues["timeouts"]) == (1, 0)
+    event = requeues["events"][0]
+    assert event["signal"] == "SIGTERM" and event["checkpoint_step"] == saved
+    # GraceTime 60 s of partition "preemptible" (tests/cluster/start.sh) minus the 10 s stop margin
+    assert event["grace_s"] == 50
+    log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
+    assert "the partition's GraceTime 60 s" in log and "rendezvous ports in use" in log
+    assert job_state(urgent.stdout.strip()) == "COMPLETED"
