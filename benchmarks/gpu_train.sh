@@ -5,8 +5,11 @@
 #
 #   benchmarks/gpu_train.sh                 # 50 steps, block 2048, micro batch 8, no accumulation
 #   STEPS=100 BLOCK=4096 MICRO=4 benchmarks/gpu_train.sh
+#   LIGER=true GC=true benchmarks/gpu_train.sh  # the memory options of the 32B specs
+# Also prints the planner's predicted peak (s1slurm plan train) beside the measured one.
 #
 # Environment: STEPS (50), BLOCK (2048), MICRO (8), GC (false: gradient checkpointing),
+# LIGER (false: Liger's fused linear cross-entropy, needs s1slurm[gpu]), ATTN (sdpa; or flash_attention_2),
 # PEAK_TFLOPS (989: H100/H200 SXM dense bf16; 312 for A100), ALLOW_CPU=1 (check the script on a CPU),
 # DATA (an s1-format or OlympiadBench-style .jsonl; default ../shared/data/pool/olympiadbench.jsonl),
 # KEEP=1 keeps the work folder. Needs: pip install 's1slurm[train,eval-cpu]' (for the SmolLM2 folder).
@@ -17,6 +20,8 @@ STEPS="${STEPS:-50}"
 BLOCK="${BLOCK:-2048}"
 MICRO="${MICRO:-8}"
 GC="${GC:-false}"
+LIGER="${LIGER:-false}"
+ATTN="${ATTN:-sdpa}"
 PEAK_TFLOPS="${PEAK_TFLOPS:-989}"
 DATA="${DATA:-$REPO/../shared/data/pool/olympiadbench.jsonl}"
 WORK="$(mktemp -d -t s1slurm-gpu-train.XXXXXX)"
@@ -58,21 +63,27 @@ recipe:
   block_size: $BLOCK
   precision: bf16
   gradient_checkpointing: $GC
+memory:
+  liger_kernel: $LIGER
+  attn_implementation: $ATTN
 checkpoint: {every_steps: 100000, keep_last: 1}   # only the final checkpoint
 deepspeed: $REPO/templates/deepspeed/zero3.json
 runs_dir: $WORK/runs
 EOF
 
 cd "$WORK"
+# The planner's estimate of this very spec (it assumes every micro-batch fills the block).
+s1slurm --cluster cluster.yaml plan train --config bench.yaml | tee "$WORK/plan.txt" | grep "planned peak" || true
 s1slurm --cluster cluster.yaml submit train --config bench.yaml
 RUN="$(ls -d "$WORK"/runs/train-*)"
 
-python - "$RUN" "$MODEL" "$PEAK_TFLOPS" "$BLOCK" <<'EOF'
-import json, math, sys
+python - "$RUN" "$MODEL" "$PEAK_TFLOPS" "$BLOCK" "$WORK/plan.txt" <<'EOF'
+import json, math, re, sys
 from pathlib import Path
 from safetensors import safe_open
 
 run, model, peak_tflops, block = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+planned = re.search(r"planned peak .*?([\d.]+) GB", Path(sys.argv[5]).read_text())
 root = next((run / "outputs").iterdir())
 summary = json.loads((root / "train_summary.json").read_text())
 if summary["steps"] is None:
@@ -91,5 +102,10 @@ for name, tps in (("whole run", summary["tokens_per_s_per_gpu"]), ("steady state
     print(f"{name:>13}: {tps:10.0f} tokens/s per GPU, MFU {100 * tps * flops_per_token / (peak_tflops * 1e12):5.1f}%")
 print(f"       params: {n_params / 1e6:.1f} M, mean sequence {seq:.0f} tokens (block {block}), "
       f"{summary['steps']} steps, peak GPU memory {summary['peak_gpu_memory_gb']} GiB (rank 0, allocated)")
+measured = summary["peak_gpu_memory_gb"]
+if planned and measured:
+    gb = measured * 2**30 / 1e9  # the planner counts GB of 1e9 bytes
+    print(f" peak memory: measured {gb:.2f} GB, planner {float(planned.group(1)):.2f} GB "
+          f"({100 * (float(planned.group(1)) / gb - 1):+.0f}%; the planner assumes full-block micro-batches)")
 print(f"loss: {summary['loss_curve'][0]['loss']:.3f} -> {summary['loss_curve'][-1]['loss']:.3f}; run folder {run}")
 EOF
