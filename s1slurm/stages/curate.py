@@ -175,10 +175,9 @@ def next_spec(spec: CurateSpec, job_id: str | None) -> dict[str, Any]:
 
 def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]:
     """Submit the next step (a new run folder); returns what happened (never raises)."""
-    from s1slurm.config.cluster import load_cluster
+    from s1slurm.config.discovery import discover
     from s1slurm.launch import submit as sub
     from s1slurm.launch.environment import submission_environment
-    from s1slurm.train.follow_up import cluster_file
 
     manifest = ctx.run.read_manifest()
     job_id = os.environ.get("SLURM_JOB_ID") if ctx.profile.executor == "slurm" else None
@@ -186,17 +185,29 @@ def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]
     atomic_write_text(spec_file, yaml.safe_dump(next_spec(spec, job_id), sort_keys=False))
     record: dict[str, Any] = {"next": step, "spec": str(spec_file), "after_run": str(ctx.run.path),
                               "dependency": f"afterok:{job_id}" if job_id else None}
-    cluster_path = cluster_file(manifest.get("command_line") or [])
     try:
-        resolved = sub.resolve("curate", spec_file, load_cluster(cluster_path), cluster_path,
-                               manifest.get("profile_name"))
+        # the same profiles the first submission saw: its --cluster, else the same search order
+        found = discover(_explicit_cluster(manifest.get("command_line") or []))
+        cluster_path = Path(found.source.label)
+        resolved = sub.resolve("curate", spec_file, found.cluster, cluster_path, manifest.get("profile_name"))
         launcher = sub.make_launcher(resolved)
         with submission_environment():  # no SLURM_* of this job may leak into the next sbatch
+            cluster_args = ["--cluster", str(found.source.path)] if found.source.path is not None else []
             run, submission = sub.submit(resolved, launcher, [
-                "s1slurm", "--cluster", str(cluster_path), "--profile", resolved.profile_name, "submit", "curate",
-                "--config", str(spec_file)])
+                "s1slurm", *cluster_args, "--profile", resolved.profile_name, "submit", "curate", "--config",
+                str(spec_file)])
         record.update(run=str(run.path), jobs=[a["job_id"] for a in submission.arrays],
                       failed_tasks=submission.failed_tasks)
     except Exception as e:  # this step succeeded whatever happens here: record, do not raise
         record["error"] = f"{type(e).__name__}: {e}"
     return record
+
+
+def _explicit_cluster(command_line: list[str]) -> Path | None:
+    """The ``--cluster`` a command line gave (anywhere in it), made absolute; None when it gave none."""
+    for i, arg in enumerate(command_line):
+        if arg == "--cluster" and i + 1 < len(command_line):
+            return Path(command_line[i + 1]).resolve()
+        if arg.startswith("--cluster="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return None
