@@ -134,7 +134,11 @@ def _arrays_table(status: RunStatus) -> Table:
     table.add_column("states")
     by_array: dict[str, Counter] = {}
     for t in status.tasks:
-        by_array.setdefault(t.array, Counter())[t.state] += 1
+        array = (t.job_id or "-").split("_", 1)[0]
+        counts = by_array.get(array)
+        if counts is None:
+            counts = by_array[array] = Counter()
+        counts[t.state] += 1
     items = sorted(by_array.items(), key=lambda kv: (kv[0] == "-", kv[0]))
     for array, counts in items[:8]:
         table.add_row(array, str(sum(counts.values())), counts_text(counts))

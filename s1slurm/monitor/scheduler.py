@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from s1slurm.launch.environment import scrubbed
@@ -43,7 +43,8 @@ class JobInfo:
         return self.state in ACTIVE
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"job_id": self.job_id, "state": self.state, "nodes": self.nodes, "elapsed": self.elapsed,
+                "exit_code": self.exit_code, "reason": self.reason, "source": self.source}
 
 
 def expand_array(job_id: str) -> list[str]:
@@ -149,6 +150,7 @@ class Scheduler:
     which: Callable[[str], str | None] = shutil.which
     accounting_disabled: bool = False  # learnt once: such a cluster is not asked again
     last: dict[str, tuple[JobInfo, float]] = field(default_factory=dict)  # job id -> (info, when read)
+    saved: dict[str, dict[str, tuple[JobInfo, float]]] = field(default_factory=dict)  # run folder -> its file
 
     def _call(self, cmd: list[str], snapshot: Snapshot) -> CallResult:
         result = CallResult(False, error="not run")

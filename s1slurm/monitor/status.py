@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.atomic import atomic_write_text
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.monitor.scheduler import ACTIVE, JobInfo, Scheduler, Snapshot
@@ -186,7 +186,7 @@ def _own_word(rank_states: dict[int, str]) -> str | None:
 def _load_cache(run: RunDir) -> dict[str, tuple[JobInfo, float]]:
     try:
         data = json.loads((run.path / CACHE_FILE).read_text())
-        return {jid: (JobInfo(**d["info"]), float(d["time"])) for jid, d in data.items()}
+        return {jid: (JobInfo(jid, *row[:6]), float(row[6])) for jid, row in data.items()}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
@@ -195,11 +195,14 @@ def _save_cache(run: RunDir, scheduler: Scheduler, job_ids: Iterable[str],
                 previous: dict[str, tuple[JobInfo, float]]) -> None:
     """Keep the last answers about this run's jobs in its folder (a later ``status`` may need them)."""
     known = {jid: scheduler.last[jid] for jid in job_ids if jid in scheduler.last}
-    if {k: v[0] for k, v in known.items()} == {k: v[0] for k, v in previous.items()}:
+    if known.keys() == previous.keys() and all(previous[k][0] == v[0] for k, v in known.items()):
         return  # nothing new: no write (a watch with 10,000 tasks rewrites nothing while they wait)
+    previous.clear()
+    previous.update(known)
     try:
-        atomic_write_json(run.path / CACHE_FILE, {jid: {"info": info.to_dict(), "time": when}
-                                                  for jid, (info, when) in known.items()})
+        rows = {jid: [i.state, i.nodes, i.elapsed, i.exit_code, i.reason, i.source, when]
+                for jid, (i, when) in known.items()}
+        atomic_write_text(run.path / CACHE_FILE, json.dumps(rows, separators=(",", ":")))
     except OSError:
         pass  # a run folder we may not write to: the memory of this process still serves
 
@@ -213,8 +216,12 @@ def read_statuses(runs: list[RunDir], scheduler: Scheduler | None = None, query_
         manifest = run.read_manifest()
         done = run.done_ids()
         local = manifest.get("executor") != "slurm"
-        cache = {} if local else _load_cache(run)
-        scheduler.remember(cache)
+        cache = {}
+        if not local:
+            if str(run.path) not in scheduler.saved:  # read once per process, then kept up to date
+                scheduler.saved[str(run.path)] = _load_cache(run)
+                scheduler.remember(scheduler.saved[str(run.path)])
+            cache = scheduler.saved[str(run.path)]
         loaded.append((run, manifest, done, local, cache))
     wanted: dict[str, bool] = {}
     for run, manifest, done, local, _ in loaded:
@@ -222,8 +229,8 @@ def read_statuses(runs: list[RunDir], scheduler: Scheduler | None = None, query_
             continue
         for t in manifest["tasks"]:
             if t.get("job_id"):
-                wanted[t["job_id"]] = wanted.get(t["job_id"], False) or t.get("shard_id",
-                                                                                Shard.from_dict(t["shard"]).id) not in done
+                shard_id = t.get("shard_id") or Shard.from_dict(t["shard"]).id
+                wanted[t["job_id"]] = wanted.get(t["job_id"], False) or shard_id not in done
     snap = (scheduler.query(wanted, need_accounting=lambda j: wanted.get(j, True))
             if query_slurm and wanted else Snapshot(accounting="skipped"))
     out = []
