@@ -222,7 +222,7 @@ def gold_value(gold: str) -> str:
     thousands separators there; any other gold as given."""
     if "####" in gold:
         gold = gold.rsplit("####", 1)[1].replace(",", "")
-    return _SCI.sub(lambda m: f"{m.group(1)}\\times 10^{{{m.group(2)}}}", gold.strip())
+    return _scientific(gold.strip())
 
 
 _CHOICE_MARKUP = re.compile(r"^\s*(?:\\text(?:bf|it)?\s*\{\s*)?\(?[A-Z]\)\s*\}?\s*(?=\S)")
@@ -245,7 +245,24 @@ def _strip_decoration(value: str) -> str:
     if words:
         s = words.group(1)
     s = s.replace("~", " ").strip()
-    return _SCI.sub(lambda m: f"{m.group(1)}\\times 10^{{{m.group(2)}}}", s)
+    return _scientific(s)
+
+
+_TIMES_TEN = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*([-+]?\d+)\s*\}?")
+
+
+def _scientific(s: str) -> str:
+    """Numbers in scientific notation (``4.5e33``, ``1.13 \\times 10^{2}``) written one way: as a
+    plain decimal when the exponent is small (``113``: no float rounding), else as
+    ``4.5\\times 10^{33}``."""
+    from decimal import Decimal
+
+    def one(m: re.Match[str]) -> str:
+        mantissa, exponent = m.group(1), int(m.group(2))
+        if abs(exponent) <= 20:
+            return format(Decimal(mantissa).scaleb(exponent).normalize(), "f")
+        return f"{mantissa}\\times 10^{{{exponent}}}"
+    return _TIMES_TEN.sub(one, _SCI.sub(one, s))
 
 
 def grade_many(items: Iterable[tuple["Question", str]], *, max_workers: int = 1,
@@ -444,11 +461,25 @@ def answer_key(answer: str, *, integers: bool = False) -> str:
         n = _as_int(s)
         if n is not None:
             return str(n)
-    return "".join(s.split()).rstrip(".")
+    flat = "".join(s.split()).rstrip(".").replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    number = _plain_number(flat)
+    return f"={number}" if number is not None else flat
 
 
-def answer_classes(answers: Sequence[str], *, integers: bool = False, timeout_s: float = 2.0,
-                   max_compared: int = 64) -> list[int]:
+def _plain_number(s: str) -> Any:
+    """``0.5``, ``1/2``, ``\\frac{1}{2}``, ``-\\frac12`` as an exact Fraction; None otherwise."""
+    from fractions import Fraction
+    m = (re.fullmatch(r"([-+]?)\\frac\{(\d+)\}\{(\d+)\}", s) or re.fullmatch(r"([-+]?)\\frac(\d)(\d)", s)
+         or re.fullmatch(r"([-+]?)(\d+)/(\d+)", s))
+    if m:
+        return None if int(m.group(3)) == 0 else Fraction(int(m.group(2)), int(m.group(3))) * (-1 if m.group(1) == "-" else 1)
+    if re.fullmatch(r"[-+]?\d+(?:\.\d+)?", s.replace(",", "")):
+        return Fraction(s.replace(",", ""))
+    return None
+
+
+def answer_classes(answers: Sequence[str], *, integers: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
+                   max_compared: int = 24) -> list[int]:
     """Group answers by mathematical equivalence: the class index of each answer (classes are
     numbered in order of first appearance). ``\\frac{1}{2}``, ``0.5`` and ``1/2`` share a class;
     with ``integers`` (AIME) ``033`` and ``33`` do too. Answers are first grouped by
@@ -462,7 +493,8 @@ def answer_classes(answers: Sequence[str], *, integers: bool = False, timeout_s:
     reps: list[str] = []  # one answer per class
     for k, i in firsts.items():
         found = None
-        if len(firsts) <= max_compared and not integers:
+        # plain numbers are exact keys already: math-verify only for the other forms
+        if len(firsts) <= max_compared and not integers and not k.startswith("="):
             for c, rep in enumerate(reps):
                 if _math_with_timeout(rep, answers[i], timeout_s).correct:
                     found = c

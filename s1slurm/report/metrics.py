@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -160,19 +159,59 @@ def k_values(n: int) -> list[int]:
     return ks
 
 
-def maj_at_k(classes: Sequence[int], correct: Sequence[int], k: int, seed: int = BOOTSTRAP_SEED) -> float:
-    """Majority vote over k of the samples, averaged over every subset of k samples (or over
-    :data:`MAJ_SUBSETS` seeded random ones when there are more); subsets keep sample order."""
-    n = len(classes)
-    if k >= n:
-        return float(majority_correct(classes, correct))
+def subsets_of(n: int, k: int, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """The subsets of k of n samples maj@k averages over, as sorted index rows: all of them, or
+    :data:`MAJ_SUBSETS` seeded random ones when there are more (the same for every question)."""
     if math.comb(n, k) <= MAJ_SUBSETS:
-        subsets: Any = itertools.combinations(range(n), k)
+        return np.array(list(itertools.combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
+    rng = np.random.default_rng(seed + 7919 * n + k)
+    return np.sort(np.argsort(rng.random((MAJ_SUBSETS, n)), axis=1)[:, :k], axis=1)
+
+
+def maj_at_k_many(classes: np.ndarray, correct: np.ndarray, k: int) -> np.ndarray:
+    """:func:`maj_at_k` for several questions with the same number of samples at once:
+    ``classes`` and ``correct`` are (questions, n) arrays; returns one value per question."""
+    q, n = classes.shape
+    if k >= n:
+        subsets = np.arange(n, dtype=np.int64)[None, :]
     else:
-        rng = random.Random(seed + 7919 * n + k)
-        subsets = (sorted(rng.sample(range(n), k)) for _ in range(MAJ_SUBSETS))
-    hits = [majority_correct([classes[i] for i in sub], [correct[i] for i in sub]) for sub in subsets]
-    return sum(hits) / len(hits)
+        subsets = subsets_of(n, k)
+    cls = classes[:, subsets]                                   # (q, subsets, k)
+    ok = correct[:, subsets]
+    m = int(cls.max()) + 1 if cls.size else 1
+    if m <= 0:
+        return np.zeros(q)
+    same = cls[..., None] == np.arange(m)                       # (q, subsets, k, m); -1 matches none
+    counts = same.sum(axis=2)                                   # (q, subsets, m)
+    first = np.where(same, np.arange(k)[:, None], k).min(axis=2)
+    score = counts * (k + 1) - first                            # most votes, then first seen
+    winner = score.argmax(axis=2)                               # (q, subsets)
+    votes = np.take_along_axis(counts, winner[..., None], axis=2)[..., 0]
+    at = np.minimum(np.take_along_axis(first, winner[..., None], axis=2)[..., 0], k - 1)
+    hit = np.take_along_axis(ok, at[..., None], axis=2)[..., 0] == 1
+    return ((votes > 0) & hit).mean(axis=1)
+
+
+def maj_at_k(classes: Sequence[int], correct: Sequence[int], k: int) -> float:
+    """Majority vote over k of one question's samples, averaged over the subsets of
+    :func:`subsets_of`; each subset keeps sample order, so votes follow :func:`majority_correct`
+    (ties to the class seen first, no answer never votes)."""
+    return float(maj_at_k_many(np.asarray([classes], dtype=np.int64),
+                               np.asarray([correct], dtype=np.int64), k)[0])
+
+
+def _maj_curve_point(classes: list[int], correct: list[int], bounds: list[tuple[int, int]], k: int) -> float:
+    """Mean maj@k over questions (each its first samples' slice ``bounds``), questions with the
+    same number of samples computed together."""
+    by_n: dict[int, list[tuple[int, int]]] = {}
+    for a, z in bounds:
+        by_n.setdefault(z - a, []).append((a, z))
+    total = 0.0
+    for n, spans in by_n.items():
+        cls = np.array([classes[a:z] for a, z in spans], dtype=np.int64)
+        ok = np.array([correct[a:z] for a, z in spans], dtype=np.int64)
+        total += float(maj_at_k_many(cls, ok, min(k, n)).sum())
+    return total / len(bounds)
 
 
 def answer_class_codes(rec: Records) -> np.ndarray:
@@ -249,8 +288,7 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting],
         n_correct = np.add.reduceat(ok, qstarts)
         pass_k = [100.0 * float(np.mean([pass_at_k(int(n), int(c), kk) for n, c in zip(counts, n_correct)]))
                   for kk in ks]
-        maj_k = [100.0 * float(np.mean([maj_at_k(ans[a:z], corr[a:z], kk) for a, z in bounds]))
-                 for kk in ks]
+        maj_k = [100.0 * float(_maj_curve_point(ans, corr, bounds, kk)) for kk in ks]
         if per_question is not None:
             per_question[(rec.benchmarks.values[b], label)] = QuestionStats(
                 q[qstarts], per_q, np.add.reduceat(tokens.astype(np.float64), qstarts) / counts)

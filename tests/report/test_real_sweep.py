@@ -1,7 +1,9 @@
 """A report built from a real SmolLM2-135M sweep made by the evaluation stage, through the CLI.
 
 The sweep runs locally (profile ``local``) on two MATH500 and two AIME24 questions from the shared
-data, three thinking caps and two samples, so 24 records; it takes about a minute on a CPU.
+data with two samples: budget forcing (three caps) and the paper's four other methods
+(token-, step- and class-conditional control, rejection sampling), so 10 settings and 80
+records. This is also the test that runs every method on a real model and checks its records.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 from report_chromium import check_page, chromium_binary
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmarks"
-CAPS = (32, 64, 128)
+CAPS = (16, 32, 48)
 
 
 def eval_spec(model: Path) -> str:
@@ -26,7 +28,7 @@ name: report-real-sweep
 model: {json.dumps(str(model))}
 engine: vllm
 dtype: float32
-max_model_len: 2048
+max_model_len: 320                # small: the methods without a cap think to the end of it
 engine_args: {{enforce_eager: true}}
 samples: 2
 temperature: 0.8
@@ -37,9 +39,16 @@ benchmarks:
   - {{name: aime24, path: {json.dumps(str(SHARED / 'aime24.jsonl'))}, limit: 2}}
 sweep:
   max_thinking_tokens: {list(CAPS)}
-delimiters:
-  thinking_end: ["<|im_start|>"]
+  methods:
+    - {{method: token_conditional, tokens: [32]}}
+    - {{method: step_conditional, steps: [2], step_tokens: 16}}
+    - {{method: class_conditional, max_thinking_tokens: 48}}
+    - {{method: rejection, max_thinking_tokens: [48], max_tries: 3}}
 """
+
+METHODS = {"max", "token_conditional", "token_conditional_forced", "step_conditional",
+           "step_conditional_forced", "class_conditional", "rejection"}
+SETTINGS = 3 + 2 + 2 + 2 + 1
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -65,16 +74,28 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "Control" in shown.stdout and "PARTIAL" not in shown.stdout
 
+    check_records(Path(run_dir))
     result = build_report([run_dir], workdir / "rep2", strict=True)
-    assert not result.partial and result.records == 2 * 2 * len(CAPS) * 2
+    assert not result.partial and result.records == 2 * 2 * SETTINGS * 2
     assert {m.benchmark for m in result.settings} == {"math500", "aime24"}
     for m in result.settings:
         assert m.questions == 2 and m.samples_per_question == 2 and m.maj_k == 2
         assert 0.0 <= m.ci_low <= m.accuracy <= m.ci_high <= 100.0
-        assert m.over_max == 0, f"{m.benchmark} {m.setting}: thinking went past the cap"
-        assert m.avg_thinking_tokens <= m.max_thinking_tokens
+        assert m.ks == [1, 2] and len(m.pass_at_k) == len(m.maj_at_k) == 2
+        assert m.pass_at_k[0] <= m.pass_at_k[1]
+        if m.method != "rejection":  # rejection may keep a cut sample; forcing never passes a cap
+            assert m.over_max == 0, f"{m.benchmark} {m.setting}: thinking went past the cap"
+    for bench in ("math500", "aime24"):
+        assert {c.method for c in result.methods if c.benchmark == bench} == METHODS
     for c in result.methods:
-        assert c.control == 100.0 and c.scaling_log2 is not None
+        assert c.control_ci is not None and c.performance_ci is not None
+        if c.method == "max":
+            assert c.control == 100.0 and c.scaling_log2 is not None and c.scaling_log2_ci is not None
+    k_svg = (workdir / "rep" / "curves_k.svg").read_text()
+    assert "pass@k" in k_svg and "maj@k" in k_svg and "rejection" in k_svg
+    scaling_svg = (workdir / "rep" / "scaling.svg").read_text()
+    for name in METHODS:
+        assert f"aime24 · {name}" in scaling_svg, name
     data = json.loads((workdir / "rep" / "report.json").read_text())
     assert data["models"] and data["runs"][0]["eval_plan"]["samples"] == 2
     import s1slurm
@@ -82,3 +103,34 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
     assert chromium_binary(), "Debian's chromium is needed to open the page"
     check = check_page(workdir / "rep" / "report.html", workdir / "chromium-profile")
     assert check.errors == [] and check.remote_requests == []
+
+
+def check_records(run_dir: Path) -> None:
+    """Every method's records carry what the method did."""
+    records = [json.loads(line) for path in sorted(run_dir.glob("outputs/*/records.jsonl"))
+               for line in path.read_text().splitlines() if line.strip()]
+    by_method: dict[str, list[dict]] = {}
+    for r in records:
+        by_method.setdefault(r["method"], []).append(r)
+    assert set(by_method) == METHODS
+    for r in records:
+        budget, extra = r["budget"], r["extra"]
+        assert r["extraction_method"] in (None, "boxed", "answer_line", "answer_is")
+        if r["method"] in ("max", "token_conditional_forced", "step_conditional_forced", "class_conditional"):
+            assert r["thinking_tokens"] <= budget["max_thinking_tokens"]
+        if r["method"].startswith("token_conditional"):
+            assert extra["prompt_variant"] == "tokens" and budget["stated_tokens"] == 32
+        if r["method"].startswith("step_conditional"):
+            assert extra["prompt_variant"] == "steps" and 0 <= extra["steps_used"] <= 3
+            if r["thinking_end"] == "budget" and extra["steps_used"] >= 2:
+                assert "steps left" in r["thinking"]
+        if r["method"] == "class_conditional":
+            assert extra["prompt_variant"] == "class" and budget["thinking_class"] in ("short", "long")
+        if r["method"] == "rejection":
+            assert 1 <= extra["tries"] <= 3
+            if extra["accepted"]:
+                assert r["thinking_end"] == "natural" and r["thinking_tokens"] <= budget["max_thinking_tokens"]
+            else:
+                assert extra["tries"] == 3
+        if r["method"] == "max":
+            assert extra["prompt_variant"] == "bare"
