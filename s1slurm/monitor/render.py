@@ -123,7 +123,7 @@ def summary(status: RunStatus) -> Group:
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
     return Group(Text.assemble(f"{done}/{total} shards done   ", counts_text(status.counts)),
-                 ProgressBar(total=max(total, 1), completed=done, width=60), Text(""))
+                 _bar_line(ProgressBar(total=max(total, 1), completed=done, width=60), ""), Text(""))
 
 
 def _arrays_table(status: RunStatus) -> Table:
@@ -208,27 +208,34 @@ def run_panel(view: RunView, max_shards: int = 12) -> Panel:
     status, progress = view.status, view.progress
     m = status.manifest
     parts: list[RenderableType] = [Text(scheduler_line(status), style="dim")]
-    if view.steps:
+    title = Text(f"{m['run']}  ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})")
+    if view.steps:  # a pipeline: its tasks are only the links between steps; the steps say it all
         parts.append(steps_table(view.steps))
+        return Panel(Group(*parts), title=title, title_align="left")
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
     parts.append(Text.assemble((f"{done}/{total} shards done  ", "bold"), counts_text(status.counts)))
     if progress is not None and progress.unit != "shards":
         bar_total = progress.total or max(progress.done, 1)
-        parts.append(Group(ProgressBar(total=bar_total, completed=min(progress.done, bar_total), width=60),
-                           Text(f"{progress.done}/{progress.total if progress.total is not None else '?'} "
-                                f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}")))
+        parts.append(_bar_line(ProgressBar(total=bar_total, completed=min(progress.done, bar_total), width=50),
+                               f"{progress.done}/{progress.total if progress.total is not None else '?'} "
+                               f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}"))
     else:
-        parts.append(ProgressBar(total=max(total, 1), completed=done, width=60))
-    if not view.steps:
-        parts.append(_arrays_table(status))
+        parts.append(_bar_line(ProgressBar(total=max(total, 1), completed=done, width=50), f"{done}/{total}"))
+    parts.append(_arrays_table(status))
     bars = _shard_bars(view, max_shards)
     if bars is not None:
         parts.append(bars)
     parts.append(Text(f"nodes: {_nodes(status)}"))
     parts += _failures(status)
-    title = f"{m['run']}  [{m['stage']}, {m.get('executor')}, profile {m.get('profile_name')}]"
     return Panel(Group(*parts), title=title, title_align="left")
+
+
+def _bar_line(bar: ProgressBar, text: str) -> Table:
+    """A bar and its figures on one line (a bare ProgressBar does not end its line in a Group)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(bar, Text(text))
+    return grid
 
 
 def _rate(progress: RunProgress) -> str:

@@ -183,9 +183,45 @@ def _steps(run: RunDir, workdir: Path) -> list[dict]:
     return json.loads(cli("status", str(run.path), "--json", cwd=workdir).stdout)["runs"]
 
 
+class TmuxScreen:
+    """A command running in a detached tmux window of a fixed size, whose screen can be read."""
+
+    def __init__(self, command: list[str], cwd: Path, width: int = 150, height: int = 50) -> None:
+        import shlex
+        import shutil
+        import uuid
+
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is needed to test the live dashboard (apt-get install tmux)")
+        self.name = f"s1slurm-{uuid.uuid4().hex[:8]}"
+        env = f"PYTHONPATH={shlex.quote(str(REPO))} TERM=xterm-256color"
+        shell = f"cd {shlex.quote(str(cwd))} && {env} {shlex.join(command)}; echo EXITED $?; sleep 600"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                        shell], check=True)
+
+    def text(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
 def test_three_step_pipelines_run_in_order_and_a_failing_first_step_stops_the_rest(workdir):
     good = _pipeline(workdir, "good", {"stage": "probe", "tasks": 2})
     bad = _pipeline(workdir, "bad", _failing_probe(2))
+    # The live dashboard of both, in a real terminal: it ends by itself once both have stopped.
+    screen = TmuxScreen([sys.executable, "-m", "s1slurm", "status", str(bad.path), str(good.path), "--watch",
+                         "--interval", "1"], cwd=workdir)
+    try:
+        seen = wait_for(lambda: (t := screen.text()) and "BLOCKED" in t and "first" in t and t, 120,
+                        "the dashboard to show the blocked steps")
+        assert "step 'first' failed" in seen and "FAILED" in seen
+        final = wait_for(lambda: (t := screen.text()) and "EXITED 0" in t and t, 240, "the dashboard to end")
+        assert "recent failures" in final and "second" in final and "DONE" in final
+        assert "━" in final  # progress bars drawn
+    finally:
+        screen.close()
 
     def ended(run):
         runs = _steps(run, workdir)

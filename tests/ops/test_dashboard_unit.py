@@ -1,0 +1,86 @@
+"""The dashboard's content, rendered to text without a terminal or SLURM (a fake scheduler answers)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.rundir import RunDir
+from s1slurm.core.shard import make_shards
+from s1slurm.monitor.progress import ProgressReader
+from s1slurm.monitor.render import RunView, as_json, dashboard, plain_line
+from s1slurm.monitor.scheduler import Scheduler
+from s1slurm.monitor.status import read_status
+from s1slurm.monitor.watch import Backoff
+
+from .test_status_rules import FakeSlurm, own_state
+
+
+def eval_run(tmp_path, n_shards: int = 2, questions: int = 4) -> RunDir:
+    run = RunDir.create(tmp_path, "eval")
+    shards = make_shards("math500", n_shards)
+    atomic_write_json(run.manifest_path, {
+        "run": run.name, "stage": "eval", "executor": "slurm", "profile_name": "ci", "profile": {},
+        "command_line": [], "submissions": [],
+        "eval_plan": {"benchmarks": {"math500": {"question_ids": [f"q{i}" for i in range(questions)],
+                                                 "shards": n_shards}},
+                      "settings": [{"max_thinking_tokens": 8}, {"max_thinking_tokens": 16}], "samples": 1},
+        "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"40_{i}"}
+                  for i, s in enumerate(shards)]})
+    return run
+
+
+def render(views, width=140) -> str:
+    console = Console(file=io.StringIO(), width=width, force_terminal=False)
+    console.print(dashboard(views))
+    return console.file.getvalue()
+
+
+def test_eval_shards_show_records_done_out_of_planned_with_rate_and_failures(tmp_path):
+    run = eval_run(tmp_path)
+    out = run.outputs_dir / "math500-00000-of-00002"
+    out.mkdir(parents=True)
+    (out / "records.jsonl").write_text('{"a": 1}\n{"a": 2}\n{"a": 3}\n')
+    own_state(run, 1, "failed", "40_1", error="RuntimeError: CUDA out of memory")
+    (run.submitit_dir / "40_1_0_log.err").write_text("loading model\nTraceback ...\nRuntimeError: CUDA out of memory\n")
+    fake = FakeSlurm(live={"40_0": "RUNNING", "40_1": "FAILED"})
+    status = read_status(run, scheduler=Scheduler(runner=fake, which=lambda n: n))
+    reader = ProgressReader()
+    view = RunView(status, progress=reader.read(status))
+    assert (view.progress.done, view.progress.total, view.progress.unit) == (3, 8, "records")
+    text = render([view])
+    assert "math500-00000-of-00002" in text and "3/4 records" in text   # the running shard's bar
+    assert "3/8 records" in text and "recent failures (1)" in text
+    assert "| RuntimeError: CUDA out of memory" in text                 # the last lines of its log
+    assert "node1" in text                                               # where it runs
+    line = plain_line(view)
+    assert "0/2 done" in line and "failed=1" in line and "running=1" in line and "3/8 records" in line
+    doc = as_json([view])["runs"][0]
+    assert doc["counts"] == {"RUNNING": 1, "FAILED": 1} and doc["progress"]["total"] == 8
+    json.dumps(doc)
+
+
+def test_ten_thousand_tasks_render_a_bounded_screen(tmp_path):
+    run = RunDir.create(tmp_path, "probe")
+    shards = make_shards("probe", 10_000)
+    atomic_write_json(run.manifest_path, {
+        "run": run.name, "stage": "probe", "executor": "slurm", "profile_name": "ci", "profile": {},
+        "command_line": [], "submissions": [],
+        "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"{50 + i // 1000}_{i % 1000}"}
+                  for i, s in enumerate(shards)]})
+    states = ["RUNNING", "PENDING", "TIMEOUT", "COMPLETED"]
+    fake = FakeSlurm(live={f"{50 + i // 1000}_{i % 1000}": states[i % 4] for i in range(10_000)})
+    status = read_status(run, scheduler=Scheduler(runner=fake, which=lambda n: n))
+    text = render([RunView(status, progress=ProgressReader().read(status))])
+    assert "running 2500" in text and "timeout 2500" in text
+    assert "+2 more" in text              # ten arrays: eight listed, the rest summed
+    assert text.count("\n") < 60          # a summary, not 10,000 rows
+
+
+def test_polling_backs_off_while_nothing_changes():
+    b = Backoff(2.0, 30.0)
+    assert [b.next(False) for _ in range(5)] == [4.0, 8.0, 16.0, 30.0, 30.0]
+    assert b.next(True) == 2.0
