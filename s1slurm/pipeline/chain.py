@@ -69,7 +69,13 @@ def step_complete(paths: StepPaths) -> bool:
     if paths.run.is_done(paths.spec.shard(paths.index)):
         return True
     child = paths.child()
-    return child is not None and child_complete(child)
+    if child is None or not child_complete(child):
+        return False
+    if paths.step.stage == "curate":  # its run is the first of the curation's own chain
+        from s1slurm.pipeline.curate_output import curation_complete
+
+        return curation_complete(child)
+    return True
 
 
 def step_output(paths: StepPaths) -> Path:
@@ -117,6 +123,15 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
     paths = StepPaths(run, spec, index)
     previous = StepPaths(run, spec, index - 1) if index else None
     if previous is not None:
+        if previous.step.stage == "curate" and not local and not step_complete(previous):
+            from s1slurm.pipeline.curate_output import chain_jobs
+            from s1slurm.pipeline.launcher import submit_link
+
+            child = previous.child()
+            jobs = chain_jobs(child) if child is not None else []
+            if jobs:  # the curation submitted its next step meanwhile: wait for that one too
+                submit_link(run, index, after=jobs)
+                return
         if not step_complete(previous):
             raise StageError(f"step '{previous.step.step_name}' did not finish: step "
                              f"'{paths.step.step_name}' is not started (see 's1slurm status {run.path}')")
@@ -140,6 +155,7 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
         from s1slurm.pipeline.launcher import submit_link
 
         submit_link(run, index + 1, after=waiting_jobs(child))
+    # (A pipeline task ends here; its step's run goes on, and the next link checks it finished.)
 
 
 def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[str, Any], *,

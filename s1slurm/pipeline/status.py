@@ -61,6 +61,12 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
         elif link.done or (child_status is not None and child_status.tasks and
                            all(t.done for t in child_status.tasks)):
             state, why = "DONE", ""
+            if step.stage == "curate" and not link.done and child is not None:
+                from s1slurm.pipeline.curate_output import pending_step
+
+                step_left = pending_step(child)
+                if step_left is not None:  # the curation's own chain goes on in other runs
+                    state, why = "RUNNING", f"curation step '{step_left}' (see its runs in runs_dir)"
         elif child_status is not None:
             problem = _first_problem(child_status)
             active = [t for t in child_status.tasks if t.active]
