@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -123,15 +122,18 @@ def summary(status: RunStatus) -> Group:
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
     return Group(Text.assemble(f"{done}/{total} shards done   ", counts_text(status.counts)),
-                 _bar_line(ProgressBar(total=max(total, 1), completed=done, width=60), ""), Text(""))
+                 bar_text(done, total, 60), Text(""))
 
 
-def _arrays_table(status: RunStatus) -> Table:
-    """One row per job (array) of the run: its tasks' states."""
-    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-    table.add_column("job")
-    table.add_column("tasks", justify="right")
-    table.add_column("states")
+def bar_text(done: int, total: int | None, width: int = 40) -> Text:
+    """A progress bar as plain styled text (cheap to draw: the dashboard has many of them)."""
+    total = total or max(done, 1)
+    filled = int(round(width * min(done, total) / total)) if total else 0
+    return Text.assemble(("━" * filled, "green" if done >= total else "magenta"), ("━" * (width - filled), "grey23"))
+
+
+def _arrays_lines(status: RunStatus, max_rows: int = 8) -> list[Text]:
+    """One line per job (array) of the run: its tasks' states."""
     by_array: dict[str, Counter] = {}
     for t in status.tasks:
         array = (t.job_id or "-").split("_", 1)[0]
@@ -140,21 +142,23 @@ def _arrays_table(status: RunStatus) -> Table:
             counts = by_array[array] = Counter()
         counts[t.state] += 1
     items = sorted(by_array.items(), key=lambda kv: (kv[0] == "-", kv[0]))
-    for array, counts in items[:8]:
-        table.add_row(array, str(sum(counts.values())), counts_text(counts))
-    if len(items) > 8:
+    width = max((len(a) for a, _ in items[:max_rows]), default=3)
+    lines = [Text.assemble((f"job {a:<{width}} {sum(c.values()):>6} tasks  ", "bold"), counts_text(c))
+             for a, c in items[:max_rows]]
+    if len(items) > max_rows:
         rest: Counter = Counter()
-        for _, c in items[8:]:
+        for _, c in items[max_rows:]:
             rest.update(c)
-        table.add_row(f"+{len(items) - 8} more", str(sum(rest.values())), counts_text(rest))
-    return table
+        lines.append(Text.assemble((f"+{len(items) - max_rows} more jobs {sum(rest.values()):>6} tasks  ", "bold"),
+                                   counts_text(rest)))
+    return lines
 
 
-def _shard_bars(view: RunView, max_rows: int) -> Table | None:
+def _shard_bars(view: RunView, max_rows: int) -> list[Text]:
     """Progress bars of the shards being worked on (running ones first, then partial ones)."""
     progress = view.progress
     if progress is None:
-        return None
+        return []
     rows = []
     for t in view.status.tasks:
         p = progress.shards.get(t.index)
@@ -162,20 +166,16 @@ def _shard_bars(view: RunView, max_rows: int) -> Table | None:
             continue
         if t.state == "RUNNING" or (p.done and p.total != p.done):
             rows.append((t, p))
-    if not rows:
-        return None
     rows.sort(key=lambda tp: (tp[0].state != "RUNNING", tp[0].index))
-    table = Table(box=None, pad_edge=False, show_header=False)
-    for col in ("shard", "bar", "n", "state", "node"):
-        table.add_column(col, no_wrap=True)
+    width = max((len(t.shard_id) for t, _ in rows[:max_rows]), default=0)
+    lines = []
     for t, p in rows[:max_rows]:
-        total = p.total or max(p.done, 1)
-        table.add_row(t.shard_id, ProgressBar(total=total, completed=min(p.done, total), width=30),
-                      f"{p.done}/{p.total if p.total is not None else '?'} {progress.unit}", _state_text(t),
-                      t.nodes or "")
+        figures = f"{p.done}/{p.total if p.total is not None else '?'} {progress.unit}"
+        lines.append(Text.assemble(f"{t.shard_id:<{width}} ", bar_text(p.done, p.total, 30), f" {figures:<18} ",
+                                   _state_text(t), f" {t.nodes or ''}"))
     if len(rows) > max_rows:
-        table.add_row(f"... {len(rows) - max_rows} more", "", "", "", "")
-    return table
+        lines.append(Text(f"... and {len(rows) - max_rows} more shard(s) in progress", style="dim"))
+    return lines
 
 
 def _failures(status: RunStatus, max_tasks: int = 3, lines: int = 3) -> list[RenderableType]:
@@ -216,26 +216,16 @@ def run_panel(view: RunView, max_shards: int = 12) -> Panel:
     done = sum(t.done for t in status.tasks)
     parts.append(Text.assemble((f"{done}/{total} shards done  ", "bold"), counts_text(status.counts)))
     if progress is not None and progress.unit != "shards":
-        bar_total = progress.total or max(progress.done, 1)
-        parts.append(_bar_line(ProgressBar(total=bar_total, completed=min(progress.done, bar_total), width=50),
-                               f"{progress.done}/{progress.total if progress.total is not None else '?'} "
-                               f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}"))
+        parts.append(Text.assemble(bar_text(progress.done, progress.total, 50),
+                                   f" {progress.done}/{progress.total if progress.total is not None else '?'} "
+                                   f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}"))
     else:
-        parts.append(_bar_line(ProgressBar(total=max(total, 1), completed=done, width=50), f"{done}/{total}"))
-    parts.append(_arrays_table(status))
-    bars = _shard_bars(view, max_shards)
-    if bars is not None:
-        parts.append(bars)
+        parts.append(Text.assemble(bar_text(done, total, 50), f" {done}/{total}"))
+    parts += _arrays_lines(status)
+    parts += _shard_bars(view, max_shards)
     parts.append(Text(f"nodes: {_nodes(status)}"))
     parts += _failures(status)
     return Panel(Group(*parts), title=title, title_align="left")
-
-
-def _bar_line(bar: ProgressBar, text: str) -> Table:
-    """A bar and its figures on one line (a bare ProgressBar does not end its line in a Group)."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_row(bar, Text(text))
-    return grid
 
 
 def _rate(progress: RunProgress) -> str:
