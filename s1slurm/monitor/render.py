@@ -262,7 +262,7 @@ def plain_line(view: RunView) -> str:
             f"{s['name']}:{s['state']}" + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
             for s in view.steps)
     counts = " ".join(f"{s.lower()}={n}" for s, n in sorted(status.counts.items(), key=lambda kv: _key(kv[0])))
-    line = f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: {done}/{len(status.tasks)} done {counts}"
+    line = f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: {done}/{len(status.tasks)} shards done {counts}"
     if progress is not None and progress.unit != "shards":
         line += (f" | {progress.done}/{progress.total if progress.total is not None else '?'} {progress.unit}"
                  f" {_rate(progress)} eta {duration(progress.eta_s)}")

@@ -16,7 +16,7 @@ from rich.live import Live
 
 from s1slurm.core.rundir import RunDir
 from s1slurm.monitor.progress import ProgressReader
-from s1slurm.monitor.render import RunView, dashboard, plain_line
+from s1slurm.monitor.render import RunView, dashboard, plain_line, status_table
 from s1slurm.monitor.scheduler import Scheduler
 from s1slurm.monitor.status import read_statuses
 
@@ -88,6 +88,9 @@ def watch(runs: list[RunDir], console: Console, *, min_interval: float = 2.0, ma
                               soft_wrap=True)
             next_poll = time.time() + backoff.next(sig != last_sig)
             last_sig = sig
+        for view in views:  # the end: every task's final state, once
+            if not view.steps:
+                console.print(status_table(view.status, max_rows=200))
         return views
     with Live(dashboard(views), console=console, auto_refresh=False, transient=False) as live:
         while not over():

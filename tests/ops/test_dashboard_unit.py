@@ -57,7 +57,7 @@ def test_eval_shards_show_records_done_out_of_planned_with_rate_and_failures(tmp
     assert "| RuntimeError: CUDA out of memory" in text                 # the last lines of its log
     assert "node1" in text                                               # where it runs
     line = plain_line(view)
-    assert "0/2 done" in line and "failed=1" in line and "running=1" in line and "3/8 records" in line
+    assert "0/2 shards done" in line and "failed=1" in line and "running=1" in line and "3/8 records" in line
     doc = as_json([view])["runs"][0]
     assert doc["counts"] == {"RUNNING": 1, "FAILED": 1} and doc["progress"]["total"] == 8
     json.dumps(doc)
