@@ -83,3 +83,40 @@ def test_a_pipeline_step_with_a_missing_spec_is_bad_input(workdir):
     (workdir / "pipe.yaml").write_text("stage: pipeline\nsteps:\n  - {stage: train, config: nosuch.yaml}\n")
     proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
     assert proc.returncode == 2 and "steps.0.config" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_curate_step_is_finished_when_the_whole_curation_is_and_hands_over_its_last_export(tmp_path):
+    from s1slurm.curate.store import CurationDir
+    from s1slurm.pipeline.curate_output import chain_jobs, curation_complete, pending_step, selected_dataset
+
+    cur = CurationDir(tmp_path / "curation")
+    run = RunDir.create(tmp_path / "runs", "curate")
+    atomic_write_json(run.manifest_path, {
+        "tasks": [{"index": 0, "shard_id": "collect-00000-of-00001", "job_id": "30"}],
+        "submissions": [{"arrays": [{"job_id": "30", "size": 1}]}],
+        "curate": {"out": str(cur.path), "step": "collect", "steps": ["collect", "select"]}})
+    assert not curation_complete(run) and pending_step(run) == "collect" and chain_jobs(run) == ["30"]
+    (run.done_dir / "collect-00000-of-00001.done").write_text("{}")
+    cur.mark_done("collect", {})
+    # The curation submitted its next step in another run: the pipeline waits for that run's jobs.
+    nxt = RunDir.create(tmp_path / "runs", "curate")
+    atomic_write_json(nxt.manifest_path, {
+        "tasks": [{"index": 0, "shard_id": "select-00000-of-00001", "job_id": "31"}],
+        "submissions": [{"arrays": [{"job_id": "31", "size": 1}]}],
+        "curate": {"out": str(cur.path), "step": "select", "steps": ["collect", "select"]}})
+    cur.step_dir("collect").mkdir(parents=True, exist_ok=True)
+    (cur.step_dir("collect") / "next.json").write_text(json.dumps({"next": "select", "run": str(nxt.path)}))
+    assert pending_step(run) == "select" and chain_jobs(run) == ["31"]
+    cur.step_dir("select").mkdir(parents=True, exist_ok=True)
+    cur.export_path("select").write_text('{"question": "q"}\n')
+    cur.mark_done("select", {})
+    assert curation_complete(run) and selected_dataset(run) == cur.export_path("select")
+
+
+def test_the_shipped_s1_pipeline_spec_is_well_formed():
+    import yaml
+
+    spec = PipelineSpec.model_validate(yaml.safe_load((REPO / "jobs" / "pipeline-s1.yaml").read_text()))
+    assert [s.stage for s in spec.steps] == ["curate", "train", "eval", "report"]
+    for step in spec.steps[1:3]:
+        assert (REPO / "jobs" / step.config).is_file()
