@@ -134,7 +134,7 @@ def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setti
                 continue
             if left > 0:
                 marker = forcing.ignore_ids(step_marker(prompts, left))
-                if len(st.ids) + len(marker) > caps[i]:
+                if len(st.ids) + len(marker) >= caps[i]:  # no room left to think after it
                     st.end = "budget"
                     continue
                 st.ids += marker

@@ -94,6 +94,18 @@ class BudgetSetting:
         return ",".join(parts)
 
     @property
+    def asked_max(self) -> int | None:
+        """The most thinking this setting asks for, which Control checks: the cap, else the budget
+        stated in the prompt (token-conditional: the tokens; step-conditional: steps x step size)."""
+        if self.max_thinking_tokens is not None:
+            return self.max_thinking_tokens
+        if self.stated_tokens is not None:
+            return self.stated_tokens
+        if self.stated_steps is not None:
+            return self.stated_steps * self.step_tokens
+        return None
+
+    @property
     def prompt_variant(self) -> tuple[str, int | None]:
         """What the prompt says about thinking: ("bare", None), ("tokens", N), ("steps", N) or
         ("class", short/long). Settings with one variant share prompts (and a ladder)."""

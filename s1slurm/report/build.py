@@ -17,6 +17,7 @@ from s1slurm.report.reference import get_reference, split_reference
 from s1slurm.report.render_md import render_markdown
 from s1slurm.report.types import FILES, SCHEMA, ReportResult
 
+
 class PartialReportError(S1SlurmError):
     """``--strict`` and the report is partial: raised after every output was written."""
 

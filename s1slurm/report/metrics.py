@@ -293,7 +293,7 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting],
             per_question[(rec.benchmarks.values[b], label)] = QuestionStats(
                 q[qstarts], per_q, np.add.reduceat(tokens.astype(np.float64), qstarts) / counts)
         avg = float(tokens.mean())
-        a_max = budget.max_thinking_tokens
+        a_max = budget.asked_max  # the cap, or the budget a conditional-control prompt states
         out.append(SettingMetrics(
             benchmark=rec.benchmarks.values[b], setting=label, method=method,
             min_thinking_tokens=budget.min_thinking_tokens, max_thinking_tokens=a_max,

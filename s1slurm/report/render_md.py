@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from s1slurm.report.metrics import UNITS
 from s1slurm.report.text import (accuracy_ci, budget_text, control_text, curve_text, interval, issue_lines,
-                                 maj_text, neighbour_text, num, run_line, signed, with_interval)
+                                 maj_text, neighbour_text, num, run_line, with_interval)
 
 if TYPE_CHECKING:
     from s1slurm.report.types import ReportResult

@@ -1,13 +1,11 @@
 """The paper's other test-time methods and s1's defaults, specified on the deterministic fake model.
 
-The same methods run on SmolLM2 in test_methods_smollm2.py.
+The same methods run on SmolLM2, through the eval stage, in tests/report/test_real_sweep.py.
 """
 
 from __future__ import annotations
 
-import pytest
-
-from s1slurm.eval.forcing import (DelimiterText, Thinking, answer_prefix, replay, run_naive)
+from s1slurm.eval.forcing import DelimiterText, Thinking, answer_prefix, run_naive
 from s1slurm.eval.methods import Item, run_rejection, run_settings, run_steps
 from s1slurm.eval.prompts import ConditionPrompts, conditioned
 from s1slurm.eval.records import BudgetSetting

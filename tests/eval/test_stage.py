@@ -130,6 +130,11 @@ def test_plan_and_manifest_freeze_the_questions_of_each_shard(tmp_path):
     assert [s["max_thinking_tokens"] for s in plan["settings"]] == [4, 8, 8]
     assert [s["num_ignore"] for s in plan["settings"]] == [0, 0, 1]
     assert (plan["samples"], plan["model"], plan["engine"]) == (1, "smollm2", "transformers")
+    # what ran: engine and version, dtype, tensor-parallel size, batch size, determinism
+    run = plan["run"]
+    assert run["engine"] == "transformers" and run["engine_version"].startswith("transformers ")
+    assert (run["dtype"], run["tensor_parallel_size"], run["batch_size"], run["batch_invariant"]) == (
+        "auto", 1, 4, True)
 
 
 class TestResources:
@@ -165,8 +170,15 @@ class TestResources:
         assert (big.model, big.engine, big.tensor_parallel_size) == ("simplescaling/s1-32B", "vllm", 8)
         assert {b.name for b in big.benchmarks} == {"aime24", "math500", "gpqa_diamond"}
         labels = [s.label for s in big.settings()]
-        assert labels[:5] == ["max=512", "max=1024", "max=2048", "max=4096", "max=8192"]
-        assert labels[5:] == [f"ignore={n},max=30000" for n in (1, 2, 4, 6)]
+        # the paper's budgets (s1 eval/commands.sh: forcing1k..forcing16k, forcingauto, forcingignoreNwait)
+        assert labels[:7] == ["max=500", "max=1000", "max=2000", "max=4000", "max=8000", "max=16000", "max=none"]
+        assert labels[7:] == [f"ignore={n},max=none" for n in (1, 2, 4, 6)]
+        assert (big.dtype, big.batch_invariant, big.max_model_len, big.max_answer_tokens) == (
+            "float32", True, 32768, "auto")
+        cheap = load_model(REPO / "jobs" / "eval-s1-32b-bf16.yaml", EvalSpec)
+        assert (cheap.dtype, cheap.batch_invariant) == ("bfloat16", False)
+        assert "NOT THE PAPER'S SETTING" in (REPO / "jobs" / "eval-s1-32b-bf16.yaml").read_text()
+        assert [s.label for s in cheap.settings()] == labels
         cluster = load_cluster(REPO / "cluster.yaml")
         p = EvalStage().resources(big, cluster.profile("h100").merged(big.cluster))
         assert p.gpus_per_node == 8 and p.nodes == 1

@@ -235,3 +235,16 @@ def test_runs_that_ran_differently_are_flagged(tmp_path):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "differ in dtype, batch_invariant" in md and "vllm 0.32.0" in md and "tensor parallel 8" in md
     assert 'id="runs-differ"' in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_control_of_conditional_prompts_checks_the_stated_budget(tmp_path):
+    stated = BudgetSetting(None, stated_tokens=100, method="token_conditional")
+    steps = BudgetSetting(None, stated_steps=2, step_tokens=50, method="step_conditional")
+    lines = [record("aime24", stated, f"q{q}", 0, True, 150, gold="1") for q in range(2)]
+    lines += [record("aime24", steps, f"q{q}", 0, True, 90, gold="1") for q in range(2)]
+    run = write_run(tmp_path, "eval-c", make_plan({"aime24": ["q0", "q1"]}, [stated, steps], 1),
+                    {Shard("aime24", 0, 1): lines})
+    result = build_report([run], tmp_path / "out")
+    assert method(result, "aime24", "token_conditional").control == 0.0      # 150 > the stated 100
+    assert setting(result, "aime24", "tokens=100,max=none").over_max == 2
+    assert method(result, "aime24", "step_conditional").control == 100.0     # 90 <= 2 x 50

@@ -28,15 +28,17 @@ name: report-real-sweep
 model: {json.dumps(str(model))}
 engine: vllm
 dtype: float32
-max_model_len: 320                # small: the methods without a cap think to the end of it
+max_model_len: 360                # small: the methods without a cap think to the end of it
 engine_args: {{enforce_eager: true}}
 samples: 2
 temperature: 0.8
 seed: 0
 max_answer_tokens: 32
 benchmarks:
-  - {{name: math500, path: {json.dumps(str(SHARED / 'math500.jsonl'))}, limit: 2}}
-  - {{name: aime24, path: {json.dumps(str(SHARED / 'aime24.jsonl'))}, limit: 2}}
+  # the named instruction template: with the bare question (the default) SmolLM2 often ends its
+  # thinking at once, and a curve of zero-token points has no slope
+  - {{name: math500, path: {json.dumps(str(SHARED / 'math500.jsonl'))}, limit: 2, prompt_template: boxed}}
+  - {{name: aime24, path: {json.dumps(str(SHARED / 'aime24.jsonl'))}, limit: 2, prompt_template: boxed}}
 sweep:
   max_thinking_tokens: {list(CAPS)}
   methods:
@@ -83,7 +85,7 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
         assert 0.0 <= m.ci_low <= m.accuracy <= m.ci_high <= 100.0
         assert m.ks == [1, 2] and len(m.pass_at_k) == len(m.maj_at_k) == 2
         assert m.pass_at_k[0] <= m.pass_at_k[1]
-        if m.method != "rejection":  # rejection may keep a cut sample; forcing never passes a cap
+        if m.method in ("max", "token_conditional_forced", "step_conditional_forced", "class_conditional"):
             assert m.over_max == 0, f"{m.benchmark} {m.setting}: thinking went past the cap"
     for bench in ("math500", "aime24"):
         assert {c.method for c in result.methods if c.benchmark == bench} == METHODS
