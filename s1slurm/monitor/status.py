@@ -263,7 +263,7 @@ def _run_status(run: RunDir, manifest: dict, done: set[str], local: bool, snap: 
                        live_ok=snap.squeue_ok, alive=alive)
         error = next((d.get("error") for d in ranks.values() if d.get("error")), None)
         if state in FAILURES and state != "LOST" and not error and info is not None:
-            error = (f"SLURM: {info.state}, exit code {info.exit_code or '?'}" +
+            error = (f"SLURM: {info.state}" + (f", exit code {info.exit_code}" if info.exit_code else "") +
                      (f", {info.reason}" if info.reason and info.reason != "None" else ""))
         if state == "LOST" and not error:
             error = ("the task ended without recording why" +

@@ -77,6 +77,8 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
             elif unsent and not active and problem is None:
                 state = "FAILED"
                 why = _submission_error(child_status) or f"{len(unsent)} task(s) were never submitted"
+            elif problem is not None and not active and link.active:  # 'resume' relaunched its link
+                state, why = "WAITING", f"resuming the step (link job {link.job_id} {link.state.lower()})"
             elif problem is not None and not active:
                 state = "FAILED"
                 why = f"task {problem.index} {problem.state}: {problem.error or problem.reason or ''}".strip()
