@@ -84,3 +84,19 @@ def test_polling_backs_off_while_nothing_changes():
     b = Backoff(2.0, 30.0)
     assert [b.next(False) for _ in range(5)] == [4.0, 8.0, 16.0, 30.0, 30.0]
     assert b.next(True) == 2.0
+
+
+def test_training_progress_is_the_last_logged_step(tmp_path):
+    run = RunDir.create(tmp_path, "train")
+    [shard] = make_shards("train", 1)
+    atomic_write_json(run.manifest_path, {
+        "run": run.name, "stage": "train", "executor": "slurm", "profile_name": "ci", "profile": {},
+        "command_line": [], "submissions": [],
+        "tasks": [{"index": 0, "shard": shard.to_dict(), "shard_id": shard.id, "job_id": "60"}]})
+    steps = run.outputs_dir / shard.id / "steps.jsonl"
+    steps.parent.mkdir(parents=True)
+    steps.write_text("".join(json.dumps({"step": i, "loss": 1.0 / i}) + "\n" for i in range(1, 6)) + '{"step": 6, "lo')
+    status = read_status(run, scheduler=Scheduler(runner=FakeSlurm(live={"60": "RUNNING"}), which=lambda n: n))
+    progress = ProgressReader().read(status)
+    assert progress.unit == "steps" and progress.shards[0].done == 5  # a line cut by a kill is skipped
+    assert "5/? steps" in render([RunView(status, progress=progress)])

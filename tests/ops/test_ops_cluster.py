@@ -162,11 +162,16 @@ def test_a_refused_second_chunk_keeps_the_first_ids_and_cancel_reaches_them(work
     status = read_status(run)
     assert [t.state for t in status.tasks][3:] == ["NOT SUBMITTED"] * 3
     assert all(t.state in ("PENDING", "RUNNING") for t in status.tasks[:3])
+    proc = cli("cancel", str(path), "--task", "1", cwd=workdir)
+    assert proc.returncode == 0 and f"scancel {first}_1" in proc.stdout
+    one = wait_for(lambda: (s := read_status(run)).tasks[1].state == "CANCELLED" and s, 60, "task 1 cancelled")
+    assert one.tasks[0].state in ("PENDING", "RUNNING") and one.tasks[2].state in ("PENDING", "RUNNING")
     proc = cli("cancel", str(path), cwd=workdir)
     assert proc.returncode == 0 and f"scancel {first}" in proc.stdout
     final = wait_for(lambda: (s := read_status(run)).tasks[0].state == "CANCELLED" and s, 60, "cancellation")
     assert [t.state for t in final.tasks] == ["CANCELLED"] * 3 + ["NOT SUBMITTED"] * 3
-    assert run.read_manifest()["cancellations"][0]["jobs"] == [first]
+    cancellations = run.read_manifest()["cancellations"]
+    assert [(c["task"], c["jobs"]) for c in cancellations] == [(1, [f"{first}_1"]), (None, [first])]
 
 
 def _pipeline(workdir: Path, name: str, first: dict, second: dict | None = None) -> RunDir:
