@@ -170,18 +170,20 @@ def _id_of(cfg: SourceConfig, number: int, rec: dict[str, Any], id_col: str | No
 
 def _row(cfg: SourceConfig, number: int, rec: dict[str, Any], q_col: str | None, id_col: str | None
          ) -> dict[str, Any]:
-    def get(key: str) -> Any:
-        column = cfg.column(key)
-        return rec.get(column) if column else None
-
-    domain = get("domain")
-    meta = {c: rec.get(c) for c in cfg.metadata}
-    meta["row"] = number
+    sol_col, ans_col, dom_col = cfg.column("solution"), cfg.column("answer"), cfg.column("domain")
+    domain = rec.get(dom_col) if dom_col else None
+    if cfg.metadata:
+        meta = {c: rec.get(c) for c in cfg.metadata}
+        meta["row"] = number
+        metadata = json.dumps(meta, ensure_ascii=False, default=str)
+    else:  # the common case, without the cost of a JSON encoder call per row
+        metadata = f'{{"row": {number}}}'
     return {"id": _id_of(cfg, number, rec, id_col), "question": rec[q_col].strip(),  # type: ignore[index]
-            "solution": _text(get("solution")), "answer": _text(get("answer")), "source": cfg.name,
+            "solution": _text(rec.get(sol_col)) if sol_col else None,
+            "answer": _text(rec.get(ans_col)) if ans_col else None, "source": cfg.name,
             "cot_type": cfg.cot_type,
             "domain": str(domain).strip() if domain not in (None, "") else None,
-            "metadata": json.dumps(meta, ensure_ascii=False, default=str)}
+            "metadata": metadata}
 
 
 def _rejected(cfg: SourceConfig, number: int, row_id: str | None, reason: str, detail: str,
