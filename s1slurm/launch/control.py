@@ -103,13 +103,13 @@ def _is_s1slurm_process(pid: int) -> bool:
         return False
 
 
-def pending_tasks(run: RunDir, failed_only: bool = False) -> list[PlannedTask]:
+def pending_tasks(run: RunDir, failed_only: bool = False, scheduler=None) -> list[PlannedTask]:
     """Tasks whose shard has no done marker and that are neither queued nor running now.
 
     ``failed_only`` keeps only tasks that ended badly (failed, timed out, preempted, node failure,
     out of memory, lost), not cancelled or never submitted ones.
     """
-    status = read_status(run)
+    status = read_status(run, scheduler=scheduler)
     if status.slurm_unavailable:
         raise SlurmError("SLURM (squeue) could not be asked about this run's jobs; refusing to resubmit "
                          f"shards that may still be queued or running ({'; '.join(status.errors)})")

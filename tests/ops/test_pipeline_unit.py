@@ -120,3 +120,22 @@ def test_the_shipped_s1_pipeline_spec_is_well_formed():
     assert [s.stage for s in spec.steps] == ["curate", "train", "eval", "report"]
     for step in spec.steps[1:3]:
         assert (REPO / "jobs" / step.config).is_file()
+
+
+def test_a_local_pipeline_whose_second_step_fails_blocks_the_third(workdir):
+    (workdir / "probe.yaml").write_text("stage: probe\ntasks: 1\n")
+    (workdir / "eval.yaml").write_text(
+        "stage: eval\nmodel: ./no-such-model\nbenchmarks: [{name: math500, path: nosuch.jsonl}]\n")
+    (workdir / "pipe.yaml").write_text(
+        "stage: pipeline\nsteps:\n"
+        "  - {stage: probe, config: probe.yaml, name: first}\n"
+        "  - {stage: eval, config: eval.yaml, name: second}\n"
+        "  - {stage: probe, config: probe.yaml, name: third}\n")
+    proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [path] = (workdir / "runs").glob("pipeline-*")
+    runs = json.loads(run_cli("status", str(path), "--json", cwd=workdir).stdout)["runs"]
+    assert [(s["name"], s["state"]) for s in runs[0]["steps"]] == [
+        ("first", "DONE"), ("second", "FAILED"), ("third", "BLOCKED")]
+    assert "nosuch" in runs[0]["steps"][1]["why"] or "no-such-model" in runs[0]["steps"][1]["why"]
+    assert len(runs) == 2  # the third step never made a run

@@ -158,3 +158,18 @@ def test_squeue_lists_pending_array_elements_one_by_one_and_requeued_jobs():
 def test_max_array_size_is_read_from_scontrol():
     assert max_array_size(runner=FakeSlurm(), which=lambda n: n) == 5
     assert max_array_size(runner=FakeSlurm(), which=lambda n: None) is None
+
+
+def test_resume_takes_what_is_neither_done_nor_queued_and_failed_only_leaves_cancelled_ones(tmp_path):
+    from s1slurm.core.errors import SlurmError
+    from s1slurm.launch.control import pending_tasks
+
+    run = make_run(tmp_path, ["70_0", "70_1", "70_2", "70_3", "70_4", None])
+    run.mark_done(make_shards("probe", 6)[4])
+    own_state(run, 3, "running", "70_3")
+    fake = FakeSlurm(live={"70_0": "PENDING", "70_1": "FAILED", "70_2": "CANCELLED", "70_3": "FAILED"})
+    assert [t.index for t in pending_tasks(run, scheduler=scheduler(fake))] == [1, 2, 3, 5]
+    assert [t.index for t in pending_tasks(run, failed_only=True, scheduler=scheduler(fake))] == [1, 3]  # 3: LOST
+    fake.squeue_fails = True
+    with pytest.raises(SlurmError, match="refusing to resubmit"):
+        pending_tasks(run, scheduler=scheduler(fake))
