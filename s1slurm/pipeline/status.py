@@ -57,7 +57,7 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
                                "run": str(child.path) if child else None,
                                "run_name": child.name if child else None, "why": ""}
         if stopped is not None and not link.done:
-            state, why = "BLOCKED", f"step '{stopped}' failed"
+            state, why = "BLOCKED", stopped
         elif link.done or (child_status is not None and child_status.tasks and
                            all(t.done for t in child_status.tasks)):
             state, why = "DONE", ""
@@ -80,8 +80,9 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
             elif problem is not None and not active and link.active:  # 'resume' relaunched its link
                 state, why = "WAITING", f"resuming the step (link job {link.job_id} {link.state.lower()})"
             elif problem is not None and not active:
-                state = "FAILED"
-                why = f"task {problem.index} {problem.state}: {problem.error or problem.reason or ''}".strip()
+                state = "CANCELLED" if problem.state == "CANCELLED" else "FAILED"
+                detail = problem.error or problem.reason or ""
+                why = f"task {problem.index} {problem.state}" + (f": {detail}" if detail else "")
             elif any(t.state == "RUNNING" for t in child_status.tasks):
                 state, why = "RUNNING", f"{done}/{len(child_status.tasks)} shards done"
             elif active:
@@ -91,7 +92,7 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
         else:
             state, why = _link_state(link, step.stage, i, spec)
         if state in ("FAILED", "CANCELLED") and stopped is None:
-            stopped = step.step_name
+            stopped = f"step '{step.step_name}' " + ("was cancelled" if state == "CANCELLED" else "failed")
         row.update(state=state, why=why, terminal=state in STEP_TERMINAL, link_job=link.job_id)
         rows.append(row)
     return rows
