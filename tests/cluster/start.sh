@@ -12,7 +12,8 @@
 #   S1_CLUSTER_CPUS   CPUs per node           (default: nproc; more than nproc fakes them)
 #   S1_CLUSTER_MEM_MB RealMemory per node, MB (default: half of MemTotal, rounded down to 1000)
 #   S1_CLUSTER_TIMEOUT seconds to wait for readiness (default 90)
-#   S1_CLUSTER_GRACE_TIME GraceTime of partition "preemptible", seconds (default 60)
+#   S1_CLUSTER_GRACE_TIME GraceTime of partition "preemptible", seconds (default 120:
+#                     a step and a checkpoint of the CPU smoke training on a loaded 2-core machine)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +22,7 @@ TIMEOUT="${S1_CLUSTER_TIMEOUT:-90}"
 PARTITION=debug
 PREEMPTIBLE_PARTITION=preemptible
 URGENT_PARTITION=urgent
-GRACE_TIME="${S1_CLUSTER_GRACE_TIME:-60}"
+GRACE_TIME="${S1_CLUSTER_GRACE_TIME:-120}"
 NODES=(node1 node2)
 PORTS=(17001 17002)
 PACKAGES=(slurmctld slurmd slurm-client munge mariadb-server slurmdbd)

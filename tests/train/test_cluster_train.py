@@ -84,7 +84,7 @@ def test_two_node_job_learns_and_its_model_is_evaluated_after_it(workdir, s1_jso
     (workdir / "eval-after.yaml").write_text(EVAL_SPEC)
     run, job = submit(workdir, s1_jsonl, "eval_after: eval-after.yaml\n")
     script = next(run.sbatch_dir.iterdir()).read_text()
-    assert "#SBATCH --nodes=2" in script and "#SBATCH --signal=USR2@30" in script
+    assert "#SBATCH --nodes=2" in script and "#SBATCH --signal=USR2@120" in script
     paths = wait_done(run, job)
     summary = json.loads(paths.summary.read_text())
     assert summary["steps"] == EXPECTED_STEPS and summary["layout"]["world_size"] == 2
@@ -140,10 +140,10 @@ def test_usr2_mid_job_checkpoints_requeues_and_resumes_at_the_next_step(workdir,
     assert (requeues["preemptions"], requeues["timeouts"], requeues["total"]) == (1, 0, 1)
     event = requeues["events"][0]
     assert event["checkpoint_step"] == saved and event["signal"] == "SIGUSR2" and event["job_id"] == job
-    # the ranks' grace: the ci profile's signal_delay_s (30 s) minus the smoke spec's stop margin (10 s)
-    assert event["grace_s"] == 20
+    # the ranks' grace: the smoke spec's signal_delay_s (120 s) minus its stop margin (10 s)
+    assert event["grace_s"] == 110
     log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
-    assert "requeued after preemption" in log and "signal_delay_s 30 s - stop margin 10 s" in log
+    assert "requeued after preemption" in log and "signal_delay_s 120 s - stop margin 10 s" in log
 
 
 def next_job_ids(count: int = 30) -> list[str]:
@@ -190,8 +190,8 @@ def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite
     assert (requeues["preemptions"], requeues["timeouts"]) == (1, 0)
     event = requeues["events"][0]
     assert event["signal"] == "SIGTERM" and event["checkpoint_step"] == saved
-    # GraceTime 60 s of partition "preemptible" (tests/cluster/start.sh) minus the 10 s stop margin
-    assert event["grace_s"] == 50
+    # GraceTime 120 s of partition "preemptible" (tests/cluster/start.sh) minus the 10 s stop margin
+    assert event["grace_s"] == 110
     log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
-    assert "the partition's GraceTime 60 s" in log and "rendezvous ports in use" in log
+    assert "the partition's GraceTime 120 s" in log and "rendezvous ports in use" in log
     assert job_state(urgent.stdout.strip()) == "COMPLETED"
