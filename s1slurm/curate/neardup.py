@@ -17,11 +17,6 @@ from typing import Sequence
 from s1slurm.core.errors import MissingDependencyError
 
 
-def _crc32(data: bytes) -> int:
-    """A fast 32-bit hash, the same in every process (datasketch's default is SHA-1)."""
-    return zlib.crc32(data)
-
-
 def shingles(text: str, n: int) -> list[bytes]:
     """Distinct word n-grams of the normalised text (the whole text when it has fewer words)."""
     words = text.lower().split()
@@ -49,8 +44,10 @@ def near_duplicates(ids: Sequence[str], texts: Sequence[str], *, threshold: floa
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     kept: dict[str, MinHash] = {}
     out = NearDups()
+    # zlib.crc32: a 32-bit hash computed in C and the same in every process (datasketch's default is
+    # SHA-1 through a Python function, several times slower per shingle)
     signatures = MinHash.bulk((shingles(t, shingle) for t in texts), num_perm=num_perm, seed=seed,
-                              hashfunc=_crc32)
+                              hashfunc=zlib.crc32)
     for row_id, sig in zip(ids, signatures):
         best: tuple[float, str] | None = None
         for other in lsh.query(sig):

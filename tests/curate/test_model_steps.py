@@ -4,6 +4,7 @@ resumed by submitting the same spec again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -59,18 +60,25 @@ def curated(tmp_path_factory, small_model) -> CurationDir:
     cur = CurationDir(work / "cur")
     shard0 = cur.step_dir("traces") / "shards" / "traces-00000-of-00002.jsonl"
     proc = submit(work)
-    deadline = time.time() + 600
-    while not (shard0.is_file() and shard0.read_text().count("\n") >= 1):
-        assert proc.poll() is None, proc.communicate()[0]
-        assert time.time() < deadline, "no trace record in time"
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.time() + 600
+        while not (shard0.is_file() and shard0.read_text().count("\n") >= 1):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.time() < deadline, "no trace record in time"
+            time.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     with open(shard0, "a") as f:
         f.write('{"key": "olympiadbench/torn", "thin')  # what a kill in the middle of a write leaves
     assert not cur.is_done("traces")
     proc = submit(work)
-    out, _ = proc.communicate(timeout=1200)
+    try:
+        out, _ = proc.communicate(timeout=1200)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0 and cur.is_done("select"), out
     return cur
 
