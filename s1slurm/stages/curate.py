@@ -109,6 +109,17 @@ class CurateStage(Stage):
             updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
         return profile.merged(updates, source=f"curate step {step}")
 
+    def plan_text(self, spec: CurateSpec, profile: Profile) -> str | None:  # type: ignore[override]
+        cur = curation(spec)
+        step = pending_step(spec)
+        done = [s for s in spec.steps if cur.is_done(s)]
+        if step is None:
+            return f"curation {cur.path}: every step is finished"
+        kind = f"a job array of {spec.shards_for(step)} task(s)" if step in MODEL_STEPS else "one task"
+        later = spec.steps[spec.steps.index(step) + 1:]
+        return (f"curation {cur.path}\n  finished: {', '.join(done) or 'none'}\n  this submission: step "
+                f"{step!r}, {kind}\n  then, each submitted by the step before it: {', '.join(later) or 'nothing'}")
+
     def plan(self, spec: CurateSpec) -> list[Shard]:  # type: ignore[override]
         step = pending_step(spec)
         if step is None:
