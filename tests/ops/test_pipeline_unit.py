@@ -139,3 +139,30 @@ def test_a_local_pipeline_whose_second_step_fails_blocks_the_third(workdir):
         ("first", "DONE"), ("second", "FAILED"), ("third", "BLOCKED")]
     assert "nosuch" in runs[0]["steps"][1]["why"] or "no-such-model" in runs[0]["steps"][1]["why"]
     assert len(runs) == 2  # the third step never made a run
+
+
+@pytest.mark.slow
+def test_a_local_eval_then_report_pipeline_reports_the_eval_run_without_any_path_copied(workdir):
+    from tests.conftest import SHARED_DATA
+
+    (workdir / "eval.yaml").write_text(yaml_dump({
+        "stage": "eval", "model": "smollm2", "engine": "transformers",
+        "benchmarks": [{"name": "math500", "path": str(SHARED_DATA / "benchmarks" / "math500.jsonl"), "limit": 2}],
+        "sweep": {"max_thinking_tokens": [4, 8]}, "delimiters": {"thinking_end": ["<|im_start|>"]},
+        "max_answer_tokens": 4}))
+    (workdir / "pipe.yaml").write_text(
+        "stage: pipeline\nsteps:\n  - {stage: eval, config: eval.yaml}\n  - {stage: report}\n")
+    proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [path] = (workdir / "runs").glob("pipeline-*")
+    pipeline, eval_run = json.loads(run_cli("status", str(path), "--json", cwd=workdir).stdout)["runs"]
+    assert [s["state"] for s in pipeline["steps"]] == ["DONE", "DONE"]
+    report_dir = path / "outputs" / "report-00000-of-00001"
+    report = json.loads((report_dir / "report.json").read_text())
+    assert (report_dir / "report.html").is_file() and eval_run["run"] in json.dumps(report)
+
+
+def yaml_dump(data) -> str:
+    import yaml
+
+    return yaml.safe_dump(data)
