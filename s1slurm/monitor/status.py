@@ -23,7 +23,6 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 from s1slurm.core.atomic import atomic_write_text
