@@ -45,7 +45,7 @@ def test_selected_set_trains_for_a_step(tmp_path: Path, small_model: Path):
     (tmp_path / "train.yaml").write_text(f"""stage: train
 model: {small_model}
 data: {{source: {selected}, fields: curate}}
-recipe: {{epochs: 1, global_batch_size: 4, micro_batch_size: 1, learning_rate: 1.0e-4, block_size: 128,
+recipe: {{epochs: 1, global_batch_size: 4, micro_batch_size: 1, learning_rate: 1.0e-4, block_size: 256,
           precision: fp32, gradient_checkpointing: false}}   # fp32: bf16 is emulated (slow) on this CPU
 launch: {{processes_per_node: 2}}             # as the training tests: gloo, ZeRO-3 on the CPU
 """)
