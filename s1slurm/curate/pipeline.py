@@ -153,9 +153,12 @@ def run_model_shard(cur: CurationDir, spec: CurateSpec, step: str, shard: Shard,
     else:
         todo = [r for r in rows if r["id"] not in records.records]
         if todo:
-            engine = load(cfg, spec.domains.model) if domains.needs_model(spec.domains, todo) else None  # type: ignore[arg-type]
-            if engine is None and domains.needs_model(spec.domains, todo):
-                raise ConfigError("rows without a domain need a classifier", field="domains.model")
+            engine = None
+            if domains.needs_model(spec.domains, todo):
+                if not spec.domains.model:
+                    raise ConfigError(f"{sum(not r.get('domain') for r in todo)} rows have no domain of their own "
+                                      "and no classifier is set", field="domains.model", expected="a model")
+                engine = load(cfg, spec.domains.model)
             for chunk in batches(todo):
                 records.append(domains.domain_records(engine, spec.domains, chunk))
                 logger.info("%s: %d/%d questions classified", shard.id, len(records.records), len(rows))

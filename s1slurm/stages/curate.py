@@ -69,7 +69,7 @@ class CurateStage(Stage):
                     raise ConfigError(f"benchmark {b.effective_label!r}: file {str(b.path)!r} not found",
                                       file=str(spec_path), field=f"decontaminate.against.{i}.path",
                                       expected="an existing JSON Lines file")
-        if step == "domains" and not spec.domains.use_source and not spec.domains.model:
+        if "domains" in spec.steps and not spec.domains.use_source and not spec.domains.model:
             raise ConfigError("domains need a classifier model when use_source is false",
                               file=str(spec_path), field="domains.model")
         if step == "select" and spec.select.strategy != "full":
