@@ -166,6 +166,9 @@ class NodeLauncher:
                 f"--nnodes={layout.nodes}", f"--node_rank={self.dist.node_rank}",
                 f"--nproc_per_node={layout.processes_per_node}",
                 f"--master_addr={self.addr}", f"--master_port={self.port}",
+                # SIGTERM (SLURM's preemption notice) is left to the ranks, which checkpoint first;
+                # torchrun's default would stop them at once (SIGKILL 30 s later).
+                "--signals-to-handle=SIGINT,SIGHUP,SIGQUIT",
                 "--max_restarts=0", *worker]
 
     def environment(self) -> dict[str, str]:
@@ -173,8 +176,6 @@ class NodeLauncher:
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        # torchrun must not stop its ranks on SLURM's SIGTERM (preemption): the ranks checkpoint first.
-        env["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGINT,SIGHUP,SIGQUIT"
         if Path(self.plan.spec.model).is_dir():
             env["HF_HUB_OFFLINE"] = "1"  # weights resolved at submission: no rank asks the hub
         if self.plan.layout.one_task_per_rank:

@@ -194,4 +194,5 @@ def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite
     assert event["grace_s"] == 110
     log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
     assert "the partition's GraceTime 120 s" in log and "rendezvous ports in use" in log
+    assert "death signal" not in log  # torchrun left SIGTERM to the ranks instead of stopping them
     assert job_state(urgent.stdout.strip()) == "COMPLETED"

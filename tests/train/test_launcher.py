@@ -33,6 +33,7 @@ def test_one_torchrun_per_node_with_the_node_rank_of_this_task(tmp_path, monkeyp
     cmd = " ".join(node.command())
     assert "torch.distributed.run --nnodes=2 --node_rank=1 --nproc_per_node=8" in cmd
     assert "--master_addr=node1 --master_port=20123" in cmd and "--attempt 123.0" in cmd
+    assert "--signals-to-handle=SIGINT,SIGHUP,SIGQUIT" in cmd  # SIGTERM (preemption) is left to the ranks
     assert "RANK" not in node.environment()
 
 
@@ -48,7 +49,6 @@ def test_one_task_per_rank_gets_the_torch_environment_of_its_task(tmp_path, monk
     assert (env["RANK"], env["LOCAL_RANK"], env["WORLD_SIZE"], env["LOCAL_WORLD_SIZE"]) == ("13", "5", "16", "8")
     assert (env["MASTER_ADDR"], env["MASTER_PORT"]) == ("10.0.0.1", "20555")
     assert env["NCCL_SOCKET_IFNAME"] == "ib0"
-    assert "SIGTERM" not in env["TORCHELASTIC_SIGNALS_TO_HANDLE"]  # torchrun leaves preemption to the ranks
 
 
 def test_the_rendezvous_port_lies_below_the_ephemeral_range_and_a_port_in_use_moves_it(tmp_path, monkeypatch):
