@@ -1,42 +1,52 @@
-"""``s1slurm demo``: the main job on the embedded default, run here end to end."""
+"""``s1slurm demo``: the s1 recipe in miniature (data, tiny model, SFT, budget forcing, report)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from s1slurm.cli.common import console as make_console
+from s1slurm.cli.common import console as make_console, global_options
 
 
 def demo(ctx: typer.Context,
+         quick: bool = typer.Option(False, "--quick", help="fewer training steps and questions, a smaller curve (CI)"),
+         profile: Optional[str] = typer.Option(None, "--profile", help="run the steps on this profile (default: local)"),
          engine: Optional[str] = typer.Option(None, "--engine", help="vllm or transformers (default: vllm if installed)"),
-         data: Optional[Path] = typer.Option(None, "--data", help="folder with benchmarks/math500.jsonl and aime24.jsonl"),
-         runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="where the run folder is created"),
-         out: Optional[Path] = typer.Option(None, "--out", help="report folder (default: reports/<run name>)"),
+         runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="where the demo folder is created"),
          ) -> None:
-    """Run the main job on the embedded default: a local evaluation sweep of SmolLM2 and its report."""
-    from s1slurm.config.cluster import ClusterFile, Profile
-    from s1slurm.demo import default_engine, demo_spec, find_data_dir, write_demo_spec
-    from s1slurm.launch import submit as sub
-    from s1slurm.report import build_report, default_out_dir, render_terminal
+    """Run the s1 recipe in miniature here: generated data, a tiny Llama, SFT, budget forcing, report."""
+    from s1slurm.core.errors import ConfigError
+    from s1slurm.demo.run import run_demo
 
+    if engine not in (None, "vllm", "transformers"):
+        raise ConfigError(f"unknown engine {engine!r}", field="--engine", expected="vllm or transformers")
+    opts = global_options(ctx)
+    chosen = profile or opts.profile or "local"
+    cluster_file = None
+    if chosen != "local":
+        from s1slurm.cli.common import choose_cluster
+
+        choice = choose_cluster(ctx, None, chosen)
+        choice.cluster.profile(chosen, file=str(choice.path))  # a missing profile: exit 2 here
+        cluster_file = choice.path
     console = make_console()
-    spec = demo_spec(find_data_dir(data), engine or default_engine(), runs_dir)
-    spec_path = write_demo_spec(runs_dir / ".demo" / "eval-demo.yaml", spec)
-    # The demo always runs here, whatever cluster.yaml says.
-    cluster = ClusterFile(default="local", profiles={"local": Profile(executor="local")})
-    resolved = sub.resolve("eval", spec_path, cluster, Path("<embedded>"), "local")
-    console.print(f"demo: {len(resolved.tasks)} local task(s), model SmolLM2-135M-Instruct, engine "
-                  f"{spec['engine']}, {len(resolved.spec.settings())} budget settings")
-    run, submission = sub.submit(resolved, sub.make_launcher(resolved), sys.argv)
-    console.print(f"run folder: {run.path}")
-    result = build_report([run.path], out or default_out_dir([run.path]))
-    render_terminal(result, console)
-    console.print(f"report: {result.files.get('report.html')}", markup=False, highlight=False)
-    if submission.failed_tasks:
+    result = run_demo("quick" if quick else "full", runs_dir=runs_dir, engine=engine, profile=chosen,
+                      cluster_file=cluster_file, console=console)
+    s = result.scaling
+    if s.accuracy:
+        lo, hi = min(s.accuracy), max(s.accuracy)
+        console.print(f"test-time scaling on {s.questions} held-out questions: {100 * s.accuracy[lo]:.0f}% "
+                      f"with {lo} thinking tokens -> {100 * s.accuracy[hi]:.0f}% with {hi} "
+                      f"({s.rise_points:+.0f} points)")
+    console.print(f"demo folder: {result.folder}  ({result.wall_time_s:.0f} s)", markup=False)
+    for path in result.logs:
+        console.print(f"log:         {path}", markup=False)
+    for name in ("report.html", "scaling.png"):
+        if name in result.report_files:
+            console.print(f"{name + ':':<13}{result.report_files[name]}", markup=False)
+    if result.failed:
         raise typer.Exit(1)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from s1slurm.core.atomic import atomic_write_text
-from s1slurm.demo.tasks import Problem, generate
+from s1slurm.demo.tasks import Problem, all_problems, generate
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ def eval_row(p: Problem, i: int) -> dict:
             "domain": p.domain, "steps": p.steps}
 
 
-def write_data(folder: Path, *, pool_size: int, eval_size: int, pool_steps: tuple[int, int],
-               eval_steps: tuple[int, int], planted: int, seed: int) -> DataFiles:
-    """Generate the evaluation set first, then a pool that avoids it (except ``planted`` copies)."""
+def write_data(folder: Path, *, eval_size: int, seed: int, planted: int = 0) -> DataFiles:
+    """The evaluation set (balanced over domains and hop counts as drawn), then every other problem
+    as the pool, shuffled, plus ``planted`` copies of evaluation questions."""
     folder.mkdir(parents=True, exist_ok=True)
-    evals = generate(eval_size, seed=seed + 1, min_steps=eval_steps[0], max_steps=eval_steps[1])
-    pool = generate(pool_size - planted, seed=seed + 2, min_steps=pool_steps[0], max_steps=pool_steps[1],
-                    exclude={p.key for p in evals})
+    evals = generate(eval_size, seed=seed + 1)
+    rest = len(all_problems()) - eval_size
+    pool = generate(rest, seed=seed + 2, exclude={p.key for p in evals})
     # Spread the planted copies through the pool, as contamination would be.
     stride = max(len(pool) // max(planted, 1), 1)
     for j in range(planted):

@@ -11,6 +11,7 @@ Attention heads are 64 wide: vLLM's CPU backend does not support head size 16 (6
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -94,7 +95,8 @@ def build_model_folder(folder: Path, texts: Iterable[str], shape: TinyLlama = Ti
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / "chat_template.jinja").write_text(CHAT_TEMPLATE)
-    (tmp / "demo_model.json").write_text(__import__("json").dumps(asdict(shape), indent=1))
+    info = {**asdict(shape), "parameters": sum(p.numel() for p in model.parameters()), "vocabulary": len(tokenizer)}
+    (tmp / "demo_model.json").write_text(json.dumps(info, indent=1))
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
