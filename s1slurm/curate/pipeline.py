@@ -16,8 +16,10 @@ from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.curate import attempts, domains, traces
 from s1slurm.curate.decontaminate import Decontaminated, decontaminate, load_benchmarks
-from s1slurm.curate.reports import (contamination_markdown, contamination_report, selection_markdown,
-                                    selection_report, write_report)
+from s1slurm.core.atomic import atomic_write_text
+from s1slurm.curate.reports import (contamination_markdown, contamination_report, contamination_table,
+                                    selection_markdown, selection_report, selection_table, table_text,
+                                    write_report)
 from s1slurm.curate.select import run_select
 from s1slurm.curate.sources import collect
 from s1slurm.curate.spec import STEPS, CurateSpec, DecontaminateConfig
@@ -65,6 +67,7 @@ def run_decontaminate(cur: CurationDir, spec: CurateSpec, spec_file: str) -> dic
     report = contamination_report(dec, len(rows), ngram=spec.decontaminate.ngram,
                                   with_answer=spec.decontaminate.with_answer, dataset=str(cur.path))
     write_report(cur.step_dir("decontaminate"), "contamination", report, contamination_markdown(report))
+    atomic_write_text(cur.report_path("decontaminate", "contamination.txt"), table_text(contamination_table(report)))
     return _finish(cur, "decontaminate", dec.rows, dec.rejects, len(rows), started,
                    benchmarks=report["benchmarks"], near_duplicates_removed=report["near_duplicates"]["removed"])
 
@@ -97,6 +100,7 @@ def run_select_step(cur: CurationDir, spec: CurateSpec,
     report = selection_report(steps, sel.funnel, sel.candidates, sel.chosen, spec.select.strategy,
                               spec.select.seed, spec.select.n)
     write_report(cur.step_dir("select"), "selection", report, selection_markdown(report))
+    atomic_write_text(cur.report_path("select", "selection.txt"), table_text(selection_table(report)))
     return _finish(cur, "select", sel.rows, sel.rejects, len(rows), started, strategy=spec.select.strategy,
                    seed=spec.select.seed)
 

@@ -109,6 +109,17 @@ def selection_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def table_text(table: Table, width: int = 110) -> str:
+    """A rich table as plain text (for task logs and ``<name>.txt`` next to the report)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    buffer = StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(table)
+    return buffer.getvalue()
+
+
 def write_report(folder: Path, name: str, report: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     """``<name>.json`` and ``<name>.md`` in ``folder``, atomically."""
     json_path, md_path = Path(folder) / f"{name}.json", Path(folder) / f"{name}.md"

@@ -147,6 +147,10 @@ class CurateStage(Stage):
             with cur.lock(step):
                 info = (json.loads(cur.step_marker(step).read_text()) if cur.is_done(step)
                         else pipeline.run_cpu_step(cur, spec, step, spec_file))
+        for name in ("contamination.txt", "selection.txt"):  # the rich tables, in the task's log too
+            table = cur.report_path(step, name)
+            if step in ("decontaminate", "select") and table.is_file():
+                ctx.logger.info("%s\n%s", name, table.read_text())
         ctx.run.mark_done(ctx.shard, {"step": step, **{k: v for k, v in info.items() if k != "shard"}})
         ctx.logger.info("%s: shard %s done", step, ctx.shard.id)
         with cur.lock(step):

@@ -130,3 +130,5 @@ def test_select_writes_the_s1k_schema_and_its_report(curated):
     assert [s["step"] for s in report["steps"]] == ["collect", "decontaminate", "traces", "attempts", "domains"]
     assert report["select_filters"][0]["in"] == 5 and marker["out"] == len(selected)
     assert "## Domains" in (curated.step_dir("select") / "selection.md").read_text()
+    assert "select: quality" in (curated.step_dir("select") / "selection.txt").read_text()  # the rich table
+    assert "aime24" in (curated.step_dir("decontaminate") / "contamination.txt").read_text()
