@@ -1,0 +1,72 @@
+"""Parsing what the models answer, with a scripted engine: domain codes (retried, then unknown) and
+the optional judge's Yes/No."""
+
+from __future__ import annotations
+
+import json
+
+from s1slurm.curate import attempts, domains
+from s1slurm.curate.spec import AttemptsConfig, DomainsConfig
+from s1slurm.eval.engines.base import Engine, EngineConfig, Request
+
+from tests.eval.fakes import EOS, FakeTokenizer
+
+
+class Scripted(Engine):
+    """Answers each request with the next text its script gives for the request's user message."""
+
+    kind = "scripted"
+
+    def __init__(self, script) -> None:
+        super().__init__(EngineConfig(kind="scripted", model="scripted"))
+        self.tokenizer = FakeTokenizer()
+        self.max_model_len = 100_000
+        self.eos_token_ids = (EOS,)
+        self.script = script
+        self.prompts: list[str] = []
+
+    def _generate(self, requests: list[Request]) -> list[list[int]]:
+        out = []
+        for r in requests:
+            prompt = self.tokenizer.decode(r.prompt)
+            self.prompts.append(prompt)
+            out.append(self.tokenizer.encode(self.script(prompt)) + [EOS])
+        return out
+
+
+def test_domain_codes_are_parsed_retried_then_unknown():
+    tries: dict[str, int] = {}
+
+    def script(prompt: str) -> str:
+        q = "q1" if "Q-one" in prompt else "q2" if "Q-two" in prompt else "q3"
+        tries[q] = tries.get(q, 0) + 1
+        if q == "q1":
+            return "It counts primes.\n11"
+        if q == "q2":
+            return "Hmm." if tries[q] == 1 else "Graphs and counting.\n05."
+        return "I cannot tell."
+
+    rows = [{"id": "a", "question": "Q-one"}, {"id": "b", "question": "Q-two"}, {"id": "c", "question": "Q-three"},
+            {"id": "d", "question": "Q-four", "domain": "Geometry"}]
+    recs = domains.domain_records(Scripted(script), DomainsConfig(retries=2, model="m"), rows)
+    assert [(r["domain"], r["domain_origin"], r["tries"]) for r in recs] == [
+        ("11 Number theory", "model", 1), ("05 Combinatorics", "model", 2), ("unknown", "unknown", 3),
+        ("Geometry", "source", 0)]
+    assert tries == {"q1": 1, "q2": 2, "q3": 3}
+    assert domains.parse_code("the answer is 99") is None and domains.parse_code("**60**") == "60"
+
+
+def test_judge_accepts_what_the_grader_did_not():
+    rows = {"a": {"id": "a", "question": "How many?", "answer": "7"},
+            "b": {"id": "b", "question": "Which?", "answer": "x"}}
+    graded = [{"key": attempts.key("m", "a"), "id": "a", "model": "m", "answer": "seven", "correct": False,
+               "extracted": None, "grade_error": None, "tokens": 1, "cut_off": False},
+              {"key": attempts.key("m", "b"), "id": "b", "model": "m", "answer": "y", "correct": False,
+               "extracted": "y", "grade_error": None, "tokens": 1, "cut_off": False}]
+    engine = Scripted(lambda p: "Same value.\nYes" if "seven" in p else "Different.\nNo")
+    verdicts = attempts.judge_records(engine, AttemptsConfig(judge="j"), graded, rows)
+    assert [(v["id"], v["verdict"]) for v in verdicts] == [("a", True), ("b", False)]
+    merged = attempts.merge(rows["a"], [graded[0], verdicts[0]])
+    assert merged["solved_by"] == ["m"] and json.loads(merged["attempts"])[0]["judge"] is True
+    assert attempts.merge(rows["b"], [graded[1], verdicts[1]])["solved_by"] == []
+    assert "## Correct answer\n7" in engine.prompts[0]
