@@ -74,7 +74,10 @@ def read_source(cfg: SourceConfig, index: int, spec_file: str) -> tuple[list[Any
         import datasets
 
         try:
-            ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=cfg.split)
+            if (Path(cfg.hub_id).expanduser() / "state.json").is_file():  # a folder made by save_to_disk
+                ds = datasets.load_from_disk(str(Path(cfg.hub_id).expanduser()))
+            else:
+                ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=cfg.split)
         except Exception as e:  # unknown id, gated, offline: one message naming the field
             raise ConfigError(f"source {cfg.name!r}: cannot load {cfg.hub_id!r} (split {cfg.split!r}): "
                               f"{type(e).__name__}: {str(e)[:200]}", file=spec_file,
