@@ -4,8 +4,8 @@ Both are JSON Lines written by the package itself, so the demo needs no download
 ``../shared``. The pool has the columns a curation source maps (``id``, ``question``,
 ``solution`` = the worked trace, ``answer``, ``domain``, ``steps``); the evaluation set has
 ``id``, ``question``, ``answer``, ``domain`` and ``steps``, read by the eval stage as a ``jsonl``
-benchmark. The pool also holds a few exact copies of evaluation questions, planted on purpose, so
-that decontamination has something real to remove (and the report says so).
+benchmark. ``planted`` copies evaluation questions into the pool on purpose, for a decontamination
+step to find (the demo itself trains on the pool as is, so it plants none).
 """
 
 from __future__ import annotations

@@ -1,0 +1,73 @@
+"""``s1slurm demo --quick`` end to end, as a new user runs it: from an empty folder, with no
+``../shared`` beside it and an empty home, the whole recipe runs and test-time scaling is real."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# What engine and trainer logs look like; none of it may reach the terminal.
+THIRD_PARTY = re.compile(r"^(INFO|WARNING|DEBUG) \d\d-\d\d|\[(INFO|WARNING)\]|real_accelerator|"
+                         r"EngineCore|torch\.distributed|Loading weights|^\(\w+ pid=\d+\)", re.MULTILINE)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S1SLURM_", "SLURM_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Path]:
+    work = tmp_path_factory.mktemp("fresh-user")
+    assert not (work.parent / "shared").exists()
+    home = work / "home"
+    home.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "s1slurm", "demo", "--quick"], cwd=work, env=_env(home),
+                          capture_output=True, text=True, timeout=1500)
+    folders = sorted((work / "runs").glob("demo-quick-*"))
+    summary = json.loads((folders[-1] / "demo.json").read_text()) if folders else {}
+    return proc, summary, work
+
+
+def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
+    proc, summary, _ = quick_demo
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    acc = {int(k): v for k, v in summary["accuracy_by_budget"].items()}
+    assert sorted(acc) == [0, 8, 32] and summary["questions"] == 30
+    # the curve rises: at least 15 points from the smallest thinking budget to the largest
+    assert 100 * (acc[32] - acc[0]) >= 15, acc
+    report = {k: Path(v) for k, v in summary["report"].items()}
+    for name in ("report.html", "scaling.png"):
+        assert report[name].is_file() and report[name].stat().st_size > 0
+        assert f"{name}:" in proc.stdout and str(report[name]) in proc.stdout.replace("\n", "")
+    assert "test-time scaling on 30 held-out questions" in proc.stdout
+
+
+def test_demo_needs_nothing_beside_the_package_and_keeps_logs_off_the_terminal(quick_demo):
+    proc, summary, work = quick_demo
+    assert proc.returncode == 0
+    assert Path(summary["pipeline_run"]).is_relative_to(work)
+    assert not THIRD_PARTY.search(proc.stdout + proc.stderr), (proc.stdout + proc.stderr)[-3000:]
+    logs = [Path(p) for p in summary["logs"]]
+    assert logs[0].name == "demo.log" and logs[0].stat().st_size > 0
+    assert any(p.name.startswith("rank-") for p in logs)  # the trainer's ranks, named at the end
+    for p in logs:
+        assert str(p) in proc.stdout.replace("\n", "")
+
+
+@pytest.mark.parametrize("args, needle", [(["--engine", "tensorrt"], "--engine"),
+                                          (["--profile", "nosuch"], "nosuch")])
+def test_bad_demo_options_are_refused_with_exit_2(tmp_path: Path, args, needle):
+    proc = subprocess.run([sys.executable, "-m", "s1slurm", "demo", *args], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
