@@ -7,9 +7,13 @@ Modules (only ``trainer`` and what ``worker`` imports at run time need torch):
 - ``recipe``: batch arithmetic (gradient accumulation, steps) and the process layout;
 - ``deepspeed``: reading, checking and rendering the ZeRO-3 template;
 - ``plan``: everything derived from a spec and its profile (``TrainPlan``);
+- ``planner``: the memory, time and checkpoint estimate (the README's formulas); ``planning``: its
+  inputs (the model's shape, the number of examples); ``options``: checks of the memory options;
+- ``hub``: hub reachability, config.json and weights downloaded into the profile's cache;
+- ``requeue``: which warning a signal is, the ranks' grace, ``scontrol requeue``;
 - ``paths``: every file a training run writes (one paths object);
 - ``checkpoints``: atomic checkpoints, rotation, the newest complete one;
-- ``launcher``: the per-node supervisor (``torchrun`` or one rank per task, USR2, stop requests);
+- ``launcher``: the per-node supervisor (``torchrun`` or one rank per task, the rendezvous, stop requests);
 - ``worker``: what each rank runs; ``trainer``: the transformers Trainer with s1slurm's callbacks;
 - ``summary``: attempt records, requeue counters and ``train_summary.json``;
 - ``follow_up``: the evaluation submitted with an ``afterok`` dependency when training succeeds.
