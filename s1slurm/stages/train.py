@@ -130,6 +130,8 @@ class TrainStage(Stage):
             # Every rank loads this folder with HF_HUB_OFFLINE=1: one download, here, with a progress bar.
             try:
                 spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
+                if not is_local_source(spec.data.source):  # the ranks are offline: the data comes along
+                    spec.data.source = str(hub.download_dataset(spec.data.source, profile.weights_cache))
             except ConfigError as e:
                 raise e.in_file(file) from None
         elif hub.is_hub_id(spec.model) and profile.weights_cache:

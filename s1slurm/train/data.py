@@ -39,7 +39,10 @@ def load_records(spec: DataSpec) -> list[dict[str, Any]]:
         from s1slurm.core.errors import MissingDependencyError
 
         raise MissingDependencyError("datasets", "train") from None
-    if is_local_source(spec.source):
+    if Path(spec.source).is_dir():
+        # A hub dataset's snapshot, downloaded at submission (s1slurm.train.hub.download_dataset).
+        ds = datasets.load_dataset(str(Path(spec.source).resolve()), split=spec.split)
+    elif is_local_source(spec.source):
         path = Path(spec.source)
         fmt = _LOCAL_FORMATS.get(path.suffix.lower())
         if fmt is None or not path.is_file():

@@ -59,6 +59,18 @@ def snapshot_folder(cache: str | Path, model: str) -> Path:
     return Path(os.path.expandvars(str(cache))).expanduser() / model.replace("/", "--")
 
 
+def download_dataset(source: str, cache: str | Path) -> Path:
+    """The snapshot of hub dataset ``source`` under ``cache``/datasets (the ranks run offline too)."""
+    from huggingface_hub import snapshot_download
+
+    target = snapshot_folder(Path(os.path.expandvars(str(cache))).expanduser() / "datasets", source)
+    try:
+        return Path(snapshot_download(source, repo_type="dataset", local_dir=str(target)))
+    except Exception as e:
+        raise ConfigError(f"cannot download dataset {source} into {target}: {e}", field="data.source",
+                          expected="a hub dataset you can read, or a local file") from None
+
+
 def download_weights(model: str, cache: str | Path, *, revision: str | None = None) -> Path:
     """Download (or find, when it is complete already) the snapshot of ``model`` under ``cache``.
 

@@ -176,8 +176,8 @@ class NodeLauncher:
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
-        if Path(self.plan.spec.model).is_dir():
-            env["HF_HUB_OFFLINE"] = "1"  # weights resolved at submission: no rank asks the hub
+        if Path(self.plan.spec.model).is_dir() and Path(self.plan.spec.data.source).exists():
+            env["HF_HUB_OFFLINE"] = "1"  # weights (and data) resolved at submission: no rank asks the hub
         if self.plan.layout.one_task_per_rank:
             env.update(self.dist.torch_env())
             env["MASTER_ADDR"], env["MASTER_PORT"] = self.addr, str(self.port)
