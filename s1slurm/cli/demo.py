@@ -34,6 +34,7 @@ def demo(ctx: typer.Context,
     console = make_console()
     result = run_demo("quick" if quick else "full", runs_dir=runs_dir, engine=engine, profile=chosen,
                       cluster_file=cluster_file, console=console)
+    console.print(f"curation: {result.curation}", markup=False)
     s = result.scaling
     if s.accuracy:
         lo, hi = min(s.accuracy), max(s.accuracy)

@@ -110,3 +110,18 @@ def eval_progress(run: RunDir, total: int | None) -> str:
     if n == 0:
         return "loading the engine"
     return f"records {n}" + (f"/{total}" if total else "")
+
+
+def curate_progress(run: RunDir) -> str:
+    """``collect 654 -> 651, decontaminate 651 -> 648`` from the curation folder's step markers."""
+    info = run.read_manifest().get("curate") or {}
+    out, steps = info.get("out"), info.get("steps") or []
+    parts = []
+    for step in steps:
+        try:
+            marker = json.loads((Path(out) / f"{step}.done").read_text())
+        except (OSError, ValueError, TypeError):
+            parts.append(f"{step} ...")
+            break
+        parts.append(f"{step} {marker.get('in', '?')} -> {marker.get('out', '?')}")
+    return ", ".join(parts)

@@ -33,7 +33,7 @@ from s1slurm.core.errors import S1SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.demo import dashboard as D
 from s1slurm.demo.data import write_data
-from s1slurm.demo.specs import SIZES, DemoSize, eval_spec, pipeline_spec, train_spec, write_spec
+from s1slurm.demo.specs import SIZES, DemoSize, curate_spec, eval_spec, pipeline_spec, train_spec, write_spec
 
 SEED = 1234
 LOCAL_CLUSTER = "# written by 's1slurm demo': run every step here\ndefault: local\nprofiles:\n  local:\n    executor: local\n"
@@ -60,6 +60,7 @@ class DemoResult:
     pipeline_run: Path
     report_files: dict[str, Path]
     scaling: Scaling
+    curation: str                  # rows in and out of each curation step
     logs: list[Path]
     wall_time_s: float
     failed: bool
@@ -129,8 +130,9 @@ def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path
     from s1slurm.train.data import assistant_text
 
     view.start("data", "generating problems and traces")
-    files = write_data(folder / "data", eval_size=size.eval_size, seed=SEED)
-    view.finish("data", f"{files.pool_size} training problems, {files.eval_size} held-out questions")
+    files = write_data(folder / "data", eval_size=size.eval_size, seed=SEED, planted=size.planted)
+    view.finish("data", f"pool of {files.pool_size} problems ({files.planted} of them copies of held-out "
+                        f"questions), {files.eval_size} held-out questions")
 
     view.start("model", "training a tokenizer, building a tiny Llama")
     rows = [json.loads(line) for line in files.pool.read_text().splitlines()]
@@ -141,10 +143,12 @@ def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path
                          f"{shape['parameters'] / 1e6:.2f}M parameters, vocabulary {shape['vocabulary']}")
 
     specs = folder / "specs"
+    write_spec(specs / "curate.yaml", curate_spec(size, folder / "curation", files.pool, files.eval),
+               "curation of the generated pool (s1slurm demo)")
     write_spec(specs / "train.yaml", train_spec(size, model, files.pool), "SFT of the demo model (s1slurm demo)")
     # The pipeline replaces this model with the one the train step makes.
     write_spec(specs / "eval.yaml", eval_spec(size, model, files.eval, engine), "budget forcing (s1slurm demo)")
-    steps = [{"stage": "train", "config": "train.yaml"}, {"stage": "eval", "config": "eval.yaml"},
+    steps = [{"stage": "curate", "config": "curate.yaml"}, {"stage": "train", "config": "train.yaml"}, {"stage": "eval", "config": "eval.yaml"},
              {"stage": "report"}]
     spec = {**pipeline_spec(size, steps), "runs_dir": str(folder / "runs")}  # every run inside the demo folder
     return write_spec(specs / "pipeline.yaml", spec, "the demo's recipe (s1slurm demo)")
@@ -163,20 +167,36 @@ def watch(view: D.DemoView, folder: Path, size: DemoSize, stop: threading.Event)
     total_train = expected_steps(size, pool)
     total_eval = size.eval_size * len(size.budgets)
     while not stop.wait(1.0):
-        runs = sorted((folder / "runs").glob("pipeline-*"))
-        if not runs:
+        try:
+            _update(view, folder, total_train, total_eval)
+        except (OSError, ValueError, KeyError, S1SlurmError):  # a file being written: next time
             continue
-        children = D.child_runs(runs[-1])
-        for name, run in children.items():
-            step = view.step(name)
-            if step.state == "waiting":
-                view.start(name)
-            if name == "train" and step.state == "running":
-                step.detail = D.train_progress(run, total_train)
-            elif name == "eval" and step.state == "running":
-                step.detail = D.eval_progress(run, total_eval)
-            if step.state == "running" and _all_done(run):
-                view.finish(name)
+
+
+def _update(view: D.DemoView, folder: Path, total_train: int, total_eval: int) -> None:
+    runs = sorted((folder / "runs").glob("pipeline-*"))
+    if not runs:
+        return
+    for name, run in D.child_runs(runs[-1]).items():
+        step = view.step(name)
+        if step.state == "waiting":
+            view.start(name)
+        if name == "curate" and step.state == "running":
+            step.detail = D.curate_progress(run)
+        elif name == "train" and step.state == "running":
+            step.detail = D.train_progress(run, total_train)
+        elif name == "eval" and step.state == "running":
+            step.detail = D.eval_progress(run, total_eval)
+        if step.state == "running" and _step_done(runs[-1], name):
+            view.finish(name, D.curate_progress(run) if name == "curate" else None)
+    if any((runs[-1] / "outputs").glob("eval*/step.json")) and view.step("eval").state == "done":
+        if view.step("report").state == "waiting":
+            view.start("report", "merging records, plotting")
+
+
+def _step_done(pipeline_run: Path, name: str) -> bool:
+    """The pipeline marked step ``name`` done (for curate: the whole curation chain finished)."""
+    return any((pipeline_run / "done").glob(f"{name}-*.done"))
 
 
 def _all_done(run: RunDir) -> bool:
@@ -198,7 +218,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
     folder = new_folder(runs_dir, size)
     out = console or Console(highlight=False, soft_wrap=True)
     view = D.DemoView(f"s1slurm demo ({size.name}): {folder}")
-    for name in ("data", "model", "train", "eval", "report"):
+    for name in ("data", "model", "curate", "train", "eval", "report"):
         view.step(name)
     if profile == "local" or cluster_file is None:
         cluster_file = folder / "cluster.yaml"
@@ -207,7 +227,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
     failed = False
     pipeline_run: Path | None = None
     with output_to(log) as terminal:
-        live_console = console or terminal
+        live_console = terminal  # ``console`` writes to sys.stdout, which now goes to the log
         stop = threading.Event()
         with Live(get_renderable=view.table, console=live_console, refresh_per_second=2,
                   redirect_stdout=False, redirect_stderr=False, transient=False):
@@ -241,7 +261,8 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
         render_terminal(result, out)
         files = {k: Path(v) for k, v in result.files.items()}
     logs = [log] + _train_logs(children.get("train")) + ([eval_run.local_log_path(0)] if eval_run else [])
-    res = DemoResult(folder, pipeline_run, files, scaling, [p for p in logs if p.exists()],
+    curation = D.curate_progress(children["curate"]) if "curate" in children else "not run"
+    res = DemoResult(folder, pipeline_run, files, scaling, curation, [p for p in logs if p.exists()],
                      time.time() - started, failed or eval_run is None)
     write_summary(res, size, engine)
     return res
@@ -268,7 +289,7 @@ def write_summary(res: DemoResult, size: DemoSize, engine: str) -> None:
     """``demo.json`` in the demo folder: the measured scaling and where things are (tests read it)."""
     atomic_write_json(res.folder / "demo.json", {
         "size": asdict(size), "engine": engine, "wall_time_s": round(res.wall_time_s, 1),
-        "questions": res.scaling.questions,
+        "questions": res.scaling.questions, "curation": res.curation,
         "accuracy_by_budget": {str(k): v for k, v in res.scaling.accuracy.items()},
         "rise_points": res.scaling.rise_points if res.scaling.accuracy else None,
         "pipeline_run": str(res.pipeline_run), "report": {k: str(v) for k, v in res.report_files.items()},

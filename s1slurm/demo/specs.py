@@ -1,4 +1,4 @@
-"""The demo's sizes and the job specs it writes (train, eval, pipeline), as plain dicts.
+"""The demo's sizes and the job specs it writes (curate, train, eval, pipeline), as plain dicts.
 
 The specs are ordinary ``jobs/*.yaml`` files written into the demo folder, so that every step can
 be rerun or edited by hand (``s1slurm submit train --config <demo>/specs/train.yaml``).
@@ -21,6 +21,7 @@ class DemoSize:
 
     name: str
     eval_size: int                 # evaluation questions (balanced over the three rings)
+    planted: int                   # of them copied into the pool, for decontamination to remove
     epochs: float
     learning_rate: float
     budgets: tuple[int, ...]       # thinking-token caps of the budget-forcing sweep
@@ -31,9 +32,35 @@ class DemoSize:
 # Measured on the project's 2-core machine (benchmarks/demo.py): the rings are learned after ~300
 # optimizer steps at batch 8; a trace line is 3 tokens, so 27 tokens hold the longest (9-hop) walk.
 SIZES: dict[str, DemoSize] = {
-    "full": DemoSize("full", eval_size=60, epochs=8, learning_rate=5e-3, budgets=(0, 4, 8, 16, 32)),
-    "quick": DemoSize("quick", eval_size=30, epochs=5, learning_rate=6e-3, budgets=(0, 8, 32)),
+    "full": DemoSize("full", eval_size=60, planted=6, epochs=8, learning_rate=5e-3, budgets=(0, 4, 8, 16, 32)),
+    "quick": DemoSize("quick", eval_size=30, planted=3, epochs=5, learning_rate=6e-3, budgets=(0, 8, 32)),
 }
+
+
+def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path) -> dict[str, Any]:
+    """Curation of the generated pool: collect (exact duplicates out) and decontamination against
+    the demo's own evaluation set (s1's rule: word 8-grams, and the whole text of shorter questions;
+    then MinHash near-duplicates). The pool's worked traces travel in ``solution``."""
+    return {
+        "stage": "curate",
+        "name": f"demo-curate-{size.name}",
+        "out": str(out),
+        "steps": ["collect", "decontaminate"],
+        "sources": [{"name": "rings", "path": str(pool), "cot_type": "math", "metadata": ["steps"],
+                     "fields": {"id": "id", "question": "question", "solution": "solution",
+                                "answer": "answer", "domain": "domain"}}],
+        "decontaminate": {
+            "ngram": 8,  # s1: data/collect_data.py decontaminate_train_data(ngram_size=8)
+            "against": [_benchmark(eval_data)],
+            "near_dup": {"threshold": 0.7, "num_perm": 128, "shingle": 3},
+        },
+    }
+
+
+def _benchmark(eval_data: Path) -> dict[str, Any]:
+    """The held-out set as an evaluation-stage benchmark (bare question as the prompt)."""
+    return {"name": "jsonl", "label": "rings", "path": str(eval_data), "kind": "math",
+            "prompt_template": "{question}", "fields": {"id": "id", "question": "question", "answer": "answer"}}
 
 
 def train_spec(size: DemoSize, model: Path, data: Path) -> dict[str, Any]:
@@ -68,9 +95,7 @@ def eval_spec(size: DemoSize, model: Path, eval_data: Path, engine: str) -> dict
         "engine": engine,
         "dtype": "float32",
         "max_model_len": 256,
-        "benchmarks": [{"name": "jsonl", "label": "rings", "path": str(eval_data), "kind": "math",
-                        "prompt_template": "{question}",
-                        "fields": {"id": "id", "question": "question", "answer": "answer"}}],
+        "benchmarks": [_benchmark(eval_data)],
         "sweep": {"max_thinking_tokens": list(size.budgets)},
         "max_answer_tokens": 8,
         "shards": 1,

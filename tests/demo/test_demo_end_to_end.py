@@ -19,9 +19,22 @@ THIRD_PARTY = re.compile(r"^(INFO|WARNING|DEBUG) \d\d-\d\d|\[(INFO|WARNING)\]|re
                          r"EngineCore|torch\.distributed|Loading weights|^\(\w+ pid=\d+\)", re.MULTILINE)
 
 
+def _compiled_ops() -> str:
+    """torch's build folder for C++ extensions under the real home. DeepSpeed compiles its CPU
+    shared-memory collectives there on a machine's first training run (minutes on 2 cores, once;
+    see benchmarks/README.md): the new user's empty home reuses this machine's build."""
+    import torch
+    from torch.utils.cpp_extension import get_default_build_root
+
+    cu = "cpu" if torch.version.cuda is None else f"cu{torch.version.cuda.replace('.', '')}"
+    py = f"py{sys.version_info.major}{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"
+    return os.environ.get("TORCH_EXTENSIONS_DIR") or str(Path(get_default_build_root()) / f"{py}_{cu}")
+
+
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S1SLURM_", "SLURM_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
+               TORCH_EXTENSIONS_DIR=_compiled_ops())
     return env
 
 
@@ -50,6 +63,15 @@ def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
         assert report[name].is_file() and report[name].stat().st_size > 0
         assert f"{name}:" in proc.stdout and str(report[name]) in proc.stdout.replace("\n", "")
     assert "test-time scaling on 30 held-out questions" in proc.stdout
+
+
+def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo):
+    from s1slurm.demo.tasks import all_problems
+
+    proc, summary, _ = quick_demo
+    pool = len(all_problems()) - 30 + 3  # every other problem, plus 3 planted held-out questions
+    assert f"decontaminate {pool} -> {pool - 3}" in summary["curation"]
+    assert f"curation: collect {pool} -> {pool}" in proc.stdout
 
 
 def test_demo_needs_nothing_beside_the_package_and_keeps_logs_off_the_terminal(quick_demo):
