@@ -14,7 +14,7 @@ from s1slurm.core.errors import S1SlurmError
 def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluation run folders"),
            out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: reports/<run name>)"),
            strict: bool = typer.Option(False, "--strict", help="exit non-zero when the report is partial"),
-           reference: Optional[str] = typer.Option(None, "--reference", help="overlay published figures: s1-32b"),
+           reference: Optional[str] = typer.Option(None, "--reference", help="compare with published figures at a named setting: s1-32b or 's1-32b@ignore=2,max=none'"),
            ) -> None:
     """Merge evaluation records into scaling curves with Control, Scaling and Performance."""
     from s1slurm.report import build_report, default_out_dir, render_terminal
