@@ -97,7 +97,11 @@ def test_two_node_job_learns_and_its_model_is_evaluated_after_it(workdir, s1_jso
     assert [(s["rank"], s["node"]) for s in states] == [(0, "node1"), (1, "node2")]
     assert [p.name for p in paths.rank_logs(attempt["attempt"])] == ["rank-000.log", "rank-001.log"]
     launcher_log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
-    assert "--nnodes=2 --node_rank=0 --nproc_per_node=1 --master_addr=node1" in launcher_log
+    # MASTER_ADDR: the first node's address as it resolves its own name (node1 and node2 share this host)
+    from s1slurm.train.launcher import own_address
+
+    first_node_addr = own_address(socket.gethostname(), multi_node=True)
+    assert f"--nnodes=2 --node_rank=0 --nproc_per_node=1 --master_addr={first_node_addr} " in launcher_log
     assert "--node_rank=1" in next(run.submitit_dir.glob(f"{job}_1_log.err")).read_text()
     check_model_folder(paths.model_dir)
     # The follow-up evaluation: submitted by the training job, held until it ended successfully.
