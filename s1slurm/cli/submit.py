@@ -26,7 +26,8 @@ def submit(ctx: typer.Context,
     choice = choose_cluster(ctx, cluster, profile)
     console = make_console()
     try:
-        resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile, force=force)
+        resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile, force=force,
+                               dry_run=dry_run or test_only)
     except ConfigError as e:
         raise choice.explain(e) from None
     launcher = sub.make_launcher(resolved)

@@ -211,6 +211,14 @@ def _line_of(path: Path, index: int) -> int:
     return index + 1
 
 
+def reads_hub(cfg: BenchmarkConfig) -> bool:
+    """Whether loading this benchmark asks the Hugging Face hub (no local file or dataset folder)."""
+    if cfg.path is not None:
+        return False
+    hub_id = cfg.hub_id or _PRESETS[cfg.name].hub_id
+    return not Path(hub_id).expanduser().is_dir()
+
+
 def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Any, _Where]:
     try:
         import datasets

@@ -34,10 +34,11 @@ class Resolved:
 
 
 def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
-            profile_name: str | None, *, force: bool = False) -> Resolved:
+            profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved:
     """Load and check the spec for ``stage_name``; apply its cluster overrides to the profile.
 
-    ``force`` is passed to the stage's check (``submit --force``: skip estimate-based refusals).
+    ``force`` and ``dry_run`` are passed to the stage's check (``submit --force``: skip
+    estimate-based refusals; ``--dry-run``/``--test-only``: hub checks may be skipped offline).
     """
     stage = get_stage(stage_name)
     data = read_yaml(spec_path)
@@ -49,7 +50,7 @@ def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path
     name = profile_name or spec.profile or cluster.default  # the command line wins
     profile = cluster.profile(name, file=str(cluster_path)).merged(spec.cluster, source=str(spec_path))
     try:
-        stage.check(spec, profile, spec_path, force=force)
+        stage.check(spec, profile, spec_path, force=force, dry_run=dry_run)
         profile = stage.resources(spec, profile)
     except ConfigError as e:  # a check that did not know which file it was reading
         raise (e.in_file(str(spec_path)) if e.file is None else e) from None

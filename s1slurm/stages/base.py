@@ -37,11 +37,15 @@ class Stage(ABC):
     # ``scontrol requeue`` otherwise) and may ask to be requeued from :meth:`on_requeue_signal`.
     requeueable: ClassVar[bool] = False
 
-    def check(self, spec: JobSpec, profile: Profile, spec_path: Path, *, force: bool = False) -> None:
+    def check(self, spec: JobSpec, profile: Profile, spec_path: Path, *, force: bool = False,
+              dry_run: bool = False) -> None:
         """Validate inputs before anything is submitted; raise ConfigError naming ``spec_path``.
 
         ``force`` (``submit --force``) lets a stage skip refusals that are estimates, not errors
         (for example a planned memory peak above the GPU's); it never skips invalid input.
+        ``dry_run`` (``--dry-run``, ``--test-only``, ``plan``): checks that need the Hugging Face hub
+        may be skipped on a machine without internet, saying so in :meth:`plan_text`; a real
+        submission always runs them.
         """
 
     def plan_text(self, spec: JobSpec, profile: Profile) -> str | None:

@@ -50,7 +50,8 @@ class CurateStage(Stage):
     spec_model = CurateSpec
     requeueable = True  # model steps resume per question; CPU steps simply run again
 
-    def check(self, spec: CurateSpec, profile: Profile, spec_path: Path, *, force: bool = False) -> None:  # type: ignore[override]
+    def check(self, spec: CurateSpec, profile: Profile, spec_path: Path, *, force: bool = False,  # type: ignore[override]
+              dry_run: bool = False) -> None:
         step = pending_step(spec)
         if step is None:
             raise ConfigError(f"every step of this curation is finished (markers in {curation(spec).path}); "

@@ -19,13 +19,13 @@ from typing import Any
 from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard, make_shards
-from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark
+from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark, reads_hub
 from s1slurm.eval.engines import derive_seed, get_engine
 from s1slurm.eval.forcing import Forcing, Result
 from s1slurm.eval.grading import grade
 from s1slurm.eval.methods import Item, run_settings
 from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
-from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
+from s1slurm.eval.spec import SMOLLM2, EvalSpec, check_room, check_tokenizer, load_tokenizer, looks_local
 from s1slurm.stages.base import Stage, TaskContext
 
 
@@ -88,11 +88,12 @@ class EvalStage(Stage):
 
     def __init__(self) -> None:
         self._questions: dict[str, tuple[str, list[Question]]] = {}
+        self._skipped: list[str] = []  # checks a dry run left out, and why (shown by plan_text)
 
     # -- before submission ---------------------------------------------------------------------
 
     def check(self, spec: EvalSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
-              force: bool = False) -> None:
+              force: bool = False, dry_run: bool = False) -> None:
         labels = [b.effective_label for b in spec.benchmarks]
         for i, label in enumerate(labels):
             if labels.index(label) != i:
@@ -103,10 +104,23 @@ class EvalStage(Stage):
             if unknown:
                 raise ConfigError(f"shards given for unknown benchmarks {unknown}", file=str(spec_path),
                                   field="shards", expected=f"labels among {labels}")
-        tokenizer = load_tokenizer(spec, spec_path)
+        # A dry run on a machine without internet skips what needs the hub (a real submission
+        # never does): the plan and the scripts do not depend on it.
+        offline = _offline_reason() if dry_run else None
+        hub_model = spec.model != SMOLLM2 and not looks_local(spec.model)
+        tokenizer = None
+        if offline and hub_model:
+            self._skipped.append(f"tokenizer and delimiter checks of {spec.model} ({offline})")
+        else:
+            tokenizer = load_tokenizer(spec, spec_path)
         if tokenizer is not None:
             check_tokenizer(spec, tokenizer, spec_path)
-        questions = {b.effective_label: self._load(spec, b, spec_path) for b in spec.benchmarks}
+        questions = {}
+        for b in spec.benchmarks:
+            if offline and reads_hub(b):
+                self._skipped.append(f"loading benchmark {b.effective_label!r} from the hub ({offline})")
+                continue
+            questions[b.effective_label] = self._load(spec, b, spec_path)
         for i, (label, qs) in enumerate(questions.items()):
             if not qs:
                 raise ConfigError(f"benchmark {label!r} has no questions", file=str(spec_path),
@@ -114,6 +128,13 @@ class EvalStage(Stage):
         if tokenizer is not None:
             check_room(spec, tokenizer, questions, spec_path)
         self.resources(spec, profile)
+
+    def plan_text(self, spec: EvalSpec, profile: Profile) -> str | None:  # type: ignore[override]
+        """What a dry run skipped (offline), so that nobody mistakes it for a full check."""
+        if not self._skipped:
+            return None
+        return "\n".join(["# checks skipped by this dry run (a real submission runs them):"]
+                         + [f"#   {line}" for line in self._skipped])
 
     def resources(self, spec: EvalSpec, profile: Profile) -> Profile:  # type: ignore[override]
         """One single-process task per ``tensor_parallel_size`` GPUs: several tasks share a node
@@ -291,3 +312,10 @@ def _record(ctx: TaskContext, spec: EvalSpec, label: str, q: Question, index: in
         extraction_method=g.method,
         extra={"rounds": r.thinking.rounds, "thinking_cap": r.cap, "think_time_s": round(r.think_time_s, 4),
                "answer_time_s": round(r.answer_time_s, 4), **r.extra})
+
+
+def _offline_reason() -> str | None:
+    """Why the hub cannot be reached from here (None when it can); one definition, in train.hub."""
+    from s1slurm.train.hub import offline_reason
+
+    return offline_reason()

@@ -29,7 +29,7 @@ class PipelineStage(Stage):
     spec_model = PipelineSpec
 
     def check(self, spec: PipelineSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
-              force: bool = False) -> None:
+              force: bool = False, dry_run: bool = False) -> None:
         """Every step's stage exists and its spec file is there and well formed; paths made absolute."""
         from s1slurm.config.loading import load_model, read_yaml
         from s1slurm.stages import get_stage
