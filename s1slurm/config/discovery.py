@@ -102,3 +102,22 @@ def load_profiles(source: ClusterSource) -> Profiles:
 def discover(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Profiles:
     """Find and load the profiles a command sees (``explicit``: the ``--cluster`` option, if any)."""
     return load_profiles(find_cluster_file(explicit, env))
+
+
+def recorded_cluster_file(cluster_path: Path | None) -> str | None:
+    """What a manifest records as the profiles file: an absolute path, or None for the built-in
+    profiles (named ``<built-in>``, ``<embedded>``: no file to find again)."""
+    if cluster_path is None or cluster_path.name.startswith("<"):
+        return None
+    return str(cluster_path.resolve())
+
+
+def profiles_for_run(manifest: Mapping) -> Profiles:
+    """The profiles a run was submitted with, for the submissions it makes itself (an evaluation
+    after training, the next curation step, a pipeline's next stage): its recorded file, else
+    the built-in ones. Never the search order again: a task runs in another folder and
+    environment than the command that submitted it."""
+    recorded = manifest.get("cluster_file")
+    if recorded:
+        return discover(Path(recorded))
+    return load_profiles(ClusterSource(None, BUILTIN))

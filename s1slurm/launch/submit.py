@@ -11,6 +11,7 @@ from typing import Any
 
 from s1slurm import __version__
 from s1slurm.config.cluster import ClusterFile, Profile
+from s1slurm.config.discovery import recorded_cluster_file
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.config.loading import load_model, read_yaml
 from s1slurm.core.atomic import atomic_write_json
@@ -86,7 +87,7 @@ def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> di
         "spec": resolved.spec.model_dump(mode="json"),
         "profile_name": resolved.profile_name,
         "profile": resolved.profile.model_dump(mode="json"),
-        "cluster_file": str(resolved.cluster_path.resolve()) if resolved.cluster_path else None,
+        "cluster_file": recorded_cluster_file(resolved.cluster_path),
         "executor": resolved.profile.executor,
         "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id, "job_id": None}
                   for t in resolved.tasks],

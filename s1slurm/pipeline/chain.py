@@ -160,7 +160,7 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
 
 def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[str, Any], *,
                   local: bool) -> RunDir:
-    from s1slurm.config.cluster import load_cluster
+    from s1slurm.config.discovery import profiles_for_run
     from s1slurm.launch import submit as sub
     from s1slurm.launch.environment import submission_environment
 
@@ -168,8 +168,8 @@ def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[s
     data = child_spec(paths.step, previous.step if previous else None, output, paths.root)
     spec_file = paths.root / SPEC_FILE
     atomic_write_text(spec_file, yaml.safe_dump(data, sort_keys=False))
-    cluster_path = Path(manifest.get("cluster_file") or "cluster.yaml")
-    resolved = sub.resolve(paths.step.stage, spec_file, load_cluster(cluster_path), cluster_path,
+    found = profiles_for_run(manifest)
+    resolved = sub.resolve(paths.step.stage, spec_file, found.cluster, Path(found.source.label),
                            manifest.get("profile_name"))
     launcher = sub.make_launcher(resolved)
     launcher.preflight()

@@ -191,7 +191,7 @@ def next_spec(spec: CurateSpec, job_id: str | None) -> dict[str, Any]:
 
 def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]:
     """Submit the next step (a new run folder); returns what happened (never raises)."""
-    from s1slurm.config.discovery import discover
+    from s1slurm.config.discovery import profiles_for_run
     from s1slurm.launch import submit as sub
     from s1slurm.launch.environment import submission_environment
 
@@ -202,8 +202,7 @@ def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]
     record: dict[str, Any] = {"next": step, "spec": str(spec_file), "after_run": str(ctx.run.path),
                               "dependency": f"afterok:{job_id}" if job_id else None}
     try:
-        # the same profiles the first submission saw: its --cluster, else the same search order
-        found = discover(_explicit_cluster(manifest.get("command_line") or []))
+        found = profiles_for_run(manifest)  # the profiles the first submission saw
         cluster_path = Path(found.source.label)
         resolved = sub.resolve("curate", spec_file, found.cluster, cluster_path, manifest.get("profile_name"))
         launcher = sub.make_launcher(resolved)
@@ -217,13 +216,3 @@ def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]
     except Exception as e:  # this step succeeded whatever happens here: record, do not raise
         record["error"] = f"{type(e).__name__}: {e}"
     return record
-
-
-def _explicit_cluster(command_line: list[str]) -> Path | None:
-    """The ``--cluster`` a command line gave (anywhere in it), made absolute; None when it gave none."""
-    for i, arg in enumerate(command_line):
-        if arg == "--cluster" and i + 1 < len(command_line):
-            return Path(command_line[i + 1]).resolve()
-        if arg.startswith("--cluster="):
-            return Path(arg.split("=", 1)[1]).resolve()
-    return None

@@ -20,16 +20,6 @@ from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.train.paths import TrainPaths
 
 
-def cluster_file(command_line: list[str]) -> Path:
-    """The cluster profiles file the training run was submitted with (``--cluster``, else the default)."""
-    for i, arg in enumerate(command_line):
-        if arg == "--cluster" and i + 1 < len(command_line):
-            return Path(command_line[i + 1])
-        if arg.startswith("--cluster="):
-            return Path(arg.split("=", 1)[1])
-    return Path("cluster.yaml")
-
-
 def follow_up_spec(eval_spec: Path, model_dir: Path, job_id: str | None) -> dict[str, Any]:
     """The eval spec with the trained model and, under SLURM, an afterok dependency on ``job_id``."""
     data = read_yaml(eval_spec)
@@ -45,7 +35,7 @@ def follow_up_spec(eval_spec: Path, model_dir: Path, job_id: str | None) -> dict
 
 def submit_eval_after(paths: TrainPaths, eval_spec: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Submit the follow-up evaluation; returns (and writes to ``eval_after.json``) what happened."""
-    from s1slurm.config.cluster import load_cluster
+    from s1slurm.config.discovery import profiles_for_run
     from s1slurm.launch import submit as sub
     from s1slurm.launch.environment import submission_environment
 
@@ -53,11 +43,11 @@ def submit_eval_after(paths: TrainPaths, eval_spec: Path, manifest: dict[str, An
     data = follow_up_spec(eval_spec, paths.model_dir, job_id)
     spec_file = paths.root / "eval_after.yaml"
     atomic_write_text(spec_file, yaml.safe_dump(data, sort_keys=False))
-    cluster_path = cluster_file(manifest.get("command_line") or [])
     record: dict[str, Any] = {"eval_spec": str(eval_spec), "submitted_spec": str(spec_file),
                               "dependency": f"afterok:{job_id}" if job_id else None}
     try:
-        resolved = sub.resolve("eval", spec_file, load_cluster(cluster_path), cluster_path,
+        found = profiles_for_run(manifest)  # the profiles the training was submitted with
+        resolved = sub.resolve("eval", spec_file, found.cluster, Path(found.source.label),
                                manifest.get("profile_name"))
         launcher = sub.make_launcher(resolved)
         with submission_environment():  # no SLURM_* of this job may leak into the child's sbatch

@@ -87,7 +87,7 @@ def test_dry_run_prints_the_stages_plan_before_the_scripts(workdir, capsys, monk
 def test_force_is_passed_to_the_stages_check(workdir, capsys, monkeypatch):
     from s1slurm.stages.probe import ProbeStage
 
-    def check(self, spec, profile, spec_path, *, force=False):
+    def check(self, spec, profile, spec_path, *, force=False, dry_run=False):
         if not force:
             raise ConfigError("the estimate says it will not fit", field="tasks")
 
