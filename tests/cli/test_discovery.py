@@ -79,3 +79,16 @@ def test_a_file_the_user_names_must_exist(places, how):
         env["S1SLURM_CLUSTER"] = str(missing)
     with pytest.raises(ConfigError, match="missing.yaml: file not found"):
         discover(missing if how == "--cluster" else None, env)
+
+
+def test_a_runs_own_submissions_use_the_profiles_file_it_recorded(tmp_path, monkeypatch):
+    from s1slurm.config.discovery import profiles_for_run, recorded_cluster_file
+
+    mine = tmp_path / "elsewhere.yaml"
+    mine.write_text("default: gpu\nprofiles:\n  gpu:\n    executor: slurm\n    partition: big\n")
+    monkeypatch.chdir(tmp_path)  # a ./cluster.yaml in the task's folder must not be picked instead
+    (tmp_path / "cluster.yaml").write_text("default: other\nprofiles:\n  other:\n    executor: local\n")
+    found = profiles_for_run({"cluster_file": recorded_cluster_file(mine)})
+    assert found.cluster.profiles["gpu"].partition == "big" and "other" not in found.cluster.profiles
+    builtin = profiles_for_run({"cluster_file": recorded_cluster_file(Path("<built-in>"))})
+    assert builtin.source.path is None and set(builtin.cluster.profiles) == {"local"}
