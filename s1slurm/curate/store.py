@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from s1slurm.core.atomic import atomic_write_json, atomic_write_text
+from s1slurm.core.jsonl import append_lines, read_lines
 from s1slurm.core.shard import Shard
 
 
@@ -131,38 +132,18 @@ class RecordLog:
         self.torn = 0
 
     def load(self) -> "RecordLog":
-        if not self.path.is_file():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return self
-        with open(self.path, "rb+") as f:
-            f.seek(0, os.SEEK_END)
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-        with open(self.path, "rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    key = rec["key"]
-                except (ValueError, KeyError, TypeError):
-                    self.torn += 1
-                    continue
-                self.records.setdefault(key, rec)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for rec in read_lines(self.path):
+            try:
+                key = rec["key"]
+            except (KeyError, TypeError):  # None (not JSON) or not a record
+                self.torn += 1
+                continue
+            self.records.setdefault(key, rec)
         return self
 
     def append(self, records: list[dict[str, Any]]) -> None:
         """Append records in one write, flushed and fsynced."""
-        if not records:
-            return
-        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        with open(self.path, "ab") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        append_lines(self.path, [json.dumps(r, ensure_ascii=False) for r in records])
         for r in records:
             self.records.setdefault(r["key"], r)

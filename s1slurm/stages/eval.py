@@ -10,14 +10,13 @@ counted) by every reader. The done marker comes last.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import ConfigError, StageError
+from s1slurm.core.jsonl import append_lines, read_lines
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark, reads_hub
 from s1slurm.eval.engines import derive_seed, get_engine
@@ -40,42 +39,22 @@ class RecordFile:
 
     def load(self) -> "RecordFile":
         """Read what earlier runs wrote; close a torn last line first (never rewrite the file)."""
-        if not self.path.is_file():
-            return self
-        with open(self.path, "rb+") as f:
-            f.seek(0, os.SEEK_END)
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-        with open(self.path, "rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    if record_problem(data) is not None:  # the same rule the report applies
-                        raise ValueError("not a usable record")
-                    record = EvalRecord.from_dict(data)
-                except (ValueError, KeyError, TypeError):
-                    self.malformed += 1
-                    continue
-                if record.key not in self.keys:
-                    self.keys.add(record.key)
-                    self.valid += 1
+        for data in read_lines(self.path):
+            try:
+                if data is None or record_problem(data) is not None:  # the same rule the report applies
+                    raise ValueError("not a usable record")
+                record = EvalRecord.from_dict(data)
+            except (ValueError, KeyError, TypeError):
+                self.malformed += 1
+                continue
+            if record.key not in self.keys:
+                self.keys.add(record.key)
+                self.valid += 1
         return self
 
     def append(self, records: list[EvalRecord]) -> None:
         """Append records in one write, flushed and fsynced."""
-        if not records:
-            return
-        data = "".join(r.to_json() + "\n" for r in records).encode("utf-8")
-        with open(self.path, "ab") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        append_lines(self.path, [r.to_json() for r in records])
         self.keys.update(r.key for r in records)
         self.valid += len(records)
 
