@@ -207,7 +207,24 @@ def merge_model_step(cur: CurationDir, spec: CurateSpec, step: str) -> dict[str,
     return _finish(cur, step, merged, [], len(rows), started, **extra)
 
 
+def run_field_traces(cur: CurationDir, spec: CurateSpec) -> dict[str, Any]:
+    """Step ``traces`` with ``from_fields``: the rows' own traces, in one CPU task."""
+    started = time.time()
+    rows = load_rows(cur, input_step(cur, "traces"))
+    fields = spec.traces.from_fields
+    assert fields is not None
+    for role, key in (("thinking", fields.thinking), ("attempt", fields.attempt)):
+        if rows and not any(key in r for r in rows):  # a typo would flag every row: say so instead
+            raise ConfigError(f"no row has the key {key!r}; the rows have: {', '.join(sorted(rows[0]))}",
+                              field=f"traces.from_fields.{role}", expected="a key of the collected rows")
+    merged = [traces.merge(row, rec) for row, rec in zip(rows, traces.field_records(spec.traces, rows))]
+    flags = dict(Counter(r["trace_flag"] for r in merged if r["trace_flag"]))
+    return _finish(cur, "traces", merged, [], len(rows), started, flags=flags, from_fields=True)
+
+
 def run_cpu_step(cur: CurationDir, spec: CurateSpec, step: str, spec_file: str | Path) -> dict[str, Any]:
+    if step == "traces":
+        return run_field_traces(cur, spec)
     if step == "collect":
         return run_collect(cur, spec, str(spec_file))
     if step == "decontaminate":

@@ -115,11 +115,24 @@ class ModelStepConfig(Strict):
         return self.batch_size or (64 if self.engine == "vllm" else 4)
 
 
+class TraceFields(Strict):
+    """Which keys of the collected rows already hold the thinking trace and the attempt (the
+    ``collect`` schema's ``solution``, ``answer``, ...; a column kept only in ``metadata`` is not one)."""
+
+    thinking: str = Field(..., min_length=1, description="row key holding the thinking trace (e.g. solution)")
+    attempt: str = Field(..., min_length=1, description="row key holding the attempt (e.g. answer)")
+
+
 class TracesConfig(ModelStepConfig):
     """The teacher writes a thinking trace and an attempt per question (s1 used Gemini Flash
-    Thinking through its API, data/gemini.py; s1.1 DeepSeek-R1). Budget-free generation."""
+    Thinking through its API, data/gemini.py; s1.1 DeepSeek-R1). Budget-free generation.
+
+    With ``from_fields`` instead of ``model``, the traces are the rows' own (a source that comes
+    with worked solutions): a CPU step, no model, the same output columns and flags."""
 
     model: str | None = Field(None, description="teacher model: local folder, hub id or 'smollm2'")
+    from_fields: TraceFields | None = Field(None, description="take thinking and attempt from these row "
+                                            "keys instead of a teacher (e.g. {thinking: solution, attempt: answer})")
     max_thinking_tokens: int = Field(32768, ge=1, description="a trace reaching it is flagged 'cut_off'")
     max_answer_tokens: int = Field(4096, ge=1)
     delimiters: Delimiters = Field(default_factory=Delimiters)
@@ -189,12 +202,19 @@ class CurateSpec(JobSpec):
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise ValueError("source names must be unique")
-        if "traces" in self.steps and not self.traces.model:
-            raise ValueError("the traces step needs 'traces.model' (the teacher)")
+        if self.traces.model and self.traces.from_fields:
+            raise ValueError("give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' own traces), "
+                             "not both")
+        if "traces" in self.steps and not (self.traces.model or self.traces.from_fields):
+            raise ValueError("the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'")
         return self
+
+    def is_model_step(self, step: str) -> bool:
+        """Whether ``step`` loads a model (a sharded job array); traces from fields are a CPU step."""
+        return step in MODEL_STEPS and not (step == "traces" and self.traces.from_fields is not None)
 
     def model_step(self, step: str) -> ModelStepConfig:
         return {"traces": self.traces, "attempts": self.attempts, "domains": self.domains}[step]
 
     def shards_for(self, step: str) -> int:
-        return self.model_step(step).shards if step in MODEL_STEPS else 1
+        return self.model_step(step).shards if self.is_model_step(step) else 1

@@ -6,6 +6,10 @@ format is exactly the one the trained model will see: chat template, assistant t
 ``<|im_start|>think``. Outputs that cannot be used are kept and flagged with the reason (the select
 step's quality filter then drops them, counted): ``empty_thinking``, ``cut_off`` (thinking reached
 the cap), ``empty_attempt``, ``cut_off_attempt``, ``prompt_too_long``.
+
+With ``from_fields`` the traces are the rows' own (:func:`field_records`): no model, the same
+columns (token counts 0: nothing was generated) and the flags that still apply (``empty_thinking``,
+``empty_attempt``).
 """
 
 from __future__ import annotations
@@ -55,10 +59,23 @@ def trace_records(engine: Engine, cfg: TracesConfig, rows: list[dict[str, Any]])
     return [out[row["id"]] for row in rows]
 
 
+def field_records(cfg: TracesConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per row, its thinking and attempt read from the row keys ``cfg.from_fields`` names."""
+    assert cfg.from_fields is not None
+    out = []
+    for row in rows:
+        thinking = str(row.get(cfg.from_fields.thinking) or "").strip()
+        attempt = str(row.get(cfg.from_fields.attempt) or "").strip()
+        flag = "empty_thinking" if not thinking else "empty_attempt" if not attempt else None
+        out.append(_record(cfg, row, thinking, attempt, 0, 0, flag))
+    return out
+
+
 def _record(cfg: TracesConfig, row: dict[str, Any], thinking: str, attempt: str, thinking_tokens: int,
             attempt_tokens: int, flag: str | None) -> dict[str, Any]:
     return {"key": row["id"], "thinking": thinking, "attempt": attempt, "teacher_thinking_tokens": thinking_tokens,
-            "teacher_attempt_tokens": attempt_tokens, "trace_flag": flag, "teacher": cfg.model}
+            "teacher_attempt_tokens": attempt_tokens, "trace_flag": flag,
+            "teacher": cfg.model or f"fields:{cfg.from_fields.thinking},{cfg.from_fields.attempt}"}  # type: ignore[union-attr]
 
 
 def merge(row: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,9 @@ How steps map onto submissions (kept simple on purpose):
 
 * ``s1slurm submit curate --config jobs/curate-*.yaml`` submits the **first unfinished step** of the
   spec's ``steps`` (a step is finished when ``<out>/<step>.done`` exists). CPU steps (``collect``,
-  ``decontaminate``, ``select``) are one task; model steps (``traces``, ``attempts``, ``domains``) are
-  a job array of ``shards`` tasks over the questions, on ``tensor_parallel_size`` GPUs each.
+  ``decontaminate``, ``select``, and ``traces`` with ``from_fields``) are one task; model steps
+  (``traces``, ``attempts``, ``domains``) are a job array of ``shards`` tasks over the questions,
+  on ``tensor_parallel_size`` GPUs each.
 * Every submission is an ordinary run folder (``runs/curate-...``: manifest, logs, status, resume,
   cancel work as for every stage); the data lives in the curation folder ``out:`` shared by them.
 * The task that completes a step (the last shard to finish, under a file lock) merges the shards,
@@ -30,7 +31,7 @@ from s1slurm.config.cluster import Profile
 from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.shard import Shard, make_shards
-from s1slurm.curate.spec import MODEL_STEPS, CurateSpec
+from s1slurm.curate.spec import CurateSpec
 from s1slurm.curate.store import CurationDir
 from s1slurm.stages.base import Stage, TaskContext
 
@@ -93,7 +94,7 @@ class CurateStage(Stage):
         step = pending_step(spec) or spec.steps[-1]
         fixed = set(spec.cluster)
         updates: dict[str, Any] = {k: 1 for k in ("nodes", "tasks_per_node") if k not in fixed}
-        if step in MODEL_STEPS:
+        if spec.is_model_step(step):
             cfg = spec.model_step(step)
             gpus, tp = profile.gpus_per_node, cfg.tensor_parallel_size
             if gpus and "gpus_per_node" not in fixed:
@@ -116,7 +117,7 @@ class CurateStage(Stage):
         done = [s for s in spec.steps if cur.is_done(s)]
         if step is None:
             return f"curation {cur.path}: every step is finished"
-        kind = f"a job array of {spec.shards_for(step)} task(s)" if step in MODEL_STEPS else "one task"
+        kind = f"a job array of {spec.shards_for(step)} task(s)" if spec.is_model_step(step) else "one task"
         later = spec.steps[spec.steps.index(step) + 1:]
         return (f"curation {cur.path}\n  finished: {', '.join(done) or 'none'}\n  this submission: step "
                 f"{step!r}, {kind}\n  then, each submitted by the step before it: {', '.join(later) or 'nothing'}")
@@ -131,7 +132,7 @@ class CurateStage(Stage):
         return {"curate": {"out": str(curation(spec).path), "step": pending_step(spec), "steps": spec.steps}}
 
     def on_requeue_signal(self, ctx: TaskContext) -> bool:
-        return ctx.shard.group in MODEL_STEPS
+        return ctx.spec.is_model_step(ctx.shard.group)  # type: ignore[attr-defined]
 
     def run(self, ctx: TaskContext) -> None:
         from s1slurm.curate import pipeline
@@ -142,7 +143,7 @@ class CurateStage(Stage):
         cur = curation(spec)
         step = ctx.shard.group
         spec_file = str(ctx.run.spec_path)
-        if step in MODEL_STEPS:
+        if spec.is_model_step(step):
             info = pipeline.run_model_shard(cur, spec, step, ctx.shard, ctx.logger)
         else:
             with cur.lock(step):
@@ -155,7 +156,7 @@ class CurateStage(Stage):
         ctx.run.mark_done(ctx.shard, {"step": step, **{k: v for k, v in info.items() if k != "shard"}})
         ctx.logger.info("%s: shard %s done", step, ctx.shard.id)
         with cur.lock(step):
-            done = pipeline.merge_model_step(cur, spec, step) if step in MODEL_STEPS else info
+            done = pipeline.merge_model_step(cur, spec, step) if spec.is_model_step(step) else info
             if done is None:
                 return  # other shards are still running; the last one chains
             next_file = cur.step_dir(step) / "next.json"
