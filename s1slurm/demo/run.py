@@ -2,7 +2,9 @@
 
 1. generate the data (three letter-ring domains, worked traces, a disjoint evaluation set);
 2. build a tiny Llama and its tokenizer from scratch (a normal Hugging Face folder);
-3. run one ``pipeline``: SFT (DeepSpeed ZeRO-3 on two CPU processes) -> budget-forcing sweep
+3. run one ``pipeline``: curation (collect, decontaminate, traces from the worked solutions, the
+   base model's graded attempts, domains, s1 selection) -> SFT of the selection (DeepSpeed ZeRO-3
+   on two CPU processes) -> budget-forcing sweep
    (vLLM when installed, else transformers) -> report;
 4. print the report's table, the scaling it measured, and where everything is.
 
@@ -36,6 +38,7 @@ from s1slurm.demo.data import write_data
 from s1slurm.demo.specs import SIZES, DemoSize, curate_spec, eval_spec, pipeline_spec, train_spec, write_spec
 
 SEED = 1234
+SELECT_SHARE = 0.95  # of the decontaminated pool; see select_n
 LOCAL_CLUSTER = "# written by 's1slurm demo': run every step here\ndefault: local\nprofiles:\n  local:\n    executor: local\n"
 
 
@@ -143,7 +146,8 @@ def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path
                          f"{shape['parameters'] / 1e6:.2f}M parameters, vocabulary {shape['vocabulary']}")
 
     specs = folder / "specs"
-    write_spec(specs / "curate.yaml", curate_spec(size, folder / "curation", files.pool, files.eval),
+    write_spec(specs / "curate.yaml", curate_spec(size, folder / "curation", files.pool, files.eval, model,
+                                                  select_n(files.pool_size, files.planted)),
                "curation of the generated pool (s1slurm demo)")
     write_spec(specs / "train.yaml", train_spec(size, model, files.pool), "SFT of the demo model (s1slurm demo)")
     # The pipeline replaces this model with the one the train step makes.
@@ -152,6 +156,13 @@ def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path
              {"stage": "report"}]
     spec = {**pipeline_spec(size, steps), "runs_dir": str(folder / "runs")}  # every run inside the demo folder
     return write_spec(specs / "pipeline.yaml", spec, "the demo's recipe (s1slurm demo)")
+
+
+def select_n(pool_size: int, planted: int) -> int:
+    """How many questions the curation selects: about as many as the decontaminated pool (what the
+    demo trained on before it selected), less a margin for the questions the untrained base model
+    happens to solve (the difficulty filter drops them)."""
+    return int(SELECT_SHARE * (pool_size - planted))
 
 
 def expected_steps(size: DemoSize, pool_size: int) -> int:
@@ -164,7 +175,7 @@ def expected_steps(size: DemoSize, pool_size: int) -> int:
 def watch(view: D.DemoView, folder: Path, size: DemoSize, stop: threading.Event) -> None:
     """Update the pipeline rows of ``view`` from the run folders until ``stop`` is set."""
     pool = sum(1 for _ in open(folder / "data" / "pool.jsonl", encoding="utf-8"))
-    total_train = expected_steps(size, pool)
+    total_train = expected_steps(size, select_n(pool, size.planted))
     total_eval = size.eval_size * len(size.budgets)
     while not stop.wait(1.0):
         try:

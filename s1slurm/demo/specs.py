@@ -38,15 +38,19 @@ SIZES: dict[str, DemoSize] = {
 }
 
 
-def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path) -> dict[str, Any]:
-    """Curation of the generated pool: collect (exact duplicates out) and decontamination against
-    the demo's own evaluation set (s1's rule: word 8-grams, and the whole text of shorter questions;
-    then MinHash near-duplicates). The pool's worked traces travel in ``solution``."""
+def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path, base_model: Path,
+                select_n: int) -> dict[str, Any]:
+    """Curation of the generated pool, every step for real on the demo's data: collect (exact
+    duplicates out); decontamination against the demo's own evaluation set (s1's rule: word
+    8-grams, and the whole text of shorter questions; then MinHash near-duplicates); traces from
+    the pool's worked solutions (no teacher needed); attempts by the demo's untrained base model,
+    graded (s1 drops what its base models solve); domains from the pool's own column; then s1's
+    selection of ``select_n`` questions (difficulty, then domain-balanced, 2^-rank length-weighted)."""
     return {
         "stage": "curate",
         "name": f"demo-curate-{size.name}",
         "out": str(out),
-        "steps": ["collect", "decontaminate"],
+        "steps": ["collect", "decontaminate", "traces", "attempts", "domains", "select"],
         "sources": [{"name": "rings", "path": str(pool), "cot_type": "math", "metadata": ["steps"],
                      "fields": {"id": "id", "question": "question", "solution": "solution",
                                 "answer": "answer", "domain": "domain"}}],
@@ -55,6 +59,13 @@ def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path) -> dict[
             "against": [_benchmark(eval_data)],
             "near_dup": {"threshold": 0.7, "num_perm": 128, "shingle": 3},
         },
+        "traces": {"from_fields": {"thinking": "solution", "attempt": "answer"}},
+        # A 0.4M-parameter model on the CPU: the eval stage's transformers engine; an answer is one letter
+        # (and the end of turn): 2 tokens.
+        "attempts": {"models": [str(base_model)], "engine": "transformers", "dtype": "float32",
+                     "max_model_len": 256, "max_tokens": 2, "batch_size": 128},
+        "domains": {"use_source": True},
+        "select": {"n": select_n, "strategy": "s1", "seed": 0, "tokenizer": str(base_model)},
     }
 
 
@@ -71,7 +82,8 @@ def train_spec(size: DemoSize, model: Path, data: Path) -> dict[str, Any]:
         "stage": "train",
         "name": f"demo-train-{size.name}",
         "model": str(model),
-        "data": {"source": str(data), "fields": {"question": "question", "trace": "solution", "answer": "answer"}},
+        # The pipeline replaces the source with the curation's selection (s1K columns).
+        "data": {"source": str(data), "fields": "curate"},
         "recipe": {
             "epochs": size.epochs,
             "global_batch_size": size.global_batch_size,

@@ -74,6 +74,25 @@ def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo)
     assert f"curation: collect {pool} -> {pool}" in proc.stdout
 
 
+def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
+    from s1slurm.curate.store import read_jsonl
+    from s1slurm.demo.dashboard import child_runs
+    from s1slurm.demo.run import select_n
+    from s1slurm.demo.tasks import all_problems
+
+    proc, summary, _ = quick_demo
+    kept, chosen = len(all_problems()) - 30, select_n(len(all_problems()) - 30 + 3, 3)
+    for step in ("traces", "attempts", "domains"):
+        assert f"{step} {kept} -> {kept}" in summary["curation"]
+    assert f"select {kept} -> {chosen}" in summary["curation"] and chosen < kept
+    folder = Path(summary["pipeline_run"]).parent.parent
+    attempts = read_jsonl(folder / "curation" / "attempts" / "attempts.jsonl")
+    assert len(attempts) == kept and all(json.loads(r["attempts"])[0]["model"].endswith("model-base")
+                                         for r in attempts)
+    train = child_runs(Path(summary["pipeline_run"]))["train"]
+    assert str(folder / "curation" / "select" / "select.jsonl") in train.spec_path.read_text()
+
+
 def test_demo_needs_nothing_beside_the_package_and_keeps_logs_off_the_terminal(quick_demo):
     proc, summary, work = quick_demo
     assert proc.returncode == 0
