@@ -6,9 +6,10 @@ state, nothing done at import time.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
     from s1slurm.report.types import ReportResult
@@ -55,24 +56,8 @@ class _Placer:
 
 def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
     """(PNG bytes, SVG bytes) of the scaling plot."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     benches = result.benchmarks
-    ncols = max(1, min(3, len(benches)))
-    nrows = max(1, math.ceil(len(benches) / ncols))
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "s1slurm-report",
-                                "font.size": 9}):
-        fig = Figure(figsize=(max(5.6 * ncols, 8.0), 4.3 * nrows + 0.5), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(benches):]:
-            ax.set_visible(False)
-        if not benches:
-            axes[0].set_visible(True)
-            axes[0].text(0.5, 0.5, "no records", ha="center", va="center", transform=axes[0].transAxes)
-            axes[0].set_axis_off()
+    with _panels(len(benches), salt="s1slurm-report", row_height=4.3) as (fig, axes):
         for ax, bench in zip(axes, benches):
             _panel(ax, result, bench)
         title = "Accuracy against average thinking tokens\n(error bars: 95% bootstrap interval)"
@@ -80,9 +65,37 @@ def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
             fig.suptitle("PARTIAL DATA (see the report's data problems): " + title, color="#b00020")
         else:
             fig.suptitle(title)
-        png, svg = io.BytesIO(), io.BytesIO()
-        fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
-        fig.savefig(svg, format="svg", metadata={"Date": None})
+        return _save(fig)
+
+
+@contextlib.contextmanager
+def _panels(n: int, *, salt: str, row_height: float) -> Iterator[tuple[Any, Any]]:
+    """A figure with one panel per benchmark (at most three a row), reproducible SVG ids, and a
+    "no records" panel when there is none; yields (figure, the first ``n`` axes)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncols = max(1, min(3, n))
+    nrows = max(1, math.ceil(n / ncols))
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": 9}):
+        fig = Figure(figsize=(max(5.6 * ncols, 8.0), row_height * nrows + 0.5), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        if not n:
+            axes[0].set_visible(True)
+            axes[0].text(0.5, 0.5, "no records", ha="center", va="center", transform=axes[0].transAxes)
+            axes[0].set_axis_off()
+        yield fig, axes[:n]
+
+
+def _save(fig: Any) -> tuple[bytes, bytes]:
+    """(PNG bytes, SVG bytes); call it inside :func:`_panels` so that its SVG settings apply."""
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
+    fig.savefig(svg, format="svg", metadata={"Date": None})
     return png.getvalue(), svg.getvalue()
 
 
@@ -128,24 +141,8 @@ def _panel(ax, result: "ReportResult", bench: str) -> None:
 def render_k_curves(result: "ReportResult") -> tuple[bytes, bytes]:
     """(PNG bytes, SVG bytes): pass@k (solid) and maj@k (dashed) against k, one panel per
     benchmark, one line pair per method at its best-performing setting."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     benches = result.benchmarks
-    ncols = max(1, min(3, len(benches)))
-    nrows = max(1, math.ceil(len(benches) / ncols))
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "s1slurm-report-k",
-                                "font.size": 9}):
-        fig = Figure(figsize=(max(5.6 * ncols, 8.0), 4.0 * nrows + 0.5), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(benches):]:
-            ax.set_visible(False)
-        if not benches:
-            axes[0].set_visible(True)
-            axes[0].text(0.5, 0.5, "no records", ha="center", va="center", transform=axes[0].transAxes)
-            axes[0].set_axis_off()
+    with _panels(len(benches), salt="s1slurm-report-k", row_height=4.0) as (fig, axes):
         for ax, bench in zip(axes, benches):
             by_setting = {m.setting: m for m in result.settings if m.benchmark == bench}
             for c in (c for c in result.methods if c.benchmark == bench):
@@ -167,7 +164,4 @@ def render_k_curves(result: "ReportResult") -> tuple[bytes, bytes]:
         title = "pass@k (solid) and maj@k (dashed) over k, each method at its best setting"
         fig.suptitle(("PARTIAL DATA: " if result.partial else "") + title,
                      color="#b00020" if result.partial else "black")
-        png, svg = io.BytesIO(), io.BytesIO()
-        fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
-        fig.savefig(svg, format="svg", metadata={"Date": None})
-    return png.getvalue(), svg.getvalue()
+        return _save(fig)
