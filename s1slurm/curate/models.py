@@ -31,7 +31,8 @@ def load(cfg: ModelStepConfig, model: str) -> Engine:
                                    tensor_parallel_size=cfg.tensor_parallel_size, dtype=cfg.dtype,
                                    max_model_len=cfg.max_model_len, seed=cfg.seed,
                                    gpu_memory_utilization=cfg.gpu_memory_utilization,
-                                   engine_args=dict(cfg.engine_args)))
+                                   engine_args=dict(cfg.engine_args), batch_invariant=cfg.batch_invariant,
+                                   env=dict(cfg.engine_env)))
 
 
 def chat_ids(engine: Engine, user: str, system: str | None = None) -> tuple[int, ...]:

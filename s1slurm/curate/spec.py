@@ -103,11 +103,15 @@ class ModelStepConfig(Strict):
     max_model_len: int | None = Field(None, ge=32)
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
     engine_args: dict[str, Any] = Field(default_factory=dict)
+    engine_env: dict[str, str] = Field(default_factory=dict, description="environment variables for the "
+                                       "engine (as the eval spec's engine_env)")
     temperature: float = Field(0.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = Field(0, ge=0)
     batch_size: int | None = Field(None, ge=1, description="questions per engine batch and per resume "
                                    "point (default: 64 on vLLM, 4 on transformers)")
+    batch_invariant: bool | None = Field(None, description="as the eval spec's: None is the engine's default "
+                                         "(transformers one request at a time; false batches greedy requests)")
     shards: int = Field(1, ge=1, description="array tasks, sharded over the questions")
     cluster: dict[str, Any] = Field(default_factory=dict, description="cluster overrides for this step")
 

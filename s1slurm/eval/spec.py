@@ -222,6 +222,9 @@ class EvalSpec(JobSpec):
         None, gt=0, le=1, description="vLLM memory fraction (default 0.9 on GPUs, 0.3 of RAM on CPUs)")
     engine_args: dict[str, Any] = Field(default_factory=dict,
                                         description="extra keyword arguments for vllm.LLM or from_pretrained")
+    engine_env: dict[str, str] = Field(default_factory=dict, description="environment variables set while "
+                                       "the engine loads and runs (vLLM reads VLLM_* at start-up), e.g. "
+                                       "VLLM_ENABLE_V1_MULTIPROCESSING: '0' keeps vLLM in the task's process")
     benchmarks: list[BenchmarkConfig] = Field(..., min_length=1)
     sweep: Sweep = Field(default_factory=Sweep)
     delimiters: Delimiters = Field(default_factory=Delimiters)
@@ -232,8 +235,10 @@ class EvalSpec(JobSpec):
     seed: int = Field(0, ge=0)
     max_answer_tokens: int | Literal["auto"] = Field(
         "auto", description="answer tokens; 'auto': the rest of the context (s1: max_gen_toks)")
-    batch_invariant: bool = Field(False, description="vLLM's deterministic, batch-invariant kernels "
-                                  "(VLLM_BATCH_INVARIANT=1): the ladder equals separate runs on GPUs")
+    batch_invariant: bool | None = Field(
+        None, description="deterministic, batch-invariant generation: vLLM's kernels (VLLM_BATCH_INVARIANT=1, "
+        "the ladder equals separate runs on GPUs); on transformers one request at a time. Default: off "
+        "on vLLM, on for transformers (false there batches greedy requests, left-padded)")
     prompts: ConditionPrompts = Field(default_factory=ConditionPrompts,
                                       description="prompts of the conditional-control methods")
     shards: int | dict[str, int] = Field(1, description="array tasks per benchmark (or per label)")
@@ -293,14 +298,15 @@ class EvalSpec(JobSpec):
                             tensor_parallel_size=self.tensor_parallel_size, dtype=self.dtype,
                             max_model_len=self.max_model_len, seed=self.seed,
                             gpu_memory_utilization=self.gpu_memory_utilization,
-                            engine_args=dict(self.engine_args), batch_invariant=self.batch_invariant)
+                            engine_args=dict(self.engine_args), batch_invariant=self.batch_invariant,
+                            env=dict(self.engine_env))
 
     def run_description(self) -> dict[str, Any]:
         """What runs, for the manifest and the report header: engine and its installed version,
         dtype, tensor-parallel size, batch size and whether kernels are batch-invariant (the
-        transformers engine runs one request at a time, so it is)."""
+        transformers engine runs one request at a time unless told otherwise, so it is by default)."""
         from s1slurm.eval.engines.base import engine_version
-        deterministic = self.engine == "transformers" or self.batch_invariant
+        deterministic = self.batch_invariant if self.batch_invariant is not None else self.engine == "transformers"
         return {"engine": self.engine, "engine_version": engine_version(self.engine), "dtype": self.dtype,
                 "tensor_parallel_size": self.tensor_parallel_size,
                 "batch_size": self.effective_batch_size(), "batch_invariant": deterministic}

@@ -114,3 +114,44 @@ def test_ladder_equals_naive_with_seeded_sampling(engine, questions):
     # sampling really happens: another seed gives other tokens
     other = run_naive(engine, forcing, [Sample(s.key, s.prompt, s.seed + 1) for s in samples], settings[-1:])
     assert [o["max=8"].thinking.ids for o in other] != [n["max=8"].thinking.ids for n in naive]
+
+
+@pytest.fixture(scope="module")
+def batched_engine():
+    """The same model with ``batch_invariant: false``: greedy requests run together, left-padded;
+    an environment variable set for the engine's lifetime only."""
+    import os
+
+    assert "S1SLURM_TEST_ENGINE_ENV" not in os.environ
+    engine = load_engine(EngineConfig(kind="transformers", model=str(smollm2_folder()), dtype="float32",
+                                      max_model_len=1024, batch_invariant=False,
+                                      env={"S1SLURM_TEST_ENGINE_ENV": "1"}))
+    assert engine.batched and os.environ["S1SLURM_TEST_ENGINE_ENV"] == "1"
+    yield engine
+    engine.close()
+    assert "S1SLURM_TEST_ENGINE_ENV" not in os.environ
+
+
+def test_batched_greedy_rows_match_one_at_a_time_each_with_its_own_stop_and_length(engine, batched_engine,
+                                                                                   greedy, questions):
+    from s1slurm.eval.engines import Request, StopRule
+
+    assert not engine.batched  # the engine's default is batch-invariant
+    prompts = [greedy.prompt_ids(q.prompt) for q in questions]
+    assert len({len(p) for p in prompts}) == len(prompts)  # different lengths: rows are padded
+    stop = StopRule(strings=("\n\n",), token_ids=tuple(greedy.thinking_stop.token_ids))
+    requests = [Request(prompt=tuple(p), max_tokens=m, stop=stop, seed=0) for p, m in zip(prompts, (5, 40, 12))]
+    requests.append(Request(prompt=tuple(prompts[0]), max_tokens=20, stop=StopRule(), seed=0, min_tokens=3))
+    single = [g.token_ids for g in engine.generate(requests)]
+    batched = [g.token_ids for g in batched_engine.generate(requests)]
+    assert batched == single
+    assert all(len(ids) <= r.max_tokens for ids, r in zip(single, requests))
+    assert len(single[3]) == 20                         # no stop rule: to its own maximum
+    assert any(len(ids) < r.max_tokens for ids, r in zip(single, requests))  # a row stopped on its own
+
+
+def test_batched_engine_forces_budgets_as_the_batch_invariant_one(batched_engine, greedy, questions, naive):
+    batched = run_naive(batched_engine, greedy, make_samples(greedy, questions), SETTINGS)
+    for a, b in zip(naive, batched):
+        for label in a:
+            assert same(a[label], b[label]), label

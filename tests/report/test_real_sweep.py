@@ -29,7 +29,10 @@ model: {json.dumps(str(model))}
 engine: vllm
 dtype: float32
 max_model_len: 360                # small: the methods without a cap think to the end of it
-engine_args: {{enforce_eager: true}}
+engine_args: {{enforce_eager: true, distributed_executor_backend: uni}}
+# vLLM in the task's own process (no engine-core or worker processes to start: ~40 s less on 2 cores);
+# tests/eval/test_engine_vllm.py runs vLLM's default multiprocess mode
+engine_env: {{VLLM_ENABLE_V1_MULTIPROCESSING: "0"}}
 samples: 2
 temperature: 0.8
 seed: 0

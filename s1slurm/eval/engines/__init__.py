@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from s1slurm.eval.engines.base import (Engine, EngineConfig, Generation, Request, StopMatch, StopRule,
-                                       StopScanner, derive_seed)
+                                       StopScanner, derive_seed, restore_env, set_env)
 
 ENGINES = ("vllm", "transformers")
 
@@ -14,14 +14,26 @@ _LOADED: dict[str, Engine] = {}
 
 
 def load_engine(config: EngineConfig) -> Engine:
-    """Load a fresh engine (the model is read once here; keep the object for every batch)."""
-    if config.kind == "vllm":
-        from s1slurm.eval.engines.vllm_engine import VLLMEngine
-        return VLLMEngine(config)
-    if config.kind == "transformers":
-        from s1slurm.eval.engines.transformers_engine import TransformersEngine
-        return TransformersEngine(config)
-    raise ValueError(f"unknown engine {config.kind!r} (expected one of {', '.join(ENGINES)})")
+    """Load a fresh engine (the model is read once here; keep the object for every batch), with
+    ``config.env`` set in this process until the engine is closed."""
+    if config.kind not in ENGINES:
+        raise ValueError(f"unknown engine {config.kind!r} (expected one of {', '.join(ENGINES)})")
+    env = dict(config.env)
+    if config.kind == "vllm" and config.batch_invariant:
+        env["VLLM_BATCH_INVARIANT"] = "1"  # read when the engine and its worker processes start
+    saved = set_env(env)
+    try:
+        if config.kind == "vllm":
+            from s1slurm.eval.engines.vllm_engine import VLLMEngine
+            engine: Engine = VLLMEngine(config)
+        else:
+            from s1slurm.eval.engines.transformers_engine import TransformersEngine
+            engine = TransformersEngine(config)
+    except BaseException:
+        restore_env(saved)
+        raise
+    engine._saved_env = saved
+    return engine
 
 
 def get_engine(config: EngineConfig) -> Engine:

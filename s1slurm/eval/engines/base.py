@@ -126,7 +126,12 @@ class EngineConfig:
     seed: int = 0
     gpu_memory_utilization: float | None = None
     engine_args: dict[str, Any] = field(default_factory=dict)
-    batch_invariant: bool = False   # deterministic, batch-invariant kernels (vLLM: VLLM_BATCH_INVARIANT=1)
+    # deterministic, batch-invariant generation: vLLM's VLLM_BATCH_INVARIANT=1 kernels; on the
+    # transformers engine one request at a time. None: the engine's default (vLLM off, transformers on)
+    batch_invariant: bool | None = None
+    # environment variables set while the engine is loaded (vLLM reads its VLLM_* settings when it
+    # starts), restored when it is closed
+    env: dict[str, str] = field(default_factory=dict)
 
     def cache_key(self) -> str:
         import json
@@ -150,6 +155,7 @@ class Engine(ABC):
     """A loaded model. Subclasses implement :meth:`_generate` for a non-empty batch."""
 
     kind: ClassVar[str]
+    _saved_env: dict[str, str | None] | None = None
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -187,7 +193,14 @@ class Engine(ABC):
         """Forget cached prefixes (for fair timings); engines without a cache do nothing."""
 
     def close(self) -> None:
-        """Free the model."""
+        """Free the model (subclasses free theirs, then call :meth:`_restore_env`)."""
+        self._restore_env()
+
+    def _restore_env(self) -> None:
+        """Put back the environment variables :func:`~s1slurm.eval.engines.load_engine` set."""
+        if self._saved_env is not None:
+            restore_env(self._saved_env)
+            self._saved_env = None
 
     def __enter__(self) -> "Engine":
         return self
@@ -216,3 +229,20 @@ def end_of_turn_ids(tokenizer: Any, model_path: str | None = None) -> tuple[int,
                 getattr(tokenizer, "added_tokens_encoder", {})):
             ids.append(int(vocab[name]))
     return tuple(dict.fromkeys(ids))
+
+
+def set_env(env: dict[str, str]) -> dict[str, str | None]:
+    """Set ``env`` in this process; return the previous values (None: unset) for :func:`restore_env`."""
+    import os
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    return saved
+
+
+def restore_env(saved: dict[str, str | None]) -> None:
+    import os
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

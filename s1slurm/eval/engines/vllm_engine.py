@@ -15,7 +15,6 @@ benchmark; on GPUs, set ``batch_invariant: true`` in the eval spec (it sets vLLM
 from __future__ import annotations
 
 import gc
-import os
 from typing import Any
 
 from s1slurm.core.errors import MissingDependencyError
@@ -50,9 +49,6 @@ class VLLMEngine(Engine):
             args["gpu_memory_utilization"] = memory
         args.update(config.engine_args)
         args["enable_prefix_caching"] = True
-        if config.batch_invariant:
-            # read by vLLM when the engine and its worker processes start (they inherit it)
-            os.environ["VLLM_BATCH_INVARIANT"] = "1"
         self.llm = LLM(**args)
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
@@ -98,3 +94,4 @@ class VLLMEngine(Engine):
                 pass
         del self.llm
         gc.collect()
+        self._restore_env()
