@@ -271,7 +271,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
         result = build_report([eval_run.path], report_dir)
         render_terminal(result, out)
         files = {k: Path(v) for k, v in result.files.items()}
-    logs = [log] + _train_logs(children.get("train")) + ([eval_run.local_log_path(0)] if eval_run else [])
+    logs = [log] + _train_logs(children.get("train")) + _task_logs(eval_run)
     curation = D.curate_progress(children["curate"]) if "curate" in children else "not run"
     res = DemoResult(folder, pipeline_run, files, scaling, curation, [p for p in logs if p.exists()],
                      time.time() - started, failed or eval_run is None)
@@ -288,6 +288,13 @@ def _wait(run: RunDir, poll_s: float = 5.0) -> None:
         if all(t.terminal for t in st.tasks):
             return
         time.sleep(poll_s)
+
+
+def _task_logs(run: RunDir | None) -> list[Path]:
+    """The evaluation task's log files: ours on ``local``, submitit's stdout/stderr under SLURM."""
+    from s1slurm.monitor.logs import log_paths
+
+    return log_paths(run, run.read_manifest(), 0) if run is not None else []
 
 
 def _train_logs(run: RunDir | None) -> list[Path]:
