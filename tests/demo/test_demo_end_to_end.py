@@ -65,6 +65,20 @@ def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
     assert "test-time scaling on 30 held-out questions" in proc.stdout
 
 
+def test_every_answer_counted_right_is_the_gold_letter_itself(quick_demo):
+    """The grader's maths equivalence is lenient with letters (it takes ``E`` for ``e``): in the
+    demo, where the three rings share letter shapes, a right answer must be the gold letter exactly."""
+    from s1slurm.demo.dashboard import child_runs
+
+    _, summary, _ = quick_demo
+    eval_run = child_runs(Path(summary["pipeline_run"]))["eval"]
+    records = [json.loads(line) for path in eval_run.path.glob("outputs/*/records.jsonl")
+               for line in path.read_text().splitlines() if line.strip()]
+    assert len(records) == 30 * 3
+    right = [r for r in records if r["correct"]]
+    assert right and all(r["extracted_answer"] == r["gold_answer"] for r in right)
+
+
 def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo):
     from s1slurm.demo.tasks import all_problems
 

@@ -113,8 +113,8 @@ def test_two_node_job_learns_and_its_model_is_evaluated_after_it(workdir, s1_jso
     assert f"#SBATCH --dependency=afterok:{job}" in next(eval_run.sbatch_dir.iterdir()).read_text()
     assert eval_run.read_manifest()["spec"]["model"] == str(paths.model_dir)
     deadline = time.time() + 300
-    while job_state(eval_job) != "COMPLETED":
-        assert time.time() < deadline and job_state(eval_job) in ("PENDING", "RUNNING", ""), job_state(eval_job)
+    while (state := job_state(eval_job)) != "COMPLETED":  # one reading per round: no race with the job
+        assert time.time() < deadline and state in ("PENDING", "RUNNING", ""), state
         time.sleep(2)
     assert sacct_times(eval_job)[0] >= sacct_times(job)[1]  # started once training had ended
     records = [json.loads(line) for p in eval_run.outputs_dir.glob("*/records.jsonl")

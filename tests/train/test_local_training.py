@@ -72,9 +72,8 @@ def test_stop_resume_matches_an_uninterrupted_run_and_the_model_generates(workdi
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run, first_attempt = stop_after_step(workdir, proc, 2)
     out, _ = proc.communicate(timeout=300)
-    # (the exit code is not checked: 's1slurm submit' exits 0 after a failed local task, a CLI bug
-    # reported to the lead; the summary line is what a user sees)
-    assert "0 succeeded, 1 failed" in out and "s1slurm resume" in out, out
+    # a stopped local task is a failed one: exit 1, and the summary says how to go on
+    assert proc.returncode == 1 and "0 succeeded, 1 failed" in out and "s1slurm resume" in out, out
     paths = TrainPaths(run)
     stopped = json.loads(paths.attempt_record(first_attempt).read_text())
     assert stopped["outcome"] == "stopped" and 2 <= stopped["last_step"] < EXPECTED_STEPS, stopped
