@@ -130,7 +130,7 @@ def main(out_path: Path, workdir: Path) -> None:
     t = time.time()
     text = forcing_for(("\n\n", "<|im_start|>"))
     tsamples = [Sample(q.id, text.prompt_ids(q.prompt), 11 + i) for i, q in enumerate(questions)]
-    tsettings = [BudgetSetting(b) for b in (8, 40)] + [BudgetSetting(40, num_ignore=n, method="ignore")
+    tsettings = [BudgetSetting(b) for b in (8, 24)] + [BudgetSetting(24, num_ignore=n, method="ignore")
                                                        for n in (1, 3)]
     tnaive = run_naive(engine, text, tsamples, tsettings)
     out["text_delimiter_control"] = summary(tnaive)
