@@ -10,6 +10,7 @@ and cuts them at the exact token, so both engines follow one definition.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -193,11 +194,8 @@ class Engine(ABC):
         """Forget cached prefixes (for fair timings); engines without a cache do nothing."""
 
     def close(self) -> None:
-        """Free the model (subclasses free theirs, then call :meth:`_restore_env`)."""
-        self._restore_env()
-
-    def _restore_env(self) -> None:
-        """Put back the environment variables :func:`~s1slurm.eval.engines.load_engine` set."""
+        """Free the model (subclasses free theirs first), then put back the environment variables
+        :func:`~s1slurm.eval.engines.load_engine` set."""
         if self._saved_env is not None:
             restore_env(self._saved_env)
             self._saved_env = None
@@ -233,14 +231,13 @@ def end_of_turn_ids(tokenizer: Any, model_path: str | None = None) -> tuple[int,
 
 def set_env(env: dict[str, str]) -> dict[str, str | None]:
     """Set ``env`` in this process; return the previous values (None: unset) for :func:`restore_env`."""
-    import os
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update({k: str(v) for k, v in env.items()})
     return saved
 
 
 def restore_env(saved: dict[str, str | None]) -> None:
-    import os
+    """Put back what :func:`set_env` replaced."""
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

@@ -13,7 +13,7 @@ Two ways to run a batch, chosen by ``EngineConfig.batch_invariant``:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from s1slurm.core.errors import MissingDependencyError
 from s1slurm.eval.engines.base import Engine, EngineConfig, Request, StopRule, StopScanner, end_of_turn_ids
@@ -52,22 +52,25 @@ class TransformersEngine(Engine):
         self.batched = config.batch_invariant is False
 
     def _generate(self, requests: list[Request]) -> list[list[int]]:
-        if not self.batched:
-            return [self._run([r])[0] for r in requests]
-        out: list[list[int] | None] = [None] * len(requests)
+        out: list[list[int]] = [[] for _ in requests]
+        for idx in self._batches(requests):
+            for i, ids in zip(idx, self._run([requests[i] for i in idx])):
+                out[i] = ids
+        return out
+
+    def _batches(self, requests: list[Request]) -> Iterator[list[int]]:
+        """Indices of the requests that run together: each alone when batch-invariant (and every
+        sampled one, for its own seed); else greedy requests grouped by stop rule and ``min_tokens``."""
         groups: dict[tuple[StopRule, int], list[int]] = {}
         for i, r in enumerate(requests):
-            if r.temperature > 0:
-                out[i] = self._run([r])[0]
+            if not self.batched or r.temperature > 0:
+                yield [i]
             else:
                 groups.setdefault((r.stop, r.min_tokens), []).append(i)
         for idx in groups.values():
             idx.sort(key=lambda i: len(requests[i].prompt))  # similar lengths pad less
             for k in range(0, len(idx), MAX_BATCH):
-                chunk = idx[k:k + MAX_BATCH]
-                for i, ids in zip(chunk, self._run([requests[i] for i in chunk])):
-                    out[i] = ids
-        return [o if o is not None else [] for o in out]
+                yield idx[k:k + MAX_BATCH]
 
     def _run(self, batch: list[Request]) -> list[list[int]]:
         """One ``generate`` call over requests that share stop rule, ``min_tokens`` and sampling
@@ -125,4 +128,4 @@ class TransformersEngine(Engine):
         if getattr(self, "model", None) is not None:
             del self.model
             self.model = None
-        self._restore_env()
+        super().close()

@@ -94,4 +94,4 @@ class VLLMEngine(Engine):
                 pass
         del self.llm
         gc.collect()
-        self._restore_env()
+        super().close()
