@@ -153,12 +153,15 @@ class CurateStage(Stage):
             table = cur.report_path(step, name)
             if step in ("decontaminate", "select") and table.is_file():
                 ctx.logger.info("%s\n%s", name, table.read_text())
-        ctx.run.mark_done(ctx.shard, {"step": step, **{k: v for k, v in info.items() if k != "shard"}})
-        ctx.logger.info("%s: shard %s done", step, ctx.shard.id)
         with cur.lock(step):
             done = pipeline.merge_model_step(cur, spec, step) if spec.is_model_step(step) else info
-            if done is None:
-                return  # other shards are still running; the last one chains
+        # marked done only after the merge: a task shown DONE has left the step's dataset written
+        # whenever it was the last shard (a merge that fails leaves the task failed, and resume retries it)
+        ctx.run.mark_done(ctx.shard, {"step": step, **{k: v for k, v in info.items() if k != "shard"}})
+        ctx.logger.info("%s: shard %s done", step, ctx.shard.id)
+        if done is None:
+            return  # other shards are still running; the last one chains
+        with cur.lock(step):
             next_file = cur.step_dir(step) / "next.json"
             if next_file.exists():
                 return

@@ -86,9 +86,12 @@ def test_steps_chain_as_slurm_jobs_and_a_cancelled_shard_resumes(workdir: Path, 
     time.sleep(2)
     status = wait(lambda: finished(traces_run), 900, "the resumed shard")
     assert [t.state for t in status.tasks] == ["DONE", "DONE"], [(t.state, t.error) for t in status.tasks]
-    assert cur.is_done("traces")
+    assert cur.is_done("traces")  # a task is DONE only once its step's merge is written
+    # the last shard writes next.json just after it is marked done: the chain's end is that file
+    end = wait(lambda: (cur.step_dir("traces") / "next.json").is_file()
+               and json.loads((cur.step_dir("traces") / "next.json").read_text()), 60, "the end of the chain")
     keys = [json.loads(line)["key"] for p in sorted(shard0.parent.glob("*.jsonl"))
             for line in p.read_text().splitlines() if line.strip().endswith("}")]
     assert sorted(keys) == sorted(f"ob/{r['id']}" for r in clean_olympiad(QUESTIONS))  # each once
     assert [r["id"] for r in read_jsonl(cur.export_path("traces"))] == [f"ob/{r['id']}" for r in clean_olympiad(QUESTIONS)]
-    assert json.loads((cur.step_dir("traces") / "next.json").read_text())["next"] is None
+    assert end["next"] is None
