@@ -69,7 +69,7 @@ def main() -> None:
                         if args.engine == "vllm" else {}),
         "benchmarks": [{"name": "math500", "path": str(args.data), "limit": args.questions}]})
     t0 = time.perf_counter()
-    engine = load_engine(spec.engine_config())
+    engine = load_engine(spec.engine_config(spec.resolved_model()))
     load_s = time.perf_counter() - t0
     forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
                       delimiters=DelimiterText(thinking_end=tuple(args.thinking_end.split(","))),

@@ -3,36 +3,16 @@ chat generation (one user turn, the answer until the end of turn) on token ids."
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
-from s1slurm.core.errors import ConfigError
 from s1slurm.curate.spec import ModelStepConfig
-from s1slurm.eval.engines import Engine, EngineConfig, Request, StopRule, StopScanner, derive_seed, get_engine
-from s1slurm.eval.spec import SMOLLM2, looks_local
-
-
-def resolve_model(name: str) -> str:
-    """``smollm2`` / ``smollm2:<layers>`` (SmolLM2-135M-Instruct, built once), a local folder, or a hub id."""
-    if name.split(":")[0] == SMOLLM2:
-        from s1slurm.models.smollm2 import smollm2_folder
-
-        layers = name.partition(":")[2]
-        if layers and not layers.isdigit():
-            raise ConfigError(f"unknown model alias {name!r}", field="model",
-                              expected="smollm2 or smollm2:<number of layers>")
-        return str(smollm2_folder(num_layers=int(layers) if layers else None))
-    return str(Path(name).expanduser().resolve()) if looks_local(name) else name
+from s1slurm.eval.engines import Engine, Request, StopRule, StopScanner, derive_seed, get_engine
+from s1slurm.models.resolve import resolve_model
 
 
 def load(cfg: ModelStepConfig, model: str) -> Engine:
     """The engine for ``model`` with the step's settings (one model loaded per process at a time)."""
-    return get_engine(EngineConfig(kind=cfg.engine, model=resolve_model(model),
-                                   tensor_parallel_size=cfg.tensor_parallel_size, dtype=cfg.dtype,
-                                   max_model_len=cfg.max_model_len, seed=cfg.seed,
-                                   gpu_memory_utilization=cfg.gpu_memory_utilization,
-                                   engine_args=dict(cfg.engine_args), batch_invariant=cfg.batch_invariant,
-                                   env=dict(cfg.engine_env)))
+    return get_engine(cfg.engine_config(resolve_model(model)))
 
 
 def chat_ids(engine: Engine, user: str, system: str | None = None) -> tuple[int, ...]:

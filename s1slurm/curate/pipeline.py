@@ -76,7 +76,7 @@ def token_counter(tokenizer_name: str) -> Callable[[list[str]], list[int]]:
     """Trace lengths in the target model's tokens (s1: data/tokenization.py, Qwen2.5-32B-Instruct)."""
     from transformers import AutoTokenizer
 
-    from s1slurm.curate.models import resolve_model
+    from s1slurm.models.resolve import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_name))
 

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.eval.benchmarks import BenchmarkConfig
+from s1slurm.eval.engines.settings import EngineSettings
 from s1slurm.eval.spec import Delimiters
 
 StepName = Literal["collect", "decontaminate", "traces", "attempts", "domains", "select"]
@@ -94,29 +95,11 @@ class DecontaminateConfig(Strict):
     near_dup: NearDupConfig = Field(default_factory=NearDupConfig)
 
 
-class ModelStepConfig(Strict):
+class ModelStepConfig(EngineSettings):
     """How a model step loads its model(s): the evaluation stage's engine settings, plus sharding."""
 
-    engine: Literal["vllm", "transformers"] = "vllm"
-    tensor_parallel_size: int = Field(1, ge=1)
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    max_model_len: int | None = Field(None, ge=32)
-    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
-    engine_args: dict[str, Any] = Field(default_factory=dict)
-    engine_env: dict[str, str] = Field(default_factory=dict, description="environment variables for the "
-                                       "engine (as the eval spec's engine_env)")
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = Field(0, ge=0)
-    batch_size: int | None = Field(None, ge=1, description="questions per engine batch and per resume "
-                                   "point (default: 64 on vLLM, 4 on transformers)")
-    batch_invariant: bool | None = Field(None, description="as the eval spec's: None is the engine's default "
-                                         "(transformers one request at a time; false batches greedy requests)")
     shards: int = Field(1, ge=1, description="array tasks, sharded over the questions")
     cluster: dict[str, Any] = Field(default_factory=dict, description="cluster overrides for this step")
-
-    def effective_batch_size(self) -> int:
-        return self.batch_size or (64 if self.engine == "vllm" else 4)
 
 
 class TraceFields(Strict):

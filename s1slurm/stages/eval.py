@@ -24,7 +24,8 @@ from s1slurm.eval.forcing import Forcing, Result
 from s1slurm.eval.grading import grade
 from s1slurm.eval.methods import Item, run_settings
 from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
-from s1slurm.eval.spec import SMOLLM2, EvalSpec, check_room, check_tokenizer, load_tokenizer, looks_local
+from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
+from s1slurm.models.resolve import is_smollm2, looks_local
 from s1slurm.stages.base import Stage, TaskContext
 
 
@@ -86,7 +87,7 @@ class EvalStage(Stage):
         # A dry run on a machine without internet skips what needs the hub (a real submission
         # never does): the plan and the scripts do not depend on it.
         offline = _offline_reason() if dry_run else None
-        hub_model = spec.model != SMOLLM2 and not looks_local(spec.model)
+        hub_model = not is_smollm2(spec.model) and not looks_local(spec.model)
         tokenizer = None
         if offline and hub_model:
             self._skipped.append(f"tokenizer and delimiter checks of {spec.model} ({offline})")
@@ -231,7 +232,7 @@ def run_shard(ctx: TaskContext, spec: EvalSpec, label: str, questions: list[Ques
                     total - sum(len(m) for _, _, m in todo), sum(len(m) for _, _, m in todo))
     if not todo:
         return 0
-    engine = get_engine(spec.engine_config())
+    engine = get_engine(spec.engine_config(spec.resolved_model()))
     forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
                       delimiters=spec.delimiters.text(), max_answer_tokens=spec.answer_tokens(),
                       temperature=spec.temperature, top_p=spec.top_p)

@@ -16,6 +16,7 @@ from pathlib import Path
 from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard
+from s1slurm.models.resolve import is_smollm2, smollm2_model
 from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
 from s1slurm.train.plan import MANIFEST_TEMPLATE_KEY, TrainPlan
@@ -30,17 +31,6 @@ def _absolute(path: str, spec_path: Path) -> str:
         if (base / p).exists():
             return str((base / p).resolve())
     return str(p.resolve())
-
-
-def smollm2_model(name: str, *, file: str) -> Path:
-    """``smollm2`` or ``smollm2:<layers>``: the SmolLM2-135M-Instruct folder (cut to ``layers``)."""
-    from s1slurm.models.smollm2 import smollm2_folder
-
-    _, _, layers = name.partition(":")
-    if name.split(":")[0] != "smollm2" or (layers and not layers.isdigit()):
-        raise ConfigError(f"unknown model alias {name!r}", file=file, field="model",
-                          expected="smollm2 or smollm2:<number of layers>")
-    return smollm2_folder(num_layers=int(layers) if layers else None)
 
 
 def check_model(spec: TrainSpec, *, file: str) -> None:
@@ -94,7 +84,7 @@ class TrainStage(Stage):
         if profile.executor == "local" and profile.nodes > 1:
             raise ConfigError(f"the local executor runs on this one machine, not {profile.nodes} nodes",
                               file=file, field="cluster.nodes", expected="1 (or a SLURM profile)")
-        if spec.model.startswith("smollm2"):
+        if is_smollm2(spec.model):
             spec.model = str(smollm2_model(spec.model, file=file))
         elif Path(spec.model).expanduser().exists() or spec.model.startswith((".", "/", "~")):
             spec.model = _absolute(spec.model, spec_path)

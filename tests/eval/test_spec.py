@@ -58,7 +58,7 @@ def test_spec_defaults_and_engine_config():
     assert spec.max_answer_tokens == "auto" and spec.answer_tokens() is None
     assert spec.benchmarks[0].prompt_template is None
     assert spec.effective_batch_size() == 64
-    config = spec.engine_config()
+    config = spec.engine_config(spec.resolved_model())
     assert (config.kind, config.model, config.tensor_parallel_size) == ("vllm", "org/model", 1)
     with pytest.raises(ValidationError, match="tensor_parallel_size"):
         EvalSpec.model_validate({"model": "m", "engine": "transformers", "tensor_parallel_size": 2,

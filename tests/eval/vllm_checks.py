@@ -86,7 +86,7 @@ def main(out_path: Path, workdir: Path) -> None:
     out: dict = {"timings": {}}
     t0 = time.time()
     spec = spec_for(workdir / "runs")
-    engine = get_engine(spec.engine_config())
+    engine = get_engine(spec.engine_config(spec.resolved_model()))
     out["timings"]["load"] = time.time() - t0
     questions = load_benchmark(spec.benchmarks[0], 0)
     settings = spec.settings()
