@@ -37,17 +37,22 @@ def _candidates(n: int) -> list[int]:
     return sorted({round(i * step) for i in range(MAX_LABELS)})
 
 
+def _axis_x(x: float) -> float:
+    """Where x lies along the symlog axis, roughly: log2 above one token, linear below."""
+    return math.log2(x) if x > 1 else x - 1
+
+
 class _Placer:
     """Greedy label placement: a point gets a label when no labelled point is too close."""
 
     def __init__(self, xs: list[float], ys: list[float]) -> None:
-        lx = [math.log2(x) for x in xs]
+        lx = [_axis_x(x) for x in xs]
         self.x0, self.xr = min(lx), (max(lx) - min(lx)) or 1.0
         self.y0, self.yr = min(ys), (max(ys) - min(ys)) or 1.0
         self.taken: list[tuple[float, float]] = []
 
     def free(self, x: float, y: float) -> bool:
-        p = ((math.log2(x) - self.x0) / self.xr, (y - self.y0) / self.yr)
+        p = ((_axis_x(x) - self.x0) / self.xr, (y - self.y0) / self.yr)
         if any(abs(p[0] - q[0]) < _MIN_GAP and abs(p[1] - q[1]) < _MIN_GAP for q in self.taken):
             return False
         self.taken.append(p)
@@ -102,7 +107,9 @@ def _save(fig: Any) -> tuple[bytes, bytes]:
 def _panel(ax, result: "ReportResult", bench: str) -> None:
     methods = [c for c in result.methods if c.benchmark == bench]
     by_setting = {m.setting: m for m in result.settings if m.benchmark == bench}
-    lines = [[by_setting[s] for s in c.settings if by_setting[s].avg_thinking_tokens > 0] for c in methods]
+    # every setting is a point, also those that thought 0 tokens on average (a cap of 0, a model that
+    # closes its thinking at once): the axis is log2 above one token and linear below it
+    lines = [[by_setting[s] for s in c.settings] for c in methods]
     every = [m for pts in lines for m in pts]
     placer = _Placer([m.avg_thinking_tokens for m in every], [m.accuracy for m in every]) if every else None
     for c, pts in zip(methods, lines):
@@ -126,8 +133,10 @@ def _panel(ax, result: "ReportResult", bench: str) -> None:
                    label=f"{name} with budget forcing ({hit[1]:.1f})")
         ax.axhline(hit[2], color="#555555", linestyle=":", linewidth=1,
                    label=f"{name} without ({hit[2]:.1f})")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("average thinking tokens (log2 scale)")
+    ax.set_xscale("symlog", base=2, linthresh=1.0, linscale=0.5)
+    if any(m.avg_thinking_tokens < 1 for m in every):
+        ax.set_xlim(left=-0.5)  # a point at 0 off the frame's edge
+    ax.set_xlabel("average thinking tokens (log2 scale above 1)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(bench)
     lo, hi = ax.get_ylim()

@@ -180,6 +180,18 @@ def test_plot_has_a_line_per_benchmark_and_method_labels_and_the_reference(repor
     assert '<table id="reference">' in html and "56.7" in html and "92.6" in html
 
 
+def test_a_method_that_never_thinks_still_has_its_line(tmp_path):
+    # 0 average thinking tokens has no place on a log axis; the plot's axis is linear below one token
+    lines = [record("math500", PLAIN, q, 0, c, 0, extracted="a", gold="a" if c else "b")
+             for q, c in (("m1", True), ("m2", False))]
+    run = write_run(tmp_path, "eval-z", make_plan({"math500": ["m1", "m2"]}, [PLAIN], samples=1),
+                    {Shard("math500", 0, 1): lines})
+    result = build_report([run], tmp_path / "out")
+    assert setting(result, "math500", "max=none").avg_thinking_tokens == 0
+    svg = (tmp_path / "out" / "scaling.svg").read_text()
+    assert "math500 · none" in svg and "log2 scale above 1" in svg
+
+
 def test_pass_at_k_is_the_unbiased_estimator_and_curves_run_over_powers_of_two():
     assert pass_at_k(4, 1, 1) == pytest.approx(0.25) and pass_at_k(4, 1, 2) == pytest.approx(0.5)
     assert pass_at_k(4, 0, 4) == 0.0 and pass_at_k(4, 3, 2) == 1.0

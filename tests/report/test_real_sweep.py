@@ -101,14 +101,11 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
     k_svg = (workdir / "rep" / "curves_k.svg").read_text()
     assert "pass@k" in k_svg and "maj@k" in k_svg and "rejection" in k_svg
     scaling_svg = (workdir / "rep" / "scaling.svg").read_text()
-    # one curve per benchmark and method, on a log axis: a method whose every setting thought 0 tokens
-    # on average has no point there
-    thought = {(m.benchmark, m.method) for m in result.settings if m.avg_thinking_tokens > 0}
-    assert ("aime24", "max") in thought
+    # one curve per benchmark and method, also for a method whose every setting thought 0 tokens on
+    # average (the axis is linear below one token)
     for bench in ("math500", "aime24"):
         for name in METHODS:
-            assert (f"{bench} · {name}<" in scaling_svg) == \
-                ((bench, name) in thought), (bench, name)
+            assert f"{bench} · {name}<" in scaling_svg, (bench, name)
     data = json.loads((workdir / "rep" / "report.json").read_text())
     assert data["models"] and data["runs"][0]["eval_plan"]["samples"] == 2
     import s1slurm
