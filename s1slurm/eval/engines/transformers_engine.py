@@ -85,6 +85,9 @@ class TransformersEngine(Engine):
         mask = [[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in batch]
         scanner = StopScanner(self.tokenizer, first.stop)
         stopped_at: list[int | None] = [None] * len(batch)  # ids kept when the row stopped itself
+        # each row's ids so far, extended by the new ones only: copying the whole row from the tensor
+        # at every step would make a 32K-token generation quadratic
+        seen: list[list[int]] = [[] for _ in batch]
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -92,7 +95,8 @@ class TransformersEngine(Engine):
                 done = []
                 for row, r in enumerate(batch):
                     if stopped_at[row] is None:
-                        generated = input_ids[row, width:].tolist()
+                        generated = seen[row]
+                        generated.extend(input_ids[row, width + len(generated):].tolist())
                         if n >= r.max_tokens or (n > r.min_tokens and scanner.match_at(generated, n - 1)):
                             stopped_at[row] = n
                     done.append(stopped_at[row] is not None)
