@@ -87,7 +87,7 @@ def cancel(run_dir: Path = typer.Argument(..., help="a run folder"),
            ) -> None:
     """Cancel every job of a run (or one task's); recorded in its manifest."""
     from s1slurm.core.rundir import RunDir
-    from s1slurm.launch.control import cancel as cancel_run
+    from s1slurm.ops.control import cancel as cancel_run
 
     for line in cancel_run(RunDir.open(run_dir), task):
         make_console().print(line, markup=False, highlight=False)
@@ -99,7 +99,7 @@ def resume(run_dir: Path = typer.Argument(..., help="a run folder"),
            ) -> None:
     """Run again, as one new array, the shards without a done marker that are not queued or running."""
     from s1slurm.core.rundir import RunDir
-    from s1slurm.launch.control import resume as resume_run
+    from s1slurm.ops.control import resume as resume_run
 
     todo, submission = resume_run(RunDir.open(run_dir), failed_only=failed_only)
     console = make_console()

@@ -22,11 +22,12 @@ def submit(ctx: typer.Context,
            ) -> None:
     """Submit a stage as SLURM job(s), or run it here with a local profile."""
     from s1slurm.launch import submit as sub
+    from s1slurm.stages import get_stage
 
     choice = choose_cluster(ctx, cluster, profile)
     console = make_console()
     try:
-        resolved = sub.resolve(stage, config, choice.cluster, choice.path, choice.profile, force=force,
+        resolved = sub.resolve(get_stage(stage), config, choice.cluster, choice.path, choice.profile, force=force,
                                dry_run=dry_run or test_only)
     except ConfigError as e:
         raise choice.explain(e) from None

@@ -221,6 +221,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
     """The whole demo; see the module docstring."""
     from s1slurm.config.cluster import load_cluster
     from s1slurm.launch import submit as sub
+    from s1slurm.stages import get_stage
     from s1slurm.report import build_report, render_terminal
 
     started = time.time()
@@ -247,7 +248,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
                 poller = threading.Thread(target=watch, args=(view, folder, size, stop), daemon=True)
                 poller.start()
                 cluster = load_cluster(cluster_file)
-                resolved = sub.resolve("pipeline", spec_path, cluster, cluster_file, profile)
+                resolved = sub.resolve(get_stage("pipeline"), spec_path, cluster, cluster_file, profile)
                 run, submission = sub.submit(resolved, sub.make_launcher(resolved), sys.argv)
                 pipeline_run = run.path
                 if submission.executor == "slurm":

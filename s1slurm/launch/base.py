@@ -10,7 +10,7 @@ from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.launch.task import ShardTask
+from s1slurm.launch.task import ShardTask, StageRef
 
 
 @dataclass
@@ -36,11 +36,12 @@ class Launcher(ABC):
 
     name: str
 
-    def __init__(self, profile: Profile, spec: JobSpec, stage_name: str) -> None:
-        self.profile, self.spec, self.stage_name = profile, spec, stage_name
+    def __init__(self, profile: Profile, spec: JobSpec, stage: StageRef) -> None:
+        self.profile, self.spec, self.stage = profile, spec, stage
+        self.stage_name = stage.name
 
     def make_task(self, run: RunDir, task: PlannedTask) -> ShardTask:
-        return ShardTask(self.stage_name, str(run.path), task.shard.to_dict(), task.index)
+        return ShardTask(self.stage, str(run.path), task.shard.to_dict(), task.index)
 
     def preflight(self) -> None:
         """Check the backend can be used at all, before a run folder is created."""

@@ -129,10 +129,7 @@ class SlurmLauncher(Launcher):
         return self.profile.python or shlex.quote(sys.executable)
 
     def _params(self, n_tasks: int) -> dict[str, Any]:
-        from s1slurm.stages import get_stage
-
-        params = sbatch_parameters(self.profile, self.spec.job_name,
-                                   requeue=get_stage(self.stage_name).requeueable)
+        params = sbatch_parameters(self.profile, self.spec.job_name, requeue=self.stage.requeueable)
         params["array_parallelism"] = self.profile.array_parallelism or n_tasks
         return params
 

@@ -18,7 +18,6 @@ from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
-from s1slurm.stages import get_stage
 
 
 @dataclass
@@ -34,14 +33,15 @@ class Resolved:
     cluster_path: Path | None = None   # the profiles file it was resolved with (recorded for follow-ups)
 
 
-def resolve(stage_name: str, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
+def resolve(stage: Any, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
             profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved:
-    """Load and check the spec for ``stage_name``; apply its cluster overrides to the profile.
+    """Load and check the spec for ``stage`` (a :class:`~s1slurm.stages.base.Stage`, which the
+    caller looked up); apply its cluster overrides to the profile.
 
     ``force`` and ``dry_run`` are passed to the stage's check (``submit --force``: skip
     estimate-based refusals; ``--dry-run``/``--test-only``: hub checks may be skipped offline).
     """
-    stage = get_stage(stage_name)
+    stage_name = stage.name
     data = read_yaml(spec_path)
     declared = data.setdefault("stage", stage_name)
     if declared != stage_name:
@@ -69,10 +69,10 @@ def make_launcher(resolved: Resolved, console=None) -> Launcher:
     if resolved.profile.executor == "local":
         from s1slurm.launch.local import LocalLauncher
 
-        return LocalLauncher(resolved.profile, resolved.spec, resolved.stage.name, console=console)
+        return LocalLauncher(resolved.profile, resolved.spec, resolved.stage.ref(), console=console)
     from s1slurm.launch.slurm import SlurmLauncher
 
-    return SlurmLauncher(resolved.profile, resolved.spec, resolved.stage.name)
+    return SlurmLauncher(resolved.profile, resolved.spec, resolved.stage.ref())
 
 
 def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> dict[str, Any]:
@@ -80,6 +80,7 @@ def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> di
     return {
         "run": run.name,
         "stage": resolved.stage.name,
+        "stage_ref": resolved.stage.ref().to_dict(),
         "s1slurm_version": __version__,
         "created": time.time(),
         "command_line": command_line,

@@ -1,7 +1,9 @@
 """The callable every task runs, locally or on a SLURM node: one shard of one stage.
 
-It is what submitit pickles, so it holds only plain values (stage name, run path, shard) and
-reloads the resolved spec from the run's manifest: the manifest is the single source of truth.
+It is what submitit pickles, so it holds only plain values (a reference to the stage's class, run
+path, shard) and reloads the resolved spec from the run's manifest: the manifest is the single
+source of truth. The launcher never looks stages up by name: whoever submits hands it a
+:class:`StageRef`, and the task imports the class the reference names.
 """
 
 from __future__ import annotations
@@ -21,26 +23,48 @@ from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
 
 
-def run_config(run: RunDir, stage_name: str | None = None):
-    """The stage, spec and profile recorded in a run's manifest (the single source for tasks)."""
+@dataclass(frozen=True)
+class StageRef:
+    """Which stage a run's tasks run, as plain values: its name, its class as ``module:Class``
+    (imported in the job) and whether its jobs may be requeued. Recorded in the manifest."""
+
+    name: str
+    target: str
+    requeueable: bool = False
+
+    def load(self):
+        """A fresh instance of the stage class."""
+        import importlib
+
+        module, _, cls = self.target.partition(":")
+        return getattr(importlib.import_module(module), cls)()
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "target": self.target, "requeueable": self.requeueable}
+
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> "StageRef | None":
+        """The reference recorded at submission (None in manifests written before it was)."""
+        data = manifest.get("stage_ref")
+        return cls(**data) if data else None
+
+
+def run_config(run: RunDir, spec_model: type):
+    """The spec (as ``spec_model``) and profile recorded in a run's manifest (the single source
+    for tasks)."""
     from pydantic import ValidationError
 
     from s1slurm.config.cluster import Profile
     from s1slurm.config.loading import validation_error
-    from s1slurm.stages import get_stage
 
     manifest = run.read_manifest()
-    stage = get_stage(stage_name or manifest["stage"])
-    for key, model in (("spec", stage.spec_model), ("profile", Profile)):
+    values = []
+    for key, model in (("spec", spec_model), ("profile", Profile)):
         try:
-            value = model.model_validate(manifest[key])
+            values.append(model.model_validate(manifest[key]))
         except ValidationError as e:
             raise validation_error(e, model, run.manifest_path, prefix=key) from None
-        if key == "spec":
-            spec = value
-        else:
-            profile = value
-    return stage, spec, profile
+    return values[0], values[1]
 
 
 def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extra) -> None:
@@ -59,7 +83,7 @@ def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extr
 class ShardTask:
     """Run ``shard`` (task ``task_index``) of ``stage`` for the run at ``run_path``."""
 
-    stage: str
+    stage: StageRef
     run_path: str
     shard: dict
     task_index: int
@@ -67,7 +91,8 @@ class ShardTask:
     def __call__(self, dist: DistEnv | None = None) -> str:
         run = RunDir(Path(self.run_path))
         shard = Shard.from_dict(self.shard)
-        stage, spec, profile = run_config(run, self.stage)
+        stage = self.stage.load()
+        spec, profile = run_config(run, stage.spec_model)
         dist = dist or current_dist_env()
         logger = _task_logger(self.task_index, dist.global_rank)
         if run.is_done(shard):
@@ -80,7 +105,7 @@ class ShardTask:
 
         ctx = TaskContext(run=run, spec=spec, profile=profile, shard=shard,
                           task_index=self.task_index, dist=dist, logger=logger)
-        self._ctx = ctx
+        self._ctx, self._stage = ctx, stage
         write_task_state(run, self.task_index, dist.global_rank, "running", dist=dist.to_dict())
         started = time.time()
         try:
@@ -101,9 +126,7 @@ class ShardTask:
         ctx = getattr(self, "_ctx", None)
         if ctx is None:
             return None
-        from s1slurm.stages import get_stage
-
-        if get_stage(self.stage).on_requeue_signal(ctx):
+        if self._stage.on_requeue_signal(ctx):
             fresh = ShardTask(self.stage, self.run_path, self.shard, self.task_index)
             return submitit.helpers.DelayedSubmission(fresh)
         return None

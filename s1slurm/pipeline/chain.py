@@ -143,9 +143,14 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
     if child is None:
         child = _submit_child(paths, previous, manifest, local=local)
     elif not child_complete(child):
-        from s1slurm.launch.control import resume
+        from s1slurm.launch.resume import resume_tasks
+        from s1slurm.launch.task import StageRef
 
-        resume(child)
+        stage = StageRef.from_manifest(child.read_manifest())
+        if stage is None:
+            raise StageError(f"step '{paths.step.step_name}': its run {child.path} was made by an older "
+                             f"s1slurm; resume it with 's1slurm resume {child.path}' first")
+        resume_tasks(child, stage)
     if local:
         if not child_complete(child):
             raise StageError(f"step '{paths.step.step_name}' did not finish: see 's1slurm status {child.path}'")
@@ -162,6 +167,7 @@ def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[s
                   local: bool) -> RunDir:
     from s1slurm.config.discovery import profiles_for_run
     from s1slurm.launch import submit as sub
+    from s1slurm.stages import get_stage
     from s1slurm.launch.environment import submission_environment
 
     output = step_output(previous) if previous is not None else None
@@ -169,7 +175,7 @@ def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[s
     spec_file = paths.root / SPEC_FILE
     atomic_write_text(spec_file, yaml.safe_dump(data, sort_keys=False))
     found = profiles_for_run(manifest)
-    resolved = sub.resolve(paths.step.stage, spec_file, found.cluster, Path(found.source.label),
+    resolved = sub.resolve(get_stage(paths.step.stage), spec_file, found.cluster, Path(found.source.label),
                            manifest.get("profile_name"))
     launcher = sub.make_launcher(resolved)
     launcher.preflight()

@@ -55,7 +55,7 @@ def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
     first = next((s for s in steps if s["state"] != "DONE"), None)
     if first is None or first["state"] in ("RUNNING", "PENDING", "WAITING"):
         return [], None
-    _, spec, profile = run_config(run)
+    spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
     stale = [s["link_job"] for s in steps[first["index"]:]
              if s.get("link_job") and pipeline.status.tasks[s["index"]].active]
@@ -63,9 +63,9 @@ def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
         _scancel(stale)
     todo = [PlannedTask(t["index"], Shard.from_dict(t["shard"])) for t in manifest["tasks"]
             if t["index"] >= first["index"]]
-    from s1slurm.pipeline.launcher import make_launcher
+    from s1slurm.pipeline.launcher import make_launcher, recorded_stage
 
-    launcher = make_launcher(profile, spec, console=console)
+    launcher = make_launcher(profile, spec, recorded_stage(manifest), console=console)
     return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)
 
 

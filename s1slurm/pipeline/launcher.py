@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.errors import StageError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
 from s1slurm.launch.slurm import SlurmLauncher
-
-STAGE = "pipeline"
+from s1slurm.launch.task import StageRef
+from s1slurm.pipeline.spec import PipelineSpec
 
 
 class PipelineLauncher(SlurmLauncher):
     """Submits the first of the given links only; that link submits the next, and so on."""
 
-    def __init__(self, profile: Profile, spec: JobSpec, stage_name: str = STAGE, *,
+    def __init__(self, profile: Profile, spec: JobSpec, stage: StageRef, *,
                  after: list[str] | None = None) -> None:
         if after:
             extra = dict(profile.extra_sbatch)
@@ -31,7 +32,7 @@ class PipelineLauncher(SlurmLauncher):
             extra["dependency"] = f"{own},{dep}" if own else dep
             extra["kill-on-invalid-dep"] = "yes"
             profile = profile.merged({"extra_sbatch": extra}, source="pipeline link")
-        super().__init__(profile, spec, stage_name)
+        super().__init__(profile, spec, stage)
 
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
         return super().render(run, tasks[:1])
@@ -49,19 +50,28 @@ def submit_link(run: RunDir, index: int, after: list[str]) -> Submission:
     from s1slurm.launch.submit import launch_recorded
     from s1slurm.launch.task import run_config
 
-    _, spec, profile = run_config(run)
+    spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
     task = next(t for t in manifest["tasks"] if t["index"] == index)
-    launcher = PipelineLauncher(profile, spec, after=after)
+    launcher = PipelineLauncher(profile, spec, recorded_stage(manifest), after=after)
     with submission_environment():
         return launch_recorded(run, manifest, launcher, [PlannedTask(index, Shard.from_dict(task["shard"]))],
                                command_line=["s1slurm", "pipeline-link", str(run.path), str(index)])
 
 
-def make_launcher(profile: Profile, spec: JobSpec, console=None) -> Launcher:
+def make_launcher(profile: Profile, spec: JobSpec, stage: StageRef, console=None) -> Launcher:
     """The pipeline's launcher for ``profile``: links in order here, or chained SLURM jobs."""
     if profile.executor == "local":
         from s1slurm.launch.local import LocalLauncher
 
-        return LocalLauncher(profile, spec, STAGE, console=console)
-    return PipelineLauncher(profile, spec)
+        return LocalLauncher(profile, spec, stage, console=console)
+    return PipelineLauncher(profile, spec, stage)
+
+
+def recorded_stage(manifest: dict) -> StageRef:
+    """The pipeline stage a pipeline run's manifest names."""
+    stage = StageRef.from_manifest(manifest)
+    if stage is None:
+        raise StageError(f"the pipeline run {manifest.get('run')!r} was made by an older s1slurm "
+                         "(its manifest names no stage class): submit the pipeline again")
+    return stage

@@ -13,6 +13,7 @@ from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv
+from s1slurm.launch.task import StageRef
 
 
 @dataclass
@@ -36,6 +37,11 @@ class Stage(ABC):
     # Jobs of a requeueable stage get ``#SBATCH --requeue`` (clusters with JobRequeue=0 refuse
     # ``scontrol requeue`` otherwise) and may ask to be requeued from :meth:`on_requeue_signal`.
     requeueable: ClassVar[bool] = False
+
+    @classmethod
+    def ref(cls) -> StageRef:
+        """What the launcher and the tasks know of this stage (the launcher never imports stages)."""
+        return StageRef(cls.name, f"{cls.__module__}:{cls.__qualname__}", cls.requeueable)
 
     def check(self, spec: JobSpec, profile: Profile, spec_path: Path, *, force: bool = False,
               dry_run: bool = False) -> None:

@@ -208,7 +208,7 @@ def submit_next(ctx: TaskContext, spec: CurateSpec, step: str) -> dict[str, Any]
     try:
         found = profiles_for_run(manifest)  # the profiles the first submission saw
         cluster_path = Path(found.source.label)
-        resolved = sub.resolve("curate", spec_file, found.cluster, cluster_path, manifest.get("profile_name"))
+        resolved = sub.resolve(CurateStage(), spec_file, found.cluster, cluster_path, manifest.get("profile_name"))
         launcher = sub.make_launcher(resolved)
         with submission_environment():  # no SLURM_* of this job may leak into the next sbatch
             cluster_args = ["--cluster", str(found.source.path)] if found.source.path is not None else []

@@ -85,4 +85,4 @@ class PipelineStage(Stage):
     def make_launcher(self, profile: Profile, spec: PipelineSpec, console=None):
         from s1slurm.pipeline.launcher import make_launcher
 
-        return make_launcher(profile, spec, console=console)
+        return make_launcher(profile, spec, self.ref(), console=console)

@@ -37,6 +37,7 @@ def submit_eval_after(paths: TrainPaths, eval_spec: Path, manifest: dict[str, An
     """Submit the follow-up evaluation; returns (and writes to ``eval_after.json``) what happened."""
     from s1slurm.config.discovery import profiles_for_run
     from s1slurm.launch import submit as sub
+    from s1slurm.stages import get_stage
     from s1slurm.launch.environment import submission_environment
 
     job_id = os.environ.get("SLURM_JOB_ID")
@@ -47,7 +48,7 @@ def submit_eval_after(paths: TrainPaths, eval_spec: Path, manifest: dict[str, An
                               "dependency": f"afterok:{job_id}" if job_id else None}
     try:
         found = profiles_for_run(manifest)  # the profiles the training was submitted with
-        resolved = sub.resolve("eval", spec_file, found.cluster, Path(found.source.label),
+        resolved = sub.resolve(get_stage("eval"), spec_file, found.cluster, Path(found.source.label),
                                manifest.get("profile_name"))
         launcher = sub.make_launcher(resolved)
         with submission_environment():  # no SLURM_* of this job may leak into the child's sbatch

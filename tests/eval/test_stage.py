@@ -21,6 +21,7 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.eval.records import EvalRecord
 from s1slurm.eval.spec import EvalSpec
 from s1slurm.launch.submit import resolve
+from s1slurm.stages import get_stage
 from s1slurm.launch.task import ShardTask
 from s1slurm.models.smollm2 import smollm2_folder
 from s1slurm.stages.eval import EvalStage, RecordFile
@@ -44,7 +45,7 @@ def resolve_spec(tmp_path: Path, spec: dict):
     path = tmp_path / "eval.yaml"
     path.write_text(yaml.safe_dump(spec))
     cluster = REPO / "cluster.yaml"
-    return resolve("eval", path, load_cluster(cluster), cluster, None)
+    return resolve(get_stage("eval"), path, load_cluster(cluster), cluster, None)
 
 
 def config_error(tmp_path: Path, spec: dict) -> ConfigError:
@@ -220,8 +221,8 @@ def test_resume_after_a_killed_task_gives_complete_records_without_duplicates(tm
                                           **stage.manifest_extra(spec)})
     (shard,) = stage.plan(spec)
     records = run.shard_dir(shard) / "records.jsonl"
-    task = ("from s1slurm.launch.task import ShardTask; "
-            f"ShardTask('eval', {str(run.path)!r}, {shard.to_dict()!r}, 0)()")
+    task = ("from s1slurm.launch.task import ShardTask; from s1slurm.stages.eval import EvalStage; "
+            f"ShardTask(EvalStage.ref(), {str(run.path)!r}, {shard.to_dict()!r}, 0)()")
     with open(tmp_path / "killed.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-c", task], cwd=REPO, stdout=log, stderr=log,
                                 start_new_session=True)
@@ -237,7 +238,7 @@ def test_resume_after_a_killed_task_gives_complete_records_without_duplicates(tm
     with open(records, "ab") as f:  # as if the kill had come in the middle of a write
         f.write(written.splitlines(keepends=True)[0][:25])
 
-    ShardTask("eval", str(run.path), shard.to_dict(), 0)()
+    ShardTask(stage.ref(), str(run.path), shard.to_dict(), 0)()
 
     lines = records.read_bytes().splitlines()
     parsed = []

@@ -162,7 +162,7 @@ def test_max_array_size_is_read_from_scontrol():
 
 def test_resume_takes_what_is_neither_done_nor_queued_and_failed_only_leaves_cancelled_ones(tmp_path):
     from s1slurm.core.errors import SlurmError
-    from s1slurm.launch.control import pending_tasks
+    from s1slurm.launch.resume import pending_tasks
 
     run = make_run(tmp_path, ["70_0", "70_1", "70_2", "70_3", "70_4", None])
     run.mark_done(make_shards("probe", 6)[4])

@@ -11,6 +11,7 @@ from submitit.core.utils import FailedJobError
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.stages import get_stage
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import SlurmError
 from s1slurm.core.rundir import RunDir
@@ -71,7 +72,7 @@ def new_run(tmp_path: Path, n: int) -> tuple[RunDir, dict, list[PlannedTask]]:
 
 
 def launcher(**profile) -> SlurmLauncher:
-    return SlurmLauncher(Profile(executor="slurm", **profile), JobSpec(stage="probe"), "probe")
+    return SlurmLauncher(Profile(executor="slurm", **profile), JobSpec(stage="probe"), get_stage("probe").ref())
 
 
 def test_later_chunks_wait_for_the_previous_one_so_the_parallelism_limit_holds(tmp_path, fake_submitit):

@@ -151,9 +151,10 @@ def test_a_local_task_whose_process_died_is_shown_lost_and_watch_ends(workdir):
 def test_resume_refuses_when_slurm_cannot_be_asked(workdir, tmp_path):
     from s1slurm.config.cluster import load_cluster
     from s1slurm.launch import submit as sub
+    from s1slurm.stages import get_stage
     from s1slurm.launch.base import Submission
 
-    resolved = sub.resolve("probe", workdir / "jobs" / "probe.yaml", load_cluster(workdir / "cluster.yaml"),
+    resolved = sub.resolve(get_stage("probe"), workdir / "jobs" / "probe.yaml", load_cluster(workdir / "cluster.yaml"),
                            workdir / "cluster.yaml", "ci")
     run, manifest = sub.create_run(resolved, ["test"])
     sub.record_submission(run, manifest, Submission("slurm", arrays=[{"job_id": "4242"}],

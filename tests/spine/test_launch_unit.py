@@ -6,6 +6,7 @@ from pathlib import Path
 
 from s1slurm.config.cluster import Container, Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.stages import get_stage
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
 from s1slurm.launch.base import PlannedTask
@@ -34,14 +35,14 @@ def h100_profile(**kw) -> Profile:
 
 def test_sbatch_script_matches_the_golden_file():
     run = RunDir(Path("/runs/probe-RUN"))
-    launcher = SlurmLauncher(h100_profile(), JobSpec(stage="probe", name="s1 probe"), "probe")
+    launcher = SlurmLauncher(h100_profile(), JobSpec(stage="probe", name="s1 probe"), get_stage("probe").ref())
     [script] = launcher.render(run, tasks(6))
     assert script == GOLDEN.read_text()
 
 
 def test_every_profile_option_reaches_the_script():
     run = RunDir(Path("/runs/r"))
-    [script] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), "probe").render(run, tasks(3))
+    [script] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), get_stage("probe").ref()).render(run, tasks(3))
     for line in ("#SBATCH --partition=gpu", "#SBATCH --account=proj", "#SBATCH --qos=high",
                  "#SBATCH --constraint=h100", "#SBATCH --time=120", "#SBATCH --nodes=2",
                  "#SBATCH --gpus-per-node=8", "#SBATCH --cpus-per-task=16", "#SBATCH --mem=512GB",
@@ -54,13 +55,13 @@ def test_every_profile_option_reaches_the_script():
 def test_values_from_configs_are_quoted_for_the_shell():
     run = RunDir(Path("/runs/r"))
     spec = JobSpec(stage="probe", name="x; touch /tmp/pwned")
-    [script] = SlurmLauncher(h100_profile(), spec, "probe").render(run, tasks(1))
+    [script] = SlurmLauncher(h100_profile(), spec, get_stage("probe").ref()).render(run, tasks(1))
     assert "#SBATCH --job-name='x; touch /tmp/pwned'" in script
     assert "export HF_HOME='/scratch/$USER/hf x'" in script  # never expanded, never split
 
 
 def test_arrays_larger_than_max_array_size_are_split():
-    launcher = SlurmLauncher(h100_profile(max_array_size=2, array_parallelism=None), JobSpec(stage="probe"), "probe")
+    launcher = SlurmLauncher(h100_profile(max_array_size=2, array_parallelism=None), JobSpec(stage="probe"), get_stage("probe").ref())
     scripts = launcher.render(RunDir(Path("/runs/r")), tasks(5))
     assert len(scripts) == 3
     assert "#SBATCH --array=0-1%2" in scripts[0] and "#SBATCH --array=0-1%2" in scripts[1]
@@ -109,14 +110,14 @@ def test_sacct_pending_array_ranges_are_expanded_and_requeues_keep_the_last_stat
 
 def test_srun_gets_cpus_per_task_explicitly():
     # Slurm 22.05-23.02's srun does not inherit --cpus-per-task from the batch script.
-    [script] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), "probe").render(RunDir(Path("/r")), tasks(1))
+    [script] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), get_stage("probe").ref()).render(RunDir(Path("/r")), tasks(1))
     srun = next(line for line in script.splitlines() if line.startswith("srun "))
     assert "--cpus-per-task=16" in srun
 
 
 def test_only_requeueable_stages_ask_for_requeue():
     run = RunDir(Path("/r"))
-    [probe] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), "probe").render(run, tasks(1))
+    [probe] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), get_stage("probe").ref()).render(run, tasks(1))
     assert "#SBATCH --requeue" not in probe
-    [train] = SlurmLauncher(h100_profile(), JobSpec(stage="train"), "train").render(run, tasks(1))
+    [train] = SlurmLauncher(h100_profile(), JobSpec(stage="train"), get_stage("train").ref()).render(run, tasks(1))
     assert "#SBATCH --requeue" in train.splitlines()

@@ -11,6 +11,7 @@ import pytest
 from s1slurm.config.cluster import load_cluster
 from s1slurm.core.errors import ConfigError
 from s1slurm.launch.submit import resolve
+from s1slurm.stages import get_stage
 from tests.spine.test_cli import assert_clean_error, s1slurm
 
 pytest.importorskip("transformers")
@@ -23,7 +24,7 @@ def spec_text(model: Path | str, data: Path, *, fields: str = "s1k", extra: str 
 
 def check(workdir: Path, text: str, profile: str = "local"):
     (workdir / "train.yaml").write_text(text)
-    return resolve("train", Path("train.yaml"), load_cluster("cluster.yaml"), Path("cluster.yaml"), profile)
+    return resolve(get_stage("train"), Path("train.yaml"), load_cluster("cluster.yaml"), Path("cluster.yaml"), profile)
 
 
 def test_a_good_spec_passes_and_paths_become_absolute(workdir, small_model, s1_jsonl):

@@ -1,4 +1,4 @@
-"""Acting on an existing run: cancel its jobs, resume its unfinished shards."""
+"""Acting on an existing run of any stage or a pipeline: cancel its jobs, resume its unfinished shards."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import time
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import ConfigError, SlurmError
 from s1slurm.core.rundir import RunDir
-from s1slurm.core.shard import Shard
+from s1slurm.monitor.status import read_status
 from s1slurm.launch.base import PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed
-from s1slurm.launch.task import run_config
-from s1slurm.monitor.status import FAILURES, read_status
+from s1slurm.launch.resume import resume_tasks
+from s1slurm.launch.task import StageRef
 
 
 def cancel(run: RunDir, task: int | None = None) -> list[str]:
@@ -103,45 +103,17 @@ def _is_s1slurm_process(pid: int) -> bool:
         return False
 
 
-def pending_tasks(run: RunDir, failed_only: bool = False, scheduler=None) -> list[PlannedTask]:
-    """Tasks whose shard has no done marker and that are neither queued nor running now.
-
-    ``failed_only`` keeps only tasks that ended badly (failed, timed out, preempted, node failure,
-    out of memory, lost), not cancelled or never submitted ones.
-    """
-    status = read_status(run, scheduler=scheduler)
-    if status.slurm_unavailable:
-        raise SlurmError("SLURM (squeue) could not be asked about this run's jobs; refusing to resubmit "
-                         f"shards that may still be queued or running ({'; '.join(status.errors)})")
-    todo = []
-    for t, task in zip(status.tasks, status.manifest["tasks"]):
-        if t.done or t.active or t.state == "UNKNOWN":
-            continue
-        if failed_only and t.state not in FAILURES:
-            continue
-        todo.append(PlannedTask(t.index, Shard.from_dict(task["shard"])))
-    return todo
-
-
 def resume(run: RunDir, console=None, failed_only: bool = False) -> tuple[list[PlannedTask], Submission | None]:
-    """Launch again, as one new array, the unfinished shards of ``run`` with its recorded config."""
-    from s1slurm.launch.submit import launch_recorded
-
+    """Launch again, as one new array, the unfinished shards of ``run`` with its recorded config
+    (a pipeline: from its first unfinished step)."""
     manifest = run.read_manifest()
     if manifest.get("stage") == "pipeline":
         from s1slurm.pipeline.control import resume_pipeline
 
         return resume_pipeline(run, console=console, failed_only=failed_only)
-    stage, spec, profile = run_config(run)
-    todo = pending_tasks(run, failed_only)
-    if not todo:
-        return [], None
-    if profile.executor == "local":
-        from s1slurm.launch.local import LocalLauncher
+    stage = StageRef.from_manifest(manifest)
+    if stage is None:  # a run submitted before manifests recorded the stage's class
+        from s1slurm.stages import get_stage
 
-        launcher = LocalLauncher(profile, spec, stage.name, console=console)
-    else:
-        from s1slurm.launch.slurm import SlurmLauncher
-
-        launcher = SlurmLauncher(profile, spec, stage.name)
-    return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)
+        stage = get_stage(manifest["stage"]).ref()
+    return resume_tasks(run, stage, console=console, failed_only=failed_only)
