@@ -47,7 +47,8 @@ class ClusterChoice:
         from s1slurm.config.discovery import ENV_VAR
         from s1slurm.core.errors import ConfigError
 
-        if not isinstance(error, ConfigError) or error.field != "profiles" or self.source.path is not None:
+        if (not isinstance(error, ConfigError) or not error.detail.startswith("no profile named")
+                or self.source.path is not None):
             return error
         hint = (f"; no cluster.yaml was found (--cluster, ${ENV_VAR}, ./cluster.yaml, "
                 "~/.config/s1slurm/cluster.yaml): write one with 's1slurm init' (on a SLURM login node: "

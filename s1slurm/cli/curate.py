@@ -30,6 +30,13 @@ def benchmark_entry(text: str) -> dict:
     return {"name": "jsonl", "path": text, "label": Path(text).stem}
 
 
+# the option that fills each config field, and what it takes (for error messages)
+_OPTIONS = {"ngram": ("--ngram", "a whole number >= 1 (8 as s1, 13 as lm-eval)"),
+            "threshold": ("--threshold", "a number above 0 and below 1"),
+            "split": ("--split", "a split name"), "question": ("--question-field", "a column name"),
+            "answer": ("--answer-field", "a column name"), "id": ("--id-field", "a column name")}
+
+
 def decontaminate(dataset: str = typer.Argument(..., help="a .jsonl/.json/.parquet file, a saved dataset folder, "
                                                           "or a hub id"),
                   against: list[str] = typer.Option(..., "--against", help="benchmark: aime24, math500, "
@@ -66,11 +73,17 @@ def decontaminate(dataset: str = typer.Argument(..., help="a .jsonl/.json/.parqu
         cfg = DecontaminateConfig(ngram=ngram, with_answer=with_answer, against=[benchmark_entry(a) for a in against],
                                   near_dup=NearDupConfig(enabled=near_dup, threshold=threshold))
     except ValidationError as e:
-        raise ConfigError(str(e.errors()[0]["msg"]), field="options") from None
+        err = e.errors()[0]
+        option, takes = next((_OPTIONS[str(p)] for p in err["loc"] if str(p) in _OPTIONS), ("options", None))
+        raise ConfigError(f"{err['msg']} (got {err.get('input')!r})", file="<command line>", field=option,
+                          expected=takes) from None
+    folder = out or Path("reports") / f"decontaminate-{Path(dataset.rstrip('/')).stem}"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError("exists and is not a folder", file=str(folder), field="--out",
+                          expected="a folder for the report, created when absent")
     got = collect([source], "<command line>", dedup=False)
     dec = decontaminate_rows(got.rows, cfg, source="<command line>", step="decontaminate")
     report = contamination_report(dec, len(got.rows), ngram=ngram, with_answer=with_answer, dataset=dataset)
-    folder = out or Path("reports") / f"decontaminate-{Path(dataset.rstrip('/')).stem}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = write_report(folder, "contamination", report, contamination_markdown(report))
     write_jsonl(folder / "clean.jsonl", dec.rows)

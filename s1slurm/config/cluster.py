@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from s1slurm.config.loading import load_model, validation_error
-from s1slurm.core.errors import ConfigError
+from s1slurm.core.errors import ConfigError, FieldError
 
 # Values that end up in an sbatch script must not be able to start a new line in it.
 _NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -157,7 +157,7 @@ class ClusterFile(Strict):
     @model_validator(mode="after")
     def _default_exists(self) -> "ClusterFile":
         if self.default not in self.profiles:
-            raise ValueError(f"default profile {self.default!r} is not one of the profiles "
+            raise FieldError("default", f"profile {self.default!r} is not one of the profiles "
                              f"({', '.join(sorted(self.profiles))})")
         return self
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from s1slurm.core.errors import ConfigError
+from s1slurm.core.errors import ConfigError, FieldError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -16,10 +16,15 @@ M = TypeVar("M", bound=BaseModel)
 def read_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping; a missing file, a YAML syntax error or a non-mapping is a ConfigError."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("is a folder", file=str(path), expected="a YAML file")
     if not path.is_file():
         raise ConfigError("file not found", file=str(path), expected="an existing YAML file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
+                          expected="a YAML file in UTF-8") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML: {e}", file=str(path)) from None
     if data is None:
@@ -64,6 +69,10 @@ def validation_error(e: ValidationError, model: type[BaseModel], file: str | Pat
     first_field = None
     for err in e.errors():
         loc = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):  # a cross-field check that names its field
+            loc = loc + tuple(cause.field.split("."))
+            err = {**err, "msg": str(cause)}
         field = ".".join(str(p) for p in loc)
         if prefix:
             field = f"{prefix}.{field}" if field else prefix
@@ -74,7 +83,8 @@ def validation_error(e: ValidationError, model: type[BaseModel], file: str | Pat
         else:
             got = err.get("input")
             got_text = f", got {got!r}" if got is not None and not isinstance(got, dict) else ""
-            lines.append(f"field '{field}': {err['msg']}{got_text}")
+            msg = err["msg"].removeprefix("Value error, ")  # pydantic's wording around our own checks' text
+            lines.append(f"field '{field}': {msg}{got_text}")
     message = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
     err = ConfigError(message, file=str(file))
     err.field = first_field

@@ -120,6 +120,9 @@ def write_cluster_file(path: Path, text: str, *, force: bool = False) -> Cluster
         cluster = ClusterFile.model_validate(yaml.safe_load(text))
     except Exception as e:  # a bug in this module, not the user's doing: say so plainly
         raise RuntimeError(f"s1slurm init produced an invalid cluster file: {e}\n{text}") from e
+    if path.is_dir():
+        raise ConfigError("is a folder", file=str(path), field="--path",
+                          expected="a file to write, e.g. " + str(path / "cluster.yaml"))
     if path.exists() and not force:
         raise ConfigError("already exists; edit it, or pass --force to replace it", file=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)

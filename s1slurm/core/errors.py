@@ -13,6 +13,15 @@ class S1SlurmError(Exception):
     exit_code = 1
 
 
+class FieldError(ValueError):
+    """Raised by a config model's cross-field check to name the field at fault (pydantic locates a
+    model-level error nowhere; :func:`~s1slurm.config.loading.validation_error` reads ``field``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class ConfigError(S1SlurmError):
     """Bad input: a file, a field, and what was expected."""
 

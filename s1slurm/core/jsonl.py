@@ -1,4 +1,5 @@
-"""Append-only JSON Lines files that survive a killed writer: the record logs of eval and curation.
+"""JSON Lines files: the append-only record logs of eval and curation, which survive a killed
+writer, and the check of a user's data file before anything is submitted.
 
 A task killed mid-write can leave a torn last line. Readers close it with a newline (never
 rewriting the file), skip it as malformed, and appends go in one write, flushed and fsynced, so
@@ -50,3 +51,18 @@ def append_lines(path: Path, lines: list[str]) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def first_bad_line(path: Path) -> str | None:
+    """``line N is not valid JSON`` (or ``... not a JSON object``) for the first bad line of a
+    JSON Lines file the user gave, None when every line is an object; never quotes the line."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                if not isinstance(json.loads(line), dict):
+                    return f"line {number} is not a JSON object"
+            except ValueError:
+                return f"line {number} is not valid JSON"
+    return None

@@ -117,8 +117,20 @@ class RunDir:
     def local_log_path(self, task_index: int) -> Path:
         return self.logs_dir / f"task-{task_index:05d}.log"
 
-    def read_manifest(self) -> dict[str, Any]:
+    def read_manifest(self, *, require: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The run's manifest; a ConfigError when it is unreadable, not a JSON object, or lacks one
+        of the ``require``d keys (what the caller reads: a manifest without them was not written by
+        s1slurm, or was cut short)."""
         try:
-            return json.loads(self.manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+            data = json.loads(self.manifest_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"cannot read manifest: {e}", file=str(self.manifest_path)) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"the manifest is a JSON {type(data).__name__}", file=str(self.manifest_path),
+                              expected="the JSON object s1slurm writes at submission")
+        missing = [k for k in require if k not in data]
+        if missing:
+            raise ConfigError(f"the manifest has no {', '.join(repr(k) for k in missing)}",
+                              file=str(self.manifest_path), field=missing[0],
+                              expected="the manifest s1slurm writes at submission; was it edited?")
+        return data

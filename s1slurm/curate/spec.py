@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.errors import FieldError
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.settings import EngineSettings
 from s1slurm.eval.spec import Delimiters
@@ -185,15 +186,15 @@ class CurateSpec(JobSpec):
     @model_validator(mode="after")
     def _consistent(self) -> "CurateSpec":
         if "collect" in self.steps and not self.sources:
-            raise ValueError("the collect step needs at least one entry under 'sources'")
+            raise FieldError("sources", "the collect step needs at least one source")
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
-            raise ValueError("source names must be unique")
+            raise FieldError("sources", f"source names must be unique, got {names}")
         if self.traces.model and self.traces.from_fields:
-            raise ValueError("give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' own traces), "
-                             "not both")
+            raise FieldError("traces", "give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' "
+                             "own traces), not both")
         if "traces" in self.steps and not (self.traces.model or self.traces.from_fields):
-            raise ValueError("the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'")
+            raise FieldError("traces", "the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'")
         return self
 
     def is_model_step(self, step: str) -> bool:

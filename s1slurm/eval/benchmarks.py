@@ -272,20 +272,12 @@ def _root_cause(e: BaseException, redact: bool) -> str:
 
 
 def _bad_line(path: Path) -> str | None:
-    """``line N is not valid JSON`` for the first bad line of a JSON Lines file (never its text)."""
+    """The first bad line of a JSON Lines (or line-per-object .json) file, if that is the cause."""
     if path.suffix.lower() not in (".jsonl", ".json"):
         return None
-    import json
-    with path.open("rb") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                if not isinstance(json.loads(line), dict):
-                    return f"line {number} is not a JSON object"
-            except ValueError:
-                return f"line {number} is not valid JSON"
-    return None
+    from s1slurm.core.jsonl import first_bad_line
+
+    return first_bad_line(path)
 
 
 def _id_column(cfg: BenchmarkConfig, rows: Any) -> str | None:

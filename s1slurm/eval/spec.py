@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
-from s1slurm.core.errors import ConfigError
+from s1slurm.core.errors import ConfigError, FieldError
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.settings import EngineSettings
 from s1slurm.eval.forcing import DelimiterText
@@ -245,7 +245,7 @@ class EvalSpec(EngineSettings, JobSpec):
     @model_validator(mode="after")
     def _consistent(self) -> "EvalSpec":
         if self.temperature == 0 and any(s.max_tries for s in self.settings()):
-            raise ValueError("rejection sampling needs temperature > 0 (greedy decoding repeats the "
+            raise FieldError("temperature", "rejection sampling needs temperature > 0 (greedy decoding repeats the "
                              "same thinking at every try; s1 used temperature 1)")
         return self
 

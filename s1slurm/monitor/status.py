@@ -212,7 +212,7 @@ def read_statuses(runs: list[RunDir], scheduler: Scheduler | None = None, query_
     scheduler = scheduler or Scheduler()
     loaded = []
     for run in runs:
-        manifest = run.read_manifest()
+        manifest = run.read_manifest(require=("tasks",))
         done = run.done_ids()
         local = manifest.get("executor") != "slurm"
         cache = {}

@@ -27,7 +27,7 @@ def cancel(run: RunDir, task: int | None = None) -> list[str]:
     Every job id SLURM ever accepted for the run is in its submissions (chunk by chunk), so jobs
     of a submission that failed half-way are reached too.
     """
-    manifest = run.read_manifest()
+    manifest = run.read_manifest(require=("tasks", "submissions"))
     if task is not None and task not in {t["index"] for t in manifest["tasks"]}:
         raise ConfigError(f"no task {task} in this run", file=str(run.manifest_path), field="tasks",
                           expected=f"0..{len(manifest['tasks']) - 1}")
@@ -106,7 +106,7 @@ def _is_s1slurm_process(pid: int) -> bool:
 def resume(run: RunDir, console=None, failed_only: bool = False) -> tuple[list[PlannedTask], Submission | None]:
     """Launch again, as one new array, the unfinished shards of ``run`` with its recorded config
     (a pipeline: from its first unfinished step)."""
-    manifest = run.read_manifest()
+    manifest = run.read_manifest(require=("stage", "tasks", "spec", "profile"))
     if manifest.get("stage") == "pipeline":
         from s1slurm.pipeline.control import resume_pipeline
 

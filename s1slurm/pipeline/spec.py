@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.errors import FieldError
 from s1slurm.core.shard import Shard
 
 _STEP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.+]*$")
@@ -59,10 +60,10 @@ class PipelineSpec(JobSpec):
         names = [s.step_name for s in self.steps]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"step names must be unique (give 'name:' to repeated stages): {', '.join(dup)}")
+            raise FieldError("steps", f"step names must be unique (give 'name:' to repeated stages): {', '.join(dup)}")
         for i, s in enumerate(self.steps):
             if s.stage == "report" and (i == 0 or self.steps[i - 1].stage != "eval"):
-                raise ValueError(f"step {i} (report) must come right after an eval step")
+                raise FieldError(f"steps.{i}", "a report step must come right after an eval step")
         return self
 
     def shard(self, index: int) -> Shard:

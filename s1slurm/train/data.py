@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from s1slurm.core.errors import ConfigError
+from s1slurm.core.jsonl import first_bad_line
 from s1slurm.train.spec import DataSpec, FieldMap
 
 IGNORE_INDEX = -100
@@ -73,6 +74,11 @@ def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
                 rows = batch.to_pylist() if batch is not None else []
                 return list(pf.schema_arrow.names), (rows[0] if rows else None)
             if suffix == ".jsonl":
+                # every line, not only the first: a bad line 900 would otherwise fail the job once queued
+                bad = first_bad_line(path)
+                if bad:
+                    raise ConfigError(f"cannot read: {bad}", file=str(path), field="data.source",
+                                      expected="one JSON object per line")
                 with open(path, encoding="utf-8") as f:
                     line = next((ln for ln in f if ln.strip()), None)
                 first = json.loads(line) if line else None
@@ -80,7 +86,8 @@ def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 first = data[0] if isinstance(data, list) and data else None
         except (OSError, ValueError, ImportError) as e:
-            raise ConfigError(f"cannot read: {e}", file=str(path), field="data.source") from None
+            raise ConfigError(f"cannot read: {e}", file=str(path), field="data.source",
+                              expected="a .jsonl file of JSON objects, a .json list of them, or a .parquet file") from None
         if first is not None and not isinstance(first, dict):
             raise ConfigError("records are not JSON objects", file=str(path), field="data.source")
         return (sorted(first) if first else []), first

@@ -44,7 +44,7 @@ def test_wrong_type_names_the_field(tmp_path):
 
 def test_missing_default_profile_lists_the_profiles(tmp_path):
     p = write(tmp_path, "default: big\nprofiles:\n  a: {}\n  b: {}\n")
-    with pytest.raises(ConfigError, match=r"default profile 'big' is not one of the profiles \(a, b\)"):
+    with pytest.raises(ConfigError, match=r"field 'default': profile 'big' is not one of the profiles \(a, b\)"):
         load_cluster(p)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from s1slurm.config.cluster import Strict
+from s1slurm.core.errors import FieldError
 from s1slurm.eval.engines.base import EngineConfig
 
 # questions per engine batch when the spec gives none: vLLM schedules a large batch itself; the
@@ -42,7 +43,8 @@ class EngineSettings(Strict):
     @model_validator(mode="after")
     def _one_device(self) -> "EngineSettings":
         if self.engine == "transformers" and self.tensor_parallel_size != 1:
-            raise ValueError("the transformers engine runs on one device: tensor_parallel_size must be 1")
+            raise FieldError("tensor_parallel_size", "the transformers engine runs on one device: "
+                             "tensor_parallel_size must be 1")
         return self
 
     def effective_batch_size(self) -> int:
