@@ -2,7 +2,8 @@
 
 Strategies (the paper's section 5.1 data ablations, as names):
 
-* ``s1`` (default): quality filter; difficulty: drop every question any attempt model solved; then,
+* ``s1`` (default): quality filter; difficulty: drop every question any attempt model solved, and
+  every question whose attempts could not be graded (s1's data/filter.ipynb drops missing grades); then,
   until N are chosen, pick a domain uniformly at random among the domains with questions left and,
   in it, a question with probability proportional to 2^(-rank), rank 0 being the longest trace left
   (the paper's Algorithm 1). Optional pre-selection: every row of ``keep_sources`` is taken first.
@@ -142,6 +143,9 @@ def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
         for row in kept:
             if row.get("solved_by"):
                 dropped.append((row, "too_easy", f"solved by {', '.join(row['solved_by'])}"))
+            elif row.get("graded") is False:  # s1's filter.ipynb drops rows whose grade is missing
+                dropped.append((row, "ungraded", "no attempt could be graded (no reference answer, "
+                                                 "no judge verdict): difficulty unknown"))
             else:
                 survivors.append(row)
         kept = survivors

@@ -135,7 +135,8 @@ class AttemptsConfig(ModelStepConfig):
 
     models: list[str] = Field(default_factory=lambda: ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-32B-Instruct"],
                               min_length=1)
-    max_tokens: int = Field(4096, ge=1)
+    max_tokens: int = Field(32768, ge=1, description="s1: data/bulk_inference.py (max_length 32768; cut "
+                            "to the context the prompt leaves)")
     judge: str | None = Field(None, description="optional LLM judge model (same engine), asked Yes/No as "
                                                 "s1's data/grading.txt, when the grader cannot decide")
 

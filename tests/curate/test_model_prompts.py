@@ -70,3 +70,26 @@ def test_judge_accepts_what_the_grader_did_not():
     assert merged["solved_by"] == ["m"] and json.loads(merged["attempts"])[0]["judge"] is True
     assert attempts.merge(rows["b"], [graded[1], verdicts[1]])["solved_by"] == []
     assert "## Correct answer\n7" in engine.prompts[0]
+
+
+def test_attempts_are_graded_against_the_solution_when_a_row_has_no_answer():
+    # NuminaMath-CoT rows carry a worked solution ending in \\boxed{}, no answer column
+    rows = [{"id": "a", "question": "Half of one?", "solution": "Divide: $\\boxed{\\frac{1}{2}}$."},
+            {"id": "b", "question": "Name it.", "solution": "It is the golden ratio, no closed form given"},
+            {"id": "c", "question": "Two and two?", "answer": "4"}]
+    recs = attempts.attempt_records(Scripted(lambda p: "So \\boxed{0.5}"), AttemptsConfig(max_tokens=20), "m", rows)
+    assert [(r["id"], r["correct"], r["grade_error"]) for r in recs] == [
+        ("a", True, None), ("b", None, "no reference answer"), ("c", False, None)]
+    merged = {r["id"]: attempts.merge(row, [r]) for row, r in zip(rows, recs)}
+    # a question nobody could grade has an unknown difficulty: the s1 selection drops it
+    assert [(m["solved_by"], m["graded"]) for m in merged.values()] == [(["m"], True), ([], False), ([], True)]
+
+
+def test_the_judge_reads_the_worked_solution_as_s1_did_and_its_verdict_grades_the_row():
+    row = {"id": "b", "question": "Name it.", "solution": "The worked solution: phi."}
+    rec = {"key": attempts.key("m", "b"), "id": "b", "model": "m", "answer": "phi", "correct": None,
+           "extracted": None, "grade_error": "no reference answer", "tokens": 1, "cut_off": False}
+    engine = Scripted(lambda p: "Matches.\nNo")
+    [verdict] = attempts.judge_records(engine, AttemptsConfig(judge="j"), [rec], {"b": row})
+    assert "## Correct answer\nThe worked solution: phi." in engine.prompts[0]
+    assert attempts.merge(row, [rec, verdict])["graded"] is True  # judged wrong: hard, and known to be

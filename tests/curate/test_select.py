@@ -98,13 +98,13 @@ def test_filters_give_each_dropped_row_its_reason_and_output_is_the_s1k_schema()
     rows = [row(i) for i in range(10)] + [
         row(10, question="See the figure ![fig](a.png)"), row(11, question="[asy] draw((0,0)--(1,1)); [/asy] Find it."),
         row(12, attempt=""), row(13, trace_flag="cut_off"), row(14, question="Find $x such that {x"),
-        row(15, solved_by=["Qwen/Qwen2.5-7B-Instruct"])]
+        row(15, solved_by=["Qwen/Qwen2.5-7B-Instruct"]), row(16, graded=False)]
     sel = run_select(rows, SelectConfig(n=4, seed=0), lambda texts: [len(t.split()) for t in texts])
     reasons = {r["id"]: r["reason"] for r in sel.rejects}
     assert reasons == {"r10": "image", "r11": "asymptote", "r12": "missing_field", "r13": "generation_error",
-                       "r14": "broken_markup", "r15": "too_easy"}
+                       "r14": "broken_markup", "r15": "too_easy", "r16": "ungraded"}
     assert [f["filter"] for f in sel.funnel] == ["quality", "difficulty", "strategy s1"]
-    assert [(f["in"], f["out"]) for f in sel.funnel] == [(16, 11), (11, 10), (10, 4)]
+    assert [(f["in"], f["out"]) for f in sel.funnel] == [(17, 12), (12, 10), (10, 4)]
     assert all(tuple(r) == S1K_COLUMNS for r in sel.rows)
     first = sel.rows[0]
     assert first["thinking_trajectories"] == [rows[int(json.loads(first["metadata"])["id"][1:])]["thinking"]]
