@@ -12,7 +12,7 @@ from s1slurm.core.errors import ConfigError
 
 
 def submit(ctx: typer.Context,
-           stage: str = typer.Argument(..., help="probe, eval, train or curate"),
+           stage: str = typer.Argument(..., help="probe, eval, train, curate or pipeline"),
            config: Path = typer.Option(..., "--config", "-c", help="job spec, e.g. jobs/probe.yaml"),
            dry_run: bool = typer.Option(False, "--dry-run", help="print the exact sbatch script(s); submit nothing"),
            test_only: bool = typer.Option(False, "--test-only", help="ask SLURM (sbatch --test-only) whether it would accept them"),
