@@ -300,8 +300,9 @@ def load_tokenizer(spec: EvalSpec, spec_path: Path | str) -> Any | None:
                               file=str(spec_path), field="model",
                               expected="tokenizer files (tokenizer.json or tokenizer_config.json) "
                                        "saved next to the model") from None
+    model = resolve_model(spec.model, file=str(spec_path))  # a bad smollm2:<layers> alias is an error here
     try:
-        return AutoTokenizer.from_pretrained(spec.resolved_model())
+        return AutoTokenizer.from_pretrained(model)
     except Exception as e:
         logging.getLogger("s1slurm").warning(
             "could not load the tokenizer of %r here (%s); delimiter checks skipped", spec.model,

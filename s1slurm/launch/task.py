@@ -14,13 +14,28 @@ import socket
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from s1slurm.config.cluster import Profile
+from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
+
+
+@dataclass
+class TaskContext:
+    """Everything a running task needs: its run, spec, shard, place in the job, and a logger."""
+
+    run: RunDir
+    spec: JobSpec
+    profile: Profile
+    shard: Shard
+    task_index: int
+    dist: DistEnv
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("s1slurm.task"))
 
 
 @dataclass(frozen=True)
@@ -43,10 +58,25 @@ class StageRef:
         return {"name": self.name, "target": self.target, "requeueable": self.requeueable}
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> "StageRef | None":
-        """The reference recorded at submission (None in manifests written before it was)."""
+    def from_manifest(cls, manifest: dict, *, file: str = "manifest.json") -> "StageRef":
+        """The reference recorded at submission; for a run submitted before manifests recorded it,
+        the one its stage name gives (:meth:`of_name`)."""
         data = manifest.get("stage_ref")
-        return cls(**data) if data else None
+        if data is None:
+            return cls.of_name(manifest["stage"])
+        if not isinstance(data, dict) or set(data) != {"name", "target", "requeueable"}:
+            from s1slurm.core.errors import ConfigError
+
+            raise ConfigError("the manifest's stage reference is not one s1slurm wrote", file=file,
+                              field="stage_ref", expected="name, target and requeueable")
+        return cls(**data)
+
+    @classmethod
+    def of_name(cls, name: str) -> "StageRef":
+        """The built-in stage ``name`` by the package's naming rule (``stages/<name>.py``, class
+        ``<Name>Stage``): what runs and tasks pickled before StageRef existed name."""
+        target = f"s1slurm.stages.{name}:{name.capitalize()}Stage"
+        return cls(name, target, bool(getattr(cls(name, target).load(), "requeueable", False)))
 
 
 def run_config(run: RunDir, spec_model: type):
@@ -91,7 +121,7 @@ class ShardTask:
     def __call__(self, dist: DistEnv | None = None) -> str:
         run = RunDir(Path(self.run_path))
         shard = Shard.from_dict(self.shard)
-        stage = self.stage.load()
+        stage = self._ref().load()
         spec, profile = run_config(run, stage.spec_model)
         dist = dist or current_dist_env()
         logger = _task_logger(self.task_index, dist.global_rank)
@@ -101,8 +131,6 @@ class ShardTask:
             return shard.id
         if dist.world_size > 1:
             os.environ.update(dist.torch_env())
-        from s1slurm.stages.base import TaskContext
-
         ctx = TaskContext(run=run, spec=spec, profile=profile, shard=shard,
                           task_index=self.task_index, dist=dist, logger=logger)
         self._ctx, self._stage = ctx, stage
@@ -119,6 +147,10 @@ class ShardTask:
                          elapsed_s=time.time() - started)
         return shard.id
 
+    def _ref(self) -> StageRef:
+        # a task pickled by an earlier version (pending, or reloaded at a requeue) names its stage
+        return self.stage if isinstance(self.stage, StageRef) else StageRef.of_name(self.stage)
+
     def checkpoint(self, *args, **kwargs):
         """submitit calls this on USR2 (time limit or preemption): requeue if the stage asks."""
         import submitit
@@ -127,7 +159,7 @@ class ShardTask:
         if ctx is None:
             return None
         if self._stage.on_requeue_signal(ctx):
-            fresh = ShardTask(self.stage, self.run_path, self.shard, self.task_index)
+            fresh = ShardTask(self._ref(), self.run_path, self.shard, self.task_index)
             return submitit.helpers.DelayedSubmission(fresh)
         return None
 

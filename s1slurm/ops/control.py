@@ -111,9 +111,5 @@ def resume(run: RunDir, console=None, failed_only: bool = False) -> tuple[list[P
         from s1slurm.pipeline.control import resume_pipeline
 
         return resume_pipeline(run, console=console, failed_only=failed_only)
-    stage = StageRef.from_manifest(manifest)
-    if stage is None:  # a run submitted before manifests recorded the stage's class
-        from s1slurm.stages import get_stage
-
-        stage = get_stage(manifest["stage"]).ref()
+    stage = StageRef.from_manifest(manifest, file=str(run.manifest_path))
     return resume_tasks(run, stage, console=console, failed_only=failed_only)

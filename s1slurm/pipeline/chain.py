@@ -146,11 +146,7 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
         from s1slurm.launch.resume import resume_tasks
         from s1slurm.launch.task import StageRef
 
-        stage = StageRef.from_manifest(child.read_manifest())
-        if stage is None:
-            raise StageError(f"step '{paths.step.step_name}': its run {child.path} was made by an older "
-                             f"s1slurm; resume it with 's1slurm resume {child.path}' first")
-        resume_tasks(child, stage)
+        resume_tasks(child, StageRef.from_manifest(child.read_manifest(), file=str(child.manifest_path)))
     if local:
         if not child_complete(child):
             raise StageError(f"step '{paths.step.step_name}' did not finish: see 's1slurm status {child.path}'")

@@ -12,6 +12,7 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed
+from s1slurm.launch.task import StageRef
 from s1slurm.pipeline.chain import StepPaths
 from s1slurm.pipeline.spec import PipelineSpec
 
@@ -57,15 +58,16 @@ def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
         return [], None
     spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
+    stage = StageRef.from_manifest(manifest, file=str(run.manifest_path))  # before anything is cancelled
     stale = [s["link_job"] for s in steps[first["index"]:]
              if s.get("link_job") and pipeline.status.tasks[s["index"]].active]
     if stale and profile.executor == "slurm":
         _scancel(stale)
     todo = [PlannedTask(t["index"], Shard.from_dict(t["shard"])) for t in manifest["tasks"]
             if t["index"] >= first["index"]]
-    from s1slurm.pipeline.launcher import make_launcher, recorded_stage
+    from s1slurm.pipeline.launcher import make_launcher
 
-    launcher = make_launcher(profile, spec, recorded_stage(manifest), console=console)
+    launcher = make_launcher(profile, spec, stage, console=console)
     return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)
 
 

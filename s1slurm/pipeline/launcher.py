@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
-from s1slurm.core.errors import StageError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
@@ -53,7 +52,7 @@ def submit_link(run: RunDir, index: int, after: list[str]) -> Submission:
     spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
     task = next(t for t in manifest["tasks"] if t["index"] == index)
-    launcher = PipelineLauncher(profile, spec, recorded_stage(manifest), after=after)
+    launcher = PipelineLauncher(profile, spec, StageRef.from_manifest(manifest), after=after)
     with submission_environment():
         return launch_recorded(run, manifest, launcher, [PlannedTask(index, Shard.from_dict(task["shard"]))],
                                command_line=["s1slurm", "pipeline-link", str(run.path), str(index)])
@@ -67,11 +66,3 @@ def make_launcher(profile: Profile, spec: JobSpec, stage: StageRef, console=None
         return LocalLauncher(profile, spec, stage, console=console)
     return PipelineLauncher(profile, spec, stage)
 
-
-def recorded_stage(manifest: dict) -> StageRef:
-    """The pipeline stage a pipeline run's manifest names."""
-    stage = StageRef.from_manifest(manifest)
-    if stage is None:
-        raise StageError(f"the pipeline run {manifest.get('run')!r} was made by an older s1slurm "
-                         "(its manifest names no stage class): submit the pipeline again")
-    return stage

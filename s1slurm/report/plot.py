@@ -134,8 +134,8 @@ def _panel(ax, result: "ReportResult", bench: str) -> None:
         ax.axhline(hit[2], color="#555555", linestyle=":", linewidth=1,
                    label=f"{name} without ({hit[2]:.1f})")
     ax.set_xscale("symlog", base=2, linthresh=1.0, linscale=0.5)
-    if any(m.avg_thinking_tokens < 1 for m in every):
-        ax.set_xlim(left=-0.5)  # a point at 0 off the frame's edge
+    if any(m.avg_thinking_tokens < 1 for m in every):  # points at 0 off the frame's edges
+        ax.set_xlim(-0.5, max(2.0, 1.2 * max(m.avg_thinking_tokens for m in every)))
     ax.set_xlabel("average thinking tokens (log2 scale above 1)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(bench)

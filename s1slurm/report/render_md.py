@@ -72,7 +72,7 @@ def render_markdown(result: "ReportResult") -> str:
     left_out = [f"{c.benchmark}/{c.method}: {', '.join(c.left_out_of_log)}" for c in r.methods
                 if c.left_out_of_log]
     if left_out:
-        out += ["Settings with 0 average thinking tokens are left out of the log2 slope and the plot: "
+        out += ["Settings with 0 average thinking tokens are left out of the log2 slope (the plot shows them at 0): "
                 + "; ".join(left_out) + ".", ""]
     rows = r.reference_rows()
     if r.reference is not None:

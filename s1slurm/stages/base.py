@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
-from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.launch.distributed import DistEnv
-from s1slurm.launch.task import StageRef
-
-
-@dataclass
-class TaskContext:
-    """Everything a running task needs: its run, spec, shard, place in the job, and a logger."""
-
-    run: RunDir
-    spec: JobSpec
-    profile: Profile
-    shard: Shard
-    task_index: int
-    dist: DistEnv
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("s1slurm.task"))
+from s1slurm.launch.task import StageRef, TaskContext  # TaskContext: what every stage's run() gets
 
 
 class Stage(ABC):

@@ -100,3 +100,11 @@ def test_decontaminate_options_and_init_path_are_named_as_typed(tmp_path, monkey
     assert Path("afile.txt").read_text() == "x\n"  # nothing the user had is touched
     Path("somewhere").mkdir()
     assert "somewhere: field '--path': is a folder" in refused(capsys, "init", "--path", "somewhere", "--force")
+
+
+def test_a_bad_smollm2_alias_in_an_eval_spec_is_refused_at_submission(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    spec = yaml.safe_load((REPO / "jobs" / "eval-smoke.yaml").read_text())
+    Path("eval.yaml").write_text(yaml.safe_dump({**spec, "model": "smollm2:abc"}))
+    err = refused(capsys, "submit", "eval", "--config", "eval.yaml", "--dry-run")
+    assert "eval.yaml: field 'model': unknown model alias 'smollm2:abc'" in err

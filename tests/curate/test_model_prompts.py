@@ -81,6 +81,7 @@ def test_attempts_are_graded_against_the_solution_when_a_row_has_no_answer():
     assert [(r["id"], r["correct"], r["grade_error"]) for r in recs] == [
         ("a", True, None), ("b", None, "no reference answer"), ("c", False, None)]
     merged = {r["id"]: attempts.merge(row, [r]) for row, r in zip(rows, recs)}
+    assert attempts.gold_answer({"answer": 0, "solution": "\\boxed{1}"}) == "0"  # 0 is an answer
     # a question nobody could grade has an unknown difficulty: the s1 selection drops it
     assert [(m["solved_by"], m["graded"]) for m in merged.values()] == [(["m"], True), ([], False), ([], True)]
 
