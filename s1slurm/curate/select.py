@@ -134,7 +134,8 @@ def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
 
     kept, dropped = [], []
     for row in rows:
-        problem = quality_problem(row, allow_asymptote=cfg.allow_asymptote)
+        problem = quality_problem(row, allow_asymptote=cfg.allow_asymptote,
+                                  asymptote_sources=tuple(cfg.asymptote_sources))
         (kept.append(row) if problem is None else dropped.append((row, *problem)))
     stage("quality", kept, dropped, len(rows))
 

@@ -161,6 +161,8 @@ class SelectConfig(Strict):
     keep_sources: list[str] = Field(default_factory=list, description="pre-selection: every row of these "
                                     "sources that passes the filters is selected first")
     allow_asymptote: bool = Field(False, description="keep questions with Asymptote ([asy]) figures")
+    asymptote_sources: list[str] = Field(default_factory=list, description="sources whose Asymptote figures "
+                                         "are kept (s1's data/filter.ipynb kept them for its AIME source)")
 
 
 class CurateSpec(JobSpec):

@@ -112,3 +112,15 @@ def test_filters_give_each_dropped_row_its_reason_and_output_is_the_s1k_schema()
     # the ablations skip the difficulty filter (the paper's 1K-random/-diverse/-longest)
     longest = run_select(rows, SelectConfig(n=4, strategy="longest"), lambda t: [len(x.split()) for x in t])
     assert "r15" in {json.loads(r["metadata"])["id"] for r in longest.rows}
+
+
+def test_s1s_string_rules_drop_problem_sets_and_scraped_numbering_and_keep_figures_of_named_sources():
+    rows = [row(0), row(1, question="p1. Find $x$. p2. Find $y$."), row(2, question="**3.** Find $x$."),
+            row(3, question="In step1. we add; find $x$."), row(4, question="Find **all** $x$."),
+            row(5, question="[asy] draw((0,0)--(1,1)); [/asy] Find it.", source="aime"),
+            row(6, question="[asy] draw((0,0)--(1,1)); [/asy] Find it.")]
+    sel = run_select(rows, SelectConfig(n=10, strategy="full", asymptote_sources=["aime"]),
+                     lambda texts: [len(t.split()) for t in texts])
+    assert {r["id"]: r["reason"] for r in sel.rejects} == {"r1": "problem_set", "r2": "markdown_numbering",
+                                                            "r6": "asymptote"}
+    assert sorted(json.loads(r["metadata"])["id"] for r in sel.rows) == ["r0", "r3", "r4", "r5"]
