@@ -96,14 +96,19 @@ class EvalStage(Stage):
         if tokenizer is not None:
             check_tokenizer(spec, tokenizer, spec_path)
         questions = {}
-        for b in spec.benchmarks:
+        for i, b in enumerate(spec.benchmarks):
             if offline and reads_hub(b):
                 self._skipped.append(f"loading benchmark {b.effective_label!r} from the hub ({offline})")
                 continue
-            questions[b.effective_label] = self._load(spec, b, spec_path)
-        for i, (label, qs) in enumerate(questions.items()):
-            if not qs:
-                raise ConfigError(f"benchmark {label!r} has no questions", file=str(spec_path),
+            try:
+                questions[b.effective_label] = self._load(spec, b, spec_path)
+            except ConfigError as e:  # the loader names the benchmark's own field: say which benchmark
+                if e.file != str(spec_path) or not e.field or e.field.startswith("benchmarks."):
+                    raise
+                raise ConfigError(e.detail, file=e.file, field=f"benchmarks.{i}.{e.field}",
+                                  expected=e.expected) from None
+            if not questions[b.effective_label]:
+                raise ConfigError(f"benchmark {b.effective_label!r} has no questions", file=str(spec_path),
                                   field=f"benchmarks.{i}", expected="at least one question")
         if tokenizer is not None:
             check_room(spec, tokenizer, questions, spec_path)

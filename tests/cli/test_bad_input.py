@@ -108,3 +108,12 @@ def test_a_bad_smollm2_alias_in_an_eval_spec_is_refused_at_submission(tmp_path, 
     Path("eval.yaml").write_text(yaml.safe_dump({**spec, "model": "smollm2:abc"}))
     err = refused(capsys, "submit", "eval", "--config", "eval.yaml", "--dry-run")
     assert "eval.yaml: field 'model': unknown model alias 'smollm2:abc'" in err
+
+
+def test_a_benchmark_error_says_which_benchmark(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    spec = yaml.safe_load((REPO / "jobs" / "eval-smoke.yaml").read_text())
+    spec["benchmarks"][-1]["path"] = str(tmp_path / "nope.jsonl")
+    Path("eval.yaml").write_text(yaml.safe_dump(spec))
+    err = refused(capsys, "submit", "eval", "--config", "eval.yaml", "--dry-run")
+    assert f"eval.yaml: field 'benchmarks.{len(spec['benchmarks']) - 1}.path'" in err and "not found" in err
