@@ -59,6 +59,7 @@ def decontaminate(dataset: str = typer.Argument(..., help="a .jsonl/.json/.parqu
     from s1slurm.curate.reports import contamination_markdown, contamination_report, contamination_table, write_report
     from s1slurm.curate.sources import collect
     from s1slurm.curate.spec import DecontaminateConfig, NearDupConfig, SourceConfig
+    from s1slurm.core.folders import check_output_folder
     from s1slurm.curate.store import write_jsonl
 
     fields = {"question": question_field, **({"answer": answer_field} if answer_field else {}),
@@ -78,9 +79,7 @@ def decontaminate(dataset: str = typer.Argument(..., help="a .jsonl/.json/.parqu
         raise ConfigError(f"{err['msg']} (got {err.get('input')!r})", file="<command line>", field=option,
                           expected=takes) from None
     folder = out or Path("reports") / f"decontaminate-{Path(dataset.rstrip('/')).stem}"
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError("exists and is not a folder", file=str(folder), field="--out",
-                          expected="a folder for the report, created when absent")
+    check_output_folder(folder, field="--out")
     got = collect([source], "<command line>", dedup=False)
     dec = decontaminate_rows(got.rows, cfg, source="<command line>", step="decontaminate")
     report = contamination_report(dec, len(got.rows), ngram=ngram, with_answer=with_answer, dataset=dataset)

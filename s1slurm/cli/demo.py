@@ -18,6 +18,7 @@ def demo(ctx: typer.Context,
          ) -> None:
     """Run the s1 recipe in miniature here: generated data, a tiny Llama, SFT, budget forcing, report."""
     from s1slurm.core.errors import ConfigError
+    from s1slurm.core.folders import check_output_folder
     from s1slurm.demo.run import run_demo
 
     if engine not in (None, "vllm", "transformers"):
@@ -31,6 +32,7 @@ def demo(ctx: typer.Context,
         choice = choose_cluster(ctx, None, chosen)
         choice.cluster.profile(chosen, file=str(choice.path))  # a missing profile: exit 2 here
         cluster_file = choice.path
+    check_output_folder(runs_dir, field="--runs-dir")  # before anything is built
     console = make_console()
     result = run_demo("quick" if quick else "full", runs_dir=runs_dir, engine=engine, profile=chosen,
                       cluster_file=cluster_file, console=console)

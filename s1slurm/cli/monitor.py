@@ -10,15 +10,15 @@ from typing import Optional
 import typer
 
 from s1slurm.cli.common import console as make_console
-from s1slurm.core.errors import S1SlurmError
+from s1slurm.core.errors import ConfigError
 
 
 def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run folders made by 's1slurm submit'"),
            watch: bool = typer.Option(False, "--watch", "-w", help="live dashboard until every task ends"),
            as_json: bool = typer.Option(False, "--json", help="print one JSON document (for scripts)"),
-           interval: float = typer.Option(2.0, "--interval", help="seconds between SLURM polls while things "
+           interval: float = typer.Option(2.0, "--interval", min=0.2, max=3600, help="seconds between SLURM polls while things "
                                                                   "change (--watch; backs off to 30 s)"),
-           rows: int = typer.Option(200, "--rows", help="tasks listed at most (the interesting ones first)"),
+           rows: int = typer.Option(200, "--rows", min=1, help="tasks listed at most (the interesting ones first)"),
            ) -> None:
     """Show the state of every task of one or more runs (squeue + sacct + the run folders)."""
     from s1slurm.core.rundir import RunDir
@@ -61,7 +61,9 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
     run = RunDir.open(run_dir)
     files = task_logs(run, run.read_manifest(), task)
     if not files:
-        raise S1SlurmError(f"task {task} has not been submitted (see 's1slurm status {run_dir}')")
+        raise ConfigError(f"task {task} has no logs yet: it has not been submitted or has not started "
+                          f"(see 's1slurm status {run_dir}')", file=str(run.manifest_path), field="--task",
+                          expected="a task that has started")
     if follow:
         def finished() -> bool:
             return read_status(run).tasks[task].terminal

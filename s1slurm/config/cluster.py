@@ -58,6 +58,8 @@ def parse_time_minutes(value: str | int) -> int:
         h, mi, s = (int(a), int(b), 0) if days else (0, int(a), int(b))
     else:  # MM
         h, mi, s = 0, int(a), 0
+    if mi > 59 or s > 59 or (days and h > 23):  # SLURM would read 99:99 as something else than meant
+        raise ValueError(f"time {value!r} has minutes or seconds above 59 (or hours above 23 after a day)")
     minutes = days * 1440 + h * 60 + mi + (1 if s else 0)
     if minutes <= 0:
         raise ValueError("time must be positive")
@@ -99,11 +101,25 @@ class Profile(Strict):
             raise ValueError("must not contain newlines or control characters")
         return v
 
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _one_word(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or any(c.isspace() for c in v)):
+            raise ValueError("a SLURM name has no spaces (several partitions: 'a,b')")
+        return v
+
     @field_validator("time")
     @classmethod
     def _time(cls, v: str | int) -> str | int:
         parse_time_minutes(v)
         return v
+
+    @model_validator(mode="after")
+    def _signal_before_the_end(self) -> "Profile":
+        if self.executor == "slurm" and self.signal_delay_s >= self.time_minutes * 60:
+            raise FieldError("signal_delay_s", f"{self.signal_delay_s} s before the end is before the job starts "
+                             f"(time {self.time!r} is {self.time_minutes * 60} s)")
+        return self
 
     @field_validator("env")
     @classmethod

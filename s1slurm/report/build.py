@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from s1slurm.core.atomic import atomic_write_bytes
+from s1slurm.core.folders import check_output_folder
 from s1slurm.core.errors import ConfigError, S1SlurmError
 from s1slurm.report.collect import Issues, find_missing, open_runs, plan_settings, read_records
 from s1slurm.report.html import build_browser, render_html
@@ -57,9 +58,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     ref = get_reference(reference)
     ref_setting = split_reference(reference)[1]
     runs = open_runs(run_dirs)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError("output path exists and is not a folder", file=str(out))
+    out = check_output_folder(out_dir, field="--out")
     issues = Issues()
     rec = read_records(runs, issues)
     find_missing(runs, rec, issues)

@@ -68,11 +68,31 @@ def split_reference(text: str | None) -> tuple[str | None, str | None]:
 def get_reference(name: str | None) -> Reference | None:
     """The reference named on the command line (a ``@setting`` suffix is ignored here; see
     :func:`split_reference`); ConfigError for an unknown one."""
-    name = split_reference(name)[0]
-    if name is None:
+    full, name = name, split_reference(name)[0]
+    if name is None or full is None:
         return None
     ref = REFERENCES.get(name.lower())
     if ref is None:
         raise ConfigError(f"unknown reference '{name}'", field="--reference",
                           expected=f"one of: {', '.join(sorted(REFERENCES))}")
+    check_setting_label(full)
     return ref
+
+
+# the parts of a setting label (BudgetSetting.label), "max=..." always last
+_LABEL_PART = re.compile(r"^(?:(?:tokens|steps|step_tokens|reject|ignore)=\d+|class=\w+|min=\d+(?:\(suppress\))?"
+                         r"|string=.*)$")
+_LABEL_MAX = re.compile(r"^max=(none|\d+)$")
+
+
+def check_setting_label(text: str) -> None:
+    """ConfigError unless the ``@setting`` of a reference reads as a setting label
+    (``ignore=2,max=none``, ``max=4096``...): a typo there would only ever warn."""
+    if "@" not in text:
+        return
+    setting = text.partition("@")[2].strip()
+    parts = setting.split(",") if setting else []
+    if not parts or not _LABEL_MAX.match(parts[-1]) or not all(_LABEL_PART.match(p) for p in parts[:-1]):
+        raise ConfigError(f"'{setting}' is not a setting label", field="--reference",
+                          expected="NAME@SETTING with SETTING as the report names settings, e.g. "
+                                   "s1-32b@ignore=2,max=none or s1-32b@max=4096")

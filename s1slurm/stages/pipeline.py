@@ -40,12 +40,19 @@ class PipelineStage(Stage):
                 raise ConfigError("a pipeline cannot contain a pipeline", file=str(spec_path),
                                   field=f"steps.{i}.stage", expected="curate, train, eval, report or probe")
             if step.stage == "report":
+                from s1slurm.report.reference import get_reference
+
+                try:  # a typo here would only show once the evaluation has run
+                    get_reference(step.reference)
+                except ConfigError as e:
+                    raise ConfigError(e.detail, file=str(spec_path), field=f"steps.{i}.reference",
+                                      expected=e.expected) from None
                 continue
             try:
                 stage = get_stage(step.stage)
             except ConfigError as e:
                 raise ConfigError(e.detail, file=str(spec_path), field=f"steps.{i}.stage",
-                                  expected=e.expected or "an available stage") from None
+                                  expected="curate, train, eval, report or probe") from None
             assert step.config is not None
             found = next((p for p in (Path(step.config).expanduser(), base / step.config) if p.is_file()), None)
             if found is None:

@@ -20,7 +20,7 @@ def resolve_template(path: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise ConfigError("DeepSpeed template not found", file=str(path), field="deepspeed",
+    raise ConfigError(f"DeepSpeed template {str(path)!r} not found", field="deepspeed",
                       expected="a JSON file such as templates/deepspeed/zero3.json")
 
 

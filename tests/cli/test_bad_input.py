@@ -119,3 +119,45 @@ def test_a_benchmark_error_says_which_benchmark(tmp_path, monkeypatch, capsys):
     Path("eval.yaml").write_text(yaml.safe_dump(spec))
     err = refused(capsys, "submit", "eval", "--config", "eval.yaml", "--dry-run")
     assert f"eval.yaml: field 'benchmarks.{len(spec['benchmarks']) - 1}.path'" in err and "not found" in err
+
+
+def test_output_folders_that_cannot_be_folders_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("x\n")
+    assert "field '--runs-dir'" in refused(capsys, "demo", "--quick", "--runs-dir", "afile")
+    assert "afile is a file, not a folder" in refused(capsys, "demo", "--quick", "--runs-dir", "afile/sub")
+    assert not list(tmp_path.glob("**/demo-*"))  # nothing was built
+
+
+def test_a_reference_setting_that_is_no_setting_label_is_refused(tmp_path, monkeypatch, capsys):
+    from s1slurm.report.reference import get_reference
+
+    with pytest.raises(Exception, match="'nonsense' is not a setting label"):
+        get_reference("s1-32b@nonsense")
+    assert get_reference("s1-32b@ignore=2,max=none") is not None
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "jobs" / "eval-smoke.yaml", "eval.yaml")
+    Path("pipe.yaml").write_text("stage: pipeline\nsteps:\n  - {stage: eval, config: eval.yaml}\n"
+                                 "  - {stage: report, reference: 's1-32b@ignore=abc,max=none'}\n")
+    err = refused(capsys, "--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", "--dry-run")
+    assert "pipe.yaml: field 'steps.1.reference'" in err
+
+
+def test_logs_of_a_task_that_never_started(tmp_path, capsys):
+    from s1slurm.core.atomic import atomic_write_json
+    from s1slurm.core.rundir import RunDir
+
+    run = RunDir.create(tmp_path, "probe")
+    atomic_write_json(run.manifest_path, {"run": run.name, "stage": "probe", "executor": "slurm", "submissions": [],
+                                          "tasks": [{"index": 0, "shard": {"group": "probe", "index": 0, "count": 1},
+                                                     "shard_id": "probe-00000-of-00001", "job_id": None}]})
+    assert "field '--task': task 0 has no logs yet" in refused(capsys, "logs", str(run.path))
+
+
+@pytest.mark.parametrize("override, field", [({"time": "99:99"}, "time"), ({"partition": "gpu a"}, "partition"),
+                                             ({"time": "00:10:00", "signal_delay_s": 100000}, "signal_delay_s")])
+def test_profile_values_slurm_would_misread_are_refused(tmp_path, monkeypatch, capsys, override, field):
+    monkeypatch.chdir(tmp_path)
+    profile = {"executor": "slurm", "partition": "gpu", **override}
+    Path("cluster.yaml").write_text(yaml.safe_dump({"default": "x", "profiles": {"x": profile}}))
+    assert f"cluster.yaml: field 'profiles.x.{field}'" in refused(capsys, "--cluster", "cluster.yaml", "profiles")
