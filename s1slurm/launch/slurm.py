@@ -38,6 +38,9 @@ def sbatch_parameters(profile, job_name: str, *, requeue: bool = False) -> dict[
         "ntasks_per_node": profile.tasks_per_node,
         "signal_delay_s": profile.signal_delay_s,
         "stderr_to_stdout": False,
+        # submitit writes --wckey=submitit by default, which sites that enforce wckeys refuse; a profile
+        # that needs one sets it under extra_sbatch
+        "wckey": None,
     }
     for key in ("partition", "account", "qos", "constraint", "cpus_per_task"):
         value = getattr(profile, key)
@@ -111,16 +114,17 @@ class SlurmLauncher(Launcher):
         _require_sbatch()
 
     def chunk_size(self) -> int:
-        """Tasks per array: the profile's ``max_array_size``, else the cluster's ``MaxArraySize``
-        (indices run 0..MaxArraySize-1; 0 means no arrays at all, so one job per task)."""
+        """Tasks per array: the smaller of the profile's ``max_array_size`` and the cluster's
+        ``MaxArraySize`` when ``scontrol`` tells it (a profile written for another cluster must not
+        make sbatch refuse a later chunk); the profile's alone, or SLURM's default, otherwise.
+        Indices run 0..MaxArraySize-1; 0 means no arrays at all, so one job per task."""
         if self._chunk_size is None:
-            if self.profile.max_array_size is not None:
-                self._chunk_size = self.profile.max_array_size
-            else:
-                from s1slurm.monitor.scheduler import max_array_size
+            from s1slurm.monitor.scheduler import max_array_size
 
-                found = max_array_size()
-                self._chunk_size = SLURM_DEFAULT_MAX_ARRAY_SIZE if found is None else max(found, 1)
+            found = max_array_size()
+            cluster = None if found is None else max(found, 1)
+            wanted = [n for n in (self.profile.max_array_size, cluster) if n is not None]
+            self._chunk_size = min(wanted) if wanted else SLURM_DEFAULT_MAX_ARRAY_SIZE
         return self._chunk_size
 
     def _python(self) -> str:

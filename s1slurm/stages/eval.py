@@ -65,6 +65,9 @@ class EvalStage(Stage):
 
     name = "eval"
     spec_model = EvalSpec
+    # on_requeue_signal asks for a requeue (records resume per question): the job must allow one
+    # (#SBATCH --requeue), or a cluster with JobRequeue=0 refuses it and the preempted task is lost
+    requeueable = True
 
     def __init__(self) -> None:
         self._questions: dict[str, tuple[str, list[Question]]] = {}

@@ -297,6 +297,13 @@ class TrainStage(Stage):
         spec: TrainSpec = ctx.spec  # type: ignore[assignment]
         paths = TrainPaths(ctx.run, ctx.shard)
         job = os.environ.get("SLURM_JOB_ID")
+        node = L.active()
+        # The ranks are asked to stop first: the scheduler queries below (squeue, scontrol: seconds each
+        # on a busy controller) would otherwise eat into a preemption's grace before anyone checkpoints.
+        running = node is not None and not ctx.run.is_done(ctx.shard) and \
+            (_read_attempt(paths, node.attempt) or {}).get("outcome") != "completed"
+        if running:
+            node.request_stop()  # type: ignore[union-attr]
         kind = classify_signal(ctx.profile, getattr(self, "_started", time.time()), seconds_left_in_job())
         event = {"attempt": current_attempt(), "job_id": job, "signal": signal_name, "checkpoint_step": None}
         if ctx.run.is_done(ctx.shard):
@@ -304,7 +311,6 @@ class TrainStage(Stage):
             # marker and ends at once, which keeps the job successful for an afterok dependency.
             ctx.logger.info("%s after the run was done: requeuing only to end the job cleanly", signal_name)
             return {"requeue": True, "count": False, "kind": kind, "event": event}
-        node = L.active()
         if node is not None:
             record = _read_attempt(paths, node.attempt)
             if record is not None and record.get("outcome") == "completed":
@@ -312,9 +318,10 @@ class TrainStage(Stage):
                 return {"requeue": True, "count": False, "kind": kind, "event": event}
             grace, why = stop_grace_s(signal_name, kind, ctx.profile, spec.launch.stop_margin_s,
                                       partition_grace_s() if signal_name == "SIGTERM" else None)
-            ctx.logger.warning("%s (%s): asking the ranks to checkpoint and exit within %.0fs (%s)", signal_name,
+            ctx.logger.warning("%s (%s): asked the ranks to checkpoint and exit within %.0fs (%s)", signal_name,
                                kind, grace, why)
-            node.request_stop()
+            if not running:  # finished between the two reads: nothing was asked yet
+                node.request_stop()
             if not node.wait_exit(grace):
                 ctx.logger.error("ranks did not exit in %.0fs; stopping them (the next start resumes from the "
                                  "newest complete checkpoint)", grace)

@@ -116,13 +116,15 @@ def test_a_refused_first_chunk_is_a_plain_slurm_error(tmp_path, fake_submitit):
     assert [t["job_id"] for t in run.read_manifest()["tasks"]] == [None, None]
 
 
-def test_the_split_size_is_the_clusters_max_array_size_unless_the_profile_sets_one(monkeypatch):
+def test_the_split_size_is_the_smaller_of_the_clusters_max_array_size_and_the_profiles(monkeypatch):
     import s1slurm.monitor.scheduler as sched
 
     monkeypatch.setattr(sched, "max_array_size", lambda: 5)
     assert launcher().chunk_size() == 5
     assert launcher(max_array_size=3).chunk_size() == 3
+    assert launcher(max_array_size=1000).chunk_size() == 5  # a profile written for a larger cluster
     monkeypatch.setattr(sched, "max_array_size", lambda: 0)  # MaxArraySize=0: no arrays at all
     assert launcher().chunk_size() == 1
     monkeypatch.setattr(sched, "max_array_size", lambda: None)  # cannot ask: SLURM's own default
     assert launcher().chunk_size() == 1001
+    assert launcher(max_array_size=3).chunk_size() == 3

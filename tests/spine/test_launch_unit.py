@@ -119,5 +119,6 @@ def test_only_requeueable_stages_ask_for_requeue():
     run = RunDir(Path("/r"))
     [probe] = SlurmLauncher(h100_profile(), JobSpec(stage="probe"), get_stage("probe").ref()).render(run, tasks(1))
     assert "#SBATCH --requeue" not in probe
-    [train] = SlurmLauncher(h100_profile(), JobSpec(stage="train"), get_stage("train").ref()).render(run, tasks(1))
-    assert "#SBATCH --requeue" in train.splitlines()
+    for name in ("train", "eval", "curate"):  # the stages whose tasks ask to be requeued on USR2
+        [script] = SlurmLauncher(h100_profile(), JobSpec(stage=name), get_stage(name).ref()).render(run, tasks(1))
+        assert "#SBATCH --requeue" in script.splitlines(), name
