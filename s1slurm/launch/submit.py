@@ -161,6 +161,7 @@ def create_run(resolved: Resolved, command_line: list[str] | None = None) -> tup
     manifest = manifest_for(resolved, run, command_line or sys.argv)
     atomic_write_json(run.manifest_path, manifest)
     shutil.copyfile(resolved.spec_path, run.spec_path)
+    resolved.stage.prepare_run(resolved.spec, run)
     return run, manifest
 
 

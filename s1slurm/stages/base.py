@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.task import StageRef, TaskContext  # TaskContext: what every stage's run() gets
 
@@ -44,6 +45,10 @@ class Stage(ABC):
     def resources(self, spec: JobSpec, profile: Profile) -> Profile:
         """The profile this stage's tasks run with (after the spec's ``cluster`` overrides)."""
         return profile
+
+    def prepare_run(self, spec: JobSpec, run: RunDir) -> None:
+        """Write into a new run folder what its tasks need besides the manifest (called once, at
+        submission, before any task is launched)."""
 
     def manifest_extra(self, spec: JobSpec) -> dict:
         """Stage-specific facts recorded in manifest.json at submission (e.g. expected questions)."""

@@ -10,13 +10,17 @@ counted) by every reader. The done marker comes last.
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from s1slurm.config.cluster import Profile
+from s1slurm.core.atomic import atomic_write_text
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.jsonl import append_lines, read_lines
+from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark, reads_hub
 from s1slurm.eval.engines import derive_seed, get_engine
@@ -115,6 +119,18 @@ class EvalStage(Stage):
                                   field=f"benchmarks.{i}", expected="at least one question")
         if tokenizer is not None:
             check_room(spec, tokenizer, questions, spec_path)
+        if profile.executor == "slurm" and profile.weights_cache and hub_model:
+            # compute nodes often have no internet: the weights come along, as for training
+            from s1slurm.models import hub
+
+            folder = hub.snapshot_folder(profile.weights_cache, spec.model)
+            if dry_run:
+                self._skipped.append(f"downloading {spec.model} into {folder} (a real submission does)")
+            else:
+                try:
+                    spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
+                except ConfigError as e:
+                    raise (e.in_file(str(spec_path)) if e.file is None else e) from None
         self.resources(spec, profile)
 
     def plan_text(self, spec: EvalSpec, profile: Profile) -> str | None:  # type: ignore[override]
@@ -151,6 +167,12 @@ class EvalStage(Stage):
             if tp < gpus and profile.extra_sbatch.get("exclusive") and "extra_sbatch" not in fixed:
                 # tasks smaller than a node share it
                 updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
+        if profile.executor == "slurm" and "env" not in fixed and (is_smollm2(spec.model) or looks_local(spec.model)):
+            # the model is a folder and the questions are frozen in the run: the tasks need no hub
+            # (set here so that a node without internet fails fast instead of waiting on timeouts)
+            offline = {k: "1" for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") if k not in profile.env}
+            if offline:
+                updates["env"] = {**profile.env, **offline}
         return profile.merged(updates, source="eval resources") if updates else profile
 
     def plan(self, spec: EvalSpec) -> list[Shard]:  # type: ignore[override]
@@ -170,6 +192,13 @@ class EvalStage(Stage):
         return {"eval_plan": {"benchmarks": benchmarks, "settings": [s.to_dict() for s in spec.settings()],
                               "samples": spec.samples, "model": spec.model, "engine": spec.engine,
                               "run": spec.run_description()}}
+
+    def prepare_run(self, spec: EvalSpec, run: RunDir) -> None:  # type: ignore[override]
+        """Freeze every benchmark's questions into the run folder: the tasks read them there, so a
+        compute node without internet never asks the hub, and every task sees the same questions."""
+        for b in spec.benchmarks:
+            lines = [json.dumps(asdict(q), ensure_ascii=False, default=str) for q in self._load(spec, b, "<spec>")]
+            atomic_write_text(questions_path(run, b.effective_label), "".join(line + "\n" for line in lines))
 
     def _load(self, spec: EvalSpec, cfg: BenchmarkConfig, source: Path | str) -> list[Question]:
         key = cfg.model_dump_json()
@@ -202,8 +231,13 @@ class EvalStage(Stage):
             "samples": spec.samples, "elapsed_s": round(time.time() - started, 3)})
 
     def _frozen_questions(self, ctx: TaskContext, spec: EvalSpec, cfg: BenchmarkConfig) -> list[Question]:
-        """The benchmark's questions in the order frozen in the manifest at submission."""
-        questions = load_benchmark(cfg, spec.seed, source=str(ctx.run.manifest_path))
+        """The benchmark's questions in the order frozen in the manifest at submission: from the
+        run folder (written at submission), or, for a run made before that, loaded again."""
+        frozen = questions_path(ctx.run, cfg.effective_label)
+        if frozen.is_file():
+            questions = [Question(**row) for row in read_lines(frozen) if isinstance(row, dict)]
+        else:
+            questions = load_benchmark(cfg, spec.seed, source=str(ctx.run.manifest_path))
         try:
             plan = ctx.run.read_manifest().get("eval_plan") or {}
         except ConfigError:
@@ -217,6 +251,11 @@ class EvalStage(Stage):
             raise StageError(f"benchmark {cfg.effective_label!r} changed since submission: {len(missing)} "
                              f"of its {len(ids)} question ids are gone (first: {missing[0]!r})")
         return [by_id[i] for i in ids]
+
+
+def questions_path(run: RunDir, label: str) -> Path:
+    """Where a run keeps the questions of benchmark ``label`` frozen at submission."""
+    return run.path / "questions" / f"{label}.jsonl"
 
 
 def sample_seed(spec: EvalSpec, label: str, question_id: str, index: int) -> int:
@@ -303,7 +342,7 @@ def _record(ctx: TaskContext, spec: EvalSpec, label: str, q: Question, index: in
 
 
 def _offline_reason() -> str | None:
-    """Why the hub cannot be reached from here (None when it can); one definition, in train.hub."""
-    from s1slurm.train.hub import offline_reason
+    """Why the hub cannot be reached from here (None when it can); one definition, in models.hub."""
+    from s1slurm.models.hub import offline_reason
 
     return offline_reason()

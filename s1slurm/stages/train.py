@@ -69,7 +69,7 @@ class TrainStage(Stage):
               force: bool = False, dry_run: bool = False) -> None:
         """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
         a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
-        from s1slurm.train import hub
+        from s1slurm.models import hub
         from s1slurm.train.data import check_fields, is_local_source, peek_columns
         from s1slurm.train.deepspeed import resolve_template
         from s1slurm.train.options import check_memory_options
@@ -171,7 +171,7 @@ class TrainStage(Stage):
 
         est, note = getattr(self, "estimate", None), None
         if est is None:
-            from s1slurm.train import hub
+            from s1slurm.models import hub
 
             est, note = estimate_for(spec, profile, TrainPlan.build(spec, profile),
                                      offline=hub.offline_reason(), file=None)

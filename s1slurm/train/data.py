@@ -41,7 +41,7 @@ def load_records(spec: DataSpec) -> list[dict[str, Any]]:
 
         raise MissingDependencyError("datasets", "train") from None
     if Path(spec.source).is_dir():
-        # A hub dataset's snapshot, downloaded at submission (s1slurm.train.hub.download_dataset).
+        # A hub dataset's snapshot, downloaded at submission (s1slurm.models.hub.download_dataset).
         ds = datasets.load_dataset(str(Path(spec.source).resolve()), split=spec.split)
     elif is_local_source(spec.source):
         path = Path(spec.source)

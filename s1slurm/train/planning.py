@@ -15,7 +15,7 @@ from s1slurm.train.plan import TrainPlan
 def model_shape(model: str, *, offline: str | None) -> tuple[P.ModelShape | None, str]:
     """The shape of ``model`` and where it came from: a local ``config.json``, the hub's, or the
     built-in table when the hub cannot be reached (``offline`` says why)."""
-    from s1slurm.train import hub
+    from s1slurm.models import hub
 
     if not hub.is_hub_id(model):
         config = Path(model).expanduser() / "config.json"

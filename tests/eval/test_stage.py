@@ -260,3 +260,38 @@ def test_resume_after_a_killed_task_gives_complete_records_without_duplicates(tm
             assert p.run == run.name and p.engine == "transformers" and p.shard == shard.id
             assert p.thinking_tokens <= p.budget["max_thinking_tokens"]
             assert p.thinking_end in ("natural", "budget") and p.gold_answer
+
+
+# ------------------------------------------------------------------ nodes without internet
+
+def test_questions_are_frozen_in_the_run_so_tasks_never_reload_the_benchmark(tmp_path):
+    import shutil as _shutil
+    from types import SimpleNamespace
+
+    from s1slurm.launch.submit import create_run
+    from s1slurm.stages.eval import questions_path
+
+    data = tmp_path / "math500.jsonl"
+    _shutil.copy(MATH500, data)
+    resolved = resolve_spec(tmp_path, base_spec(benchmarks=[{"name": "math500", "path": str(data), "limit": 3}],
+                                                runs_dir=str(tmp_path / "runs")))
+    run, manifest = create_run(resolved, ["test"])
+    frozen = questions_path(run, "math500")
+    assert frozen.is_file() and frozen.read_text().count("\n") == 3
+    data.unlink()  # as on a node that cannot reach where the benchmark came from
+    stage, cfg = EvalStage(), resolved.spec.benchmarks[0]
+    questions = stage._frozen_questions(SimpleNamespace(run=run), resolved.spec, cfg)
+    assert [q.id for q in questions] == manifest["eval_plan"]["benchmarks"]["math500"]["question_ids"]
+    assert questions[0].gold and questions[0].prompt
+
+
+def test_slurm_eval_tasks_run_offline_when_the_model_is_a_folder(tmp_path):
+    from s1slurm.config.cluster import Profile
+    from s1slurm.eval.spec import EvalSpec
+
+    slurm = Profile(executor="slurm", gpus_per_node=8, env={"HF_HOME": "/scratch/me/hf"})
+    local = EvalSpec.model_validate(base_spec(model=str(tmp_path)))
+    env = EvalStage().resources(local, slurm).env
+    assert env == {"HF_HOME": "/scratch/me/hf", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    hub = EvalSpec.model_validate(base_spec(model="org/model", engine="vllm"))  # no weights_cache: the job downloads
+    assert "HF_HUB_OFFLINE" not in EvalStage().resources(hub, slurm).env

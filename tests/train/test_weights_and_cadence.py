@@ -12,7 +12,7 @@ from s1slurm.config.cluster import Profile
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.distributed import DistEnv
 from s1slurm.stages.train import TrainStage
-from s1slurm.train import hub
+from s1slurm.models import hub
 from s1slurm.train.launcher import NodeLauncher
 from s1slurm.train.paths import TrainPaths
 from s1slurm.train.plan import TrainPlan
