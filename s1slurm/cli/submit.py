@@ -48,6 +48,9 @@ def submit(ctx: typer.Context,
             for answer in launcher.test(run, resolved.tasks):
                 console.print(answer, markup=False, highlight=False)
         return
+    for note in getattr(resolved.stage, "notes", []):  # a dry run shows them in its plan; say them here too
+        if note.startswith("warning:"):
+            console.print(note, markup=False, highlight=False)
     run, submission = sub.submit(resolved, launcher, sys.argv)
     if submission.executor == "slurm":
         jobs = ", ".join(a["job_id"] + (f" (array of {a['size']})" if a["array"] else "") for a in submission.arrays)

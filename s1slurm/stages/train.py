@@ -142,8 +142,18 @@ class TrainStage(Stage):
         return est
 
     def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
-        """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force)."""
+        """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force);
+        a note when the partition's preemption GraceTime is shorter than a step and a checkpoint."""
         from s1slurm.train.planner import render
+        from s1slurm.train.requeue import partition_grace_s
+
+        grace = partition_grace_s(profile.partition) if profile.executor == "slurm" and profile.partition else None
+        if grace and grace < estimate.margin_s:  # GraceTime=0: no grace configured, nothing to compare
+            self.notes.append(
+                f"warning: partition {profile.partition}'s GraceTime {grace:g} s is shorter than one step + a "
+                f"checkpoint + the stop margin ({estimate.margin_s:.0f} s): a preemption (SIGTERM) would kill the "
+                "checkpoint and the job would restart from the previous one; checkpoint more often "
+                "(checkpoint.every_minutes) or ask your admins for a longer GraceTime")
 
         problems = []
         if profile.gpu_memory_gb and estimate.peak_gb > profile.gpu_memory_gb:

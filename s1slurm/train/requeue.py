@@ -56,9 +56,10 @@ def seconds_left_in_job() -> float | None:
     return parse_time_left(proc.stdout) if proc is not None else None
 
 
-def partition_grace_s() -> float | None:
-    """The ``GraceTime`` of this job's partition (the time between SIGTERM and SIGKILL on preemption)."""
-    partition = os.environ.get("SLURM_JOB_PARTITION")
+def partition_grace_s(partition: str | None = None) -> float | None:
+    """The ``GraceTime`` of ``partition`` (default: this job's), the time between SIGTERM and SIGKILL
+    on preemption; None when SLURM cannot tell."""
+    partition = partition or os.environ.get("SLURM_JOB_PARTITION")
     proc = _run(["scontrol", "-o", "show", "partition", partition]) if partition else None
     m = re.search(r"\bGraceTime=(\d+)", proc.stdout) if proc is not None else None
     return float(m.group(1)) if m else None

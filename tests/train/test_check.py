@@ -124,3 +124,25 @@ def test_memory_options_that_cannot_work_exit_2_before_submission(workdir, small
     with pytest.raises(ConfigError) as e:
         check(workdir, text, profile=profile)
     assert words in str(e.value) and e.value.field == field and e.value.file == "train.yaml"
+
+
+def test_a_preemption_grace_shorter_than_a_checkpoint_is_warned_about(workdir, small_model, s1_jsonl, monkeypatch):
+    import subprocess
+
+    import s1slurm.train.requeue as requeue
+
+    asked = []
+
+    def scontrol(args, timeout=15):
+        asked.append(args)
+        return subprocess.CompletedProcess(args, 0, stdout="PartitionName=debug PreemptMode=REQUEUE GraceTime=1 "
+                                                           "DefaultTime=NONE\n", stderr="")
+
+    monkeypatch.setattr(requeue, "_run", scontrol)
+    resolved = check(workdir, spec_text(small_model, s1_jsonl), profile="ci")
+    assert ["scontrol", "-o", "show", "partition", resolved.profile.partition] in asked
+    [warning] = [n for n in resolved.stage.notes if n.startswith("warning:")]
+    assert "GraceTime 1 s is shorter than one step + a checkpoint" in warning
+    monkeypatch.setattr(requeue, "_run", lambda args, timeout=15: None)  # SLURM cannot tell: no warning
+    assert not [n for n in check(workdir, spec_text(small_model, s1_jsonl), profile="ci").stage.notes
+                if n.startswith("warning:")]
