@@ -36,11 +36,16 @@ def key(model: str, row_id: str) -> str:
     return f"{model}::{row_id}"
 
 
+def _answer(row: dict[str, Any]) -> str | None:
+    """The row's own final answer (an answer of 0 is one)."""
+    return str(row["answer"]) if row.get("answer") not in (None, "") else None
+
+
 def gold_answer(row: dict[str, Any]) -> str | None:
     """The answer an attempt is graded against: the row's ``answer``, else the final answer of its
     worked solution (its last \\boxed{}, or an ``Answer:`` line: NuminaMath-CoT's solutions end so)."""
-    if row.get("answer") not in (None, ""):  # an answer of 0 is an answer
-        return str(row["answer"])
+    if (answer := _answer(row)) is not None:
+        return answer
     return extract_answer(row["solution"], "math") if row.get("solution") else None
 
 
@@ -68,7 +73,7 @@ def attempt_records(engine: Engine, cfg: AttemptsConfig, model: str,
 def reference(row: dict[str, Any]) -> str | None:
     """What the judge compares an attempt with: the worked solution (s1's data/grading.txt fills
     "Correct answer" with the solution), else the final answer; None when the row has neither."""
-    return row.get("solution") or (str(row["answer"]) if row.get("answer") not in (None, "") else None)
+    return row.get("solution") or _answer(row)
 
 
 def judge_records(engine: Engine, cfg: AttemptsConfig, records: list[dict[str, Any]],

@@ -38,7 +38,10 @@ class Launcher(ABC):
 
     def __init__(self, profile: Profile, spec: JobSpec, stage: StageRef) -> None:
         self.profile, self.spec, self.stage = profile, spec, stage
-        self.stage_name = stage.name
+
+    @property
+    def stage_name(self) -> str:
+        return self.stage.name
 
     def make_task(self, run: RunDir, task: PlannedTask) -> ShardTask:
         return ShardTask(self.stage, str(run.path), task.shard.to_dict(), task.index)

@@ -49,10 +49,15 @@ def resolve(stage: Any, spec_path: Path, cluster: ClusterFile, cluster_path: Pat
                           field="stage", expected=f"'{stage_name}'")
     spec = load_model(spec_path, stage.spec_model, data)
     name = profile_name or spec.profile or cluster.default  # the command line wins
-    if name not in cluster.profiles and not profile_name and spec.profile:  # the spec named it
-        raise ConfigError(f"no profile named {name!r} (profiles from {cluster_path})", file=str(spec_path), field="profile",
-                          expected=f"one of: {', '.join(sorted(cluster.profiles))} (or --profile)")
-    profile = cluster.profile(name, file=str(cluster_path)).merged(spec.cluster, source=str(spec_path))
+    try:
+        base = cluster.profile(name, file=str(cluster_path))
+    except ConfigError as e:
+        if profile_name or not spec.profile:
+            raise
+        # the spec named the profile: its field is at fault, not the profiles file
+        raise ConfigError(f"{e.detail} (profiles from {cluster_path})", file=str(spec_path), field="profile",
+                          expected=f"{e.expected} (or --profile)") from None
+    profile = base.merged(spec.cluster, source=str(spec_path))
     try:
         stage.check(spec, profile, spec_path, force=force, dry_run=dry_run)
         profile = stage.resources(spec, profile)

@@ -39,11 +39,6 @@ def offline_reason() -> str | None:
         return f"{host}:{port} not reachable ({e.strerror or e})"
 
 
-def is_hub_id(model: str) -> bool:
-    """A hub id (``org/name``) rather than a local folder."""
-    return not Path(model).expanduser().exists() and not model.startswith((".", "/", "~"))
-
-
 def read_config(model: str) -> dict[str, Any]:
     """``config.json`` of a local folder, or of a hub id (one small download)."""
     local = Path(model).expanduser() / "config.json"

@@ -21,6 +21,11 @@ def looks_local(model: str) -> bool:
             or model.count("/") > 1)
 
 
+def is_hub_id(name: str) -> bool:
+    """A hub id (``org/name``): neither the ``smollm2`` alias nor a local folder."""
+    return not is_smollm2(name) and not looks_local(name)
+
+
 def smollm2_model(name: str, *, file: str | None = None) -> Path:
     """``smollm2`` or ``smollm2:<layers>``: the SmolLM2-135M-Instruct folder (cut to ``layers``),
     built once into the local cache."""

@@ -14,11 +14,11 @@ import time
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import ConfigError, SlurmError
 from s1slurm.core.rundir import RunDir
-from s1slurm.monitor.status import read_status
 from s1slurm.launch.base import PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed
 from s1slurm.launch.resume import resume_tasks
 from s1slurm.launch.task import StageRef
+from s1slurm.monitor.status import read_status
 
 
 def cancel(run: RunDir, task: int | None = None) -> list[str]:

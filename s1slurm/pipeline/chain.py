@@ -163,8 +163,8 @@ def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[s
                   local: bool) -> RunDir:
     from s1slurm.config.discovery import profiles_for_run
     from s1slurm.launch import submit as sub
-    from s1slurm.stages import get_stage
     from s1slurm.launch.environment import submission_environment
+    from s1slurm.stages import get_stage
 
     output = step_output(previous) if previous is not None else None
     data = child_spec(paths.step, previous.step if previous else None, output, paths.root)

@@ -29,7 +29,7 @@ from s1slurm.eval.grading import grade
 from s1slurm.eval.methods import Item, run_settings
 from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
 from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
-from s1slurm.models.resolve import is_smollm2, looks_local
+from s1slurm.models.resolve import is_hub_id
 from s1slurm.stages.base import Stage, TaskContext
 
 
@@ -94,7 +94,7 @@ class EvalStage(Stage):
         # A dry run on a machine without internet skips what needs the hub (a real submission
         # never does): the plan and the scripts do not depend on it.
         offline = _offline_reason() if dry_run else None
-        hub_model = not is_smollm2(spec.model) and not looks_local(spec.model)
+        hub_model = is_hub_id(spec.model)
         tokenizer = None
         if offline and hub_model:
             self._skipped.append(f"tokenizer and delimiter checks of {spec.model} ({offline})")
@@ -167,7 +167,7 @@ class EvalStage(Stage):
             if tp < gpus and profile.extra_sbatch.get("exclusive") and "extra_sbatch" not in fixed:
                 # tasks smaller than a node share it
                 updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
-        if profile.executor == "slurm" and "env" not in fixed and (is_smollm2(spec.model) or looks_local(spec.model)):
+        if profile.executor == "slurm" and "env" not in fixed and not is_hub_id(spec.model):
             # the model is a folder and the questions are frozen in the run: the tasks need no hub
             # (set here so that a node without internet fails fast instead of waiting on timeouts)
             offline = {k: "1" for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") if k not in profile.env}

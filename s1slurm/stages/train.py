@@ -16,7 +16,7 @@ from pathlib import Path
 from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard
-from s1slurm.models.resolve import is_smollm2, smollm2_model
+from s1slurm.models.resolve import is_hub_id, is_smollm2, smollm2_model
 from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
 from s1slurm.train.plan import MANIFEST_TEMPLATE_KEY, TrainPlan
@@ -94,7 +94,7 @@ class TrainStage(Stage):
                 raise ConfigError("eval spec not found", file=file, field="eval_after")
         plan = TrainPlan.build(spec, profile, file=file)  # layout, global batch, DeepSpeed template
         plan.deepspeed_config()  # a template that contradicts the spec's offload is refused here
-        offline = hub.offline_reason() if (hub.is_hub_id(spec.model) or not is_local_source(spec.data.source)) \
+        offline = hub.offline_reason() if (is_hub_id(spec.model) or not is_local_source(spec.data.source)) \
             else None
         estimate = self._estimate(spec, profile, plan, file=file, offline=offline)
         self.notes += check_memory_options(spec, plan.layout, estimate.shape if estimate else None, file=file,
@@ -103,7 +103,7 @@ class TrainStage(Stage):
             self._refuse_if_over(estimate, spec, profile, file=file, force=force)
         if offline is not None and dry_run:
             what = [w for w, needed in (("the dataset's columns", not is_local_source(spec.data.source)),
-                                        ("the model's chat template and positions", hub.is_hub_id(spec.model)))
+                                        ("the model's chat template and positions", is_hub_id(spec.model)))
                     if needed]
             self.notes.append(f"skipped (hub not reachable: {offline}): checks of {' and '.join(what)}; "
                               "a real submission runs them")
@@ -111,12 +111,12 @@ class TrainStage(Stage):
                 return
         elif offline is not None:
             raise ConfigError(f"the hub is needed to check this spec but cannot be reached: {offline}", file=file,
-                              field="model" if hub.is_hub_id(spec.model) else "data.source",
+                              field="model" if is_hub_id(spec.model) else "data.source",
                               expected="a machine that reaches the hub, local files, or --dry-run / plan to "
                                        "skip hub checks")
         columns, _ = peek_columns(spec.data)
         check_fields(columns, spec.data.field_map(), source=spec.data.source, file=file)
-        if hub.is_hub_id(spec.model) and profile.weights_cache and not dry_run:
+        if is_hub_id(spec.model) and profile.weights_cache and not dry_run:
             # Every rank loads this folder with HF_HUB_OFFLINE=1: one download, here, with a progress bar.
             try:
                 spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
@@ -124,10 +124,10 @@ class TrainStage(Stage):
                     spec.data.source = str(hub.download_dataset(spec.data.source, profile.weights_cache))
             except ConfigError as e:
                 raise e.in_file(file) from None
-        elif hub.is_hub_id(spec.model) and profile.weights_cache:
+        elif is_hub_id(spec.model) and profile.weights_cache:
             self.notes.append(f"weights: a real submission downloads {spec.model} into "
                               f"{hub.snapshot_folder(profile.weights_cache, spec.model)}")
-        if offline is None or not hub.is_hub_id(spec.model):
+        if offline is None or not is_hub_id(spec.model):
             check_model(spec, file=file)
 
     def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
@@ -308,12 +308,12 @@ class TrainStage(Stage):
         paths = TrainPaths(ctx.run, ctx.shard)
         job = os.environ.get("SLURM_JOB_ID")
         node = L.active()
+        record = _read_attempt(paths, node.attempt) if node is not None else None
+        completed = record is not None and record.get("outcome") == "completed"
         # The ranks are asked to stop first: the scheduler queries below (squeue, scontrol: seconds each
         # on a busy controller) would otherwise eat into a preemption's grace before anyone checkpoints.
-        running = node is not None and not ctx.run.is_done(ctx.shard) and \
-            (_read_attempt(paths, node.attempt) or {}).get("outcome") != "completed"
-        if running:
-            node.request_stop()  # type: ignore[union-attr]
+        if node is not None and not completed and not ctx.run.is_done(ctx.shard):
+            node.request_stop()
         kind = classify_signal(ctx.profile, getattr(self, "_started", time.time()), seconds_left_in_job())
         event = {"attempt": current_attempt(), "job_id": job, "signal": signal_name, "checkpoint_step": None}
         if ctx.run.is_done(ctx.shard):
@@ -322,16 +322,13 @@ class TrainStage(Stage):
             ctx.logger.info("%s after the run was done: requeuing only to end the job cleanly", signal_name)
             return {"requeue": True, "count": False, "kind": kind, "event": event}
         if node is not None:
-            record = _read_attempt(paths, node.attempt)
-            if record is not None and record.get("outcome") == "completed":
+            if completed:
                 ctx.logger.info("%s right after training completed: requeuing to finish the run", signal_name)
                 return {"requeue": True, "count": False, "kind": kind, "event": event}
             grace, why = stop_grace_s(signal_name, kind, ctx.profile, spec.launch.stop_margin_s,
                                       partition_grace_s() if signal_name == "SIGTERM" else None)
             ctx.logger.warning("%s (%s): asked the ranks to checkpoint and exit within %.0fs (%s)", signal_name,
                                kind, grace, why)
-            if not running:  # finished between the two reads: nothing was asked yet
-                node.request_stop()
             if not node.wait_exit(grace):
                 ctx.logger.error("ranks did not exit in %.0fs; stopping them (the next start resumes from the "
                                  "newest complete checkpoint)", grace)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from s1slurm.config.cluster import Profile
+from s1slurm.models.resolve import is_hub_id
 from s1slurm.train import planner as P
 from s1slurm.train.plan import TrainPlan
 
@@ -17,7 +18,7 @@ def model_shape(model: str, *, offline: str | None) -> tuple[P.ModelShape | None
     built-in table when the hub cannot be reached (``offline`` says why)."""
     from s1slurm.models import hub
 
-    if not hub.is_hub_id(model):
+    if not is_hub_id(model):
         config = Path(model).expanduser() / "config.json"
         if not config.is_file():
             return None, f"no config.json in {model}"
