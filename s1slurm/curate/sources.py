@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from s1slurm.core.dataload import BadLine, load_table
 from s1slurm.core.errors import ConfigError
 from s1slurm.curate.ngrams import normalize
 from s1slurm.curate.spec import SourceConfig
-
-_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-
 
 @dataclass
 class Collected:
@@ -38,58 +35,19 @@ class Collected:
 def read_source(cfg: SourceConfig, index: int, spec_file: str) -> tuple[list[Any], list[str]]:
     """(records, column names) of a source. A missing file or an unreadable one is a ConfigError
     naming the spec and the field; local JSON Lines are read line by line so that one bad line
-    becomes a reject (``invalid_json``, recorded as a string marker) rather than a lost file."""
+    becomes a reject (``invalid_json``, recorded as a :class:`BadLine`) rather than a lost file."""
     where = f"sources.{index}"
-    if cfg.path is not None:
-        path = Path(cfg.path).expanduser()
-        fmt = _FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise ConfigError(f"cannot read {path.name!r}", file=spec_file, field=f"{where}.path",
-                              expected=f"a file ending in {', '.join(_FORMATS)}")
-        if not path.is_file():
-            raise ConfigError(f"source {cfg.name!r}: file {str(path)!r} not found", file=spec_file,
-                              field=f"{where}.path", expected="an existing local file")
-        if path.suffix.lower() == ".jsonl":
-            records: list[Any] = []
-            with open(path, encoding="utf-8") as f:
-                for number, line in enumerate(f, 1):
-                    if cfg.limit is not None and len(records) >= cfg.limit:
-                        break
-                    if not line.strip():
-                        continue
-                    try:
-                        records.append(json.loads(line))
-                    except ValueError:
-                        records.append(_BadLine(number))
-            columns = sorted({k for r in records if isinstance(r, dict) for k in r})
-            return records, columns
-        import datasets
-
-        try:
-            ds = datasets.load_dataset(fmt, data_files=str(path.resolve()), split="train")
-        except Exception as e:  # datasets wraps parse errors in several types
-            raise ConfigError(f"cannot read: {type(e).__name__}: {str(e)[:200]}", file=str(path),
-                              expected="a valid file") from None
-    else:
-        import datasets
-
-        try:
-            if (Path(cfg.hub_id).expanduser() / "state.json").is_file():  # a folder made by save_to_disk
-                ds = datasets.load_from_disk(str(Path(cfg.hub_id).expanduser()))
-            else:
-                ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=cfg.split)
-        except Exception as e:  # unknown id, gated, offline: one message naming the field
-            raise ConfigError(f"source {cfg.name!r}: cannot load {cfg.hub_id!r} (split {cfg.split!r}): "
-                              f"{type(e).__name__}: {str(e)[:200]}", file=spec_file,
-                              field=f"{where}.hub_id") from None
-    if cfg.limit is not None:
-        ds = ds.select(range(min(cfg.limit, len(ds))))
-    return ds.to_list(), list(ds.column_names)
-
-
-@dataclass(frozen=True)
-class _BadLine:
-    line: int
+    name, field = (str(cfg.path), f"{where}.path") if cfg.path is not None else (cfg.hub_id, f"{where}.hub_id")
+    assert name is not None  # the spec requires one of path and hub_id
+    try:
+        table = load_table(name, field=field, file=spec_file, config=cfg.hub_config, split=cfg.split,
+                           limit=cfg.limit, bad_lines="keep")
+    except ConfigError as e:
+        if e.file != spec_file:  # the data file itself is at fault
+            raise
+        raise ConfigError(f"source {cfg.name!r}: {e.detail}", file=spec_file, field=e.field,
+                          expected=e.expected) from None
+    return table.records, table.columns
 
 
 def check_columns(cfg: SourceConfig, index: int, columns: list[str], spec_file: str) -> None:
@@ -152,7 +110,7 @@ def collect(sources: list[SourceConfig], spec_file: str, *, dedup: bool = True) 
 
 def _reject_of(cfg: SourceConfig, number: int, rec: Any, q_col: str | None, id_col: str | None
                ) -> dict[str, Any] | None:
-    if isinstance(rec, _BadLine):
+    if isinstance(rec, BadLine):
         return _rejected(cfg, number, None, "invalid_json", f"line {rec.line} is not valid JSON")
     if not isinstance(rec, dict):
         return _rejected(cfg, number, None, "not_an_object", "the record is not a JSON object")

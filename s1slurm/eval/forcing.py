@@ -35,18 +35,9 @@ from typing import Any, Hashable, Sequence
 from s1slurm.eval.engines.base import (Engine, Generation, Request, StopMatch, StopRule, StopScanner,
                                        derive_seed)
 from s1slurm.eval.records import BudgetSetting
+from s1slurm.models.delimiters import DelimiterText
 
 AUTO_ANSWER_ROOM = 100  # s1 (lm-evaluation-harness fork, vllm_causallms.py): "Leave 100 tokens for answer"
-
-@dataclass(frozen=True)
-class DelimiterText:
-    """The strings that frame thinking and answer (s1's defaults)."""
-
-    thinking_start: str = "<|im_start|>think\n"
-    thinking_end: tuple[str, ...] = ("<|im_start|>",)  # s1's until_thinking: one token
-    answer_start: str = "<|im_start|>answer\n"
-    final_answer: str = "Final Answer:"
-
 
 def encode(tokenizer: Any, text: str) -> tuple[int, ...]:
     """Token ids of ``text`` alone (no BOS/EOS added)."""

@@ -14,20 +14,22 @@ from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.errors import ConfigError, FieldError
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.settings import EngineSettings
-from s1slurm.eval.forcing import DelimiterText
 from s1slurm.eval.prompts import ConditionPrompts
 from s1slurm.eval.records import BudgetSetting
+from s1slurm.models.delimiters import PRESETS, DelimiterText, PresetName
 from s1slurm.models.resolve import is_smollm2, looks_local, resolve_model
 
 
 
 class Delimiters(Strict):
-    """Strings that frame thinking and the answer (defaults: the s1 format).
+    """Strings that frame thinking and the answer: a ``preset`` (``s1``, the default, or ``r1`` for
+    models that think in ``<think>...</think>``), each field overridable.
 
-    Thinking ends at the single token ``<|im_start|>`` (s1's ``until_thinking``), never at the
+    s1's thinking ends at the single token ``<|im_start|>`` (s1's ``until_thinking``), never at the
     two-token ``<|im_start|>answer``: a cap cannot fall between the two tokens and leave a stray
     ``<|im_start|>`` in the thinking."""
 
+    preset: PresetName = Field("s1", description="s1 (<|im_start|>think/answer) or r1 (<think>...</think>)")
     thinking_start: str = Field("<|im_start|>think\n", min_length=1,
                                 description="opens the assistant turn; thinking follows")
     thinking_end: list[str] = Field(["<|im_start|>"],
@@ -35,6 +37,17 @@ class Delimiters(Strict):
     answer_start: str = Field("<|im_start|>answer\n", min_length=1,
                               description="appended after thinking; the answer follows")
     final_answer: str = Field("Final Answer:", description="appended too when the budget cut thinking")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        # Fields not written in the spec come from the preset (an unknown preset is left to the field check).
+        if isinstance(data, dict) and data.get("preset") in PRESETS:
+            base = PRESETS[data["preset"]]
+            defaults = {"thinking_start": base.thinking_start, "thinking_end": list(base.thinking_end),
+                        "answer_start": base.answer_start, "final_answer": base.final_answer}
+            return {**defaults, **data}
+        return data
 
     @field_validator("thinking_end")
     @classmethod

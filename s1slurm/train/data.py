@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from s1slurm.core.dataload import load_table, looks_local
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.jsonl import first_bad_line
 from s1slurm.train.spec import DataSpec, FieldMap
@@ -24,37 +25,18 @@ from s1slurm.train.spec import DataSpec, FieldMap
 IGNORE_INDEX = -100
 THINK = "<|im_start|>think\n"
 ANSWER = "\n<|im_start|>answer\n"
-_LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 
 
 def is_local_source(source: str) -> bool:
-    """True when ``source`` names a local file (it exists, or ends like one) rather than a hub id."""
-    return Path(source).suffix.lower() in _LOCAL_FORMATS or Path(source).exists()
+    """True when ``source`` names a local file or folder rather than a hub id (the one rule of
+    :func:`s1slurm.core.dataload.looks_local`)."""
+    return looks_local(source)
 
 
 def load_records(spec: DataSpec) -> list[dict[str, Any]]:
-    """All records (the first ``limit`` ones when set) from a local file or a hub dataset."""
-    try:
-        import datasets
-    except ImportError:
-        from s1slurm.core.errors import MissingDependencyError
-
-        raise MissingDependencyError("datasets", "train") from None
-    if Path(spec.source).is_dir():
-        # A hub dataset's snapshot, downloaded at submission (s1slurm.models.hub.download_dataset).
-        ds = datasets.load_dataset(str(Path(spec.source).resolve()), split=spec.split)
-    elif is_local_source(spec.source):
-        path = Path(spec.source)
-        fmt = _LOCAL_FORMATS.get(path.suffix.lower())
-        if fmt is None or not path.is_file():
-            raise ConfigError("not a readable .jsonl, .json or .parquet file", file=str(path),
-                              field="data.source")
-        ds = datasets.load_dataset(fmt, data_files=str(path.resolve()), split="train")
-    else:
-        ds = datasets.load_dataset(spec.source, split=spec.split)
-    if spec.limit is not None:
-        ds = ds.select(range(min(spec.limit, len(ds))))
-    return ds.to_list()
+    """All records (the first ``limit`` ones when set) from a local file or folder, or a hub dataset
+    (a hub dataset's snapshot is downloaded at submission: s1slurm.models.hub.download_dataset)."""
+    return load_table(spec.source, field="data.source", split=spec.split, limit=spec.limit).records
 
 
 def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
