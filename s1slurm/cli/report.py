@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from s1slurm.cli.common import console as make_console
-from s1slurm.core.errors import S1SlurmError
 
 
 def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluation run folders"),
@@ -18,14 +17,13 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluati
            ) -> None:
     """Merge evaluation records into scaling curves with Control, Scaling and Performance."""
     from s1slurm.report import build_report, default_out_dir, render_terminal
+    from s1slurm.report.build import PartialReportError
 
     console = make_console()
     with console.status("merging records and writing the report"):
         try:
             result = build_report(run_dirs, out or default_out_dir(run_dirs), strict=strict, reference=reference)
-        except S1SlurmError as e:  # --strict on a partial report: show it, then fail
-            if getattr(e, "result", None) is None:
-                raise
+        except PartialReportError as e:  # --strict on a partial report: show it, then fail
             render_terminal(e.result, console)
             raise
     render_terminal(result, console)
