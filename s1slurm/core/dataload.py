@@ -52,13 +52,14 @@ class Table:
 
 def load_table(name: str, *, field: str, file: str | None = None, config: str | None = None,
                split: str = "train", limit: int | None = None, bad_lines: str = "error",
-               redact: bool = False, hint: str = "") -> Table:
+               redact: bool = False, hint: str = "", local_field: str | None = None) -> Table:
     """All records (the first ``limit``) of a data file, a saved dataset folder or a hub dataset.
 
     ``field``/``file`` name the spec entry blamed for a failure. ``bad_lines="keep"`` reads a JSON
     Lines file line by line and keeps a :class:`BadLine` for each line that does not parse (curation
     rejects those rows instead of losing the file). ``redact``: an error never quotes the data (gated
     sets). ``hint`` is added to a hub dataset that cannot be found (e.g. how to accept its terms).
+    ``local_field``: the spec field that takes a local copy instead (named when the hub is unreachable).
     """
     local = looks_local(name)
     path = Path(name).expanduser()
@@ -71,7 +72,7 @@ def load_table(name: str, *, field: str, file: str | None = None, config: str | 
         else:
             ds = datasets.load_dataset(str(path.resolve()) if local else name, config, split=split)
     except (ConnectionError, TimeoutError) as e:
-        raise S1SlurmError(f"cannot reach the hub for {name!r}: {e} (point {field} at a local copy, or set "
+        raise S1SlurmError(f"cannot reach {name!r}: {e} (set '{local_field or field}' to a local copy, or "
                            f"HF_DATASETS_OFFLINE=1 to use the local cache)") from None
     except Exception as e:  # unknown id, gated, bad config or split: datasets raises many types
         raise ConfigError(f"cannot load {name!r} (config {config!r}, split {split!r}): "

@@ -41,7 +41,7 @@ def read_source(cfg: SourceConfig, index: int, spec_file: str) -> tuple[list[Any
     assert name is not None  # the spec requires one of path and hub_id
     try:
         table = load_table(name, field=field, file=spec_file, config=cfg.hub_config, split=cfg.split,
-                           limit=cfg.limit, bad_lines="keep")
+                           limit=cfg.limit, bad_lines="keep", local_field=f"{where}.path")
     except ConfigError as e:
         if e.file != spec_file:  # the data file itself is at fault
             raise

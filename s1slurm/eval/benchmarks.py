@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from s1slurm.core.dataload import Table, is_hub_id, load_table
-from s1slurm.core.errors import ConfigError
+from s1slurm.core.errors import ConfigError, S1SlurmError
 from s1slurm.eval.prompts import PROMPT_TEMPLATES, template_text
 
 Kind = Literal["math", "aime", "mcq"]
@@ -228,12 +228,14 @@ def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Table, _Where]:
         else:
             table = load_table(cfg.hub_id or preset.hub_id, field="hub_id", file=source,
                                config=cfg.hub_config or preset.hub_config, split=cfg.split or preset.split,
-                               redact=cfg.redact, hint=hint)
+                               redact=cfg.redact, hint=hint, local_field="path")
     except ConfigError as e:
         if e.file != source:  # the data file itself is at fault: name it, as the loader did
             raise
         raise ConfigError(f"benchmark '{label}': {e.detail}", file=source, field=e.field,
                           expected=e.expected) from None
+    except S1SlurmError as e:  # the hub out of reach: say which benchmark
+        raise S1SlurmError(f"benchmark '{label}': {e}") from None
     return table, _Where(table.where, table.path)
 
 
