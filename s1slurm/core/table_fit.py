@@ -9,6 +9,7 @@ left is drawn whole. A table that fits is drawn exactly as rich would draw it.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from io import StringIO
 from typing import Any, Sequence
@@ -92,10 +93,18 @@ class FittedTable:
         leaving = sorted((i for i, c in enumerate(self.columns) if c.priority is not None),
                          key=lambda i: (self.columns[i].priority, -i))
         dropped: list[int] = []
-        while sum(required[i] for i in shown) + self._extra(console, len(shown)) > width and leaving:
+        def fits(columns: list[int]) -> bool:
+            return sum(required[i] for i in columns) + self._extra(console, len(columns)) <= width
+
+        while not fits(shown) and leaving:
             gone = leaving.pop(0)
             shown.remove(gone)
             dropped.append(gone)
+        # A wide column that left may have made room for a narrower one that left before it.
+        for i in reversed(dropped[:-1]):
+            if fits(sorted([*shown, i])):
+                shown = sorted([*shown, i])
+                dropped.remove(i)
         widths: dict[int, int] = {}
         room = width - self._extra(console, len(shown))
         if sum(natural[i] for i in shown) > room:
@@ -122,7 +131,8 @@ class FittedTable:
     def table(self, console: Console, width: int) -> tuple[Table, Layout]:
         """The rich table drawn at ``width`` and the layout it follows."""
         lay = self.layout(console, width)
-        table = Table(title=self.title, caption=self.caption, **self.table_options)
+        table = Table(title=_wrapping(console, self.title, "table.title"),
+                      caption=_wrapping(console, self.caption, "table.caption"), **self.table_options)
         for i in lay.shown:
             col = self.columns[i]
             options = dict(col.options)
@@ -146,7 +156,7 @@ class FittedTable:
                 line.no_wrap, line.overflow = False, "fold"
                 lines.append(line)
         if lay.dropped:
-            names = ", ".join(self.columns[i].header for i in lay.dropped)
+            names = ", ".join(dict.fromkeys(self.columns[i].header.strip() for i in lay.dropped))
             lines.append(Text(f"(not shown at this width: {names})", style="dim", no_wrap=False))
         return lines
 
@@ -169,8 +179,33 @@ def _text(console: Console, cell: RenderableType) -> Text:
     return Text(str(cell))
 
 
+def _wrapping(console: Console, text: RenderableType | None, style: str) -> RenderableType | None:
+    """A title or caption that wraps at words to the table's width, even on a soft-wrapping console."""
+    if not isinstance(text, (str, Text)):
+        return text
+    out = console.render_str(text, style=style) if isinstance(text, str) else text.copy()
+    out.no_wrap, out.overflow = False, "fold"
+    return out
+
+
 def plain_text(renderable: RenderableType, width: int) -> str:
     """``renderable`` drawn as plain text ``width`` cells wide (for logs, files and messages)."""
     buffer = StringIO()
     Console(file=buffer, width=width, force_terminal=False, color_system=None, highlight=False).print(renderable)
     return buffer.getvalue()
+
+
+def wrap_lines(text: str, width: int) -> str:
+    """Each line longer than ``width`` wrapped at spaces, continued under its own indent plus two.
+
+    Words longer than the width (paths) stay whole: the terminal folds them, but they can be copied.
+    """
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = line[:len(line) - len(line.lstrip())]
+        out += textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_long_words=False,
+                             break_on_hyphens=False) or [line]
+    return "\n".join(out)
