@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster, console as make_console
+from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster
+from s1slurm.cli.common import console as make_console
 
 plan_app = typer.Typer(no_args_is_help=True, help="Plan a stage's resources before submitting it.")
 

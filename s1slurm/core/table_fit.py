@@ -10,9 +10,10 @@ left is drawn whole. A table that fits is drawn exactly as rich would draw it.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import StringIO
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.measure import Measurement
@@ -53,8 +54,8 @@ class FittedTable:
     """
 
     def __init__(self, *, key: Sequence[int] = (0,), **table_options: Any) -> None:
-        self.title = table_options.pop("title", None)
-        self.caption = table_options.pop("caption", None)
+        self.title: str | Text | None = table_options.pop("title", None)
+        self.caption: str | Text | None = table_options.pop("caption", None)
         self.key = tuple(key)
         self.table_options = table_options
         self.columns: list[FitColumn] = []
@@ -81,7 +82,8 @@ class FittedTable:
         wide = console.options.update(width=10_000, no_wrap=False)
         natural, required = [], []
         for i, col in enumerate(self.columns):
-            sizes = [Measurement.get(console, wide, cell) for cell in [col.header, *(r[i] for r in self.rows)]]
+            cells = [col.header, *(r[i] for r in self.rows)]
+            sizes = [Measurement.get(console, wide, cell) for cell in cells]
             most = max(s.maximum for s in sizes)
             natural.append(most)
             if col.wrap:
@@ -111,7 +113,8 @@ class FittedTable:
             # Too wide as drawn naturally: whole columns keep their width, wrapping ones share the rest.
             widths = {i: required[i] for i in shown}
             room -= sum(widths.values())
-            wrapping = sorted((i for i in shown if self.columns[i].wrap), key=lambda i: natural[i] - required[i])
+            wrapping = sorted((i for i in shown if self.columns[i].wrap),
+                              key=lambda i: natural[i] - required[i])
             for n, i in enumerate(wrapping):
                 give = max(0, min(natural[i] - required[i], room // (len(wrapping) - n)))
                 widths[i] += give
@@ -179,10 +182,10 @@ def _text(console: Console, cell: RenderableType) -> Text:
     return Text(str(cell))
 
 
-def _wrapping(console: Console, text: RenderableType | None, style: str) -> RenderableType | None:
+def _wrapping(console: Console, text: str | Text | None, style: str) -> Text | None:
     """A title or caption that wraps at words to the table's width, even on a soft-wrapping console."""
-    if not isinstance(text, (str, Text)):
-        return text
+    if text is None:
+        return None
     out = console.render_str(text, style=style) if isinstance(text, str) else text.copy()
     out.no_wrap, out.overflow = False, "fold"
     return out
@@ -191,7 +194,8 @@ def _wrapping(console: Console, text: RenderableType | None, style: str) -> Rend
 def plain_text(renderable: RenderableType, width: int) -> str:
     """``renderable`` drawn as plain text ``width`` cells wide (for logs, files and messages)."""
     buffer = StringIO()
-    Console(file=buffer, width=width, force_terminal=False, color_system=None, highlight=False).print(renderable)
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None, highlight=False)
+    console.print(renderable)
     return buffer.getvalue()
 
 

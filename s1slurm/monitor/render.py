@@ -94,8 +94,9 @@ _STATUS_COLUMNS: dict[str, dict[str, Any]] = {
 def status_table(status: RunStatus, max_rows: int | None = None) -> FittedTable:
     """One row per task: shard, job id, state, nodes, elapsed, note (the interesting ones first)."""
     m = status.manifest
-    table = FittedTable(title=f"{m['run']} ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})",
-                        title_justify="left", caption=scheduler_line(status), caption_justify="left")
+    title = f"{m['run']} ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})"
+    table = FittedTable(title=title, title_justify="left", caption=scheduler_line(status),
+                        caption_justify="left")
     # Narrow consoles: nodes and elapsed leave first, then the notes move under the table (never cut).
     for col, fit in _STATUS_COLUMNS.items():
         table.add_column(col, **fit)

@@ -27,7 +27,8 @@ _METHOD_COLUMNS: dict[str, dict[str, Any]] = {
     "at": {"priority": 5, "stack": True}}
 _SETTING_COLUMNS: dict[str, dict[str, Any]] = {
     "method": {}, "setting": {},
-    "acc % [CI]": {}, "maj@k": {"priority": 3}, "think": {}, "cut %": {"priority": 4}, "forced": {"priority": 1},
+    "acc % [CI]": {}, "maj@k": {"priority": 3}, "think": {}, "cut %": {"priority": 4},
+    "forced": {"priority": 1},
     "over": {"priority": 2}, "ok": {"priority": 5}}
 
 
@@ -49,7 +50,8 @@ def render_terminal(result: "ReportResult", console: Console | None = None, cap:
         console.print(f"[bold red]The merged runs differ in {escape(', '.join(r.run_differences()))}[/]: "
                       "their numbers may not be comparable.")
     methods = FittedTable(title="Test-time scaling (Control %: settings within budget; Scaling: pp of "
-                                "accuracy per doubling / per 1k thinking tokens)", title_justify="left", key=(0, 1))
+                                "accuracy per doubling / per 1k thinking tokens)", title_justify="left",
+                          key=(0, 1))
     for col, fit in _METHOD_COLUMNS.items():
         methods.add_column(col, justify="left" if col in ("benchmark", "method", "at") else "right", **fit)
     for c in r.methods:
@@ -82,7 +84,8 @@ def render_terminal(result: "ReportResult", console: Console | None = None, cap:
                 console.print(f"  {escape(m.setting)} pass@k: {curve_text(m.ks, m.pass_at_k)}; "
                               f"maj@k: {curve_text(m.ks, m.maj_at_k)}", soft_wrap=False)
     if r.reference is not None:
-        table = FittedTable(title=f"Reference: {r.reference.name} (published, accuracy %)", title_justify="left")
+        table = FittedTable(title=f"Reference: {r.reference.name} (published, accuracy %)",
+                            title_justify="left")
         for col in ("benchmark", "with budget forcing", f"here at {r.reference_setting or '(none named)'}",
                     "without", "here at max=none"):
             table.add_column(escape(col), wrap=True, min_width=9)  # long headers wrap; the numbers are short

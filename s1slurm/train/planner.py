@@ -273,7 +273,7 @@ def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: f
         verdict = (f" of {gpu_memory_gb:g} GB: " + (f"fits, {room:.0%} headroom" if room >= 0 else
                                                       f"does NOT fit ({-room:.0%} over)"))
     rows = [*((x.item, x.gb, f"   ({x.formula})") for x in e.fixed), ("fixed part", e.fixed_gb, ""),
-            *((x.item, x.gb, f"   ({x.formula})") for x in [*e.activations, e.loss]),
+            *((x.item, x.gb, f"   ({x.formula})") for x in [*e.activations, e.loss] if x is not None),
             (f"planned peak (at {e.peak_at})", e.peak_gb, verdict)]
     if width is None:
         out += [f"  {item:<96} {gb:7.1f} GB{rest}" for item, gb, rest in rows]

@@ -47,7 +47,7 @@ def run_in_tmux(command: list[str], cwd: Path, width: int, timeout: float = 240)
     try:
         def capture(*flags: str) -> str:
             return subprocess.run(["tmux", "capture-pane", "-p", "-S", "-", *flags, "-t", screen.name],
-                                  capture_output=True, text=True).stdout
+                                  capture_output=True, text=True, check=False).stdout
 
         shown = wait_for(lambda: (t := capture()) and "EXITED" in t and t, timeout, f"{command} to end")
         return Screen(width, shown, capture("-J"))

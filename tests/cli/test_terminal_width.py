@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_status_keeps_the_note_of_a_failed_task_whole(tmp_path, width):
         assert word in screen.shown.split(), word
     assert screen.shown.count("NOT RUN") == 2
     if width == 120:   # every column fits
-        assert "01:02:03" in screen.shown and "node1" in screen.shown and "not shown" not in screen.shown, screen.shown
+        assert "01:02:03" in screen.shown and "node1" in screen.shown and "not shown" not in screen.shown
     else:              # what left the table is said under it
         assert "(not shown at this width: nodes, elapsed)" in screen.shown
 
@@ -78,10 +79,12 @@ def evaluation_run(root: Path) -> Path:
     stated = [BudgetSetting(max_thinking_tokens=n, stated_tokens=n, method="token_conditional")
               for n in (512, 2048)]
     settings, questions = forcing + stated, [f"q{i}" for i in range(5)]
-    lines = {Shard(b, 0, 1): [record(b, s, q, 0, (j + k) % 3 != 0, min(s.max_thinking_tokens or 0, 300 + 100 * k))
-                              for k, s in enumerate(settings) for j, q in enumerate(questions)]
-             for b in ("aime24", "math500")}
-    return write_run(root, "eval-widths", make_plan({"aime24": questions, "math500": questions}, settings, 1), lines)
+    lines: dict[Shard, Iterable[str]] = {
+        Shard(b, 0, 1): [record(b, s, q, 0, (j + k) % 3 != 0, min(s.max_thinking_tokens or 0, 300 + 100 * k))
+                         for k, s in enumerate(settings) for j, q in enumerate(questions)]
+        for b in ("aime24", "math500")}
+    plan = make_plan({"aime24": questions, "math500": questions}, settings, 1)
+    return write_run(root, "eval-widths", plan, lines)
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -97,13 +100,15 @@ def test_report_shows_each_method_and_accuracy_whole(tmp_path, width):
         at = f"benchmark {c.benchmark} method {c.method}  at: {c.performance_setting}"
         assert (at in screen.shown) == (width == 80)   # the setting moves under the table when narrow
     for m in expected.settings:  # the table of every setting: method, setting, accuracy with its interval
-        assert any(m.method in line and m.setting in line and f"{m.accuracy:.1f} [{m.ci_low:.1f}, {m.ci_high:.1f}]"
-                   in line and num(m.avg_thinking_tokens, 0) in line for line in screen.written.splitlines())
+        accuracy = f"{m.accuracy:.1f} [{m.ci_low:.1f}, {m.ci_high:.1f}]"
+        assert any(m.method in line and m.setting in line and accuracy in line
+                   and num(m.avg_thinking_tokens, 0) in line for line in screen.written.splitlines())
     if width == 80:    # the intervals leave first, and say so
         assert "(not shown at this width: [CI], [CI] , [CI]  )" not in screen.shown
         assert "(not shown at this width: [CI])" in screen.shown
     else:              # wider: the interval of the performance figure is back, beside it
-        assert all(any(interval(c.performance_ci) in r and c.method in r for r in rows) for c in expected.methods)
+        for c in expected.methods:
+            assert any(interval(c.performance_ci) in r and c.method in r for r in rows)
 
 
 def test_plan_train_fits_80_columns_with_every_figure(tmp_path):
@@ -114,7 +119,8 @@ def test_plan_train_fits_80_columns_with_every_figure(tmp_path):
     plan = screen.written[screen.written.index("Training plan:"):screen.written.index("EXITED")]
     assert [line for line in plan.splitlines() if len(line) > 80] == []   # the terminal broke none of it
     # The same plan through a pipe, one line per row as in logs: every item and figure is on the screen.
-    piped = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300).stdout
+    piped = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                           check=True).stdout
     table = piped[piped.index("Training plan:"):piped.index("tokens per step")]
     rows = [re.match(r"  (.+?) +([\d.]+ GB)(.*)", line) for line in table.splitlines()[2:] if line.strip()]
     assert len(rows) >= 8 and all(rows)
@@ -148,7 +154,8 @@ def test_profiles_fold_long_paths_and_keep_names_whole(tmp_path):
 
 def test_decontaminate_table_keeps_long_benchmark_names(tmp_path):
     pool = tmp_path / "pool.jsonl"
-    pool.write_text("".join(SHARED_DATA.joinpath("pool", "college_math.jsonl").read_text().splitlines(True)[:60]))
+    rows = SHARED_DATA.joinpath("pool", "college_math.jsonl").read_text().splitlines(True)
+    pool.write_text("".join(rows[:60]))
     bench = tmp_path / "math500_level5_geometry_and_number_theory_subset.jsonl"
     with bench.open("w") as f:
         for line in SHARED_DATA.joinpath("benchmarks", "math500.jsonl").read_text().splitlines()[:40]:
@@ -169,7 +176,8 @@ def test_demo_tables_fit_80_columns(tmp_path):
 
     view = DemoView(f"s1slurm demo (quick): {tmp_path / 'runs' / 'demo-quick-20261206T030000Z-0a1b2c'}")
     details = {"data": "400 questions, 30 held out", "model": "tiny Llama, 2 layers",
-               "curate": "collect 654 -> 651, decontaminate 651 -> 648, neardup 648 -> 640, select 640 -> 400",
+               "curate": "collect 654 -> 651, decontaminate 651 -> 648, neardup 648 -> 640, "
+                         "select 640 -> 400",
                "train": "step 400/400, loss 0.412", "eval": "records 150/150", "report": "report.html"}
     for name, detail in details.items():
         view.start(name)
