@@ -244,7 +244,7 @@ def _rate(progress: RunProgress) -> str:
 
 
 _STEP_COLUMNS: dict[str, dict[str, Any]] = {
-    "step": {}, "stage": {"priority": 1}, "state": {}, "run": {"priority": 2, "wrap": True, "min_width": 16},
+    "step": {}, "stage": {"priority": 1}, "state": {}, "run": {"priority": 2},
     "why": {"priority": 3, "wrap": True, "min_width": 24, "stack": True}}
 
 
