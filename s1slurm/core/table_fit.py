@@ -20,7 +20,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-# A wrapping column keeps at least this many cells (or its longest word, if shorter) unless told otherwise.
+# A wrapping column keeps at least this many cells (all it needs, if less) unless given its own min_width.
 WRAP_MIN = 20
 
 
@@ -38,7 +38,8 @@ class FitColumn:
 
 @dataclass
 class Layout:
-    """The columns shown, their widths (None: rich's natural width) and the columns that left."""
+    """The columns shown, their widths (a column not in ``widths``: rich's natural width), the
+    columns that left the table and those listed under it."""
 
     shown: list[int]
     widths: dict[int, int]
@@ -95,6 +96,7 @@ class FittedTable:
         leaving = sorted((i for i, c in enumerate(self.columns) if c.priority is not None),
                          key=lambda i: (self.columns[i].priority, -i))
         dropped: list[int] = []
+
         def fits(columns: list[int]) -> bool:
             return sum(required[i] for i in columns) + self._extra(console, len(columns)) <= width
 
@@ -186,7 +188,7 @@ def _wrapping(console: Console, text: str | Text | None, style: str) -> Text | N
     """A title or caption that wraps at words to the table's width, even on a soft-wrapping console."""
     if text is None:
         return None
-    out = console.render_str(text, style=style) if isinstance(text, str) else text.copy()
+    out = console.render_str(text, style=style, highlight=False) if isinstance(text, str) else text.copy()
     out.no_wrap, out.overflow = False, "fold"
     return out
 
