@@ -8,9 +8,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from rich.console import RenderableType
 from rich.table import Table
 
 from s1slurm.core.atomic import atomic_write_json, atomic_write_text
+from s1slurm.core.table_fit import FittedTable
 from s1slurm.curate.decontaminate import Decontaminated
 
 
@@ -53,11 +55,11 @@ def contamination_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def contamination_table(report: dict[str, Any]) -> Table:
-    table = Table(title=f"contamination: {report['rows_in']} in, {report['rows_out']} out "
-                        f"({report['near_duplicates']['removed']} near-duplicates)")
-    for col in ("benchmark", "items", "pool matched", "items matched"):
-        table.add_column(col, justify="left" if col == "benchmark" else "right")
+def contamination_table(report: dict[str, Any]) -> FittedTable:
+    table = FittedTable(title=f"contamination: {report['rows_in']} in, {report['rows_out']} out "
+                              f"({report['near_duplicates']['removed']} near-duplicates)")
+    for col in ("benchmark", "items", "pool matched", "items matched"):  # long names fold, never cut
+        table.add_column(col, justify="left" if col == "benchmark" else "right", wrap=True, min_width=6)
     for b, v in report["benchmarks"].items():
         table.add_row(b, str(v["items"]), str(v["pool_matches"]), str(v["items_matched"]))
     return table
@@ -109,7 +111,7 @@ def selection_table(report: dict[str, Any]) -> Table:
     return table
 
 
-def table_text(table: Table, width: int = 110) -> str:
+def table_text(table: RenderableType, width: int = 110) -> str:
     """A rich table as plain text (for task logs and ``<name>.txt`` next to the report)."""
     from io import StringIO
 
