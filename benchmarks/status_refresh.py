@@ -32,8 +32,8 @@ from s1slurm.core.rundir import RunDir  # noqa: E402
 from s1slurm.core.shard import make_shards  # noqa: E402
 from s1slurm.monitor.progress import ProgressReader  # noqa: E402
 from s1slurm.monitor.render import RunView, dashboard  # noqa: E402
-from s1slurm.monitor.scheduler import CallResult, Scheduler  # noqa: E402
-from s1slurm.monitor.status import read_status  # noqa: E402
+from s1slurm.launch.scheduler import CallResult, Scheduler  # noqa: E402
+from s1slurm.launch.task_status import read_status  # noqa: E402
 
 
 def cluster_refresh(tasks: int) -> None:

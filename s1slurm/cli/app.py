@@ -14,7 +14,7 @@ import typer
 
 from s1slurm.cli import demo, monitor, profiles, report, submit
 from s1slurm.cli import curate
-from s1slurm.cli import plan
+from s1slurm.cli import cost_plan
 from s1slurm.cli.common import Options
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
@@ -51,7 +51,7 @@ submit.register(app)
 monitor.register(app)
 report.register(app)
 curate.register(app)
-plan.register(app)
+cost_plan.register(app)
 demo.register(app)
 profiles.register(app)
 

@@ -23,8 +23,8 @@ def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run fold
     """Show the state of every task of one or more runs (squeue + sacct + the run folders)."""
     from s1slurm.core.rundir import RunDir
     from s1slurm.monitor.progress import ProgressReader
-    from s1slurm.monitor.render import as_json as views_json, plain_line, status_table, summary
-    from s1slurm.monitor.scheduler import Scheduler
+    from s1slurm.monitor.render import as_json as views_json, failure_lines, plain_line, status_table, summary
+    from s1slurm.launch.scheduler import Scheduler
     from s1slurm.monitor.watch import build_views, watch as watch_runs
 
     runs = [RunDir.open(p) for p in run_dirs]
@@ -42,11 +42,15 @@ def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run fold
 
             console.print(f"[bold]{view.status.manifest['run']}[/bold] (pipeline)")
             console.print(steps_table(view.steps))
+            for line in failure_lines(view):
+                console.print(line)
             continue
         console.print(summary(view.status))
         console.print(status_table(view.status, max_rows=rows))
         if view.progress is not None and view.progress.unit != "shards":
-            console.print(plain_line(view), markup=False, highlight=False)
+            console.print(plain_line(view).split("\n")[0], markup=False, highlight=False)
+        for line in failure_lines(view):
+            console.print(line)
 
 
 def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
@@ -55,8 +59,8 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
          ) -> None:
     """Print the logs of one task (every rank of a multi-node task, each line labelled)."""
     from s1slurm.core.rundir import RunDir
-    from s1slurm.monitor.logs import follow as follow_logs, task_logs
-    from s1slurm.monitor.status import read_status
+    from s1slurm.launch.task_logs import follow as follow_logs, task_logs
+    from s1slurm.launch.task_status import read_status
 
     run = RunDir.open(run_dir)
     files = task_logs(run, run.read_manifest(), task)

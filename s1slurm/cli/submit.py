@@ -21,7 +21,7 @@ def submit(ctx: typer.Context,
            profile: ProfileOpt = None,
            ) -> None:
     """Submit a stage as SLURM job(s), or run it here with a local profile."""
-    from s1slurm.launch import submit as sub
+    from s1slurm.stages import submission as sub
     from s1slurm.stages import get_stage
 
     choice = choose_cluster(ctx, cluster, profile)

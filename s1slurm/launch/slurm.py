@@ -119,7 +119,7 @@ class SlurmLauncher(Launcher):
         make sbatch refuse a later chunk); the profile's alone, or SLURM's default, otherwise.
         Indices run 0..MaxArraySize-1; 0 means no arrays at all, so one job per task."""
         if self._chunk_size is None:
-            from s1slurm.monitor.scheduler import max_array_size
+            from s1slurm.launch.scheduler import max_array_size
 
             found = max_array_size()
             cluster = None if found is None else max(found, 1)

@@ -16,6 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
@@ -25,12 +26,16 @@ from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
 
 
+# The spec type of a stage (each stage is generic over its own JobSpec subclass).
+SpecT = TypeVar("SpecT", bound=JobSpec)
+
+
 @dataclass
-class TaskContext:
+class TaskContext(Generic[SpecT]):
     """Everything a running task needs: its run, spec, shard, place in the job, and a logger."""
 
     run: RunDir
-    spec: JobSpec
+    spec: SpecT
     profile: Profile
     shard: Shard
     task_index: int
@@ -47,8 +52,9 @@ class StageRef:
     target: str
     requeueable: bool = False
 
-    def load(self):
-        """A fresh instance of the stage class."""
+    def load(self) -> Any:
+        """A fresh instance of the stage class (a :class:`~s1slurm.stages.base.Stage`, which this
+        layer does not import)."""
         import importlib
 
         module, _, cls = self.target.partition(":")
@@ -59,24 +65,14 @@ class StageRef:
 
     @classmethod
     def from_manifest(cls, manifest: dict, *, file: str = "manifest.json") -> "StageRef":
-        """The reference recorded at submission; for a run submitted before manifests recorded it,
-        the one its stage name gives (:meth:`of_name`)."""
+        """The reference recorded in a run's manifest at submission."""
         data = manifest.get("stage_ref")
-        if data is None:
-            return cls.of_name(manifest["stage"])
         if not isinstance(data, dict) or set(data) != {"name", "target", "requeueable"}:
             from s1slurm.core.errors import ConfigError
 
-            raise ConfigError("the manifest's stage reference is not one s1slurm wrote", file=file,
+            raise ConfigError("the manifest's stage reference is missing or not one s1slurm wrote", file=file,
                               field="stage_ref", expected="name, target and requeueable")
         return cls(**data)
-
-    @classmethod
-    def of_name(cls, name: str) -> "StageRef":
-        """The built-in stage ``name`` by the package's naming rule (``stages/<name>.py``, class
-        ``<Name>Stage``): what runs and tasks pickled before StageRef existed name."""
-        target = f"s1slurm.stages.{name}:{name.capitalize()}Stage"
-        return cls(name, target, bool(getattr(cls(name, target).load(), "requeueable", False)))
 
 
 def run_config(run: RunDir, spec_model: type):
@@ -121,7 +117,7 @@ class ShardTask:
     def __call__(self, dist: DistEnv | None = None) -> str:
         run = RunDir(Path(self.run_path))
         shard = Shard.from_dict(self.shard)
-        stage = self._ref().load()
+        stage = self.stage.load()
         spec, profile = run_config(run, stage.spec_model)
         dist = dist or current_dist_env()
         logger = _task_logger(self.task_index, dist.global_rank)
@@ -147,10 +143,6 @@ class ShardTask:
                          elapsed_s=time.time() - started)
         return shard.id
 
-    def _ref(self) -> StageRef:
-        # a task pickled by an earlier version (pending, or reloaded at a requeue) names its stage
-        return self.stage if isinstance(self.stage, StageRef) else StageRef.of_name(self.stage)
-
     def checkpoint(self, *args, **kwargs):
         """submitit calls this on USR2 (time limit or preemption): requeue if the stage asks."""
         import submitit
@@ -159,7 +151,7 @@ class ShardTask:
         if ctx is None:
             return None
         if self._stage.on_requeue_signal(ctx):
-            fresh = ShardTask(self._ref(), self.run_path, self.shard, self.task_index)
+            fresh = ShardTask(self.stage, self.run_path, self.shard, self.task_index)
             return submitit.helpers.DelayedSubmission(fresh)
         return None
 

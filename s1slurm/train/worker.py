@@ -21,7 +21,7 @@ from typing import Any
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.train.paths import TrainPaths
-from s1slurm.train.plan import TrainPlan
+from s1slurm.train.job_plan import TrainPlan
 from s1slurm.train.recipe import total_steps
 
 

@@ -68,10 +68,11 @@ def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
 def test_every_answer_counted_right_is_the_gold_letter_itself(quick_demo):
     """The grader's maths equivalence is lenient with letters (it takes ``E`` for ``e``): in the
     demo, where the three rings share letter shapes, a right answer must be the gold letter exactly."""
-    from s1slurm.demo.dashboard import child_runs
+    from s1slurm.core.rundir import RunDir
+    from s1slurm.pipeline.status import runs_by_step
 
     _, summary, _ = quick_demo
-    eval_run = child_runs(Path(summary["pipeline_run"]))["eval"]
+    eval_run = runs_by_step(RunDir(Path(summary["pipeline_run"])))["eval"]
     records = [json.loads(line) for path in eval_run.path.glob("outputs/*/records.jsonl")
                for line in path.read_text().splitlines() if line.strip()]
     assert len(records) == 30 * 3

@@ -12,8 +12,8 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
 from s1slurm.monitor.progress import ProgressReader
 from s1slurm.monitor.render import RunView, as_json, dashboard, plain_line
-from s1slurm.monitor.scheduler import Scheduler
-from s1slurm.monitor.status import read_status
+from s1slurm.launch.scheduler import Scheduler
+from s1slurm.launch.task_status import read_status
 from s1slurm.monitor.watch import Backoff
 
 from .test_status_rules import FakeSlurm, own_state

@@ -11,8 +11,8 @@ import pytest
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
-from s1slurm.monitor.scheduler import CallResult, JobInfo, Scheduler, max_array_size, parse_squeue
-from s1slurm.monitor.status import decide, read_status, read_statuses
+from s1slurm.launch.scheduler import CallResult, JobInfo, Scheduler, max_array_size, parse_squeue
+from s1slurm.launch.task_status import decide, read_status, read_statuses
 
 
 class FakeSlurm:

@@ -19,7 +19,7 @@ from s1slurm.core.shard import make_shards
 from s1slurm.launch import slurm as slurm_mod
 from s1slurm.launch.base import PlannedTask
 from s1slurm.launch.slurm import PartialSubmissionError, SlurmLauncher
-from s1slurm.launch.submit import launch_recorded
+from s1slurm.launch.records import launch_recorded
 
 
 class FakeExecutor:
@@ -117,7 +117,7 @@ def test_a_refused_first_chunk_is_a_plain_slurm_error(tmp_path, fake_submitit):
 
 
 def test_the_split_size_is_the_smaller_of_the_clusters_max_array_size_and_the_profiles(monkeypatch):
-    import s1slurm.monitor.scheduler as sched
+    import s1slurm.launch.scheduler as sched
 
     monkeypatch.setattr(sched, "max_array_size", lambda: 5)
     assert launcher().chunk_size() == 5

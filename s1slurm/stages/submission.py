@@ -1,4 +1,8 @@
-"""From a job spec to a run: resolve the profile, check, plan, record the manifest, launch."""
+"""From a job spec to a run: resolve the profile, check, plan, record the manifest, launch.
+
+It sits above the launchers (which never import a stage) because resolving a spec needs its
+:class:`~s1slurm.stages.base.Stage`.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,27 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 from s1slurm import __version__
 from s1slurm.config.cluster import ClusterFile, Profile
 from s1slurm.config.discovery import recorded_cluster_file
-from s1slurm.config.jobspec import JobSpec
 from s1slurm.config.loading import load_model, read_yaml
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
+from s1slurm.launch.records import launch_recorded
+from s1slurm.launch.task import SpecT
+from s1slurm.stages.base import Stage
 
 
 @dataclass
-class Resolved:
+class Resolved(Generic[SpecT]):
     """A job spec with everything it needs to be launched."""
 
-    stage: Any
-    spec: JobSpec
+    stage: Stage[SpecT]
+    spec: SpecT
     spec_path: Path
     profile_name: str
     profile: Profile
@@ -33,8 +39,8 @@ class Resolved:
     cluster_path: Path | None = None   # the profiles file it was resolved with (recorded for follow-ups)
 
 
-def resolve(stage: Any, spec_path: Path, cluster: ClusterFile, cluster_path: Path,
-            profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved:
+def resolve(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_path: Path,
+            profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved[SpecT]:
     """Load and check the spec for ``stage`` (a :class:`~s1slurm.stages.base.Stage`, which the
     caller looked up); apply its cluster overrides to the profile.
 
@@ -69,21 +75,12 @@ def resolve(stage: Any, spec_path: Path, cluster: ClusterFile, cluster_path: Pat
     return Resolved(stage, spec, spec_path, name, profile, tasks, Path(cluster_path))
 
 
-def make_launcher(resolved: Resolved, console=None) -> Launcher:
-    """The backend the profile asks for (a stage with its own ``make_launcher`` chooses itself)."""
-    own = getattr(resolved.stage, "make_launcher", None)
-    if own is not None:
-        return own(resolved.profile, resolved.spec, console=console)
-    if resolved.profile.executor == "local":
-        from s1slurm.launch.local import LocalLauncher
-
-        return LocalLauncher(resolved.profile, resolved.spec, resolved.stage.ref(), console=console)
-    from s1slurm.launch.slurm import SlurmLauncher
-
-    return SlurmLauncher(resolved.profile, resolved.spec, resolved.stage.ref())
+def make_launcher(resolved: Resolved[Any], console=None) -> Launcher:
+    """The backend the stage picks for the profile (see :meth:`Stage.make_launcher`)."""
+    return resolved.stage.make_launcher(resolved.profile, resolved.spec, console=console)
 
 
-def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> dict[str, Any]:
+def manifest_for(resolved: Resolved[Any], run: RunDir, command_line: list[str]) -> dict[str, Any]:
     """The manifest as written before anything runs (tasks read their spec from it)."""
     return {
         "run": run.name,
@@ -105,62 +102,7 @@ def manifest_for(resolved: Resolved, run: RunDir, command_line: list[str]) -> di
     }
 
 
-class SubmissionRecord:
-    """One manifest entry for one (re)submission, rewritten after every part SLURM accepts.
-
-    A submission split into several arrays is recorded chunk by chunk: if SLURM refuses a later
-    chunk (or the submitting process dies), the job ids it already accepted are in the manifest,
-    so ``status`` shows them, ``cancel`` reaches them and ``resume`` does not submit them twice.
-    """
-
-    def __init__(self, run: RunDir, manifest: dict[str, Any], command_line: list[str] | None = None) -> None:
-        self.run, self.manifest = run, manifest
-        self.entry: dict[str, Any] = {"time": time.time(), "executor": manifest.get("executor"),
-                                      "command_line": command_line or manifest["command_line"],
-                                      "arrays": [], "tasks": None, "failed_tasks": []}
-        manifest["submissions"].append(self.entry)
-
-    def update(self, submission: Submission) -> None:
-        """Record what ``submission`` holds so far (called after each accepted chunk)."""
-        for task in self.manifest["tasks"]:
-            job = submission.task_jobs.get(task["index"])
-            if job is not None and task.get("job_id") != job:
-                task["job_id"] = job
-                task.setdefault("job_ids", []).append(job)
-        self.entry.update(executor=submission.executor, arrays=list(submission.arrays),
-                          tasks=sorted(submission.task_jobs) or None,
-                          failed_tasks=list(submission.failed_tasks))
-        atomic_write_json(self.run.manifest_path, self.manifest)
-
-    def failed(self, error: Exception) -> None:
-        """Record the error (and whatever part was accepted before it)."""
-        partial = getattr(error, "submission", None)
-        if isinstance(partial, Submission):
-            self.update(partial)
-        self.entry["error"] = str(error)
-        atomic_write_json(self.run.manifest_path, self.manifest)
-
-
-def launch_recorded(run: RunDir, manifest: dict[str, Any], launcher: Launcher, tasks: list[PlannedTask],
-                    command_line: list[str] | None = None) -> Submission:
-    """Launch ``tasks`` and record every accepted part in the manifest as it is accepted."""
-    record = SubmissionRecord(run, manifest, command_line)
-    try:
-        submission = launcher.launch(run, tasks, on_chunk=record.update)
-    except BaseException as e:
-        record.failed(e)
-        raise
-    record.update(submission)
-    return submission
-
-
-def record_submission(run: RunDir, manifest: dict[str, Any], submission: Submission,
-                      command_line: list[str] | None = None) -> None:
-    """Add a finished submission's job ids to the manifest (atomic replace; earlier ones kept)."""
-    SubmissionRecord(run, manifest, command_line).update(submission)
-
-
-def create_run(resolved: Resolved, command_line: list[str] | None = None) -> tuple[RunDir, dict[str, Any]]:
+def create_run(resolved: Resolved[Any], command_line: list[str] | None = None) -> tuple[RunDir, dict[str, Any]]:
     """Make the run folder and write its manifest and a readable copy of the spec."""
     run = RunDir.create(resolved.spec.runs_dir, resolved.stage.name)
     manifest = manifest_for(resolved, run, command_line or sys.argv)
@@ -170,7 +112,7 @@ def create_run(resolved: Resolved, command_line: list[str] | None = None) -> tup
     return run, manifest
 
 
-def submit(resolved: Resolved, launcher: Launcher, command_line: list[str] | None = None
+def submit(resolved: Resolved[Any], launcher: Launcher, command_line: list[str] | None = None
            ) -> tuple[RunDir, Submission]:
     """Create the run and launch every planned task."""
     launcher.preflight()
@@ -178,6 +120,6 @@ def submit(resolved: Resolved, launcher: Launcher, command_line: list[str] | Non
     return run, launch_recorded(run, manifest, launcher, resolved.tasks)
 
 
-def dry_run_dir(resolved: Resolved) -> RunDir:
+def dry_run_dir(resolved: Resolved[Any]) -> RunDir:
     """The run folder a submission would create (not created)."""
     return RunDir(Path(resolved.spec.runs_dir).resolve() / f"{resolved.stage.name}-YYYYmmddTHHMMSSZ-xxxxxx")

@@ -9,8 +9,8 @@ from typing import Any
 
 from s1slurm.config.cluster import Profile
 from s1slurm.models.resolve import is_hub_id
-from s1slurm.train import planner as P
-from s1slurm.train.plan import TrainPlan
+from s1slurm.train import cost_estimate as P
+from s1slurm.train.job_plan import TrainPlan
 
 
 def model_shape(model: str, *, offline: str | None) -> tuple[P.ModelShape | None, str]:
