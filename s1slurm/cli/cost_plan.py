@@ -32,6 +32,7 @@ def plan_train(ctx: typer.Context,
 
 def _checked(config: Path, choice: Any) -> tuple[Any, Any, Any]:
     """Stage, spec and profile, checked as a dry run (hub checks skipped offline, nothing downloaded)."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.config.loading import load_model, read_yaml
     from s1slurm.core.errors import ConfigError
     from s1slurm.stages import get_stage

@@ -21,6 +21,7 @@ def submit(ctx: typer.Context,
            profile: ProfileOpt = None,
            ) -> None:
     """Submit a stage as SLURM job(s), or run it here with a local profile."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.stages import submission as sub
     from s1slurm.stages import get_stage
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.table import Table
 
 from s1slurm.core.rundir import RunDir
+from s1slurm.train.paths import TrainPaths
 
 
 @dataclass
@@ -85,7 +86,6 @@ def child_runs(pipeline_run: Path) -> dict[str, RunDir]:
 
 def train_progress(run: RunDir, total: int | None) -> str:
     """``step 120/400, loss 0.41`` from the training run's step log."""
-    from s1slurm.train.paths import TrainPaths
 
     try:
         lines = TrainPaths(run).steps_log.read_text().splitlines()

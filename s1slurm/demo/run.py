@@ -36,6 +36,9 @@ from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import S1SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.demo import dashboard as D
+from s1slurm.demo.data import write_data
+from s1slurm.demo.specs import SIZES, DemoSize, curate_spec, eval_spec, pipeline_spec, train_spec, write_spec
+from s1slurm.eval.records import EvalRecord
 from s1slurm.launch.records import launch_recorded
 from s1slurm.launch.scheduler import Scheduler
 from s1slurm.launch.task_logs import log_paths
@@ -43,11 +46,11 @@ from s1slurm.launch.task_status import Failure, read_status
 from s1slurm.monitor.progress import ProgressReader
 from s1slurm.monitor.watch import build_views
 from s1slurm.pipeline.status import report_folder, runs_by_step
+from s1slurm.report import build_report, render_terminal
 from s1slurm.stages import get_stage
 from s1slurm.stages import submission as sub
 from s1slurm.stages.curate import curation_summary
-from s1slurm.demo.data import write_data
-from s1slurm.demo.specs import SIZES, DemoSize, curate_spec, eval_spec, pipeline_spec, train_spec, write_spec
+from s1slurm.train.data import assistant_text
 
 SEED = 1234
 SELECT_SHARE = 0.95  # of the decontaminated pool; see select_n
@@ -122,7 +125,6 @@ def output_to(log: Path) -> Iterator[Console]:
 
 def read_scaling(eval_run: Path) -> Scaling:
     """Accuracy per thinking budget (method ``max``) over every record of the evaluation run."""
-    from s1slurm.eval.records import EvalRecord
 
     right: dict[int, list[bool]] = {}
     questions: set[str] = set()
@@ -141,8 +143,7 @@ def read_scaling(eval_run: Path) -> Scaling:
 
 def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path:
     """Data, base model and specs in ``folder``; returns the pipeline spec."""
-    from s1slurm.demo.model import build_model_folder
-    from s1slurm.train.data import assistant_text
+    from s1slurm.demo.model import build_model_folder  # pulls in torch and transformers (start-up time)
 
     view.start("data", "generating problems and traces")
     files = write_data(folder / "data", eval_size=size.eval_size, seed=SEED, planted=size.planted)
@@ -216,7 +217,6 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
              profile: str = "local", cluster_file: Path | None = None,
              console: Console | None = None) -> DemoResult:
     """The whole demo; see the module docstring."""
-    from s1slurm.report import build_report, render_terminal
 
     started = time.time()
     size = SIZES[size_name]

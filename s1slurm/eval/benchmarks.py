@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from s1slurm.core.errors import ConfigError, S1SlurmError
+from s1slurm.core.errors import ConfigError, MissingDependencyError, S1SlurmError
+from s1slurm.core.jsonl import first_bad_line
 from s1slurm.eval.prompts import PROMPT_TEMPLATES, template_text
 
 Kind = Literal["math", "aime", "mcq"]
@@ -224,7 +225,6 @@ def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Any, _Where]:
         import datasets
         from datasets.exceptions import DatasetNotFoundError
     except ImportError:  # pragma: no cover - datasets is part of the eval extras
-        from s1slurm.core.errors import MissingDependencyError
         raise MissingDependencyError("datasets", "eval") from None
     preset = _PRESETS[cfg.name]
     label = cfg.effective_label
@@ -275,7 +275,6 @@ def _bad_line(path: Path) -> str | None:
     """The first bad line of a JSON Lines (or line-per-object .json) file, if that is the cause."""
     if path.suffix.lower() not in (".jsonl", ".json"):
         return None
-    from s1slurm.core.jsonl import first_bad_line
 
     return first_bad_line(path)
 

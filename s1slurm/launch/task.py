@@ -20,11 +20,12 @@ from typing import Any, Generic, TypeVar
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.config.loading import validation_error
 from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
-
 
 # The spec type of a stage (each stage is generic over its own JobSpec subclass).
 SpecT = TypeVar("SpecT", bound=JobSpec)
@@ -68,7 +69,6 @@ class StageRef:
         """The reference recorded in a run's manifest at submission."""
         data = manifest.get("stage_ref")
         if not isinstance(data, dict) or set(data) != {"name", "target", "requeueable"}:
-            from s1slurm.core.errors import ConfigError
 
             raise ConfigError("the manifest's stage reference is missing or not one s1slurm wrote", file=file,
                               field="stage_ref", expected="name, target and requeueable")
@@ -80,8 +80,6 @@ def run_config(run: RunDir, spec_model: type):
     for tasks)."""
     from pydantic import ValidationError
 
-    from s1slurm.config.cluster import Profile
-    from s1slurm.config.loading import validation_error
 
     manifest = run.read_manifest()
     values = []

@@ -31,11 +31,14 @@ from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard, make_shards
+from s1slurm.curate import pipeline
+from s1slurm.curate.pipeline import input_step
+from s1slurm.curate.sources import check_columns, read_source
 from s1slurm.curate.spec import CurateSpec
-from s1slurm.curate.store import CurationDir
+from s1slurm.curate.store import CurationDir, read_jsonl
 from s1slurm.launch.records import shards_complete, waiting_jobs
-from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.launch.task_status import RunStatus
+from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.stages.chain import follow_up, spec_after
 from s1slurm.stages.progress import FileCache, RunProgress, shards_done
 
@@ -63,7 +66,6 @@ class CurateStage(Stage[CurateSpec]):
             raise ConfigError(f"every step of this curation is finished (markers in {curation(spec).path}); "
                               "delete a step's marker <out>/<step>.done to run it again", file=str(spec_path),
                               field="out")
-        from s1slurm.curate.sources import check_columns, read_source
 
         if step == "collect":  # a missing file or a mapping to a missing column: refused before submission
             for i, src in enumerate(spec.sources):
@@ -81,8 +83,6 @@ class CurateStage(Stage[CurateSpec]):
                               file=str(spec_path), field="domains.model")
         if step == "select" and spec.select.strategy != "full":
             cur = curation(spec)
-            from s1slurm.curate.pipeline import input_step
-            from s1slurm.curate.store import read_jsonl
 
             try:
                 rows = len(read_jsonl(cur.export_path(input_step(cur, "select"))))
@@ -160,7 +160,6 @@ class CurateStage(Stage[CurateSpec]):
         return ctx.spec.is_model_step(ctx.shard.group)
 
     def run(self, ctx: TaskContext[CurateSpec]) -> None:
-        from s1slurm.curate import pipeline
 
         if not ctx.dist.is_main:
             return

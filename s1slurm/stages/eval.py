@@ -29,8 +29,10 @@ from s1slurm.eval.grading import grade
 from s1slurm.eval.methods import Item, run_settings
 from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
 from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
-from s1slurm.models.resolve import is_hub_id
 from s1slurm.launch.task_status import RunStatus
+from s1slurm.models import hub
+from s1slurm.models.hub import offline_reason
+from s1slurm.models.resolve import is_hub_id
 from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.stages.progress import FileCache, RunProgress, ShardProgress, count_lines
 
@@ -124,7 +126,6 @@ class EvalStage(Stage[EvalSpec]):
             check_room(spec, tokenizer, questions, spec_path)
         if profile.executor == "slurm" and profile.weights_cache and hub_model:
             # compute nodes often have no internet: the weights come along, as for training
-            from s1slurm.models import hub
 
             folder = hub.snapshot_folder(profile.weights_cache, spec.model)
             if dry_run:
@@ -379,6 +380,5 @@ def _record(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, q: Question,
 
 def _offline_reason() -> str | None:
     """Why the hub cannot be reached from here (None when it can); one definition, in models.hub."""
-    from s1slurm.models.hub import offline_reason
 
     return offline_reason()

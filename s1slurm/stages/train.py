@@ -17,19 +17,41 @@ from typing import Any
 from s1slurm.config.cluster import Profile
 from s1slurm.config.loading import read_yaml
 from s1slurm.core.atomic import atomic_write_json
-from s1slurm.core.errors import ConfigError, StageError
-from s1slurm.core.shard import Shard
-from s1slurm.models.resolve import is_hub_id, is_smollm2, smollm2_model
+from s1slurm.core.errors import ConfigError, MissingDependencyError, StageError
 from s1slurm.core.rundir import RunDir
+from s1slurm.core.shard import Shard
 from s1slurm.launch.task_status import RunStatus
+from s1slurm.models import hub
+from s1slurm.models.resolve import is_hub_id, is_smollm2, smollm2_model
 from s1slurm.stages import get_stage
 from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.stages.chain import follow_up
 from s1slurm.stages.progress import FileCache, RunProgress
 from s1slurm.stages.train_progress import training_progress
-from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
+from s1slurm.train import supervisor as L
+from s1slurm.train.cost_estimate import render
+from s1slurm.train.data import check_fields, check_template, is_local_source, peek_columns
+from s1slurm.train.deepspeed import load_template, resolve_template
+from s1slurm.train.estimate_inputs import estimate_for
 from s1slurm.train.job_plan import MANIFEST_TEMPLATE_KEY, TrainPlan
+from s1slurm.train.options import check_memory_options
+from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
+from s1slurm.train.requeue import (
+    classify_signal,
+    partition_grace_s,
+    requeue_job,
+    seconds_left_in_job,
+    stop_grace_s,
+)
 from s1slurm.train.spec import TrainSpec
+from s1slurm.train.summary import (
+    read_requeues,
+    record_not_requeued,
+    record_requeue,
+    requeues_of_job,
+    start_new_count,
+)
+
 
 def _absolute(path: str, spec_path: Path) -> str:
     """A local path as an absolute one: relative to the current folder, else to the spec's folder."""
@@ -47,10 +69,7 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
     try:
         from transformers import AutoConfig, AutoTokenizer
     except ImportError:
-        from s1slurm.core.errors import MissingDependencyError
-
         raise MissingDependencyError("transformers", "train") from None
-    from s1slurm.train.data import check_template
 
     if spec.model.startswith((".", "/", "~")) and not Path(spec.model).is_dir():
         raise ConfigError("model folder not found", file=file, field="model",
@@ -79,10 +98,6 @@ class TrainStage(Stage[TrainSpec]):
               force: bool = False, dry_run: bool = False) -> None:
         """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
         a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
-        from s1slurm.models import hub
-        from s1slurm.train.data import check_fields, is_local_source, peek_columns
-        from s1slurm.train.deepspeed import resolve_template
-        from s1slurm.train.options import check_memory_options
 
         file = str(spec_path)
         self.notes: list[str] = []
@@ -143,7 +158,6 @@ class TrainStage(Stage[TrainSpec]):
     def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
                   offline: str | None):
         """The planner's estimate (None when the model's shape cannot be known)."""
-        from s1slurm.train.estimate_inputs import estimate_for
 
         est, note = estimate_for(spec, profile, plan, offline=offline, file=file)
         if note:
@@ -154,8 +168,6 @@ class TrainStage(Stage[TrainSpec]):
     def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
         """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force);
         a note when the partition's preemption GraceTime is shorter than a step and a checkpoint."""
-        from s1slurm.train.cost_estimate import render
-        from s1slurm.train.requeue import partition_grace_s
 
         grace = partition_grace_s(profile.partition) if profile.executor == "slurm" and profile.partition else None
         if grace and grace < estimate.margin_s:  # GraceTime=0: no grace configured, nothing to compare
@@ -186,12 +198,9 @@ class TrainStage(Stage[TrainSpec]):
 
     def plan_text(self, spec: TrainSpec, profile: Profile) -> str | None:
         """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped."""
-        from s1slurm.train.cost_estimate import render
-        from s1slurm.train.estimate_inputs import estimate_for
 
         est, note = getattr(self, "estimate", None), None
         if est is None:
-            from s1slurm.models import hub
 
             est, note = estimate_for(spec, profile, TrainPlan.build(spec, profile),
                                      offline=hub.offline_reason(), file=None)
@@ -202,7 +211,6 @@ class TrainStage(Stage[TrainSpec]):
         return text + "".join(f"\n  note: {n}" for n in notes)
 
     def manifest_extra(self, spec: TrainSpec) -> dict:
-        from s1slurm.train.deepspeed import load_template
 
         return {MANIFEST_TEMPLATE_KEY: load_template(spec.deepspeed)}
 
@@ -222,7 +230,6 @@ class TrainStage(Stage[TrainSpec]):
         return training_progress(status, files)
 
     def run(self, ctx: TaskContext[TrainSpec]) -> None:
-        from s1slurm.train import supervisor as L
 
         self._started = time.time()
         self._stopping: str | None = None  # set once a stop signal is being handled
@@ -240,7 +247,6 @@ class TrainStage(Stage[TrainSpec]):
         if job:
             self._install_signal_handlers(ctx)
             if ctx.dist.is_main:
-                from s1slurm.train.summary import start_new_count
 
                 note = start_new_count(paths, job, ctx.spec.max_requeues)
                 if note:
@@ -296,8 +302,6 @@ class TrainStage(Stage[TrainSpec]):
 
     def stop_and_requeue(self, ctx: TaskContext[TrainSpec], signal_name: str) -> bool:
         """Rank-0 task: stop the ranks at a checkpoint, then ask SLURM to requeue (recorded once accepted)."""
-        from s1slurm.train.requeue import requeue_job
-        from s1slurm.train.summary import record_not_requeued, record_requeue
 
         decision = self._stop_ranks(ctx, signal_name)
         paths = TrainPaths(ctx.run, ctx.shard)
@@ -320,9 +324,6 @@ class TrainStage(Stage[TrainSpec]):
 
     def _stop_ranks(self, ctx: TaskContext[TrainSpec], signal_name: str) -> dict:
         """Ask the ranks to checkpoint and exit within the derived grace; decide whether to requeue."""
-        from s1slurm.train import supervisor as L
-        from s1slurm.train.requeue import classify_signal, partition_grace_s, seconds_left_in_job, stop_grace_s
-        from s1slurm.train.summary import read_requeues, requeues_of_job
 
         spec = ctx.spec
         paths = TrainPaths(ctx.run, ctx.shard)

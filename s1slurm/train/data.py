@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from s1slurm.core.errors import ConfigError
+from s1slurm.core.errors import ConfigError, MissingDependencyError
 from s1slurm.core.jsonl import first_bad_line
 from s1slurm.train.spec import DataSpec, FieldMap
 
@@ -37,8 +37,6 @@ def load_records(spec: DataSpec) -> list[dict[str, Any]]:
     try:
         import datasets
     except ImportError:
-        from s1slurm.core.errors import MissingDependencyError
-
         raise MissingDependencyError("datasets", "train") from None
     if Path(spec.source).is_dir():
         # A hub dataset's snapshot, downloaded at submission (s1slurm.models.hub.download_dataset).
