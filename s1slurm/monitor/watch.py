@@ -45,7 +45,8 @@ def build_views(runs: list[RunDir], scheduler: Scheduler, reader: ProgressReader
     steps'), shown right after it, with one scheduler query for all of them."""
     all_runs: dict[Path, RunDir] = {}  # a run given and also made by another one given: shown once
     for run in runs:
-        for r in (run, *stage_of(run).related_runs(run)):
+        manifest = run.read_manifest(require=("tasks",))  # a folder s1slurm did not write: a clear error first
+        for r in (run, *stage_of(run, manifest).related_runs(run)):
             all_runs.setdefault(r.path, r)
     statuses = read_statuses(list(all_runs.values()), scheduler)
     by_path = {s.run.path: s for s in statuses}

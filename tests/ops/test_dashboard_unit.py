@@ -16,14 +16,14 @@ from s1slurm.launch.scheduler import Scheduler
 from s1slurm.launch.task_status import read_status
 from s1slurm.monitor.watch import Backoff
 
-from .test_status_rules import FakeSlurm, own_state
+from .test_status_rules import FakeSlurm, own_state, stage_ref
 
 
 def eval_run(tmp_path, n_shards: int = 2, questions: int = 4) -> RunDir:
     run = RunDir.create(tmp_path, "eval")
     shards = make_shards("math500", n_shards)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "eval", "executor": "slurm", "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "eval", "stage_ref": stage_ref("eval"), "executor": "slurm", "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "eval_plan": {"benchmarks": {"math500": {"question_ids": [f"q{i}" for i in range(questions)],
                                                  "shards": n_shards}},
@@ -67,7 +67,7 @@ def test_ten_thousand_tasks_render_a_bounded_screen(tmp_path):
     run = RunDir.create(tmp_path, "probe")
     shards = make_shards("probe", 10_000)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "probe", "executor": "slurm", "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm", "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"{50 + i // 1000}_{i % 1000}"}
                   for i, s in enumerate(shards)]})
@@ -90,7 +90,7 @@ def test_training_progress_is_the_last_logged_step(tmp_path):
     run = RunDir.create(tmp_path, "train")
     [shard] = make_shards("train", 1)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "train", "executor": "slurm", "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "train", "stage_ref": stage_ref("train"), "executor": "slurm", "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": 0, "shard": shard.to_dict(), "shard_id": shard.id, "job_id": "60"}]})
     steps = run.outputs_dir / shard.id / "steps.jsonl"
