@@ -73,7 +73,7 @@ class EvalStage(Stage[EvalSpec]):
 
     name = "eval"
     spec_model = EvalSpec
-    consumes = "model"
+    produces, consumes = "evaluation records", "model"  # a report reads the run's records
     # on_requeue_signal asks for a requeue (records resume per question): the job must allow one
     # (#SBATCH --requeue), or a cluster with JobRequeue=0 refuses it and the preempted task is lost
     requeueable = True

@@ -39,13 +39,15 @@ class Resolved(Generic[SpecT]):
     cluster_path: Path | None = None   # the profiles file it was resolved with (recorded for follow-ups)
 
 
-def resolve(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_path: Path,
-            profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved[SpecT]:
-    """Load and check the spec for ``stage`` (a :class:`~s1slurm.stages.base.Stage`, which the
-    caller looked up); apply its cluster overrides to the profile.
+def checked(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_path: Path,
+            profile_name: str | None, *, force: bool = False, dry_run: bool = False
+            ) -> tuple[SpecT, str, Profile]:
+    """Load the spec for ``stage`` (which the caller looked up), pick its profile, apply the spec's
+    cluster overrides and the stage's resources, and run the stage's checks: the spec, the
+    profile's name and the profile its tasks run with.
 
     ``force`` and ``dry_run`` are passed to the stage's check (``submit --force``: skip
-    estimate-based refusals; ``--dry-run``/``--test-only``: hub checks may be skipped offline).
+    estimate-based refusals; ``--dry-run``/``--test-only``/``plan``: hub checks may be skipped offline).
     """
     stage_name = stage.name
     data = read_yaml(spec_path)
@@ -69,6 +71,14 @@ def resolve(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_
         profile = stage.resources(spec, profile)
     except ConfigError as e:  # a check that did not know which file it was reading
         raise (e.in_file(str(spec_path)) if e.file is None else e) from None
+    return spec, name, profile
+
+
+def resolve(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_path: Path,
+            profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved[SpecT]:
+    """The spec :func:`checked` and planned: everything it needs to be launched."""
+    spec, name, profile = checked(stage, spec_path, cluster, cluster_path, profile_name, force=force,
+                                  dry_run=dry_run)
     tasks = [PlannedTask(i, shard) for i, shard in enumerate(stage.plan(spec))]
     if not tasks:
         raise ConfigError("the spec plans no tasks", file=str(spec_path))
