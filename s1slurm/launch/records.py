@@ -37,7 +37,7 @@ class SubmissionRecord:
                           failed_tasks=list(submission.failed_tasks))
         atomic_write_json(self.run.manifest_path, self.manifest)
 
-    def failed(self, error: Exception) -> None:
+    def failed(self, error: BaseException) -> None:
         """Record the error (and whatever part was accepted before it)."""
         partial = getattr(error, "submission", None)
         if isinstance(partial, Submission):

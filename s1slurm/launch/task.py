@@ -75,20 +75,21 @@ class StageRef:
         return cls(**data)
 
 
-def run_config(run: RunDir, spec_model: type):
+def run_config(run: RunDir, spec_model: type[JobSpec]) -> tuple[JobSpec, Profile]:
     """The spec (as ``spec_model``) and profile recorded in a run's manifest (the single source
     for tasks)."""
     from pydantic import ValidationError
 
-
     manifest = run.read_manifest()
-    values = []
-    for key, model in (("spec", spec_model), ("profile", Profile)):
-        try:
-            values.append(model.model_validate(manifest[key]))
-        except ValidationError as e:
-            raise validation_error(e, model, run.manifest_path, prefix=key) from None
-    return values[0], values[1]
+    try:
+        spec = spec_model.model_validate(manifest["spec"])
+    except ValidationError as e:
+        raise validation_error(e, spec_model, run.manifest_path, prefix="spec") from None
+    try:
+        profile = Profile.model_validate(manifest["profile"])
+    except ValidationError as e:
+        raise validation_error(e, Profile, run.manifest_path, prefix="profile") from None
+    return spec, profile
 
 
 def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extra) -> None:

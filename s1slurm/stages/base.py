@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Generic
+from typing import Any, ClassVar, Generic, cast
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.config.loading import load_model
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
@@ -45,6 +46,16 @@ class Stage(ABC, Generic[SpecT]):
         return StageRef(cls.name, f"{cls.__module__}:{cls.__qualname__}", cls.requeueable)
 
     # --- submission -------------------------------------------------------------------------
+
+    def load_spec(self, spec_path: Path, data: dict[str, Any]) -> SpecT:
+        """``data`` (read from ``spec_path``) validated as this stage's spec; a clear error if not."""
+        # spec_model is SpecT's class (a ClassVar cannot name a type variable, hence the cast)
+        return cast(SpecT, load_model(spec_path, self.spec_model, data))
+
+    def recorded(self, run: RunDir) -> tuple[SpecT, Profile]:
+        """The spec and profile recorded in the manifest of a run of this stage."""
+        spec, profile = run_config(run, self.spec_model)
+        return cast(SpecT, spec), profile  # as in load_spec
 
     def check(self, spec: SpecT, profile: Profile, spec_path: Path, *, force: bool = False,
               dry_run: bool = False) -> None:
@@ -140,7 +151,7 @@ class Stage(ABC, Generic[SpecT]):
         as one new submission with the spec and profile recorded in its manifest; returns them and
         the submission (None when nothing was pending)."""
         manifest = run.read_manifest()
-        spec, profile = run_config(run, self.spec_model)
+        spec, profile = self.recorded(run)
         todo = pending_tasks(run, failed_only)
         if not todo:
             return [], None

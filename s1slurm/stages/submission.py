@@ -16,7 +16,7 @@ from typing import Any, Generic
 from s1slurm import __version__
 from s1slurm.config.cluster import ClusterFile, Profile
 from s1slurm.config.discovery import recorded_cluster_file
-from s1slurm.config.loading import load_model, read_yaml
+from s1slurm.config.loading import read_yaml
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
@@ -55,7 +55,7 @@ def checked(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_
     if declared != stage_name:
         raise ConfigError(f"this spec is for stage '{declared}', not '{stage_name}'", file=str(spec_path),
                           field="stage", expected=f"'{stage_name}'")
-    spec = load_model(spec_path, stage.spec_model, data)
+    spec = stage.load_spec(spec_path, data)
     name = profile_name or spec.profile or cluster.default  # the command line wins
     try:
         base = cluster.profile(name, file=str(cluster_path))

@@ -90,8 +90,9 @@ def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo)
 
 
 def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
+    from s1slurm.core.rundir import RunDir
     from s1slurm.curate.store import read_jsonl
-    from s1slurm.demo.dashboard import child_runs
+    from s1slurm.pipeline.status import runs_by_step
     from s1slurm.demo.run import select_n
     from s1slurm.demo.tasks import all_problems
 
@@ -104,7 +105,7 @@ def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
     attempts = read_jsonl(folder / "curation" / "attempts" / "attempts.jsonl")
     assert len(attempts) == kept and all(json.loads(r["attempts"])[0]["model"].endswith("model-base")
                                          for r in attempts)
-    train = child_runs(Path(summary["pipeline_run"]))["train"]
+    train = runs_by_step(RunDir(Path(summary["pipeline_run"])))["train"]
     assert str(folder / "curation" / "select" / "select.jsonl") in train.spec_path.read_text()
 
 
