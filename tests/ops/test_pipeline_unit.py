@@ -146,6 +146,12 @@ def test_a_local_pipeline_whose_second_step_fails_blocks_the_third(workdir):
         ("first", "DONE"), ("second", "FAILED"), ("third", "BLOCKED")]
     assert "nosuch" in runs[0]["steps"][1]["why"] or "no-such-model" in runs[0]["steps"][1]["why"]
     assert len(runs) == 2  # the third step never made a run
+    # The failure is named where the user looks: the step, its error's first line, the log with the rest.
+    failure = runs[0]["failure"]
+    assert failure["where"].startswith("step 'second'") and "ConfigError" in failure["first_line"]
+    assert "\n" not in failure["first_line"] and failure["first_line"] in Path(failure["log"]).read_text()
+    text = " ".join(run_cli("status", str(path), cwd=workdir).stdout.split())
+    assert f"✗ {failure['where']} failed: {failure['first_line'][:40]}" in text
 
 
 @pytest.mark.slow
