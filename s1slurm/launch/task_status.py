@@ -96,7 +96,8 @@ class Failure:
         return Failure(f"{where}, {self.where}", self.first_line, self.log)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"where": self.where, "first_line": self.first_line, "log": str(self.log) if self.log else None}
+        return {"where": self.where, "first_line": self.first_line,
+                "log": str(self.log) if self.log else None}
 
 
 @dataclass
@@ -133,7 +134,8 @@ class RunStatus:
 
     def failure_of(self, task: TaskStatus) -> Failure:
         """Task ``task``'s failure: its error's first line and the log that holds the rest."""
-        return Failure(f"task {task.index} ({task.shard_id})", first_line(task.error or task.reason or task.state),
+        return Failure(f"task {task.index} ({task.shard_id})",
+                       first_line(task.error or task.reason or task.state),
                        _error_log(self.run, self.manifest, task.index))
 
     @property

@@ -239,7 +239,8 @@ def _rate(progress: RunProgress) -> str:
     if progress.rate is None:
         return "rate -"
     per_min = progress.rate * 60
-    text = f"{progress.rate:.2f} {progress.unit}/s" if progress.rate >= 1 else f"{per_min:.1f} {progress.unit}/min"
+    text = (f"{progress.rate:.2f} {progress.unit}/s" if progress.rate >= 1
+            else f"{per_min:.1f} {progress.unit}/min")
     tokens = progress.rates.get("tokens/s")
     return text + (f", {tokens:,.0f} tokens/s" if tokens is not None else "")
 

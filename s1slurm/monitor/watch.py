@@ -45,7 +45,7 @@ def build_views(runs: list[RunDir], scheduler: Scheduler, reader: ProgressReader
     steps'), shown right after it, with one scheduler query for all of them."""
     all_runs: dict[Path, RunDir] = {}  # a run given and also made by another one given: shown once
     for run in runs:
-        manifest = run.read_manifest(require=("tasks",))  # a folder s1slurm did not write: a clear error first
+        manifest = run.read_manifest(require=("tasks",))  # a folder s1slurm did not write: its error first
         for r in (run, *stage_of(run, manifest).related_runs(run)):
             all_runs.setdefault(r.path, r)
     statuses = read_statuses(list(all_runs.values()), scheduler)

@@ -23,18 +23,15 @@ from s1slurm.launch.task import StageRef, run_config
 from s1slurm.pipeline.spec import PipelineSpec
 
 
-class PipelineLauncher(SlurmLauncher):
-    """Submits the first of the given links only; that link submits the next, and so on."""
+class LinkLauncher(SlurmLauncher):
+    """The SLURM backend of a pipeline's links: submits the first of the given links only (waiting
+    for ``after``); that link submits the next, and so on."""
 
     def __init__(self, profile: Profile, spec: JobSpec, stage: StageRef, *,
                  after: list[str] | None = None) -> None:
         if after:
-            extra = dict(profile.extra_sbatch)
-            own = extra.get("dependency")
-            dep = "afterok:" + ":".join(after)
-            extra["dependency"] = f"{own},{dep}" if own else dep
-            extra["kill-on-invalid-dep"] = "yes"
-            profile = profile.merged({"extra_sbatch": extra}, source="pipeline link")
+            profile = profile.merged({"extra_sbatch": after_ok(profile.extra_sbatch, after)},
+                                     source="pipeline link")
         super().__init__(profile, spec, stage)
 
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
@@ -52,7 +49,7 @@ def submit_link(run: RunDir, index: int, after: list[str]) -> Submission:
     spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
     task = next(t for t in manifest["tasks"] if t["index"] == index)
-    launcher = PipelineLauncher(profile, spec, StageRef.from_manifest(manifest), after=after)
+    launcher = LinkLauncher(profile, spec, StageRef.from_manifest(manifest), after=after)
     with submission_environment():
         return launch_recorded(run, manifest, launcher, [PlannedTask(index, Shard.from_dict(task["shard"]))],
                                command_line=["s1slurm", "pipeline-link", str(run.path), str(index)])
@@ -62,5 +59,5 @@ def make_launcher(profile: Profile, spec: JobSpec, stage: StageRef, console=None
     """The pipeline's launcher for ``profile``: links in order here, or chained SLURM jobs."""
     if profile.executor == "local":
         return LocalLauncher(profile, spec, stage, console=console)
-    return PipelineLauncher(profile, spec, stage)
+    return LinkLauncher(profile, spec, stage)
 

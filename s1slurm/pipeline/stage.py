@@ -90,7 +90,8 @@ class PipelineStage(Stage[PipelineSpec]):
     def run(self, ctx: TaskContext[PipelineSpec]) -> None:
         if not ctx.dist.is_main:
             return
-        run_step(ctx.run, ctx.spec, ctx.task_index, ctx.run.read_manifest(), local=ctx.profile.executor == "local")
+        run_step(ctx.run, ctx.spec, ctx.task_index, ctx.run.read_manifest(),
+                 local=ctx.profile.executor == "local")
 
     def make_launcher(self, profile: Profile, spec: PipelineSpec, console: Any = None) -> Launcher:
         """Links in order here, or chained SLURM link jobs (see :mod:`s1slurm.pipeline.links`)."""
@@ -108,5 +109,5 @@ class PipelineStage(Stage[PipelineSpec]):
 
     def resume(self, run: RunDir, console: Any = None, failed_only: bool = False
                ) -> tuple[list[PlannedTask], Submission | None]:
-        """From the pipeline's first unfinished step (see :func:`~s1slurm.pipeline.control.resume_pipeline`)."""
+        """From the pipeline's first unfinished step (:func:`~s1slurm.pipeline.control.resume_pipeline`)."""
         return resume_pipeline(run, console=console, failed_only=failed_only)

@@ -92,7 +92,8 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
             state, why = _link_state(link, step.stage, i, spec)
         if state in ("FAILED", "CANCELLED") and stopped is None:
             stopped = f"step '{step.step_name}' " + ("was cancelled" if state == "CANCELLED" else "failed")
-        failure = _step_failure(step.step_name, state, why, status, link, child_status) if state == "FAILED" else None
+        failure = (_step_failure(step.step_name, state, why, status, link, child_status)
+                   if state == "FAILED" else None)
         row.update(state=state, why=why, terminal=state in STEP_TERMINAL, link_job=link.job_id,
                    failure=failure.to_dict() if failure else None)
         rows.append(row)

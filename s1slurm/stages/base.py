@@ -20,7 +20,7 @@ from s1slurm.launch.local import LocalLauncher
 from s1slurm.launch.records import launch_recorded, shards_complete
 from s1slurm.launch.resume import pending_tasks
 from s1slurm.launch.slurm import SlurmLauncher
-from s1slurm.launch.task import SpecT, StageRef, TaskContext, run_config  # TaskContext: what every stage's run() gets
+from s1slurm.launch.task import SpecT, StageRef, TaskContext, run_config  # TaskContext: what run() gets
 from s1slurm.launch.task_status import RunStatus
 from s1slurm.stages.progress import FileCache, RunProgress, shards_done
 

@@ -12,7 +12,8 @@ How steps map onto submissions (kept simple on purpose):
 * The task that completes a step (the last shard to finish, under a file lock) merges the shards,
   writes the step's dataset and marker, then submits the next step with the same spec -- under
   SLURM with ``--dependency=afterok:<its own job>``, through the one chaining submission of
-  :mod:`s1slurm.stages.chain` (as training's ``eval_after`` and a pipeline's steps). With a local profile the next step runs at once, in the same process.
+  :mod:`s1slurm.stages.chain` (as training's ``eval_after`` and a pipeline's steps). With a local
+  profile the next step runs at once, in the same process.
   What was submitted is written to ``<out>/<step>/next.json``.
 * A rerun of the same spec skips finished steps and, within a model step, finished shards (their
   markers) and finished questions (their records): it resumes where the pipeline stopped.

@@ -253,7 +253,8 @@ class EvalStage(Stage[EvalSpec]):
             "questions": len(ctx.shard.select(questions)), "settings": len(spec.settings()),
             "samples": spec.samples, "elapsed_s": round(time.time() - started, 3)})
 
-    def _frozen_questions(self, ctx: TaskContext[EvalSpec], spec: EvalSpec, cfg: BenchmarkConfig) -> list[Question]:
+    def _frozen_questions(self, ctx: TaskContext[EvalSpec], spec: EvalSpec,
+                          cfg: BenchmarkConfig) -> list[Question]:
         """The benchmark's questions in the order frozen in the manifest at submission: from the
         run folder (written at submission), or, for a run made before that, loaded again."""
         frozen = questions_path(ctx.run, cfg.effective_label)
@@ -363,7 +364,8 @@ def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
     return out
 
 
-def _record(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, q: Question, index: int, r: Result) -> EvalRecord:
+def _record(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, q: Question, index: int,
+            r: Result) -> EvalRecord:
     g = grade(q, r.answer_text)
     return EvalRecord(
         run=ctx.run.name, benchmark=label, question_id=q.id, sample_index=index,

@@ -112,7 +112,8 @@ def manifest_for(resolved: Resolved[Any], run: RunDir, command_line: list[str]) 
     }
 
 
-def create_run(resolved: Resolved[Any], command_line: list[str] | None = None) -> tuple[RunDir, dict[str, Any]]:
+def create_run(resolved: Resolved[Any], command_line: list[str] | None = None
+               ) -> tuple[RunDir, dict[str, Any]]:
     """Make the run folder and write its manifest and a readable copy of the spec."""
     run = RunDir.create(resolved.spec.runs_dir, resolved.stage.name)
     manifest = manifest_for(resolved, run, command_line or sys.argv)

@@ -13,7 +13,8 @@ Modules (only ``trainer`` and what ``worker`` imports at run time need torch):
 - ``requeue``: which warning a signal is, the ranks' grace, ``scontrol requeue``;
 - ``paths``: every file a training run writes (one paths object);
 - ``checkpoints``: atomic checkpoints, rotation, the newest complete one;
-- ``supervisor``: the per-node torchrun supervisor (``torchrun`` or one rank per task, the rendezvous, stop requests);
+- ``supervisor``: the per-node torchrun supervisor (``torchrun`` or one rank per task, the
+  rendezvous, stop requests);
 - ``worker``: what each rank runs; ``trainer``: the transformers Trainer with s1slurm's callbacks;
 - ``summary``: attempt records, requeue counters and ``train_summary.json``.
 

@@ -188,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"attempt {args.attempt}: world {world}, accumulation {plan.accumulation}, "
          f"model {plan.spec.model}")
 
+    # torch, transformers and what needs them load here, not at start-up
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from s1slurm.train.trainer import S1Trainer, StepLog, StopOnRequest, barrier, is_main  # pulls in torch and transformers (start-up time)
+    from s1slurm.train.trainer import S1Trainer, StepLog, StopOnRequest, barrier, is_main
 
     ds_config = plan.deepspeed_config()
     targs = training_arguments(plan, paths, ds_config)

@@ -22,15 +22,14 @@ BROKEN_DEMO = """
 import sys
 from s1slurm.demo import run as demo_run
 
+template = sys.argv[-1]
 made_by_the_demo = demo_run.train_spec
 
 def broken_training(*args, **kwargs):
-    spec = made_by_the_demo(*args, **kwargs)
-    spec["deepspeed"] = sys.argv.pop()
-    return spec
+    return {**made_by_the_demo(*args, **kwargs), "deepspeed": template}
 
 demo_run.train_spec = broken_training
-sys.argv = ["s1slurm", "demo", "--quick", sys.argv[-1]]
+sys.argv = ["s1slurm", "demo", "--quick"]
 from s1slurm.cli.app import main
 main()
 """
@@ -47,7 +46,7 @@ def failed_demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Pa
                               "no_such_zero_option": 1},
         "train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto",
         "gradient_accumulation_steps": "auto"}))
-    proc = subprocess.run([sys.executable, "-c", BROKEN_DEMO, "--quick", str(template)], cwd=work,
+    proc = subprocess.run([sys.executable, "-c", BROKEN_DEMO, str(template)], cwd=work,
                           env=_env(home), capture_output=True, text=True, timeout=1500)
     folders = sorted((work / "runs").glob("demo-quick-*"))
     summary = json.loads((folders[-1] / "demo.json").read_text()) if folders else {}
@@ -76,8 +75,8 @@ def test_status_of_the_pipeline_names_the_failed_step_the_same_way(failed_demo):
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"train train FAILED", text) and re.search(r"eval eval BLOCKED", text), text
     assert "✗ step 'train', task 0 (train-00000-of-00001) failed: StageError: training ranks" in text, text
-    doc = json.loads(subprocess.run([sys.executable, "-m", "s1slurm", "status", summary["pipeline_run"], "--json"],
-                                    cwd=work, env=_env(work / "home"), capture_output=True, text=True,
-                                    timeout=300).stdout)
+    doc = json.loads(subprocess.run([sys.executable, "-m", "s1slurm", "status", summary["pipeline_run"],
+                                     "--json"], cwd=work, env=_env(work / "home"), capture_output=True,
+                                    text=True, timeout=300).stdout)
     failure = doc["runs"][0]["failure"]
     assert failure["where"].startswith("step 'train'") and Path(failure["log"]).is_file()

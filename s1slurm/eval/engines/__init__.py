@@ -27,7 +27,8 @@ def load_engine(config: EngineConfig) -> Engine:
             from s1slurm.eval.engines.vllm_engine import VLLMEngine  # pulls in vLLM (start-up time)
             engine: Engine = VLLMEngine(config)
         else:
-            from s1slurm.eval.engines.transformers_engine import TransformersEngine  # pulls in torch and transformers (start-up time)
+            # pulls in torch and transformers (start-up time)
+            from s1slurm.eval.engines.transformers_engine import TransformersEngine
             engine = TransformersEngine(config)
     except BaseException:
         restore_env(saved)
