@@ -25,7 +25,8 @@ def eval_run(tmp_path, n_shards: int = 2, questions: int = 4) -> RunDir:
     run = RunDir.create(tmp_path, "eval")
     shards = make_shards("math500", n_shards)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "eval", "stage_ref": stage_ref("eval"), "executor": "slurm", "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "eval", "stage_ref": stage_ref("eval"), "executor": "slurm",
+        "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "eval_plan": {"benchmarks": {"math500": {"question_ids": [f"q{i}" for i in range(questions)],
                                                  "shards": n_shards}},
@@ -69,7 +70,8 @@ def test_ten_thousand_tasks_render_a_bounded_screen(tmp_path):
     run = RunDir.create(tmp_path, "probe")
     shards = make_shards("probe", 10_000)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm", "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm",
+        "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"{50 + i // 1000}_{i % 1000}"}
                   for i, s in enumerate(shards)]})
@@ -119,18 +121,21 @@ def test_one_status_of_a_training_shows_its_rate_and_eta_from_the_ranks_step_rec
     profile = Profile(executor="slurm", nodes=1, tasks_per_node=1, gpus_per_node=2)
     atomic_write_json(run.manifest_path, {
         "run": run.name, "stage": "train", "stage_ref": stage_ref("train"), "executor": "slurm",
-        "profile_name": "ci", "profile": profile.model_dump(mode="json"), "command_line": [], "submissions": [],
+        "profile_name": "ci", "profile": profile.model_dump(mode="json"), "command_line": [],
+        "submissions": [],
         "spec": spec.model_dump(mode="json"), "deepspeed_template": load_template(spec.deepspeed),
         "tasks": [{"index": 0, "shard": shard.to_dict(), "shard_id": shard.id, "job_id": "61"}]})
     out = run.outputs_dir / shard.id
     out.mkdir(parents=True)
     (out / "dataset_stats.json").write_text(json.dumps({"examples": 60}))
-    earlier = [{"step": s, "loss": 1.0, "tokens_seen": 1000 * s, "time": 100.0 + s, "attempt": "61.0"} for s in (1, 2)]
+    earlier = [{"step": s, "loss": 1.0, "tokens_seen": 1000 * s, "time": 100.0 + s, "attempt": "61.0"}
+               for s in (1, 2)]
     # the current attempt: 2 steps every 10 s, 500 tokens per step
-    current = [{"step": s, "loss": 0.5, "tokens_seen": 500 * s, "time": 1000.0 + 5 * (s - 50), "attempt": "61.1"}
-               for s in range(50, 59)]
+    current = [{"step": s, "loss": 0.5, "tokens_seen": 500 * s, "time": 1000.0 + 5 * (s - 50),
+                "attempt": "61.1"} for s in range(50, 59)]
     (out / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in earlier + current))
-    status = read_status(run, scheduler=Scheduler(runner=FakeSlurm(live={"61": "RUNNING"}), which=lambda n: n))
+    scheduler = Scheduler(runner=FakeSlurm(live={"61": "RUNNING"}), which=lambda n: n)
+    status = read_status(run, scheduler=scheduler)
     progress = ProgressReader().read(status)
     assert (progress.done, progress.total) == (58, 60)
     assert progress.rate == pytest.approx(0.2) and progress.rates["tokens/s"] == pytest.approx(100.0)

@@ -60,7 +60,8 @@ def make_run(tmp_path: Path, job_ids: list[str | None], executor: str = "slurm")
     run = RunDir.create(tmp_path / "runs", "probe")
     shards = make_shards("probe", len(job_ids))
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": executor, "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": executor,
+        "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": j}
                   for i, (s, j) in enumerate(zip(shards, job_ids))]})

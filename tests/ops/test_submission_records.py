@@ -66,7 +66,8 @@ def fake_submitit(monkeypatch):
 def new_run(tmp_path: Path, n: int) -> tuple[RunDir, dict, list[PlannedTask]]:
     run = RunDir.create(tmp_path, "probe")
     tasks = [PlannedTask(i, s) for i, s in enumerate(make_shards("probe", n))]
-    manifest = {"run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm", "command_line": ["s1slurm"],
+    manifest = {"run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm",
+                "command_line": ["s1slurm"],
                 "submissions": [], "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id,
                                               "job_id": None} for t in tasks]}
     atomic_write_json(run.manifest_path, manifest)

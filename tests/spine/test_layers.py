@@ -52,7 +52,8 @@ def s1slurm_imports(path: Path) -> list[tuple[int, str, bool]]:
             names = [a.name for a in node.names]
         else:
             continue
-        out += [(node.lineno, n, id(node) in inside) for n in names if n == "s1slurm" or n.startswith("s1slurm.")]
+        out += [(node.lineno, n, id(node) in inside) for n in names
+                if n == "s1slurm" or n.startswith("s1slurm.")]
     return out
 
 

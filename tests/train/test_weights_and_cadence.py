@@ -70,7 +70,8 @@ def test_a_hub_model_is_downloaded_at_submission_and_the_ranks_load_the_folder_o
     assert [r["question"] for r in load_records(spec.data)] == [r["question"] for r in s1_records(4)]
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     plan = TrainPlan.build(spec, profile, template={"zero_optimization": {"stage": 3}})
-    node = TorchrunSupervisor(TrainPaths(RunDir.create(tmp_path, "train")), plan, DistEnv(num_nodes=2, world_size=2), "1.0")
+    node = TorchrunSupervisor(TrainPaths(RunDir.create(tmp_path, "train")), plan,
+                              DistEnv(num_nodes=2, world_size=2), "1.0")
     assert node.environment()["HF_HUB_OFFLINE"] == "1"
 
 
