@@ -197,7 +197,10 @@ def update(view: D.DemoView, run: RunDir, scheduler: Scheduler, reader: Progress
     for row in pipeline.steps:
         name, state = row["name"], row["state"]
         step = view.step(name)
-        if state in ("WAITING", "BLOCKED") and not row.get("run"):
+        if state == "BLOCKED" and not row.get("run"):
+            step.state, step.detail = "blocked", row.get("why") or ""
+            continue
+        if state == "WAITING" and not row.get("run"):
             continue
         if step.state == "waiting":
             view.start(name)
@@ -261,7 +264,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
                 if s.state == "running":  # a failure named elsewhere only stopped this one
                     view.finish(s.name, state="done" if not failed else "stopped" if failure else "failed")
         if failure is not None:  # named where the user looks, not only in the log
-            terminal.print(Text(f"✗ {failure.line()}", style="bold red"))
+            terminal.print(Text(f"\n✗ {failure.line()}", style="bold red"))  # below the table
             terminal.print(Text(f"  everything the demo's steps wrote: {log}"))
     # vLLM's process manager logs its shutdown at exit, after the log file is closed: keep it quiet.
     logging.getLogger("vllm").setLevel(logging.ERROR)
