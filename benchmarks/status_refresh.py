@@ -32,8 +32,9 @@ from s1slurm.core.rundir import RunDir  # noqa: E402
 from s1slurm.core.shard import make_shards  # noqa: E402
 from s1slurm.monitor.progress import ProgressReader  # noqa: E402
 from s1slurm.monitor.render import RunView, dashboard  # noqa: E402
-from s1slurm.monitor.scheduler import CallResult, Scheduler  # noqa: E402
-from s1slurm.monitor.status import read_status  # noqa: E402
+from s1slurm.launch.scheduler import CallResult, Scheduler  # noqa: E402
+from s1slurm.launch.task_status import read_status  # noqa: E402
+from s1slurm.stages import get_stage  # noqa: E402
 
 
 def cluster_refresh(tasks: int) -> None:
@@ -72,7 +73,8 @@ def fake_run(root: Path, n: int) -> RunDir:
     run = RunDir.create(root, "probe")
     shards = make_shards("probe", n)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "probe", "executor": "slurm", "profile_name": "bench", "profile": {},
+        "run": run.name, "stage": "probe", "stage_ref": get_stage("probe").ref().to_dict(), "executor": "slurm",
+        "profile_name": "bench", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"{100 + i // 1000}_{i % 1000}"}
                   for i, s in enumerate(shards)]})

@@ -14,7 +14,7 @@ import typer
 
 from s1slurm.cli import demo, monitor, profiles, report, submit
 from s1slurm.cli import curate
-from s1slurm.cli import plan
+from s1slurm.cli import cost_plan
 from s1slurm.cli.common import Options
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
@@ -24,7 +24,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
 def _print_version(value: bool) -> None:
     """``--version``: eager, so that it works without a command."""
     if value:
-        from s1slurm.cli.version import version_text
+        from s1slurm.cli.version import version_text  # loaded only for --version
 
         print(version_text())
         raise typer.Exit()
@@ -51,7 +51,7 @@ submit.register(app)
 monitor.register(app)
 report.register(app)
 curate.register(app)
-plan.register(app)
+cost_plan.register(app)
 demo.register(app)
 profiles.register(app)
 
@@ -59,6 +59,7 @@ profiles.register(app)
 def main() -> None:
     """Entry point: usage errors and s1slurm's own errors are one message and an exit code; bugs are
     written to a crash file (see :mod:`s1slurm.cli.handling`)."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.cli.handling import run_app
 
     sys.exit(run_app(app))

@@ -44,6 +44,7 @@ class ClusterChoice:
 
     def explain(self, error: Exception) -> Exception:
         """``error`` with a hint when a profile is missing because no cluster file was found at all."""
+        # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
         from s1slurm.config.discovery import ENV_VAR
         from s1slurm.core.errors import ConfigError
 
@@ -73,6 +74,7 @@ def choose_cluster(ctx: typer.Context, cluster: Optional[Path] = None, profile: 
     ``cluster``/``profile`` are the command's own options: given after the command, they win over
     the same options given before it.
     """
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.config.discovery import discover
 
     opts = global_options(ctx)

@@ -53,6 +53,7 @@ def decontaminate(dataset: str = typer.Argument(..., help="a .jsonl/.json/.parqu
                                                      "reports/decontaminate-<dataset name>)"),
                   ) -> None:
     """Decontaminate a dataset against evaluation sets; write the contamination report."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from pydantic import ValidationError
 
     from s1slurm.curate.pipeline import decontaminate_rows

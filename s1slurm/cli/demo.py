@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from s1slurm.cli.common import console as make_console, global_options
+from s1slurm.cli.common import choose_cluster, console as make_console, global_options
 
 
 def demo(ctx: typer.Context,
@@ -17,6 +17,7 @@ def demo(ctx: typer.Context,
          runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="where the demo folder is created"),
          ) -> None:
     """Run the s1 recipe in miniature here: generated data, a tiny Llama, SFT, budget forcing, report."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.errors import ConfigError
     from s1slurm.core.folders import check_output_folder
     from s1slurm.demo.run import run_demo
@@ -27,8 +28,6 @@ def demo(ctx: typer.Context,
     chosen = profile or opts.profile or "local"
     cluster_file = None
     if chosen != "local":
-        from s1slurm.cli.common import choose_cluster
-
         choice = choose_cluster(ctx, None, chosen)
         choice.cluster.profile(chosen, file=str(choice.path))  # a missing profile: exit 2 here
         cluster_file = choice.path

@@ -63,6 +63,7 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def write_crash_report(error: BaseException, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Path | None:
     """Write the versions, the command line and the full traceback to a new file; None if nowhere works."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.cli.version import version_text
 
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -21,10 +21,12 @@ def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run fold
            rows: int = typer.Option(200, "--rows", min=1, help="tasks listed at most (the interesting ones first)"),
            ) -> None:
     """Show the state of every task of one or more runs (squeue + sacct + the run folders)."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
     from s1slurm.monitor.progress import ProgressReader
-    from s1slurm.monitor.render import as_json as views_json, plain_line, status_table, summary
-    from s1slurm.monitor.scheduler import Scheduler
+    from s1slurm.monitor.render import (as_json as views_json, failure_lines, plain_line, status_table,
+                                        steps_table, summary)
+    from s1slurm.launch.scheduler import Scheduler
     from s1slurm.monitor.watch import build_views, watch as watch_runs
 
     runs = [RunDir.open(p) for p in run_dirs]
@@ -38,15 +40,17 @@ def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run fold
         return
     for view in views:
         if view.steps:
-            from s1slurm.monitor.render import steps_table
-
             console.print(f"[bold]{view.status.manifest['run']}[/bold] (pipeline)")
             console.print(steps_table(view.steps))
+            for line in failure_lines(view):
+                console.print(line)
             continue
         console.print(summary(view.status))
         console.print(status_table(view.status, max_rows=rows))
         if view.progress is not None and view.progress.unit != "shards":
-            console.print(plain_line(view), markup=False, highlight=False)
+            console.print(plain_line(view).split("\n")[0], markup=False, highlight=False)
+        for line in failure_lines(view):
+            console.print(line)
 
 
 def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
@@ -54,9 +58,10 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
          follow: bool = typer.Option(False, "--follow", "-f", help="keep printing until the task ends"),
          ) -> None:
     """Print the logs of one task (every rank of a multi-node task, each line labelled)."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
-    from s1slurm.monitor.logs import follow as follow_logs, task_logs
-    from s1slurm.monitor.status import read_status
+    from s1slurm.launch.task_logs import follow as follow_logs, task_logs
+    from s1slurm.launch.task_status import read_status
 
     run = RunDir.open(run_dir)
     files = task_logs(run, run.read_manifest(), task)
@@ -88,6 +93,7 @@ def cancel(run_dir: Path = typer.Argument(..., help="a run folder"),
            task: Optional[int] = typer.Option(None, "--task", "-t", help="cancel only this task"),
            ) -> None:
     """Cancel every job of a run (or one task's); recorded in its manifest."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
     from s1slurm.ops.control import cancel as cancel_run
 
@@ -100,6 +106,7 @@ def resume(run_dir: Path = typer.Argument(..., help="a run folder"),
                                             "were preempted or lost (not cancelled or never submitted ones)"),
            ) -> None:
     """Run again, as one new array, the shards without a done marker that are not queued or running."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
     from s1slurm.ops.control import resume as resume_run
 

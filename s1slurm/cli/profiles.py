@@ -18,6 +18,7 @@ def init(slurm: bool = typer.Option(False, "--slurm", help="add a profile filled
          force: bool = typer.Option(False, "--force", help="replace an existing file"),
          ) -> None:
     """Write a commented cluster.yaml to edit: the 'local' profile, and with --slurm one for this cluster."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.config.discovery import FILE_NAME, user_config_dir
     from s1slurm.config.scaffold import render, write_cluster_file
     from s1slurm.config.slurm_facts import read_slurm_facts

@@ -16,6 +16,7 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluati
            reference: Optional[str] = typer.Option(None, "--reference", help="compare with published figures at a named setting: s1-32b or 's1-32b@ignore=2,max=none'"),
            ) -> None:
     """Merge evaluation records into scaling curves with Control, Scaling and Performance."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.report import build_report, default_out_dir, render_terminal
     from s1slurm.report.build import PartialReportError
 

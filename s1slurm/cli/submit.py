@@ -21,7 +21,8 @@ def submit(ctx: typer.Context,
            profile: ProfileOpt = None,
            ) -> None:
     """Submit a stage as SLURM job(s), or run it here with a local profile."""
-    from s1slurm.launch import submit as sub
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
+    from s1slurm.stages import submission as sub
     from s1slurm.stages import get_stage
 
     choice = choose_cluster(ctx, cluster, profile)
@@ -36,7 +37,8 @@ def submit(ctx: typer.Context,
     if dry_run or test_only:
         run = sub.dry_run_dir(resolved)
         if dry_run:
-            plan = resolved.stage.plan_text(resolved.spec, resolved.profile)
+            width = console.width if console.is_terminal else None  # a pipe or a log keeps the full layout
+            plan = resolved.stage.plan_text(resolved.spec, resolved.profile, width=width)
             if plan is not None:
                 sys.stdout.write(plan.rstrip("\n") + "\n\n")
             for i, text in enumerate(launcher.render(run, resolved.tasks)):

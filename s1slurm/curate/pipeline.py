@@ -11,19 +11,27 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.curate import attempts, domains, traces
 from s1slurm.curate.decontaminate import Decontaminated, decontaminate, load_benchmarks
-from s1slurm.core.atomic import atomic_write_text
-from s1slurm.curate.reports import (contamination_markdown, contamination_report, contamination_table,
-                                    selection_markdown, selection_report, selection_table, table_text,
-                                    write_report)
+from s1slurm.curate.models import load
+from s1slurm.curate.reports import (
+    contamination_markdown,
+    contamination_report,
+    contamination_table,
+    selection_markdown,
+    selection_report,
+    selection_table,
+    table_text,
+    write_report,
+)
 from s1slurm.curate.select import run_select
 from s1slurm.curate.sources import collect
 from s1slurm.curate.spec import STEPS, CurateSpec, DecontaminateConfig
 from s1slurm.curate.store import CurationDir, RecordLog, load_rows, save_rows, write_jsonl
+from s1slurm.models.resolve import resolve_model
 
 log = logging.getLogger("s1slurm.curate")
 
@@ -76,7 +84,6 @@ def token_counter(tokenizer_name: str) -> Callable[[list[str]], list[int]]:
     """Trace lengths in the target model's tokens (s1: data/tokenization.py, Qwen2.5-32B-Instruct)."""
     from transformers import AutoTokenizer
 
-    from s1slurm.models.resolve import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_name))
 
@@ -116,7 +123,6 @@ def run_model_shard(cur: CurationDir, spec: CurateSpec, step: str, shard: Shard,
                     logger: logging.Logger = log) -> dict[str, Any]:
     """Do what ``shard``'s record log lacks, batch by batch (each batch appended and fsynced), then
     write the shard's marker."""
-    from s1slurm.curate.models import load
 
     if cur.shard_done(step, shard).is_file():
         return json.loads(cur.shard_done(step, shard).read_text())

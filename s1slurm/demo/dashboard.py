@@ -1,4 +1,4 @@
-"""The demo's live view: one row per pipeline step, read from the run folders only.
+"""The demo's live view: one row per pipeline step (set from the pipeline's status by the demo).
 
 Third-party output (vLLM, DeepSpeed, the Trainer) goes to log files; this table is what the
 terminal shows while the demo runs.
@@ -6,12 +6,9 @@ terminal shows while the demo runs.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from s1slurm.core.rundir import RunDir
 from s1slurm.core.table_fit import FittedTable
 
 
@@ -70,58 +67,3 @@ class DemoView:
             c = colours.get(s.state, "white")
             t.add_row(s.name, f"[{c}]{s.state}[/{c}]", s.elapsed(), s.detail)
         return t
-
-
-def child_runs(pipeline_run: Path) -> dict[str, RunDir]:
-    """The run each started pipeline step made, by step name."""
-    out: dict[str, RunDir] = {}
-    for record in sorted((pipeline_run / "outputs").glob("*/step.json")):
-        try:
-            out[record.parent.name.split("-")[0]] = RunDir.open(json.loads(record.read_text())["run"])
-        except (OSError, ValueError, KeyError, Exception):  # half-written: read it next time
-            continue
-    return out
-
-
-def train_progress(run: RunDir, total: int | None) -> str:
-    """``step 120/400, loss 0.41`` from the training run's step log."""
-    from s1slurm.train.paths import TrainPaths
-
-    try:
-        lines = TrainPaths(run).steps_log.read_text().splitlines()
-        last = json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError):
-        last = None
-    if last is None:
-        return "starting 2 ranks (DeepSpeed ZeRO-3)"
-    of = f"/{total}" if total else ""
-    return f"step {last['step']}{of}, loss {last['loss']:.3f}"
-
-
-def eval_progress(run: RunDir, total: int | None) -> str:
-    """``records 120/150`` from the evaluation run's record files."""
-    n = 0
-    for path in run.outputs_dir.glob("*/records.jsonl"):
-        try:
-            with open(path, "rb") as f:
-                n += sum(1 for _ in f)
-        except OSError:
-            continue
-    if n == 0:
-        return "loading the engine"
-    return f"records {n}" + (f"/{total}" if total else "")
-
-
-def curate_progress(run: RunDir) -> str:
-    """``collect 654 -> 651, decontaminate 651 -> 648`` from the curation folder's step markers."""
-    info = run.read_manifest().get("curate") or {}
-    out, steps = info.get("out"), info.get("steps") or []
-    parts = []
-    for step in steps:
-        try:
-            marker = json.loads((Path(out) / f"{step}.done").read_text())
-        except (OSError, ValueError, TypeError):
-            parts.append(f"{step} ...")
-            break
-        parts.append(f"{step} {marker.get('in', '?')} -> {marker.get('out', '?')}")
-    return ", ".join(parts)

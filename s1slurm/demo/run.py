@@ -29,13 +29,28 @@ from typing import Iterator
 
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
+from s1slurm.config.cluster import load_cluster
 from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import S1SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.demo import dashboard as D
 from s1slurm.demo.data import write_data
 from s1slurm.demo.specs import SIZES, DemoSize, curate_spec, eval_spec, pipeline_spec, train_spec, write_spec
+from s1slurm.eval.records import EvalRecord
+from s1slurm.launch.records import launch_recorded
+from s1slurm.launch.scheduler import Scheduler
+from s1slurm.launch.task_logs import log_paths
+from s1slurm.launch.task_status import Failure, read_status
+from s1slurm.monitor.progress import ProgressReader
+from s1slurm.monitor.watch import build_views
+from s1slurm.pipeline.status import report_folder, runs_by_step
+from s1slurm.report import build_report, render_terminal
+from s1slurm.stages import get_stage
+from s1slurm.stages import submission as sub
+from s1slurm.stages.curate import curation_summary
+from s1slurm.train.data import assistant_text
 
 SEED = 1234
 SELECT_SHARE = 0.95  # of the decontaminated pool; see select_n
@@ -110,7 +125,6 @@ def output_to(log: Path) -> Iterator[Console]:
 
 def read_scaling(eval_run: Path) -> Scaling:
     """Accuracy per thinking budget (method ``max``) over every record of the evaluation run."""
-    from s1slurm.eval.records import EvalRecord
 
     right: dict[int, list[bool]] = {}
     questions: set[str] = set()
@@ -129,8 +143,7 @@ def read_scaling(eval_run: Path) -> Scaling:
 
 def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path:
     """Data, base model and specs in ``folder``; returns the pipeline spec."""
-    from s1slurm.demo.model import build_model_folder
-    from s1slurm.train.data import assistant_text
+    from s1slurm.demo.model import build_model_folder  # pulls in torch and transformers (start-up time)
 
     view.start("data", "generating problems and traces")
     files = write_data(folder / "data", eval_size=size.eval_size, seed=SEED, planted=size.planted)
@@ -165,64 +178,48 @@ def select_n(pool_size: int, planted: int) -> int:
     return int(SELECT_SHARE * (pool_size - planted))
 
 
-def expected_steps(size: DemoSize, pool_size: int) -> int:
-    from s1slurm.train.recipe import total_steps
-
-    return total_steps(pool_size, size.epochs, 2, size.micro_batch_size,
-                       size.global_batch_size // (2 * size.micro_batch_size))
-
-
-def watch(view: D.DemoView, folder: Path, size: DemoSize, stop: threading.Event) -> None:
-    """Update the pipeline rows of ``view`` from the run folders until ``stop`` is set."""
-    pool = sum(1 for _ in open(folder / "data" / "pool.jsonl", encoding="utf-8"))
-    total_train = expected_steps(size, select_n(pool, size.planted))
-    total_eval = size.eval_size * len(size.budgets)
+def watch(view: D.DemoView, run: RunDir, stop: threading.Event) -> None:
+    """Update the pipeline rows of ``view`` from the pipeline's status until ``stop`` is set."""
+    scheduler, reader = Scheduler(), ProgressReader()
     while not stop.wait(1.0):
         try:
-            _update(view, folder, total_train, total_eval)
+            update(view, run, scheduler, reader)
         except (OSError, ValueError, KeyError, S1SlurmError):  # a file being written: next time
             continue
 
 
-def _update(view: D.DemoView, folder: Path, total_train: int, total_eval: int) -> None:
-    runs = sorted((folder / "runs").glob("pipeline-*"))
-    if not runs:
-        return
-    for name, run in D.child_runs(runs[-1]).items():
+def update(view: D.DemoView, run: RunDir, scheduler: Scheduler, reader: ProgressReader) -> Failure | None:
+    """Set each step's row from the pipeline's step rows (state, progress of the step's run) and
+    return the pipeline's failure, if any: its step is marked failed with its error's first line."""
+    views = build_views([run], scheduler, reader)
+    progress = {v.status.run.path: v.progress for v in views[1:]}
+    pipeline = views[0]
+    for row in pipeline.steps:
+        name, state = row["name"], row["state"]
         step = view.step(name)
+        if state == "BLOCKED" and not row.get("run"):
+            step.state, step.detail = "blocked", row.get("why") or ""
+            continue
+        if state == "WAITING" and not row.get("run"):
+            continue
         if step.state == "waiting":
             view.start(name)
-        if name == "curate" and step.state == "running":
-            step.detail = D.curate_progress(run)
-        elif name == "train" and step.state == "running":
-            step.detail = D.train_progress(run, total_train)
-        elif name == "eval" and step.state == "running":
-            step.detail = D.eval_progress(run, total_eval)
-        if step.state == "running" and _step_done(runs[-1], name):
-            view.finish(name, D.curate_progress(run) if name == "curate" else None)
-    if any((runs[-1] / "outputs").glob("eval*/step.json")) and view.step("eval").state == "done":
-        if view.step("report").state == "waiting":
-            view.start("report", "merging records, plotting")
-
-
-def _step_done(pipeline_run: Path, name: str) -> bool:
-    """The pipeline marked step ``name`` done (for curate: the whole curation chain finished)."""
-    return any((pipeline_run / "done").glob(f"{name}-*.done"))
-
-
-def _all_done(run: RunDir) -> bool:
-    manifest_tasks = run.read_manifest().get("tasks") or []
-    return bool(manifest_tasks) and len(run.done_ids()) >= len(manifest_tasks)
+        p = progress.get(Path(row["run"])) if row.get("run") else None
+        detail = p.line() if p is not None else row.get("why") or ""
+        if state == "DONE" and step.state != "done":
+            view.finish(name, detail)
+        elif state in ("FAILED", "CANCELLED") and step.state != "failed":
+            failure = row.get("failure") or {}
+            view.finish(name, failure.get("first_line") or row.get("why") or state.lower(), state="failed")
+        elif step.state == "running" and detail:
+            step.detail = detail
+    return pipeline.failure
 
 
 def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: str | None = None,
              profile: str = "local", cluster_file: Path | None = None,
              console: Console | None = None) -> DemoResult:
     """The whole demo; see the module docstring."""
-    from s1slurm.config.cluster import load_cluster
-    from s1slurm.launch import submit as sub
-    from s1slurm.stages import get_stage
-    from s1slurm.report import build_report, render_terminal
 
     started = time.time()
     size = SIZES[size_name]
@@ -237,6 +234,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
         atomic_write_text(cluster_file, LOCAL_CLUSTER)
     log = folder / "logs" / "demo.log"
     failed = False
+    failure: Failure | None = None
     pipeline_run: Path | None = None
     with output_to(log) as terminal:
         live_console = terminal  # ``console`` writes to sys.stdout, which now goes to the log
@@ -245,27 +243,36 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
                   redirect_stdout=False, redirect_stderr=False, transient=False):
             try:
                 spec_path = prepare(folder, size, engine, view)
-                poller = threading.Thread(target=watch, args=(view, folder, size, stop), daemon=True)
-                poller.start()
                 cluster = load_cluster(cluster_file)
                 resolved = sub.resolve(get_stage("pipeline"), spec_path, cluster, cluster_file, profile)
-                run, submission = sub.submit(resolved, sub.make_launcher(resolved), sys.argv)
+                launcher = sub.make_launcher(resolved)
+                launcher.preflight()
+                run, manifest = sub.create_run(resolved, sys.argv)
                 pipeline_run = run.path
+                poller = threading.Thread(target=watch, args=(view, run, stop), daemon=True)
+                poller.start()
+                submission = launch_recorded(run, manifest, launcher, resolved.tasks)
                 if submission.executor == "slurm":
                     _wait(run)
-                failed = bool(getattr(submission, "failed_tasks", None)) or not _all_done(run)
+                failed = bool(submission.failed_tasks) or not resolved.stage.is_complete(run)
             finally:
                 stop.set()
+            if pipeline_run is not None:
+                with contextlib.suppress(OSError, ValueError, KeyError, S1SlurmError):
+                    failure = update(view, RunDir(pipeline_run), Scheduler(), ProgressReader())
             for s in view.steps:
-                if s.state == "running":
-                    view.finish(s.name, state="failed" if failed else "done")
+                if s.state == "running":  # a failure named elsewhere only stopped this one
+                    view.finish(s.name, state="done" if not failed else "stopped" if failure else "failed")
+        if failure is not None:  # named where the user looks, not only in the log
+            terminal.print(Text(f"\n✗ {failure.line()}", style="bold red"))  # below the table
+            terminal.print(Text(f"  everything the demo's steps wrote: {log}"))
     # vLLM's process manager logs its shutdown at exit, after the log file is closed: keep it quiet.
     logging.getLogger("vllm").setLevel(logging.ERROR)
     if pipeline_run is None:
         raise S1SlurmError(f"the demo did not start its pipeline (log: {log})")
-    children = D.child_runs(pipeline_run)
+    children = runs_by_step(RunDir(pipeline_run))
     eval_run = children.get("eval")
-    report_dir = next(iter(sorted((pipeline_run / "outputs").glob("report*"))), folder / "report")
+    report_dir = report_folder(RunDir(pipeline_run)) or folder / "report"
     scaling = read_scaling(eval_run.path) if eval_run else Scaling({}, 0)
     files: dict[str, Path] = {}
     if eval_run is not None:
@@ -273,7 +280,7 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
         render_terminal(result, out)
         files = {k: Path(v) for k, v in result.files.items()}
     logs = [log] + _train_logs(children.get("train")) + _task_logs(eval_run)
-    curation = D.curate_progress(children["curate"]) if "curate" in children else "not run"
+    curation = curation_summary(children["curate"]) if "curate" in children else "not run"
     res = DemoResult(folder, pipeline_run, files, scaling, curation, [p for p in logs if p.exists()],
                      time.time() - started, failed or eval_run is None)
     write_summary(res, size, engine)
@@ -282,8 +289,6 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
 
 def _wait(run: RunDir, poll_s: float = 5.0) -> None:
     """Under SLURM: wait until every pipeline link has a done marker or the pipeline failed."""
-    from s1slurm.monitor.status import read_status
-
     while True:
         st = read_status(run)
         if all(t.terminal for t in st.tasks):
@@ -293,8 +298,6 @@ def _wait(run: RunDir, poll_s: float = 5.0) -> None:
 
 def _task_logs(run: RunDir | None) -> list[Path]:
     """The evaluation task's log files: ours on ``local``, submitit's stdout/stderr under SLURM."""
-    from s1slurm.monitor.logs import log_paths
-
     return log_paths(run, run.read_manifest(), 0) if run is not None else []
 
 

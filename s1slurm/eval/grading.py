@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from s1slurm.core.errors import MissingDependencyError
+
 if TYPE_CHECKING:
     from s1slurm.eval.benchmarks import Question
 
@@ -303,7 +305,6 @@ def _math_verify() -> Any:
         import math_verify.grader
         import math_verify.parser
     except ImportError:
-        from s1slurm.core.errors import MissingDependencyError
         raise MissingDependencyError("math_verify", "eval") from None
     for module in (math_verify.grader, math_verify.parser):
         if hasattr(module, "TIMEOUT_WARNING_SHOWN"):

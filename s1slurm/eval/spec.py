@@ -13,12 +13,13 @@ from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.errors import ConfigError, FieldError
 from s1slurm.eval.benchmarks import BenchmarkConfig
+from s1slurm.eval.engines.base import engine_version
 from s1slurm.eval.engines.settings import EngineSettings
-from s1slurm.eval.prompts import ConditionPrompts
+from s1slurm.eval.forcing import Forcing
+from s1slurm.eval.prompts import ConditionPrompts, conditioned
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.models.delimiters import PRESETS, DelimiterText, PresetName
 from s1slurm.models.resolve import is_smollm2, looks_local, resolve_model
-
 
 
 class Delimiters(Strict):
@@ -282,7 +283,6 @@ class EvalSpec(EngineSettings, JobSpec):
         """What runs, for the manifest and the report header: engine and its installed version,
         dtype, tensor-parallel size, batch size and whether kernels are batch-invariant (the
         transformers engine runs one request at a time unless told otherwise, so it is by default)."""
-        from s1slurm.eval.engines.base import engine_version
         return {"engine": self.engine, "engine_version": engine_version(self.engine), "dtype": self.dtype,
                 "tensor_parallel_size": self.tensor_parallel_size,
                 "batch_size": self.effective_batch_size(), "batch_invariant": self.is_batch_invariant()}
@@ -383,12 +383,10 @@ def context_length(spec: EvalSpec, tokenizer: Any) -> int | None:
 def check_room(spec: EvalSpec, tokenizer: Any, questions: dict[str, list[Any]],
                spec_path: Path | str) -> None:
     """The longest prompt, the largest budget and the answer must fit in the context."""
-    from s1slurm.eval.forcing import Forcing
 
     length = context_length(spec, tokenizer)
     if length is None:
         return
-    from s1slurm.eval.prompts import conditioned
 
     forcing = Forcing(tokenizer, eos_ids=(), max_model_len=length, delimiters=spec.delimiters.text(),
                       max_answer_tokens=spec.answer_tokens())

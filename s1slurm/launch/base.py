@@ -32,7 +32,7 @@ class Submission:
 
 
 class Launcher(ABC):
-    """Backend hooks; :mod:`s1slurm.launch.submit` drives them in the same order for every backend."""
+    """Backend hooks; :mod:`s1slurm.stages.submission` drives them in the same order for every backend."""
 
     name: str
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import traceback
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -40,6 +41,8 @@ class LocalLauncher(Launcher):
                         self.make_task(run, task)()
                     except Exception as e:  # recorded in the task state; the other tasks still run
                         submission.failed_tasks.append(task.index)
+                        with open(log_path, "a", encoding="utf-8") as log:  # the log holds the whole error
+                            log.write(f"task {task.index} failed:\n{traceback.format_exc()}")
                         progress.console.print(f"[red]task {task.index} ({task.shard.id}) failed: "
                                                f"{type(e).__name__}: {e}[/red] (log: {log_path})")
                 progress.advance(bar)

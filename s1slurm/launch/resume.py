@@ -1,15 +1,12 @@
-"""Resubmitting a run's unfinished shards with its recorded config, as one new submission."""
+"""Which of a run's tasks to launch again: unfinished shards that are neither queued nor running."""
 
 from __future__ import annotations
-
-import sys
 
 from s1slurm.core.errors import SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.launch.base import PlannedTask, Submission
-from s1slurm.launch.task import StageRef, run_config
-from s1slurm.monitor.status import FAILURES, read_status
+from s1slurm.launch.base import PlannedTask
+from s1slurm.launch.task_status import FAILURES, read_status
 
 
 def pending_tasks(run: RunDir, failed_only: bool = False, scheduler=None) -> list[PlannedTask]:
@@ -30,25 +27,3 @@ def pending_tasks(run: RunDir, failed_only: bool = False, scheduler=None) -> lis
             continue
         todo.append(PlannedTask(t.index, Shard.from_dict(task["shard"])))
     return todo
-
-
-def resume_tasks(run: RunDir, stage: StageRef, console=None,
-                 failed_only: bool = False) -> tuple[list[PlannedTask], Submission | None]:
-    """Launch the pending tasks of ``run`` (a run of ``stage``) again, with the spec and profile
-    recorded in its manifest; returns them and the submission (None when nothing was pending)."""
-    from s1slurm.launch.submit import launch_recorded
-
-    manifest = run.read_manifest()
-    spec, profile = run_config(run, stage.load().spec_model)
-    todo = pending_tasks(run, failed_only)
-    if not todo:
-        return [], None
-    if profile.executor == "local":
-        from s1slurm.launch.local import LocalLauncher
-
-        launcher = LocalLauncher(profile, spec, stage, console=console)
-    else:
-        from s1slurm.launch.slurm import SlurmLauncher
-
-        launcher = SlurmLauncher(profile, spec, stage)
-    return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)

@@ -23,6 +23,7 @@ from s1slurm.core.errors import SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed, submission_environment
+from s1slurm.launch.scheduler import max_array_size
 
 
 def sbatch_parameters(profile, job_name: str, *, requeue: bool = False) -> dict[str, Any]:
@@ -119,7 +120,6 @@ class SlurmLauncher(Launcher):
         make sbatch refuse a later chunk); the profile's alone, or SLURM's default, otherwise.
         Indices run 0..MaxArraySize-1; 0 means no arrays at all, so one job per task."""
         if self._chunk_size is None:
-            from s1slurm.monitor.scheduler import max_array_size
 
             found = max_array_size()
             cluster = None if found is None else max(found, 1)

@@ -16,21 +16,27 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.config.loading import validation_error
 from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.distributed import DistEnv, current_dist_env
 
+# The spec type of a stage (each stage is generic over its own JobSpec subclass).
+SpecT = TypeVar("SpecT", bound=JobSpec)
+
 
 @dataclass
-class TaskContext:
+class TaskContext(Generic[SpecT]):
     """Everything a running task needs: its run, spec, shard, place in the job, and a logger."""
 
     run: RunDir
-    spec: JobSpec
+    spec: SpecT
     profile: Profile
     shard: Shard
     task_index: int
@@ -47,8 +53,9 @@ class StageRef:
     target: str
     requeueable: bool = False
 
-    def load(self):
-        """A fresh instance of the stage class."""
+    def load(self) -> Any:
+        """A fresh instance of the stage class (a :class:`~s1slurm.stages.base.Stage`, which this
+        layer does not import)."""
         import importlib
 
         module, _, cls = self.target.partition(":")
@@ -59,42 +66,30 @@ class StageRef:
 
     @classmethod
     def from_manifest(cls, manifest: dict, *, file: str = "manifest.json") -> "StageRef":
-        """The reference recorded at submission; for a run submitted before manifests recorded it,
-        the one its stage name gives (:meth:`of_name`)."""
+        """The reference recorded in a run's manifest at submission."""
         data = manifest.get("stage_ref")
-        if data is None:
-            return cls.of_name(manifest["stage"])
         if not isinstance(data, dict) or set(data) != {"name", "target", "requeueable"}:
-            from s1slurm.core.errors import ConfigError
 
-            raise ConfigError("the manifest's stage reference is not one s1slurm wrote", file=file,
+            raise ConfigError("the manifest's stage reference is missing or not one s1slurm wrote", file=file,
                               field="stage_ref", expected="name, target and requeueable")
         return cls(**data)
 
-    @classmethod
-    def of_name(cls, name: str) -> "StageRef":
-        """The built-in stage ``name`` by the package's naming rule (``stages/<name>.py``, class
-        ``<Name>Stage``): what runs and tasks pickled before StageRef existed name."""
-        target = f"s1slurm.stages.{name}:{name.capitalize()}Stage"
-        return cls(name, target, bool(getattr(cls(name, target).load(), "requeueable", False)))
 
-
-def run_config(run: RunDir, spec_model: type):
+def run_config(run: RunDir, spec_model: type[JobSpec]) -> tuple[JobSpec, Profile]:
     """The spec (as ``spec_model``) and profile recorded in a run's manifest (the single source
     for tasks)."""
     from pydantic import ValidationError
 
-    from s1slurm.config.cluster import Profile
-    from s1slurm.config.loading import validation_error
-
     manifest = run.read_manifest()
-    values = []
-    for key, model in (("spec", spec_model), ("profile", Profile)):
-        try:
-            values.append(model.model_validate(manifest[key]))
-        except ValidationError as e:
-            raise validation_error(e, model, run.manifest_path, prefix=key) from None
-    return values[0], values[1]
+    try:
+        spec = spec_model.model_validate(manifest["spec"])
+    except ValidationError as e:
+        raise validation_error(e, spec_model, run.manifest_path, prefix="spec") from None
+    try:
+        profile = Profile.model_validate(manifest["profile"])
+    except ValidationError as e:
+        raise validation_error(e, Profile, run.manifest_path, prefix="profile") from None
+    return spec, profile
 
 
 def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extra) -> None:
@@ -121,7 +116,7 @@ class ShardTask:
     def __call__(self, dist: DistEnv | None = None) -> str:
         run = RunDir(Path(self.run_path))
         shard = Shard.from_dict(self.shard)
-        stage = self._ref().load()
+        stage = self.stage.load()
         spec, profile = run_config(run, stage.spec_model)
         dist = dist or current_dist_env()
         logger = _task_logger(self.task_index, dist.global_rank)
@@ -147,10 +142,6 @@ class ShardTask:
                          elapsed_s=time.time() - started)
         return shard.id
 
-    def _ref(self) -> StageRef:
-        # a task pickled by an earlier version (pending, or reloaded at a requeue) names its stage
-        return self.stage if isinstance(self.stage, StageRef) else StageRef.of_name(self.stage)
-
     def checkpoint(self, *args, **kwargs):
         """submitit calls this on USR2 (time limit or preemption): requeue if the stage asks."""
         import submitit
@@ -159,7 +150,7 @@ class ShardTask:
         if ctx is None:
             return None
         if self._stage.on_requeue_signal(ctx):
-            fresh = ShardTask(self._ref(), self.run_path, self.shard, self.task_index)
+            fresh = ShardTask(self.stage, self.run_path, self.shard, self.task_index)
             return submitit.helpers.DelayedSubmission(fresh)
         return None
 

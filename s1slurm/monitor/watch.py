@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
 from rich.live import Live
 
 from s1slurm.core.rundir import RunDir
+from s1slurm.launch.scheduler import Scheduler
+from s1slurm.launch.task_status import read_statuses
 from s1slurm.monitor.progress import ProgressReader
 from s1slurm.monitor.render import RunView, dashboard, plain_line, status_table
-from s1slurm.monitor.scheduler import Scheduler
-from s1slurm.monitor.status import read_statuses
+from s1slurm.pipeline.status import pipeline_failure
+from s1slurm.stages import stage_of
 
 
 @dataclass
@@ -38,22 +41,20 @@ class Backoff:
 
 
 def build_views(runs: list[RunDir], scheduler: Scheduler, reader: ProgressReader) -> list[RunView]:
-    """Status and progress of ``runs``; a pipeline brings its steps' runs (one scheduler query for all)."""
-    from s1slurm.pipeline.status import expand_pipelines, pipeline_steps
-
-    all_runs, parents = expand_pipelines(runs)
-    statuses = read_statuses(all_runs, scheduler)
+    """Status, progress and failure of ``runs``; each run brings the runs it made (a pipeline its
+    steps'), shown right after it, with one scheduler query for all of them."""
+    all_runs: dict[Path, RunDir] = {}  # a run given and also made by another one given: shown once
+    for run in runs:
+        manifest = run.read_manifest(require=("tasks",))  # a folder s1slurm did not write: its error first
+        for r in (run, *stage_of(run, manifest).related_runs(run)):
+            all_runs.setdefault(r.path, r)
+    statuses = read_statuses(list(all_runs.values()), scheduler)
     by_path = {s.run.path: s for s in statuses}
     views = []
     for status in statuses:
-        view = RunView(status, progress=reader.read(status))
-        if status.manifest.get("stage") == "pipeline":
-            view.steps = pipeline_steps(status, by_path)
-        views.append(view)
-    # A step's run is shown right after its pipeline.
-    order = {r.path: i for i, r in enumerate(all_runs)}
-    views.sort(key=lambda v: (order.get(parents.get(v.status.run.path, v.status.run.path), 0),
-                              order[v.status.run.path]))
+        steps = stage_of(status.run, status.manifest).steps(status, by_path)
+        failure = pipeline_failure(steps) if steps else status.failure
+        views.append(RunView(status, progress=reader.read(status), steps=steps, failure=failure))
     return views
 
 

@@ -16,9 +16,8 @@ from s1slurm.core.errors import ConfigError, SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.base import PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed
-from s1slurm.launch.resume import resume_tasks
-from s1slurm.launch.task import StageRef
-from s1slurm.monitor.status import read_status
+from s1slurm.launch.task_status import read_status
+from s1slurm.stages import stage_of
 
 
 def cancel(run: RunDir, task: int | None = None) -> list[str]:
@@ -39,7 +38,7 @@ def cancel(run: RunDir, task: int | None = None) -> list[str]:
         ids = sorted({a["job_id"] for s in manifest["submissions"] for a in s.get("arrays", [])})
     else:
         ids = [t["job_id"] for t in manifest["tasks"] if t["index"] == task and t.get("job_id")]
-    ids += _extra_jobs(run, manifest, task)
+    ids += stage_of(run, manifest).related_jobs(run, task)  # e.g. a pipeline's links and its steps' runs
     if not ids:
         return ["nothing was submitted"]
     scancel = shutil.which("scancel")
@@ -57,15 +56,6 @@ def cancel(run: RunDir, task: int | None = None) -> list[str]:
         raise SlurmError(f"scancel failed: {proc.stderr.strip()}")
     _record_cancel(run, task, ids)
     return out
-
-
-def _extra_jobs(run: RunDir, manifest: dict, task: int | None) -> list[str]:
-    """Jobs a stage submits on its own (a pipeline's link jobs and its steps' runs)."""
-    if manifest.get("stage") != "pipeline":
-        return []
-    from s1slurm.pipeline.control import pipeline_job_ids
-
-    return pipeline_job_ids(run, task)
 
 
 def _record_cancel(run: RunDir, task: int | None, ids: list[str]) -> None:
@@ -104,12 +94,7 @@ def _is_s1slurm_process(pid: int) -> bool:
 
 
 def resume(run: RunDir, console=None, failed_only: bool = False) -> tuple[list[PlannedTask], Submission | None]:
-    """Launch again, as one new array, the unfinished shards of ``run`` with its recorded config
-    (a pipeline: from its first unfinished step)."""
+    """Launch again, as one new submission, the unfinished work of ``run`` with its recorded config
+    (the stage decides what that is: its pending shards, or a pipeline's first unfinished step)."""
     manifest = run.read_manifest(require=("stage", "tasks", "spec", "profile"))
-    if manifest.get("stage") == "pipeline":
-        from s1slurm.pipeline.control import resume_pipeline
-
-        return resume_pipeline(run, console=console, failed_only=failed_only)
-    stage = StageRef.from_manifest(manifest, file=str(run.manifest_path))
-    return resume_tasks(run, stage, console=console, failed_only=failed_only)
+    return stage_of(run, manifest).resume(run, console=console, failed_only=failed_only)

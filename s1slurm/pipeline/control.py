@@ -12,9 +12,13 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import PlannedTask, Submission
 from s1slurm.launch.environment import scrubbed
-from s1slurm.launch.task import StageRef
+from s1slurm.launch.records import launch_recorded
+from s1slurm.launch.task import StageRef, run_config
+from s1slurm.launch.task_status import read_statuses
 from s1slurm.pipeline.chain import StepPaths
+from s1slurm.pipeline.links import make_launcher
 from s1slurm.pipeline.spec import PipelineSpec
+from s1slurm.pipeline.status import pipeline_steps, step_runs
 
 
 def pipeline_job_ids(run: RunDir, task: int | None = None) -> list[str]:
@@ -42,17 +46,11 @@ def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
     for it are cancelled and the links from that step on are launched again; the first one resumes
     the step's run (only its unfinished shards) or starts it if it never started.
     """
-    from s1slurm.launch.submit import launch_recorded
-    from s1slurm.launch.task import run_config
-    from s1slurm.monitor.watch import build_views
-    from s1slurm.monitor.progress import ProgressReader
-    from s1slurm.monitor.scheduler import Scheduler
-
-    views = build_views([run], Scheduler(), ProgressReader())
-    pipeline = views[0]
-    if pipeline.status.slurm_unavailable:
+    statuses = read_statuses([run, *step_runs(run)])
+    pipeline = statuses[0]
+    if pipeline.slurm_unavailable:
         raise SlurmError("SLURM (squeue) could not be asked about this pipeline's jobs; refusing to resubmit")
-    steps = pipeline.steps
+    steps = pipeline_steps(pipeline, {s.run.path: s for s in statuses})
     first = next((s for s in steps if s["state"] != "DONE"), None)
     if first is None or first["state"] in ("RUNNING", "PENDING", "WAITING"):
         return [], None
@@ -60,13 +58,11 @@ def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
     manifest = run.read_manifest()
     stage = StageRef.from_manifest(manifest, file=str(run.manifest_path))  # before anything is cancelled
     stale = [s["link_job"] for s in steps[first["index"]:]
-             if s.get("link_job") and pipeline.status.tasks[s["index"]].active]
+             if s.get("link_job") and pipeline.tasks[s["index"]].active]
     if stale and profile.executor == "slurm":
         _scancel(stale)
     todo = [PlannedTask(t["index"], Shard.from_dict(t["shard"])) for t in manifest["tasks"]
             if t["index"] >= first["index"]]
-    from s1slurm.pipeline.launcher import make_launcher
-
     launcher = make_launcher(profile, spec, stage, console=console)
     return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)
 

@@ -11,8 +11,17 @@ from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.errors import FieldError
 from s1slurm.core.shard import Shard
+from s1slurm.stages import get_stage, stage_names
 
+# The report step: built by the pipeline's own link from the evaluation before it (not a stage).
+REPORT = "report"
+REPORT_INPUT = "evaluation records"   # what the step before a report must produce
 _STEP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.+]*$")
+
+
+def _reportable(stage: str) -> bool:
+    """Whether a report can be built from the output of a step of ``stage`` (evaluation records)."""
+    return stage in stage_names() and get_stage(stage).produces == REPORT_INPUT
 
 
 class StepConfig(Strict):
@@ -32,12 +41,12 @@ class StepConfig(Strict):
 
     @model_validator(mode="after")
     def _config(self) -> "StepConfig":
-        if self.stage == "report":
+        if self.stage == REPORT:
             if self.config is not None:
                 raise ValueError("a report step takes no config (it reports the eval step before it)")
         elif self.config is None:
             raise ValueError(f"a {self.stage} step needs 'config': the path of its job spec")
-        if self.reference is not None and self.stage != "report":
+        if self.reference is not None and self.stage != REPORT:
             raise ValueError("'reference' is for report steps only")
         return self
 
@@ -62,7 +71,7 @@ class PipelineSpec(JobSpec):
         if dup:
             raise FieldError("steps", f"step names must be unique (give 'name:' to repeated stages): {', '.join(dup)}")
         for i, s in enumerate(self.steps):
-            if s.stage == "report" and (i == 0 or self.steps[i - 1].stage != "eval"):
+            if s.stage == REPORT and (i == 0 or not _reportable(self.steps[i - 1].stage)):
                 raise FieldError(f"steps.{i}", "a report step must come right after an eval step")
         return self
 

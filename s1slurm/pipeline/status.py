@@ -2,7 +2,9 @@
 
 A step is ``DONE`` when its run is complete, ``RUNNING``/``PENDING`` as its run is, ``FAILED`` when
 its run (or its link) failed, ``WAITING`` while its link waits for the step before, and ``BLOCKED``
-when a step before it failed (the reason says which): its link never runs.
+when a step before it failed (the reason says which): its link never runs. A failed step carries
+its :class:`~s1slurm.launch.task_status.Failure` (the first line of its error and the log that holds
+the rest), which the dashboards print.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from s1slurm.core.rundir import RunDir
-from s1slurm.monitor.status import FAILURES, RunStatus, TaskStatus
+from s1slurm.launch.task_status import FAILURES, Failure, RunStatus, TaskStatus, first_line
 from s1slurm.pipeline.chain import StepPaths
-from s1slurm.pipeline.spec import PipelineSpec
+from s1slurm.pipeline.spec import REPORT, PipelineSpec
 
 STEP_TERMINAL = {"DONE", "FAILED", "BLOCKED", "CANCELLED"}
 
@@ -22,22 +24,22 @@ def _spec(manifest: dict) -> PipelineSpec:
     return PipelineSpec.model_validate(manifest["spec"])
 
 
-def expand_pipelines(runs: list[RunDir]) -> tuple[list[RunDir], dict[Path, Path]]:
-    """``runs`` with, after each pipeline, the runs its steps made; and child path -> pipeline path."""
-    out: list[RunDir] = []
-    parents: dict[Path, Path] = {}
-    for run in runs:
-        out.append(run)
-        manifest = run.read_manifest()
-        if manifest.get("stage") != "pipeline":
-            continue
-        spec = _spec(manifest)
-        for i in range(len(spec.steps)):
-            child = StepPaths(run, spec, i).child()
-            if child is not None:
-                out.append(child)
-                parents[child.path] = run.path
-    return out, parents
+def runs_by_step(run: RunDir) -> dict[str, RunDir]:
+    """The runs a pipeline's steps made so far, by step name, in step order."""
+    spec = _spec(run.read_manifest())
+    children = {step.step_name: StepPaths(run, spec, i).child() for i, step in enumerate(spec.steps)}
+    return {name: child for name, child in children.items() if child is not None}
+
+
+def report_folder(run: RunDir) -> Path | None:
+    """Where a pipeline's report step writes its files (None: it has no report step)."""
+    spec = _spec(run.read_manifest())
+    return next((StepPaths(run, spec, i).root for i, s in enumerate(spec.steps) if s.stage == REPORT), None)
+
+
+def step_runs(run: RunDir) -> list[RunDir]:
+    """The runs a pipeline's steps made so far, in step order."""
+    return list(runs_by_step(run).values())
 
 
 def _first_problem(status: RunStatus) -> TaskStatus | None:
@@ -61,12 +63,9 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
         elif link.done or (child_status is not None and child_status.tasks and
                            all(t.done for t in child_status.tasks)):
             state, why = "DONE", ""
-            if step.stage == "curate" and not link.done and child is not None:
-                from s1slurm.pipeline.curate_output import pending_step
-
-                step_left = pending_step(child)
-                if step_left is not None:  # the curation's own chain goes on in other runs
-                    state, why = "RUNNING", f"curation step '{step_left}' (see its runs in runs_dir)"
+            left = StepPaths(status.run, spec, i).stage.unfinished(child) if not link.done and child else None
+            if left is not None:  # the step's own chain goes on in other runs (a curation's next steps)
+                state, why = "RUNNING", left
         elif child_status is not None:
             problem = _first_problem(child_status)
             active = [t for t in child_status.tasks if t.active]
@@ -81,7 +80,7 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
                 state, why = "WAITING", f"resuming the step (link job {link.job_id} {link.state.lower()})"
             elif problem is not None and not active:
                 state = "CANCELLED" if problem.state == "CANCELLED" else "FAILED"
-                detail = problem.error or problem.reason or ""
+                detail = first_line(problem.error or problem.reason or "")
                 why = f"task {problem.index} {problem.state}" + (f": {detail}" if detail else "")
             elif any(t.state == "RUNNING" for t in child_status.tasks):
                 state, why = "RUNNING", f"{done}/{len(child_status.tasks)} shards done"
@@ -93,7 +92,10 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
             state, why = _link_state(link, step.stage, i, spec)
         if state in ("FAILED", "CANCELLED") and stopped is None:
             stopped = f"step '{step.step_name}' " + ("was cancelled" if state == "CANCELLED" else "failed")
-        row.update(state=state, why=why, terminal=state in STEP_TERMINAL, link_job=link.job_id)
+        failure = (_step_failure(step.step_name, state, why, status, link, child_status)
+                   if state == "FAILED" else None)
+        row.update(state=state, why=why, terminal=state in STEP_TERMINAL, link_job=link.job_id,
+                   failure=failure.to_dict() if failure else None)
         rows.append(row)
     return rows
 
@@ -108,7 +110,7 @@ def _link_state(link: TaskStatus, stage: str, index: int, spec: PipelineSpec) ->
             return "BLOCKED", f"{before} failed (its dependency can never be satisfied)"
         return "WAITING", f"waits for {before}" + (f" ({link.reason})" if link.reason else "")
     if link.state == "RUNNING":
-        return "RUNNING", "building the report" if stage == "report" else "submitting the step"
+        return "RUNNING", "building the report" if stage == REPORT else "submitting the step"
     if link.state == "CANCELLED" and "Dependency" in (link.reason or ""):
         return "BLOCKED", f"{before} failed"
     if link.state in FAILURES or link.state == "CANCELLED":
@@ -116,6 +118,27 @@ def _link_state(link: TaskStatus, stage: str, index: int, spec: PipelineSpec) ->
     if link.state == "COMPLETED":
         return "FAILED", "the link ended without starting the step"
     return link.state, link.reason
+
+
+def _step_failure(name: str, state: str, why: str, links: RunStatus, link: TaskStatus,
+                  run: RunStatus | None) -> Failure:
+    """What failed in step ``name``: a task of its run, else its link (which submits the step or
+    builds the report), else what the row says."""
+    where = f"step '{name}'"
+    if run is not None and run.failure is not None:
+        return run.failure.within(where)
+    if link.state in FAILURES:
+        return links.failure_of(link).within(where)
+    return Failure(where, first_line(why or state))
+
+
+def pipeline_failure(steps: list[dict[str, Any]]) -> Failure | None:
+    """The failure of the first failed step of a pipeline (from its rows), if any."""
+    row = next((r for r in steps if r.get("failure")), None)
+    if row is None:
+        return None
+    f = row["failure"]
+    return Failure(f["where"], f["first_line"], Path(f["log"]) if f.get("log") else None)
 
 
 def _submission_error(status: RunStatus) -> str | None:

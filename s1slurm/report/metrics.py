@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from s1slurm.eval.grading import answer_classes
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report.collect import Records
 
@@ -218,7 +219,6 @@ def answer_class_codes(rec: Records) -> np.ndarray:
     """Per record, the class of its extracted answer among all answers to the same question
     (mathematical equivalence; AIME-style integer golds compare answers as integers); -1 where
     nothing was extracted."""
-    from s1slurm.eval.grading import answer_classes
 
     out = np.full(len(rec), -1, dtype=np.int64)
     have = np.flatnonzero(rec.extracted >= 0)

@@ -29,8 +29,12 @@ from s1slurm.eval.grading import grade
 from s1slurm.eval.methods import Item, run_settings
 from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
 from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
+from s1slurm.launch.task_status import RunStatus
+from s1slurm.models import hub
+from s1slurm.models.hub import offline_reason
 from s1slurm.models.resolve import is_hub_id
 from s1slurm.stages.base import Stage, TaskContext
+from s1slurm.stages.progress import FileCache, RunProgress, ShardProgress, count_lines
 
 
 class RecordFile:
@@ -64,11 +68,12 @@ class RecordFile:
         self.valid += len(records)
 
 
-class EvalStage(Stage):
+class EvalStage(Stage[EvalSpec]):
     """Budget-forcing evaluation as a job array over (benchmark, shard)."""
 
     name = "eval"
     spec_model = EvalSpec
+    produces, consumes = "evaluation records", "model"  # a report reads the run's records
     # on_requeue_signal asks for a requeue (records resume per question): the job must allow one
     # (#SBATCH --requeue), or a cluster with JobRequeue=0 refuses it and the preempted task is lost
     requeueable = True
@@ -79,7 +84,7 @@ class EvalStage(Stage):
 
     # -- before submission ---------------------------------------------------------------------
 
-    def check(self, spec: EvalSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
+    def check(self, spec: EvalSpec, profile: Profile, spec_path: Path, *,
               force: bool = False, dry_run: bool = False) -> None:
         labels = [b.effective_label for b in spec.benchmarks]
         for i, label in enumerate(labels):
@@ -121,7 +126,6 @@ class EvalStage(Stage):
             check_room(spec, tokenizer, questions, spec_path)
         if profile.executor == "slurm" and profile.weights_cache and hub_model:
             # compute nodes often have no internet: the weights come along, as for training
-            from s1slurm.models import hub
 
             folder = hub.snapshot_folder(profile.weights_cache, spec.model)
             if dry_run:
@@ -133,14 +137,14 @@ class EvalStage(Stage):
                     raise (e.in_file(str(spec_path)) if e.file is None else e) from None
         self.resources(spec, profile)
 
-    def plan_text(self, spec: EvalSpec, profile: Profile) -> str | None:  # type: ignore[override]
+    def plan_text(self, spec: EvalSpec, profile: Profile, width: int | None = None) -> str | None:
         """What a dry run skipped (offline), so that nobody mistakes it for a full check."""
         if not self._skipped:
             return None
         return "\n".join(["# checks skipped by this dry run (a real submission runs them):"]
                          + [f"#   {line}" for line in self._skipped])
 
-    def resources(self, spec: EvalSpec, profile: Profile) -> Profile:  # type: ignore[override]
+    def resources(self, spec: EvalSpec, profile: Profile) -> Profile:
         """One single-process task per ``tensor_parallel_size`` GPUs: several tasks share a node
         (``exclusive`` is dropped), its CPUs and memory shared out in proportion. Fields the spec
         sets under ``cluster:`` are kept; CPU-only profiles are kept."""
@@ -175,13 +179,13 @@ class EvalStage(Stage):
                 updates["env"] = {**profile.env, **offline}
         return profile.merged(updates, source="eval resources") if updates else profile
 
-    def plan(self, spec: EvalSpec) -> list[Shard]:  # type: ignore[override]
+    def plan(self, spec: EvalSpec) -> list[Shard]:
         shards: list[Shard] = []
         for b in spec.benchmarks:
             shards += make_shards(b.effective_label, spec.shards_for(b.effective_label))
         return shards
 
-    def manifest_extra(self, spec: EvalSpec) -> dict:  # type: ignore[override]
+    def manifest_extra(self, spec: EvalSpec) -> dict:
         """The frozen plan: which questions each benchmark has (tasks evaluate exactly these, and
         the report finds missing records with it), the settings, samples, model and engine."""
         benchmarks = {}
@@ -193,12 +197,31 @@ class EvalStage(Stage):
                               "samples": spec.samples, "model": spec.model, "engine": spec.engine,
                               "run": spec.run_description()}}
 
-    def prepare_run(self, spec: EvalSpec, run: RunDir) -> None:  # type: ignore[override]
+    def prepare_run(self, spec: EvalSpec, run: RunDir) -> None:
         """Freeze every benchmark's questions into the run folder: the tasks read them there, so a
         compute node without internet never asks the hub, and every task sees the same questions."""
         for b in spec.benchmarks:
             lines = [json.dumps(asdict(q), ensure_ascii=False, default=str) for q in self._load(spec, b, "<spec>")]
             atomic_write_text(questions_path(run, b.effective_label), "".join(line + "\n" for line in lines))
+
+    def take_input(self, data: dict[str, Any], previous_output: str) -> dict[str, Any]:
+        """The step before (a training) hands over the model to evaluate: ``model``."""
+        return {**data, "model": previous_output}
+
+    def progress(self, status: RunStatus, files: FileCache) -> RunProgress:
+        """Records written / planned, from the manifest's frozen evaluation plan."""
+        totals = files.memo.get(status.run.path)
+        if totals is None:
+            totals = files.memo[status.run.path] = planned_records(status.manifest)
+        shards = {}
+        for t in status.tasks:
+            total = totals.get(t.shard_id)
+            if t.done:
+                shards[t.index] = ShardProgress(total or 0, total)
+                continue
+            n = files.read(status.run.outputs_dir / t.shard_id / RECORDS_FILE, count_lines) or 0
+            shards[t.index] = ShardProgress(min(n, total) if total is not None else n, total)
+        return RunProgress("records", shards)
 
     def _load(self, spec: EvalSpec, cfg: BenchmarkConfig, source: Path | str) -> list[Question]:
         key = cfg.model_dump_json()
@@ -208,15 +231,15 @@ class EvalStage(Stage):
             self._questions[cfg.effective_label] = (f"{key}|{spec.seed}", qs)
         return self._questions[cfg.effective_label][1]
 
-    def on_requeue_signal(self, ctx: TaskContext) -> bool:
+    def on_requeue_signal(self, ctx: TaskContext[EvalSpec]) -> bool:
         return True  # records are appended per question: a requeued task resumes where it stopped
 
     # -- one task ------------------------------------------------------------------------------
 
-    def run(self, ctx: TaskContext) -> None:
+    def run(self, ctx: TaskContext[EvalSpec]) -> None:
         if not ctx.dist.is_main:
             return
-        spec: EvalSpec = ctx.spec  # type: ignore[assignment]
+        spec = ctx.spec
         label = ctx.shard.group
         cfg = next((b for b in spec.benchmarks if b.effective_label == label), None)
         if cfg is None:
@@ -230,7 +253,8 @@ class EvalStage(Stage):
             "questions": len(ctx.shard.select(questions)), "settings": len(spec.settings()),
             "samples": spec.samples, "elapsed_s": round(time.time() - started, 3)})
 
-    def _frozen_questions(self, ctx: TaskContext, spec: EvalSpec, cfg: BenchmarkConfig) -> list[Question]:
+    def _frozen_questions(self, ctx: TaskContext[EvalSpec], spec: EvalSpec,
+                          cfg: BenchmarkConfig) -> list[Question]:
         """The benchmark's questions in the order frozen in the manifest at submission: from the
         run folder (written at submission), or, for a run made before that, loaded again."""
         frozen = questions_path(ctx.run, cfg.effective_label)
@@ -253,6 +277,20 @@ class EvalStage(Stage):
         return [by_id[i] for i in ids]
 
 
+def planned_records(manifest: dict) -> dict[str, int]:
+    """shard id -> records planned, from the manifest's frozen evaluation plan."""
+    plan = manifest.get("eval_plan") or {}
+    per_question = len(plan.get("settings") or [1]) * int(plan.get("samples") or 1)
+    out = {}
+    for label, bench in (plan.get("benchmarks") or {}).items():
+        ids = bench.get("question_ids") or []
+        count = int(bench.get("shards") or 1)
+        for i in range(count):
+            shard = Shard(label, i, count)
+            out[shard.id] = len(shard.select(ids)) * per_question
+    return out
+
+
 def questions_path(run: RunDir, label: str) -> Path:
     """Where a run keeps the questions of benchmark ``label`` frozen at submission."""
     return run.path / "questions" / f"{label}.jsonl"
@@ -263,7 +301,7 @@ def sample_seed(spec: EvalSpec, label: str, question_id: str, index: int) -> int
     return derive_seed(spec.seed, label, question_id, index)
 
 
-def run_shard(ctx: TaskContext, spec: EvalSpec, label: str, questions: list[Question],
+def run_shard(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, questions: list[Question],
               records: RecordFile) -> int:
     """Evaluate what ``records`` lacks for ``questions``; returns the number of records written."""
     settings = spec.settings()
@@ -326,7 +364,8 @@ def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
     return out
 
 
-def _record(ctx: TaskContext, spec: EvalSpec, label: str, q: Question, index: int, r: Result) -> EvalRecord:
+def _record(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, q: Question, index: int,
+            r: Result) -> EvalRecord:
     g = grade(q, r.answer_text)
     return EvalRecord(
         run=ctx.run.name, benchmark=label, question_id=q.id, sample_index=index,
@@ -343,6 +382,5 @@ def _record(ctx: TaskContext, spec: EvalSpec, label: str, q: Question, index: in
 
 def _offline_reason() -> str | None:
     """Why the hub cannot be reached from here (None when it can); one definition, in models.hub."""
-    from s1slurm.models.hub import offline_reason
 
     return offline_reason()

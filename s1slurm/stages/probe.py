@@ -85,7 +85,7 @@ def python_environment() -> dict[str, Any]:
             "virtual_env": os.environ.get("VIRTUAL_ENV"), "conda_env": os.environ.get("CONDA_DEFAULT_ENV")}
 
 
-def probe_report(ctx: TaskContext) -> dict[str, Any]:
+def probe_report(ctx: TaskContext[ProbeSpec]) -> dict[str, Any]:
     """Everything one task learns about where it runs."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
@@ -97,7 +97,7 @@ def probe_report(ctx: TaskContext) -> dict[str, Any]:
     }
 
 
-class ProbeStage(Stage):
+class ProbeStage(Stage[ProbeSpec]):
     """An array of ``tasks`` probes; with ``nodes > 1`` each task is a multi-node job."""
 
     name = "probe"
@@ -106,8 +106,8 @@ class ProbeStage(Stage):
     def plan(self, spec: ProbeSpec) -> list[Shard]:
         return make_shards("probe", spec.tasks)
 
-    def run(self, ctx: TaskContext) -> None:
-        spec: ProbeSpec = ctx.spec  # type: ignore[assignment]
+    def run(self, ctx: TaskContext[ProbeSpec]) -> None:
+        spec = ctx.spec
         report = probe_report(ctx)
         out_dir = ctx.run.shard_dir(ctx.shard)
         atomic_write_json(out_dir / f"rank-{ctx.dist.global_rank:03d}.json", report)

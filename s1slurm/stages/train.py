@@ -1,7 +1,7 @@
 """The ``train`` stage: the s1 SFT recipe as one (multi-node) DeepSpeed ZeRO-3 job.
 
 One shard, one SLURM job of ``nodes`` nodes. Each node's task starts its ranks (``torchrun`` or one
-rank per task, see :mod:`s1slurm.train.launcher`) and waits. On USR2 (time limit, or preemption with
+rank per task, see :mod:`s1slurm.train.supervisor`) and waits. On USR2 (time limit, or preemption with
 ``send_user_signal``) or SIGTERM (preemption) the ranks checkpoint and exit within the warning's time
 minus a stated margin, and the rank-0 task asks SLURM to requeue the job (:mod:`s1slurm.train.requeue`);
 the next start resumes from the newest complete checkpoint. See :mod:`s1slurm.train.paths` for the files.
@@ -12,15 +12,46 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from s1slurm.config.cluster import Profile
-from s1slurm.core.errors import ConfigError, StageError
+from s1slurm.config.loading import read_yaml
+from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.errors import ConfigError, MissingDependencyError, StageError
+from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
+from s1slurm.launch.task_status import RunStatus
+from s1slurm.models import hub
 from s1slurm.models.resolve import is_hub_id, is_smollm2, smollm2_model
+from s1slurm.stages import get_stage
 from s1slurm.stages.base import Stage, TaskContext
+from s1slurm.stages.chain import follow_up
+from s1slurm.stages.progress import FileCache, RunProgress
+from s1slurm.stages.train_progress import training_progress
+from s1slurm.train import supervisor as L
+from s1slurm.train.cost_estimate import render
+from s1slurm.train.data import check_fields, check_template, is_local_source, peek_columns
+from s1slurm.train.deepspeed import load_template, resolve_template
+from s1slurm.train.estimate_inputs import estimate_for
+from s1slurm.train.job_plan import MANIFEST_TEMPLATE_KEY, TrainPlan
+from s1slurm.train.options import check_memory_options
 from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
-from s1slurm.train.plan import MANIFEST_TEMPLATE_KEY, TrainPlan
+from s1slurm.train.requeue import (
+    classify_signal,
+    partition_grace_s,
+    requeue_job,
+    seconds_left_in_job,
+    stop_grace_s,
+)
 from s1slurm.train.spec import TrainSpec
+from s1slurm.train.summary import (
+    read_requeues,
+    record_not_requeued,
+    record_requeue,
+    requeues_of_job,
+    start_new_count,
+)
+
 
 def _absolute(path: str, spec_path: Path) -> str:
     """A local path as an absolute one: relative to the current folder, else to the spec's folder."""
@@ -38,10 +69,7 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
     try:
         from transformers import AutoConfig, AutoTokenizer
     except ImportError:
-        from s1slurm.core.errors import MissingDependencyError
-
         raise MissingDependencyError("transformers", "train") from None
-    from s1slurm.train.data import check_template
 
     if spec.model.startswith((".", "/", "~")) and not Path(spec.model).is_dir():
         raise ConfigError("model folder not found", file=file, field="model",
@@ -58,21 +86,18 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
                           "positions", file=file, field="recipe.block_size", expected=f"at most {limit}")
 
 
-class TrainStage(Stage):
+class TrainStage(Stage[TrainSpec]):
     """Supervised fine-tuning; one shard, one (multi-node) job."""
 
     name = "train"
     spec_model = TrainSpec
     requeueable = True
+    produces, consumes = "model", "dataset"
 
-    def check(self, spec: TrainSpec, profile: Profile, spec_path: Path, *,  # type: ignore[override]
+    def check(self, spec: TrainSpec, profile: Profile, spec_path: Path, *,
               force: bool = False, dry_run: bool = False) -> None:
         """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
         a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
-        from s1slurm.models import hub
-        from s1slurm.train.data import check_fields, is_local_source, peek_columns
-        from s1slurm.train.deepspeed import resolve_template
-        from s1slurm.train.options import check_memory_options
 
         file = str(spec_path)
         self.notes: list[str] = []
@@ -133,7 +158,6 @@ class TrainStage(Stage):
     def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
                   offline: str | None):
         """The planner's estimate (None when the model's shape cannot be known)."""
-        from s1slurm.train.planning import estimate_for
 
         est, note = estimate_for(spec, profile, plan, offline=offline, file=file)
         if note:
@@ -144,8 +168,6 @@ class TrainStage(Stage):
     def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
         """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force);
         a note when the partition's preemption GraceTime is shorter than a step and a checkpoint."""
-        from s1slurm.train.planner import render
-        from s1slurm.train.requeue import partition_grace_s
 
         grace = partition_grace_s(profile.partition) if profile.executor == "slurm" and profile.partition else None
         if grace and grace < estimate.margin_s:  # GraceTime=0: no grace configured, nothing to compare
@@ -176,14 +198,9 @@ class TrainStage(Stage):
 
     def plan_text(self, spec: TrainSpec, profile: Profile, width: int | None = None) -> str | None:
         """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped
-        (``width``: laid out for a terminal that wide, see :func:`s1slurm.train.planner.render`)."""
-        from s1slurm.train.planner import render
-        from s1slurm.train.planning import estimate_for
-
+        (``width``: laid out for a terminal that wide, see :func:`s1slurm.train.cost_estimate.render`)."""
         est, note = getattr(self, "estimate", None), None
         if est is None:
-            from s1slurm.models import hub
-
             est, note = estimate_for(spec, profile, TrainPlan.build(spec, profile),
                                      offline=hub.offline_reason(), file=None)
         notes = list(dict.fromkeys([*getattr(self, "notes", []), *([note] if note else [])]))
@@ -194,15 +211,25 @@ class TrainStage(Stage):
         return text + "".join(f"\n  note: {n}" for n in notes)
 
     def manifest_extra(self, spec: TrainSpec) -> dict:
-        from s1slurm.train.deepspeed import load_template
 
         return {MANIFEST_TEMPLATE_KEY: load_template(spec.deepspeed)}
 
     def plan(self, spec: TrainSpec) -> list[Shard]:
         return [SHARD]
 
-    def run(self, ctx: TaskContext) -> None:
-        from s1slurm.train import launcher as L
+    def take_input(self, data: dict[str, Any], previous_output: str) -> dict[str, Any]:
+        """The step before (a curation) hands over the dataset to train on: ``data.source``."""
+        return {**data, "data": {**dict(data.get("data") or {}), "source": previous_output}}
+
+    def output(self, run: RunDir) -> Path:
+        """The trained model folder."""
+        return TrainPaths(run).model_dir
+
+    def progress(self, status: RunStatus, files: FileCache) -> RunProgress:
+        """Optimizer steps logged / planned, with the pace of the ranks' step records."""
+        return training_progress(status, files)
+
+    def run(self, ctx: TaskContext[TrainSpec]) -> None:
 
         self._started = time.time()
         self._stopping: str | None = None  # set once a stop signal is being handled
@@ -220,14 +247,13 @@ class TrainStage(Stage):
         if job:
             self._install_signal_handlers(ctx)
             if ctx.dist.is_main:
-                from s1slurm.train.summary import start_new_count
 
                 note = start_new_count(paths, job, ctx.spec.max_requeues)
                 if note:
                     ctx.logger.warning("job %s is a new submission of this run (s1slurm resume): its requeue count "
                                        "starts again at 0 (job %s used %d of max_requeues %d)", job,
                                        note["previous_job_id"], note["previous_requeues"], ctx.spec.max_requeues)
-        node = L.NodeLauncher(paths, plan, ctx.dist, attempt, ctx.logger)
+        node = L.TorchrunSupervisor(paths, plan, ctx.dist, attempt, ctx.logger)
         self._node = node
         node.start()
         rc = node.wait()
@@ -248,8 +274,6 @@ class TrainStage(Stage):
                                           "summary": str(paths.summary)})
             ctx.logger.info("training finished at step %s; model in %s", record["last_step"], paths.model_dir)
             if plan.spec.eval_after is not None:
-                from s1slurm.train.follow_up import submit_eval_after
-
                 result = submit_eval_after(paths, Path(plan.spec.eval_after), ctx.run.read_manifest())
                 if "error" in result:
                     ctx.logger.error("follow-up evaluation not submitted: %s", result["error"])
@@ -257,7 +281,7 @@ class TrainStage(Stage):
                     ctx.logger.info("follow-up evaluation %s (jobs %s, %s)", result["run"],
                                     ", ".join(result["jobs"]) or "local", result["dependency"] or "no dependency")
 
-    def _install_signal_handlers(self, ctx: TaskContext) -> None:
+    def _install_signal_handlers(self, ctx: TaskContext[TrainSpec]) -> None:
         """USR2 and SIGTERM (preemption) both mean: checkpoint, then requeue (replaces submitit's
         handlers, which bypass SIGTERM and record nothing of what SLURM answered)."""
         import signal
@@ -276,10 +300,8 @@ class TrainStage(Stage):
         for sig in (signal.SIGUSR2, signal.SIGTERM):
             signal.signal(sig, handle)
 
-    def stop_and_requeue(self, ctx: TaskContext, signal_name: str) -> bool:
+    def stop_and_requeue(self, ctx: TaskContext[TrainSpec], signal_name: str) -> bool:
         """Rank-0 task: stop the ranks at a checkpoint, then ask SLURM to requeue (recorded once accepted)."""
-        from s1slurm.train.requeue import requeue_job
-        from s1slurm.train.summary import record_not_requeued, record_requeue
 
         decision = self._stop_ranks(ctx, signal_name)
         paths = TrainPaths(ctx.run, ctx.shard)
@@ -300,13 +322,10 @@ class TrainStage(Stage):
                                decision["event"]["checkpoint_step"], counts["timeouts"], counts["preemptions"])
         return True
 
-    def _stop_ranks(self, ctx: TaskContext, signal_name: str) -> dict:
+    def _stop_ranks(self, ctx: TaskContext[TrainSpec], signal_name: str) -> dict:
         """Ask the ranks to checkpoint and exit within the derived grace; decide whether to requeue."""
-        from s1slurm.train import launcher as L
-        from s1slurm.train.requeue import classify_signal, partition_grace_s, seconds_left_in_job, stop_grace_s
-        from s1slurm.train.summary import read_requeues, requeues_of_job
 
-        spec: TrainSpec = ctx.spec  # type: ignore[assignment]
+        spec = ctx.spec
         paths = TrainPaths(ctx.run, ctx.shard)
         job = os.environ.get("SLURM_JOB_ID")
         node = L.active()
@@ -345,11 +364,26 @@ class TrainStage(Stage):
             return {"requeue": False, "count": False, "kind": kind, "event": {**event, "reason": "max_requeues"}}
         return {"requeue": True, "count": True, "kind": kind, "event": event}
 
-    def on_requeue_signal(self, ctx: TaskContext) -> bool:
+    def on_requeue_signal(self, ctx: TaskContext[TrainSpec]) -> bool:
         """submitit's USR2 path, reached only before :meth:`run` installed its own handlers: there are
         no ranks yet, so requeue when allowed (submitit asks SLURM; nothing is counted)."""
         decision = self._stop_ranks(ctx, "SIGUSR2")
         return bool(decision["requeue"])
+
+
+def submit_eval_after(paths: TrainPaths, eval_spec: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Submit the evaluation of the trained model named by ``eval_after`` (rank-0 task, once the
+    model folder is complete): the eval spec with ``model`` set to the new folder, under SLURM
+    waiting with ``afterok`` for this job, so that it starts once training exited successfully and
+    its nodes are free. Returns (and writes to ``eval_after.json``) what happened; never raises."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    data = {**read_yaml(eval_spec), "model": str(paths.model_dir)}
+    spec_file = paths.root / "eval_after.yaml"
+    record = {"eval_spec": str(eval_spec), "submitted_spec": str(spec_file),
+              **follow_up(get_stage("eval"), data, spec_file, manifest, after=[job_id] if job_id else [],
+                          command_line=["s1slurm", "eval_after", str(spec_file)])}
+    atomic_write_json(paths.root / "eval_after.json", record)
+    return record
 
 
 def _read_attempt(paths: TrainPaths, attempt: str) -> dict | None:
@@ -361,7 +395,7 @@ def _read_attempt(paths: TrainPaths, attempt: str) -> dict | None:
         return None
 
 
-def _wait_for_requeue(ctx: TaskContext, why: str, timeout_s: float = 600) -> None:
+def _wait_for_requeue(ctx: TaskContext[TrainSpec], why: str, timeout_s: float = 600) -> None:
     """Wait for SLURM to end this task of a job that is being requeued (it sends SIGTERM, then SIGKILL)."""
     ctx.logger.info("%s; waiting for SLURM to end this start of the job", why)
     deadline = time.time() + timeout_s

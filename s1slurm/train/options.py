@@ -11,7 +11,7 @@ import importlib.util
 from typing import Any
 
 from s1slurm.core.errors import ConfigError
-from s1slurm.train.planner import ModelShape
+from s1slurm.train.cost_estimate import ModelShape
 from s1slurm.train.recipe import Layout
 
 # The Python module each option needs, and the extra or package that installs it.

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from transformers import Trainer, TrainerCallback
 
-from s1slurm.train.checkpoints import CheckpointManager
+from s1slurm.train.checkpoints import CheckpointManager, seal_files
 
 
 def barrier() -> None:
@@ -169,7 +169,6 @@ class S1Trainer(Trainer):
         super().save_model(output_dir, _internal_call)
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
-        from s1slurm.train.checkpoints import seal_files
 
         step = self.state.global_step
         if is_main():

@@ -20,9 +20,13 @@ from typing import Any
 
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
+from s1slurm.train import data as D
+from s1slurm.train.checkpoints import CheckpointManager
+from s1slurm.train.job_plan import TrainPlan
+from s1slurm.train.options import parallelism_config
 from s1slurm.train.paths import TrainPaths
-from s1slurm.train.plan import TrainPlan
 from s1slurm.train.recipe import total_steps
+from s1slurm.train.summary import write_attempt, write_summary
 
 
 class StopFlag:
@@ -73,7 +77,6 @@ def prepare_dataset(plan: TrainPlan, paths: TrainPaths, tokenizer: Any) -> Any:
     """Tokenize once (rank 0 of the job) into ``tokenized/``; later calls and other ranks load it."""
     import datasets
 
-    from s1slurm.train import data as D
 
     if not (paths.tokenized_dir / "dataset_info.json").is_file():
         spec = plan.spec
@@ -96,7 +99,6 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
     import torch
     from transformers import TrainingArguments
 
-    from s1slurm.train.options import parallelism_config
 
     r, m = plan.spec.recipe, plan.spec.memory
     cuda = torch.cuda.is_available()
@@ -132,7 +134,7 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
 
 def save_final_model(trainer: Any, tokenizer: Any, paths: TrainPaths) -> None:
     """Consolidated 16-bit weights + tokenizer + chat template into ``model/`` (staged, renamed)."""
-    from s1slurm.train.trainer import barrier, is_main
+    from s1slurm.train.trainer import barrier, is_main  # pulls in torch and transformers (start-up time)
 
     staging = paths.root / ".model.staging"
     if is_main() and staging.exists():
@@ -158,7 +160,7 @@ def newest_verified_checkpoint(checkpoints: Any) -> Path | None:
     the one before is used); every rank gets the same answer."""
     import torch.distributed as dist
 
-    from s1slurm.train.trainer import is_main
+    from s1slurm.train.trainer import is_main  # pulls in torch and transformers (start-up time)
 
     choice = [str(checkpoints.latest(checksums=True) or "") if is_main() else None]
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -186,12 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"attempt {args.attempt}: world {world}, accumulation {plan.accumulation}, "
          f"model {plan.spec.model}")
 
+    # torch, transformers and what needs them load here, not at start-up
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from s1slurm.train import data as D
-    from s1slurm.train.checkpoints import CheckpointManager
-    from s1slurm.train.summary import write_attempt, write_summary
     from s1slurm.train.trainer import S1Trainer, StepLog, StopOnRequest, barrier, is_main
 
     ds_config = plan.deepspeed_config()

@@ -52,7 +52,8 @@ def test_cpu_steps_ask_no_gpu_and_model_steps_their_tensor_parallel_share(tmp_pa
 def test_next_submission_depends_on_this_job_and_forgets_older_dependencies(tmp_path):
     s = spec(tmp_path, cluster={"extra_sbatch": {"dependency": "afterok:1", "mail-type": "END"}})
     data = next_spec(s, "42")
-    assert data["cluster"]["extra_sbatch"] == {"mail-type": "END", "dependency": "afterok:42"}
+    assert data["cluster"]["extra_sbatch"] == {"mail-type": "END", "dependency": "afterok:42",
+                                               "kill-on-invalid-dep": "yes"}
     assert Path(data["out"]).is_absolute()
     assert "dependency" not in next_spec(s, None)["cluster"]["extra_sbatch"]
 

@@ -68,10 +68,11 @@ def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
 def test_every_answer_counted_right_is_the_gold_letter_itself(quick_demo):
     """The grader's maths equivalence is lenient with letters (it takes ``E`` for ``e``): in the
     demo, where the three rings share letter shapes, a right answer must be the gold letter exactly."""
-    from s1slurm.demo.dashboard import child_runs
+    from s1slurm.core.rundir import RunDir
+    from s1slurm.pipeline.status import runs_by_step
 
     _, summary, _ = quick_demo
-    eval_run = child_runs(Path(summary["pipeline_run"]))["eval"]
+    eval_run = runs_by_step(RunDir(Path(summary["pipeline_run"])))["eval"]
     records = [json.loads(line) for path in eval_run.path.glob("outputs/*/records.jsonl")
                for line in path.read_text().splitlines() if line.strip()]
     assert len(records) == 30 * 3
@@ -89,8 +90,9 @@ def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo)
 
 
 def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
+    from s1slurm.core.rundir import RunDir
     from s1slurm.curate.store import read_jsonl
-    from s1slurm.demo.dashboard import child_runs
+    from s1slurm.pipeline.status import runs_by_step
     from s1slurm.demo.run import select_n
     from s1slurm.demo.tasks import all_problems
 
@@ -103,7 +105,7 @@ def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
     attempts = read_jsonl(folder / "curation" / "attempts" / "attempts.jsonl")
     assert len(attempts) == kept and all(json.loads(r["attempts"])[0]["model"].endswith("model-base")
                                          for r in attempts)
-    train = child_runs(Path(summary["pipeline_run"]))["train"]
+    train = runs_by_step(RunDir(Path(summary["pipeline_run"])))["train"]
     assert str(folder / "curation" / "select" / "select.jsonl") in train.spec_path.read_text()
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from s1slurm.core.rundir import RunDir
 from s1slurm.eval.records import EvalRecord
-from s1slurm.monitor.status import read_status
+from s1slurm.launch.task_status import read_status
 
 from tests.conftest import SHARED_DATA
 

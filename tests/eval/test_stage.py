@@ -20,7 +20,7 @@ from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.eval.records import EvalRecord
 from s1slurm.eval.spec import EvalSpec
-from s1slurm.launch.submit import resolve
+from s1slurm.stages.submission import resolve
 from s1slurm.stages import get_stage
 from s1slurm.launch.task import ShardTask
 from s1slurm.models.smollm2 import smollm2_folder
@@ -268,7 +268,7 @@ def test_questions_are_frozen_in_the_run_so_tasks_never_reload_the_benchmark(tmp
     import shutil as _shutil
     from types import SimpleNamespace
 
-    from s1slurm.launch.submit import create_run
+    from s1slurm.stages.submission import create_run
     from s1slurm.stages.eval import questions_path
 
     data = tmp_path / "math500.jsonl"

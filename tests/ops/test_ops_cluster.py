@@ -21,8 +21,8 @@ import yaml
 
 from s1slurm.core.rundir import RunDir
 from s1slurm.eval.records import EvalRecord
-from s1slurm.monitor.scheduler import Scheduler
-from s1slurm.monitor.status import read_status
+from s1slurm.launch.scheduler import Scheduler
+from s1slurm.launch.task_status import read_status
 from tests.conftest import REPO, SHARED_DATA
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("slurm_cluster")]

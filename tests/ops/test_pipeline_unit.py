@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
-from s1slurm.pipeline.chain import child_spec, waiting_jobs
+from s1slurm.launch.records import waiting_jobs
+from s1slurm.pipeline.chain import child_spec
 from s1slurm.pipeline.spec import PipelineSpec, StepConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +44,8 @@ def test_train_output_becomes_the_eval_model_and_curate_output_the_train_data(tm
     curate = StepConfig(stage="curate", config=tmp_path / "train.yaml")
     data = child_spec(train, curate, Path("/cur/select/select.jsonl"), tmp_path / "out")
     assert data["data"] == {"source": "/cur/select/select.jsonl", "fields": "s1k"}
+    probe = StepConfig(stage="probe", config=tmp_path / "train.yaml")  # a probe hands over nothing
+    assert child_spec(ev, probe, Path("/runs/probe-x"), tmp_path / "out")["model"] == "placeholder"
 
 
 def test_the_next_step_waits_for_whole_arrays_or_for_the_elements_still_to_come(tmp_path):
@@ -87,7 +90,9 @@ def test_a_pipeline_step_with_a_missing_spec_is_bad_input(workdir):
 
 def test_a_curate_step_is_finished_when_the_whole_curation_is_and_hands_over_its_last_export(tmp_path):
     from s1slurm.curate.store import CurationDir
-    from s1slurm.pipeline.curate_output import chain_jobs, curation_complete, pending_step, selected_dataset
+    from s1slurm.stages.curate import CurateStage
+
+    stage = CurateStage()
 
     cur = CurationDir(tmp_path / "curation")
     run = RunDir.create(tmp_path / "runs", "curate")
@@ -95,7 +100,8 @@ def test_a_curate_step_is_finished_when_the_whole_curation_is_and_hands_over_its
         "tasks": [{"index": 0, "shard_id": "collect-00000-of-00001", "job_id": "30"}],
         "submissions": [{"arrays": [{"job_id": "30", "size": 1}]}],
         "curate": {"out": str(cur.path), "step": "collect", "steps": ["collect", "select"]}})
-    assert not curation_complete(run) and pending_step(run) == "collect" and chain_jobs(run) == ["30"]
+    assert not stage.is_complete(run) and stage.related_jobs(run) == ["30"]
+    assert stage.unfinished(run) == "curation step 'collect' (see its runs in runs_dir)"
     (run.done_dir / "collect-00000-of-00001.done").write_text("{}")
     cur.mark_done("collect", {})
     # The curation submitted its next step in another run: the pipeline waits for that run's jobs.
@@ -106,11 +112,12 @@ def test_a_curate_step_is_finished_when_the_whole_curation_is_and_hands_over_its
         "curate": {"out": str(cur.path), "step": "select", "steps": ["collect", "select"]}})
     cur.step_dir("collect").mkdir(parents=True, exist_ok=True)
     (cur.step_dir("collect") / "next.json").write_text(json.dumps({"next": "select", "run": str(nxt.path)}))
-    assert pending_step(run) == "select" and chain_jobs(run) == ["31"]
+    assert not stage.is_complete(run) and "'select'" in (stage.unfinished(run) or "")
+    assert stage.related_jobs(run) == ["31"]
     cur.step_dir("select").mkdir(parents=True, exist_ok=True)
     cur.export_path("select").write_text('{"question": "q"}\n')
     cur.mark_done("select", {})
-    assert curation_complete(run) and selected_dataset(run) == cur.export_path("select")
+    assert stage.is_complete(run) and stage.output(run) == cur.export_path("select")
 
 
 def test_the_shipped_s1_pipeline_spec_is_well_formed():
@@ -139,6 +146,12 @@ def test_a_local_pipeline_whose_second_step_fails_blocks_the_third(workdir):
         ("first", "DONE"), ("second", "FAILED"), ("third", "BLOCKED")]
     assert "nosuch" in runs[0]["steps"][1]["why"] or "no-such-model" in runs[0]["steps"][1]["why"]
     assert len(runs) == 2  # the third step never made a run
+    # The failure is named where the user looks: the step, its error's first line, the log with the rest.
+    failure = runs[0]["failure"]
+    assert failure["where"].startswith("step 'second'") and "ConfigError" in failure["first_line"]
+    assert "\n" not in failure["first_line"] and failure["first_line"] in Path(failure["log"]).read_text()
+    text = " ".join(run_cli("status", str(path), cwd=workdir).stdout.split())
+    assert f"✗ {failure['where']} failed: {failure['first_line'][:40]}" in text
 
 
 @pytest.mark.slow

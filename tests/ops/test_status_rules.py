@@ -11,8 +11,14 @@ import pytest
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
-from s1slurm.monitor.scheduler import CallResult, JobInfo, Scheduler, max_array_size, parse_squeue
-from s1slurm.monitor.status import decide, read_status, read_statuses
+from s1slurm.launch.scheduler import CallResult, JobInfo, Scheduler, max_array_size, parse_squeue
+from s1slurm.launch.task_status import decide, read_status, read_statuses
+from s1slurm.stages import get_stage
+
+
+def stage_ref(name: str) -> dict:
+    """The stage reference a submission records in a run's manifest."""
+    return get_stage(name).ref().to_dict()
 
 
 class FakeSlurm:
@@ -54,7 +60,8 @@ def make_run(tmp_path: Path, job_ids: list[str | None], executor: str = "slurm")
     run = RunDir.create(tmp_path / "runs", "probe")
     shards = make_shards("probe", len(job_ids))
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "probe", "executor": executor, "profile_name": "ci", "profile": {},
+        "run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": executor,
+        "profile_name": "ci", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": j}
                   for i, (s, j) in enumerate(zip(shards, job_ids))]})

@@ -19,7 +19,9 @@ from s1slurm.core.shard import make_shards
 from s1slurm.launch import slurm as slurm_mod
 from s1slurm.launch.base import PlannedTask
 from s1slurm.launch.slurm import PartialSubmissionError, SlurmLauncher
-from s1slurm.launch.submit import launch_recorded
+from s1slurm.launch.records import launch_recorded
+
+from .test_status_rules import stage_ref
 
 
 class FakeExecutor:
@@ -64,7 +66,8 @@ def fake_submitit(monkeypatch):
 def new_run(tmp_path: Path, n: int) -> tuple[RunDir, dict, list[PlannedTask]]:
     run = RunDir.create(tmp_path, "probe")
     tasks = [PlannedTask(i, s) for i, s in enumerate(make_shards("probe", n))]
-    manifest = {"run": run.name, "stage": "probe", "executor": "slurm", "command_line": ["s1slurm"],
+    manifest = {"run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm",
+                "command_line": ["s1slurm"],
                 "submissions": [], "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id,
                                               "job_id": None} for t in tasks]}
     atomic_write_json(run.manifest_path, manifest)
@@ -117,7 +120,7 @@ def test_a_refused_first_chunk_is_a_plain_slurm_error(tmp_path, fake_submitit):
 
 
 def test_the_split_size_is_the_smaller_of_the_clusters_max_array_size_and_the_profiles(monkeypatch):
-    import s1slurm.monitor.scheduler as sched
+    sched = slurm_mod  # the launcher asks the cluster through the scheduler query it imported
 
     monkeypatch.setattr(sched, "max_array_size", lambda: 5)
     assert launcher().chunk_size() == 5

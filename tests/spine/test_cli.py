@@ -150,15 +150,16 @@ def test_a_local_task_whose_process_died_is_shown_lost_and_watch_ends(workdir):
 
 def test_resume_refuses_when_slurm_cannot_be_asked(workdir, tmp_path):
     from s1slurm.config.cluster import load_cluster
-    from s1slurm.launch import submit as sub
-    from s1slurm.stages import get_stage
     from s1slurm.launch.base import Submission
+    from s1slurm.launch.records import SubmissionRecord
+    from s1slurm.stages import get_stage
+    from s1slurm.stages import submission as sub
 
     resolved = sub.resolve(get_stage("probe"), workdir / "jobs" / "probe.yaml", load_cluster(workdir / "cluster.yaml"),
                            workdir / "cluster.yaml", "ci")
     run, manifest = sub.create_run(resolved, ["test"])
-    sub.record_submission(run, manifest, Submission("slurm", arrays=[{"job_id": "4242"}],
-                                                    task_jobs={i: f"4242_{i}" for i in range(4)}))
+    SubmissionRecord(run, manifest).update(Submission("slurm", arrays=[{"job_id": "4242"}],
+                                                      task_jobs={i: f"4242_{i}" for i in range(4)}))
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no sacct, no sbatch
     assert_clean_error(s1slurm("resume", str(run.path), env=env), "could not be asked", "refusing")
 

@@ -13,7 +13,7 @@ from s1slurm.launch.base import PlannedTask
 from s1slurm.launch.distributed import current_dist_env, port_for_job
 from s1slurm.launch.environment import scrubbed
 from s1slurm.launch.slurm import SlurmLauncher, chunks
-from s1slurm.monitor.scheduler import parse_sacct
+from s1slurm.launch.scheduler import parse_sacct
 
 GOLDEN = Path(__file__).with_name("golden_probe.sbatch")
 

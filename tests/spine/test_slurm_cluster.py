@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from s1slurm.core.rundir import RunDir
-from s1slurm.monitor.status import read_status
+from s1slurm.launch.task_status import read_status
 
 from .test_cli import assert_clean_error, s1slurm
 

@@ -10,7 +10,7 @@ import pytest
 
 from s1slurm.config.cluster import load_cluster
 from s1slurm.core.errors import ConfigError
-from s1slurm.launch.submit import resolve
+from s1slurm.stages.submission import resolve
 from s1slurm.stages import get_stage
 from tests.spine.test_cli import assert_clean_error, s1slurm
 

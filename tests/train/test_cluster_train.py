@@ -98,7 +98,7 @@ def test_two_node_job_learns_and_its_model_is_evaluated_after_it(workdir, s1_jso
     assert [p.name for p in paths.rank_logs(attempt["attempt"])] == ["rank-000.log", "rank-001.log"]
     launcher_log = next(run.submitit_dir.glob(f"{job}_0_log.err")).read_text()
     # MASTER_ADDR: the first node's address as it resolves its own name (node1 and node2 share this host)
-    from s1slurm.train.launcher import own_address
+    from s1slurm.train.supervisor import own_address
 
     first_node_addr = own_address(socket.gethostname(), multi_node=True)
     assert f"--nnodes=2 --node_rank=0 --nproc_per_node=1 --master_addr={first_node_addr} " in launcher_log
@@ -160,7 +160,7 @@ def next_job_ids(count: int = 30) -> list[str]:
 def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite_a_busy_port(workdir, s1_jsonl):
     """SLURM's own preemption (partition_prio, REQUEUE, SIGTERM then SIGKILL after GraceTime), with the
     rendezvous port the job would take already in use when it starts."""
-    from s1slurm.train.launcher import port_candidates
+    from s1slurm.train.supervisor import port_candidates
 
     busy = []
     for job_id in next_job_ids():  # hold the first port each likely job id would try

@@ -12,17 +12,17 @@ from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import StageError
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.distributed import DistEnv
-from s1slurm.train.launcher import NodeLauncher
+from s1slurm.train.supervisor import TorchrunSupervisor
 from s1slurm.train.paths import TrainPaths
-from s1slurm.train.plan import TrainPlan
+from s1slurm.train.job_plan import TrainPlan
 from s1slurm.train.spec import DataSpec, TrainSpec
 
 
-def launcher(tmp_path, *, tasks_per_node: int, dist: DistEnv) -> NodeLauncher:
+def launcher(tmp_path, *, tasks_per_node: int, dist: DistEnv) -> TorchrunSupervisor:
     spec = TrainSpec(data=DataSpec(source="x.jsonl"))
     plan = TrainPlan.build(spec, Profile(nodes=2, gpus_per_node=8, tasks_per_node=tasks_per_node),
                            template={"zero_optimization": {"stage": 3}})
-    return NodeLauncher(TrainPaths(RunDir.create(tmp_path, "train")), plan, dist, "123.0")
+    return TorchrunSupervisor(TrainPaths(RunDir.create(tmp_path, "train")), plan, dist, "123.0")
 
 
 def test_one_torchrun_per_node_with_the_node_rank_of_this_task(tmp_path, monkeypatch):
@@ -54,7 +54,7 @@ def test_one_task_per_rank_gets_the_torch_environment_of_its_task(tmp_path, monk
 def test_the_rendezvous_port_lies_below_the_ephemeral_range_and_a_port_in_use_moves_it(tmp_path, monkeypatch):
     import socket
 
-    from s1slurm.train import launcher as L
+    from s1slurm.train import supervisor as L
 
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")

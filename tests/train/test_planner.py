@@ -10,7 +10,7 @@ import pytest
 from s1slurm.config.cluster import load_cluster
 from s1slurm.config.loading import load_model
 from s1slurm.core.errors import ConfigError
-from s1slurm.train import planner as P
+from s1slurm.train import cost_estimate as P
 from s1slurm.train.spec import DataSpec, TrainSpec
 from tests.conftest import REPO
 from tests.spine.test_cli import assert_clean_error, s1slurm

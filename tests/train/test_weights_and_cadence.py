@@ -13,9 +13,9 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.launch.distributed import DistEnv
 from s1slurm.stages.train import TrainStage
 from s1slurm.models import hub
-from s1slurm.train.launcher import NodeLauncher
+from s1slurm.train.supervisor import TorchrunSupervisor
 from s1slurm.train.paths import TrainPaths
-from s1slurm.train.plan import TrainPlan
+from s1slurm.train.job_plan import TrainPlan
 from s1slurm.train.spec import DataSpec, TrainSpec
 from tests.train.conftest import s1_records
 
@@ -70,7 +70,8 @@ def test_a_hub_model_is_downloaded_at_submission_and_the_ranks_load_the_folder_o
     assert [r["question"] for r in load_records(spec.data)] == [r["question"] for r in s1_records(4)]
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     plan = TrainPlan.build(spec, profile, template={"zero_optimization": {"stage": 3}})
-    node = NodeLauncher(TrainPaths(RunDir.create(tmp_path, "train")), plan, DistEnv(num_nodes=2, world_size=2), "1.0")
+    node = TorchrunSupervisor(TrainPaths(RunDir.create(tmp_path, "train")), plan,
+                              DistEnv(num_nodes=2, world_size=2), "1.0")
     assert node.environment()["HF_HUB_OFFLINE"] == "1"
 
 

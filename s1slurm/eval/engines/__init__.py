@@ -24,9 +24,10 @@ def load_engine(config: EngineConfig) -> Engine:
     saved = set_env(env)
     try:
         if config.kind == "vllm":
-            from s1slurm.eval.engines.vllm_engine import VLLMEngine
+            from s1slurm.eval.engines.vllm_engine import VLLMEngine  # pulls in vLLM (start-up time)
             engine: Engine = VLLMEngine(config)
         else:
+            # pulls in torch and transformers (start-up time)
             from s1slurm.eval.engines.transformers_engine import TransformersEngine
             engine = TransformersEngine(config)
     except BaseException:

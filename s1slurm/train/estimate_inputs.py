@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from s1slurm.config.cluster import Profile
+from s1slurm.models import hub
 from s1slurm.models.resolve import is_hub_id
-from s1slurm.train import planner as P
-from s1slurm.train.plan import TrainPlan
+from s1slurm.train import cost_estimate as P
+from s1slurm.train.data import is_local_source
+from s1slurm.train.job_plan import TrainPlan
 
 
 def model_shape(model: str, *, offline: str | None) -> tuple[P.ModelShape | None, str]:
     """The shape of ``model`` and where it came from: a local ``config.json``, the hub's, or the
     built-in table when the hub cannot be reached (``offline`` says why)."""
-    from s1slurm.models import hub
 
     if not is_hub_id(model):
         config = Path(model).expanduser() / "config.json"
@@ -36,7 +37,6 @@ def model_shape(model: str, *, offline: str | None) -> tuple[P.ModelShape | None
 
 def count_examples(spec: Any) -> tuple[int | None, str]:
     """Training examples: planner.examples, data.limit, a local file's records, or a known dataset."""
-    from s1slurm.train.data import is_local_source
 
     if spec.planner.examples:
         return spec.planner.examples, "planner.examples"

@@ -38,23 +38,12 @@ def plan_train(ctx: typer.Context,
 
 def _checked(config: Path, choice: Any) -> tuple[Any, Any, Any]:
     """Stage, spec and profile, checked as a dry run (hub checks skipped offline, nothing downloaded)."""
-    from s1slurm.config.loading import load_model, read_yaml
-    from s1slurm.core.errors import ConfigError
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.stages import get_stage
+    from s1slurm.stages.submission import checked
 
     stage = get_stage("train")
-    data = read_yaml(config)
-    declared = data.setdefault("stage", "train")
-    if declared != "train":
-        raise ConfigError(f"this spec is for stage '{declared}', not 'train'", file=str(config), field="stage",
-                          expected="'train'")
-    spec = load_model(config, stage.spec_model, data)
-    name = choice.profile or spec.profile or choice.cluster.default
-    profile = choice.cluster.profile(name, file=str(choice.path)).merged(spec.cluster, source=str(config))
-    try:
-        stage.check(spec, profile, config, dry_run=True)
-    except ConfigError as e:
-        raise (e.in_file(str(config)) if e.file is None else e) from None
+    spec, _, profile = checked(stage, config, choice.cluster, choice.path, choice.profile, dry_run=True)
     return stage, spec, profile
 
 

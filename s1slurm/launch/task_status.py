@@ -23,12 +23,15 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from s1slurm.core.atomic import atomic_write_text
+from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.monitor.scheduler import ACTIVE, JobInfo, Scheduler, Snapshot
+from s1slurm.launch.scheduler import ACTIVE, JobInfo, Scheduler, Snapshot
+from s1slurm.launch.task_logs import task_logs
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
             "BOOT_FAIL", "DEADLINE", "DONE", "NOT SUBMITTED", "NOT RUN", "LOST"}
@@ -75,6 +78,28 @@ class TaskStatus:
                 "ranks": {str(r): s for r, s in self.ranks.items()}}
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Where a run failed, as the user needs it: which task (or pipeline step), the first line of
+    its error, and the log file that holds the rest."""
+
+    where: str                  # "task 0 (train-00000-of-00001)", or a pipeline's "step 'train'"
+    first_line: str
+    log: Path | None = None
+
+    def line(self) -> str:
+        """``step 'train' failed: StageError: ... (log: /runs/.../task-00000.log)``"""
+        return f"{self.where} failed: {self.first_line}" + (f" (log: {self.log})" if self.log else "")
+
+    def within(self, where: str) -> "Failure":
+        """The same failure seen from a pipeline: named by its step."""
+        return Failure(f"{where}, {self.where}", self.first_line, self.log)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "first_line": self.first_line,
+                "log": str(self.log) if self.log else None}
+
+
 @dataclass
 class RunStatus:
     """Status of every task of a run, and how the scheduler answered."""
@@ -102,10 +127,37 @@ class RunStatus:
         return all(t.terminal for t in self.tasks)
 
     @property
+    def failure(self) -> Failure | None:
+        """The first task that failed (and is not done), named with its error and log; None if none."""
+        task = next((t for t in self.tasks if not t.done and t.state in FAILURES), None)
+        return None if task is None else self.failure_of(task)
+
+    def failure_of(self, task: TaskStatus) -> Failure:
+        """Task ``task``'s failure: its error's first line and the log that holds the rest."""
+        return Failure(f"task {task.index} ({task.shard_id})",
+                       first_line(task.error or task.reason or task.state),
+                       _error_log(self.run, self.manifest, task.index))
+
+    @property
     def stale(self) -> float | None:
         """Age of the oldest stale answer shown, or None when everything is fresh."""
         ages = [t.stale_s for t in self.tasks if t.stale_s is not None]
         return max(ages) if ages else None
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of an error message (the rest is in the log)."""
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), text.strip())
+
+
+def _error_log(run: RunDir, manifest: dict, task_index: int) -> Path | None:
+    """The log file that holds a task's error: its own log locally, rank 0's stderr under SLURM."""
+    try:
+        files = task_logs(run, manifest, task_index)
+    except ConfigError:
+        return None
+    chosen = next((f for f in files if f.label in ("log", "rank 0 err")), files[0] if files else None)
+    return chosen.path if chosen else None
 
 
 def task_states(run: RunDir) -> dict[int, dict[int, dict]]:

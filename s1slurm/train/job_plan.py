@@ -10,6 +10,7 @@ from s1slurm.config.cluster import Profile
 from s1slurm.core.rundir import RunDir
 from s1slurm.train import deepspeed as ds
 from s1slurm.train.recipe import Layout, gradient_accumulation, layout_for
+from s1slurm.train.spec import TrainSpec
 
 # manifest.json key under which the stage records the DeepSpeed template read at submission.
 MANIFEST_TEMPLATE_KEY = "deepspeed_template"
@@ -19,14 +20,14 @@ MANIFEST_TEMPLATE_KEY = "deepspeed_template"
 class TrainPlan:
     """The spec, its layout and gradient accumulation, and the DeepSpeed template."""
 
-    spec: Any  # TrainSpec (typed loosely to keep this module importable from the spec module)
+    spec: TrainSpec
     profile: Profile
     layout: Layout
     accumulation: int
     template: dict[str, Any]
 
     @classmethod
-    def build(cls, spec: Any, profile: Profile, template: dict[str, Any] | None = None, *,
+    def build(cls, spec: TrainSpec, profile: Profile, template: dict[str, Any] | None = None, *,
               file: str | None = None) -> "TrainPlan":
         """Check the layout against the recipe; ConfigError (exit 2) when it cannot work."""
         layout = layout_for(profile, spec.launch.processes_per_node,
@@ -41,8 +42,6 @@ class TrainPlan:
     @classmethod
     def from_manifest(cls, run: RunDir) -> "TrainPlan":
         """The plan of a submitted run, from its manifest (the single source of truth)."""
-        from s1slurm.train.spec import TrainSpec
-
         manifest = run.read_manifest()
         spec = TrainSpec.model_validate(manifest["spec"])
         profile = Profile.model_validate(manifest["profile"])

@@ -1,36 +1,37 @@
 """Submitting a pipeline's links: small CPU jobs, each started after the previous step succeeded.
 
 Under SLURM only the first link is submitted at once; each link submits its step and then the next
-link with ``--dependency=afterok:<the step's jobs>`` and ``--kill-on-invalid-dep=yes``, so that when
-a step fails SLURM drops the rest of the chain instead of keeping it pending forever. Locally the
-links simply run one after the other (the local launcher does that).
+link waiting for the step's jobs with the one ``afterok`` rule of every chain
+(:func:`~s1slurm.launch.dependency.after_ok`: when a step fails SLURM drops the rest of the chain
+instead of keeping it pending forever). Locally the links simply run one after the other (the local
+launcher does that).
 """
 
 from __future__ import annotations
-
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
 from s1slurm.launch.base import Launcher, PlannedTask, Submission
+from s1slurm.launch.dependency import after_ok
+from s1slurm.launch.environment import submission_environment
+from s1slurm.launch.local import LocalLauncher
+from s1slurm.launch.records import launch_recorded
 from s1slurm.launch.slurm import SlurmLauncher
-from s1slurm.launch.task import StageRef
+from s1slurm.launch.task import StageRef, run_config
 from s1slurm.pipeline.spec import PipelineSpec
 
 
-class PipelineLauncher(SlurmLauncher):
-    """Submits the first of the given links only; that link submits the next, and so on."""
+class LinkLauncher(SlurmLauncher):
+    """The SLURM backend of a pipeline's links: submits the first of the given links only (waiting
+    for ``after``); that link submits the next, and so on."""
 
     def __init__(self, profile: Profile, spec: JobSpec, stage: StageRef, *,
                  after: list[str] | None = None) -> None:
         if after:
-            extra = dict(profile.extra_sbatch)
-            own = extra.get("dependency")
-            dep = "afterok:" + ":".join(after)
-            extra["dependency"] = f"{own},{dep}" if own else dep
-            extra["kill-on-invalid-dep"] = "yes"
-            profile = profile.merged({"extra_sbatch": extra}, source="pipeline link")
+            profile = profile.merged({"extra_sbatch": after_ok(profile.extra_sbatch, after)},
+                                     source="pipeline link")
         super().__init__(profile, spec, stage)
 
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
@@ -45,14 +46,10 @@ class PipelineLauncher(SlurmLauncher):
 
 def submit_link(run: RunDir, index: int, after: list[str]) -> Submission:
     """Submit pipeline task ``index`` (from inside the previous link) and record it in the manifest."""
-    from s1slurm.launch.environment import submission_environment
-    from s1slurm.launch.submit import launch_recorded
-    from s1slurm.launch.task import run_config
-
     spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
     task = next(t for t in manifest["tasks"] if t["index"] == index)
-    launcher = PipelineLauncher(profile, spec, StageRef.from_manifest(manifest), after=after)
+    launcher = LinkLauncher(profile, spec, StageRef.from_manifest(manifest), after=after)
     with submission_environment():
         return launch_recorded(run, manifest, launcher, [PlannedTask(index, Shard.from_dict(task["shard"]))],
                                command_line=["s1slurm", "pipeline-link", str(run.path), str(index)])
@@ -61,8 +58,6 @@ def submit_link(run: RunDir, index: int, after: list[str]) -> Submission:
 def make_launcher(profile: Profile, spec: JobSpec, stage: StageRef, console=None) -> Launcher:
     """The pipeline's launcher for ``profile``: links in order here, or chained SLURM jobs."""
     if profile.executor == "local":
-        from s1slurm.launch.local import LocalLauncher
-
         return LocalLauncher(profile, spec, stage, console=console)
-    return PipelineLauncher(profile, spec, stage)
+    return LinkLauncher(profile, spec, stage)
 

@@ -29,13 +29,13 @@ from s1slurm.core.errors import StageError
 from s1slurm.launch.distributed import DistEnv
 from s1slurm.launch.environment import TORCH_DISTRIBUTED_VARS
 from s1slurm.train.paths import TrainPaths
-from s1slurm.train.plan import TrainPlan
+from s1slurm.train.job_plan import TrainPlan
 
-_ACTIVE: "NodeLauncher | None" = None
+_ACTIVE: "TorchrunSupervisor | None" = None
 
 
-def active() -> "NodeLauncher | None":
-    """The launcher running in this process (used by the USR2 handler of the task)."""
+def active() -> "TorchrunSupervisor | None":
+    """The supervisor running in this process (used by the USR2 handler of the task)."""
     return _ACTIVE
 
 
@@ -126,7 +126,7 @@ def check_reachable(choice: dict, hostname: str | None = None) -> None:
                          f"loopback address this node ({host}) cannot reach it at: fix /etc/hosts or DNS there")
 
 
-class NodeLauncher:
+class TorchrunSupervisor:
     """This node's share of one attempt."""
 
     def __init__(self, paths: TrainPaths, plan: TrainPlan, dist: DistEnv, attempt: str,

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from s1slurm.train.recipe import total_steps
+
 # Saved bf16 values per token and layer without gradient checkpointing, in units of the hidden size h
 # (README): norms 4, attention with rotary and output projection 3.6; the SwiGLU MLP adds 4 x I / h.
 _NORM_ATTN_VALUES = 7.6
@@ -217,7 +219,6 @@ def estimate(spec: Any, shape: ModelShape, layout: Layout, *, model: str, source
     e.zero3_comm_s = (gathers + 1) * 2 * P / GB / a.interconnect_gb_s_per_gpu * layout.accumulation
     e.examples, e.examples_source = examples, examples_source
     if examples:
-        from s1slurm.train.recipe import total_steps
 
         e.steps = total_steps(examples, r.epochs, layout.data_parallel, r.micro_batch_size, layout.accumulation,
                               r.max_steps)
