@@ -14,7 +14,8 @@ from s1slurm.curate.ngrams import Item, NgramIndex
 from s1slurm.curate.sources import collect
 from s1slurm.curate.spec import DecontaminateConfig, SourceConfig
 
-from tests.curate.data import GPQA_LIKE, against, pool_file
+from s1slurm.cli.curate import spread_values
+from tests.curate.data import BENCH, GPQA_LIKE, against, clean_olympiad, planted_rows, pool_file, read, write
 
 pytest.importorskip("datasketch")
 FIELDS = {"id": "id", "question": "question", "solution": "solution", "answer": "final_answer", "domain": "subfield"}
@@ -108,10 +109,60 @@ def test_decontaminate_command_writes_the_report_for_any_dataset(tmp_path):
                    *[x for b in bench for x in ("--against", f"{b['name']}={b['path']}")], "--out", "rep")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "rep" / "contamination.json").read_text())
-    assert {m["id"]: (m["benchmark"], m["item_id"]) for m in report["matches"]} == \
-        {f"dataset/{i}": w for i, w in where.items()}
+    assert {m["id"]: (m["benchmark"], m["item_id"]) for m in report["matches"]} == where
     assert "pool matched" in proc.stdout and GPQA_LIKE[0]["Question"][:30] not in proc.stdout
     assert (tmp_path / "rep" / "contamination.md").is_file() and (tmp_path / "rep" / "clean.jsonl").is_file()
+
+
+def _pool_with_own_columns(tmp_path: Path) -> tuple[Path, list[dict], set[str]]:
+    """A pool with its own columns (an id of its own, an answer, a list, a null) and benchmark
+    questions planted among clean rows; returns it, its rows and the ids planted."""
+    rows, where = planted_rows()
+    aime_only = [r for r in rows if where[r["id"]][0] in ("aime24", "math500")]
+    clean = clean_olympiad(12)
+    pool = [{"uid": f"u-{r['id']}", "problem": r["question"], "answer": r["final_answer"], "tags": [1, "x"],
+             "note": None} for r in clean]
+    for k, r in enumerate(aime_only):
+        pool.insert(3 * k + 1, {"uid": f"planted-{r['id']}", "problem": r["question"], "answer": "7",
+                                "tags": [], "note": "planted"})
+    return write(tmp_path / "pool.jsonl", pool), pool, {f"planted-{r['id']}" for r in aime_only}
+
+
+def test_decontaminate_command_gives_back_the_input_rows_minus_the_contaminated(tmp_path):
+    path, pool, planted = _pool_with_own_columns(tmp_path)
+    bench = BENCH / "math500.jsonl", BENCH / "aime24.jsonl"  # field 'problem': found without NAME=
+    proc = s1slurm(tmp_path, "decontaminate", str(path), "--against", *map(str, bench), "--out", "out")
+    assert proc.returncode == 0, proc.stderr
+    assert read(tmp_path / "out" / "clean.jsonl") == [r for r in pool if r["uid"] not in planted]
+    rejects = read(tmp_path / "out" / "rejects.jsonl")
+    assert {r["record"]["uid"] for r in rejects} == planted  # no usual id column: rows are named by number
+    assert all(r["record"] == pool[r["row"]] and r["id"] == r["row"] and r["reason"] == "contaminated"
+               for r in rejects)
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert (provenance["question_column"], provenance["id_column"]) == ("problem", None)
+    assert (provenance["rows_in"], provenance["rows_out"]) == (len(pool), len(pool) - len(planted))
+
+
+def test_against_takes_several_values_before_or_after_the_dataset(tmp_path):
+    path, pool, planted = _pool_with_own_columns(tmp_path)
+    bench = [f"aime24={BENCH / 'aime24.jsonl'}", str(BENCH / "math500.jsonl")]
+    proc = s1slurm(tmp_path, "decontaminate", "--against", *bench, str(path), "--id-field", "uid", "--out", "out")
+    assert proc.returncode == 0, proc.stderr
+    assert len(read(tmp_path / "out" / "clean.jsonl")) == len(pool) - len(planted)
+    assert {r["id"] for r in read(tmp_path / "out" / "rejects.jsonl")} == planted
+    assert spread_values(["p", "--against", "a", "b", "--out", "o", "--no-near-dup"], {"--out", "--against"}) == \
+        ["p", "--against", "a", "--against", "b", "--out", "o", "--no-near-dup"]
+
+
+def test_a_benchmark_file_without_a_usual_question_column_is_named_explicitly(tmp_path):
+    path, pool, planted = _pool_with_own_columns(tmp_path)
+    odd = write(tmp_path / "odd.jsonl", [{"text": r["problem"]} for r in pool if r["uid"] in planted])
+    proc = s1slurm(tmp_path, "decontaminate", str(path), "--against", str(odd), "--out", "a")
+    assert proc.returncode == 2 and "odd.jsonl" in proc.stderr and "problem, question, Question" in proc.stderr
+    proc = s1slurm(tmp_path, "decontaminate", str(path), "--against", str(odd), "--against-question-field",
+                   "text", "--out", "b")
+    assert proc.returncode == 0, proc.stderr
+    assert len(read(tmp_path / "b" / "clean.jsonl")) == len(pool) - len(planted)
 
 
 def test_bad_input_exits_2_naming_file_and_field(tmp_path, workdir):
