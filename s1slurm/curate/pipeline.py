@@ -49,7 +49,7 @@ def _finish(cur: CurationDir, step: str, rows: list[dict[str, Any]], rejects: li
 
 def run_collect(cur: CurationDir, spec: CurateSpec, spec_file: str) -> dict[str, Any]:
     started = time.time()
-    got = collect(spec.sources, spec_file)
+    got = collect(spec.sources, spec_file, settings=spec.collect)
     rows_in = sum(c["read"] for c in got.per_source.values())
     return _finish(cur, "collect", got.rows, got.rejects, rows_in, started, per_source=got.per_source)
 
@@ -213,7 +213,7 @@ def run_field_traces(cur: CurationDir, spec: CurateSpec) -> dict[str, Any]:
     rows = load_rows(cur, input_step(cur, "traces"))
     fields = spec.traces.from_fields
     assert fields is not None
-    for role, key in (("thinking", fields.thinking), ("attempt", fields.attempt)):
+    for role, key in fields.keys().items():
         if rows and not any(key in r for r in rows):  # a typo would flag every row: say so instead
             raise ConfigError(f"no row has the key {key!r}; the rows have: {', '.join(sorted(rows[0]))}",
                               field=f"traces.from_fields.{role}", expected="a key of the collected rows")

@@ -78,6 +78,8 @@ def selection_report(steps: list[dict[str, Any]], funnel: list[dict[str, Any]], 
     return {"strategy": strategy, "seed": seed, "n": n, "steps": steps, "select_filters": funnel,
             "domains_before": dict(Counter(c.domain for c in before).most_common()),
             "domains_after": dict(Counter(c.domain for c in after).most_common()),
+            "sources_before": dict(Counter(c.source for c in before).most_common()),
+            "sources_after": dict(Counter(c.source for c in after).most_common()),
             "trace_tokens_before": length_stats(c.length for c in before),
             "trace_tokens_after": length_stats(c.length for c in after)}
 
@@ -91,6 +93,9 @@ def selection_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Domains", "", "| domain | before | after |", "| --- | ---: | ---: |"]
     for d, v in report["domains_before"].items():
         lines.append(f"| {_cell(d)} | {v} | {report['domains_after'].get(d, 0)} |")
+    lines += ["", "## Sources", "", "| source | before | after |", "| --- | ---: | ---: |"]
+    for src, v in report.get("sources_before", {}).items():
+        lines.append(f"| {_cell(src)} | {v} | {report['sources_after'].get(src, 0)} |")
     lines += ["", "## Trace length (target tokenizer tokens)", "", "| | count | min | median | mean | max |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name in ("before", "after"):

@@ -53,7 +53,20 @@ def test_domain_codes_are_parsed_retried_then_unknown():
         ("11 Number theory", "model", 1), ("05 Combinatorics", "model", 2), ("unknown", "unknown", 3),
         ("Geometry", "source", 0)]
     assert tries == {"q1": 1, "q2": 2, "q3": 3}
-    assert domains.parse_code("the answer is 99") is None and domains.parse_code("**60**") == "60"
+    areas = domains.msc_areas()
+    assert domains.parse_code("the answer is 99", areas) is None and domains.parse_code("**60**", areas) == "60"
+    assert domains.parse_code("General topics: 00", areas) is None  # not one of s1's 61 areas
+
+
+def test_the_61_msc_areas_have_official_titles_and_topics_in_the_prompt():
+    areas = domains.msc_areas()
+    assert len(areas) == 61 and "00" not in areas and "01" not in areas
+    assert areas["11"].title == "Number theory" and areas["05"].title == "Combinatorics"
+    assert areas["91"].title == "Game theory, economics, finance, and other social and behavioral sciences"
+    assert all(a.topics and all(t == t.strip() for t in a.topics) for a in areas.values())
+    prompt = domains.user_prompt("Count the graphs.", areas)
+    assert "### Combinatorics\n* Code: 05\n* Description: Enumerative combinatorics; Designs" in prompt
+    assert prompt.count("* Code: ") == 61
 
 
 def test_judge_accepts_what_the_grader_did_not():
