@@ -36,6 +36,9 @@ from s1slurm.curate.spec import SelectConfig
 UNKNOWN = "unknown"
 S1K_COLUMNS = ("question", "solution", "cot_type", "source_type", "metadata", "thinking_trajectories",
                "attempt")
+# simplescaling/s1K-1.1's names for the DeepSeek-R1 traces (the train stage's ``s1k-1.1`` preset reads them)
+S1K_11_COLUMNS = ("question", "solution", "cot_type", "source_type", "metadata", "deepseek_thinking_trajectory",
+                  "deepseek_attempt", "deepseek_grade")
 
 
 @dataclass(frozen=True)
@@ -152,15 +155,19 @@ class Selection:
     chosen: list[Candidate] = field(default_factory=list)
 
 
-def s1k_row(row: dict[str, Any], cand: Candidate) -> dict[str, Any]:
-    """A selected row in the s1K schema (the training stage's ``s1k``/``curate`` field preset)."""
+def s1k_row(row: dict[str, Any], cand: Candidate, columns: str = "s1k") -> dict[str, Any]:
+    """A selected row in the s1K schema (the training stage's ``s1k``/``curate`` field preset), or with
+    ``columns="s1k-1.1"`` in s1K-1.1's (its ``s1k-1.1`` preset; the grade is the teacher's, Yes/No)."""
     meta = json.loads(row.get("metadata") or "{}")
-    meta.update({"id": row["id"], "domain": cand.domain, "trace_tokens": cand.length,
+    meta.update({"id": row["id"], "source": row.get("source"), "domain": cand.domain, "trace_tokens": cand.length,
                  "answer": row.get("answer"), "solved_by": row.get("solved_by") or []})
     return {"question": row["question"], "solution": row.get("solution"),
-            "cot_type": row.get("cot_type") or "math", "source_type": row.get("source"),
+            "cot_type": row.get("cot_type") or "math",
+            "source_type": row.get("source_type") or row.get("source"),
             "metadata": json.dumps(meta, ensure_ascii=False, default=str),
-            "thinking_trajectories": [row["thinking"]], "attempt": row["attempt"]}
+            **({"thinking_trajectories": [row["thinking"]], "attempt": row["attempt"]} if columns == "s1k" else
+               {"deepseek_thinking_trajectory": row["thinking"], "deepseek_attempt": row["attempt"],
+                "deepseek_grade": {True: "Yes", False: "No"}.get(row.get("teacher_correct"))})}
 
 
 def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
@@ -207,5 +214,5 @@ def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
                            "reasons": dict(Counter(c.source for c in pre))})
     out.funnel.append({"filter": f"strategy {cfg.strategy}", "in": len(kept), "out": len(out.chosen),
                        "reasons": {"not_selected": len(kept) - len(out.chosen)}})
-    out.rows = [s1k_row(by_id[c.id], c) for c in out.chosen]
+    out.rows = [s1k_row(by_id[c.id], c, cfg.columns) for c in out.chosen]
     return out

@@ -168,6 +168,9 @@ class SelectConfig(Strict):
     preselect: list[PreselectRule] = Field(default_factory=list, description="rows taken before the diversity "
                                            "sampling (s1's filter.ipynb; see PreselectRule)")
     mix: NotebookMix | None = Field(None, description="the domain weighting of strategy s1-notebook")
+    columns: Literal["s1k", "s1k-1.1"] = Field("s1k", description="the selection's column names: s1K's "
+                                               "(thinking_trajectories, attempt) or s1K-1.1's "
+                                               "(deepseek_thinking_trajectory, deepseek_attempt)")
     allow_asymptote: bool = Field(False, description="keep questions with Asymptote ([asy]) figures")
     asymptote_sources: list[str] = Field(default_factory=list, description="sources whose Asymptote figures "
                                          "are kept (s1's data/filter.ipynb kept them for its AIME source)")
