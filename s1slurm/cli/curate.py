@@ -102,8 +102,18 @@ def decontaminate(dataset: str = typer.Argument(..., help="a .jsonl/.json/.parqu
     from s1slurm.core.dataload import load_table, looks_local
     from s1slurm.core.folders import check_output_folder
     from s1slurm.curate.decontaminate import load_benchmarks
-    from s1slurm.curate.decontaminate_table import benchmark_entry, decontaminate_table, id_column, question_column
-    from s1slurm.curate.reports import contamination_markdown, contamination_report, contamination_table, write_report
+    from s1slurm.curate.decontaminate_table import (
+        benchmark_entry,
+        decontaminate_table,
+        id_column,
+        question_column,
+    )
+    from s1slurm.curate.reports import (
+        contamination_markdown,
+        contamination_report,
+        contamination_table,
+        write_report,
+    )
     from s1slurm.curate.spec import DecontaminateConfig, NearDupConfig
     from s1slurm.curate.store import write_jsonl
 

@@ -11,15 +11,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import ConfigError, StageError
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.curate import attempts, domains, traces
 from s1slurm.curate.decontaminate import Decontaminated, decontaminate, load_benchmarks
-from s1slurm.core.atomic import atomic_write_text
-from s1slurm.curate.reports import (contamination_markdown, contamination_report, contamination_table,
-                                    selection_markdown, selection_report, selection_table, table_text,
-                                    write_report)
+from s1slurm.curate.reports import (
+    contamination_markdown,
+    contamination_report,
+    contamination_table,
+    selection_markdown,
+    selection_report,
+    selection_table,
+    table_text,
+    write_report,
+)
 from s1slurm.curate.select import run_select
 from s1slurm.curate.sources import collect
 from s1slurm.curate.spec import STEPS, CurateSpec, DecontaminateConfig

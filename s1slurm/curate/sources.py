@@ -28,8 +28,15 @@ from typing import Any
 from s1slurm.core.dataload import BadLine, load_table
 from s1slurm.core.errors import ConfigError
 from s1slurm.curate.ngrams import Item, NgramIndex, normalize
-from s1slurm.curate.source_spec import (CollectConfig, ColumnMap, DatasetColumn, RowRule, SourceConfig, Take,
-                                        template_names)
+from s1slurm.curate.source_spec import (
+    CollectConfig,
+    ColumnMap,
+    DatasetColumn,
+    RowRule,
+    SourceConfig,
+    Take,
+    template_names,
+)
 
 
 @dataclass

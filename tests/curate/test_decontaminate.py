@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from s1slurm.cli.curate import spread_values
 from s1slurm.curate.decontaminate import REDACTED, decontaminate, load_benchmarks
 from s1slurm.curate.ngrams import Item, NgramIndex
 from s1slurm.curate.sources import collect
 from s1slurm.curate.spec import DecontaminateConfig, SourceConfig
-
-from s1slurm.cli.curate import spread_values
 from tests.curate.data import BENCH, GPQA_LIKE, against, clean_olympiad, planted_rows, pool_file, read, write
 
 pytest.importorskip("datasketch")

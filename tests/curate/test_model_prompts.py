@@ -8,7 +8,6 @@ import json
 from s1slurm.curate import attempts, domains
 from s1slurm.curate.spec import AttemptsConfig, DomainsConfig
 from s1slurm.eval.engines.base import Engine, EngineConfig, Request
-
 from tests.eval.fakes import EOS, FakeTokenizer
 
 

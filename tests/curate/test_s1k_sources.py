@@ -18,7 +18,6 @@ from s1slurm.curate.reports import selection_report
 from s1slurm.curate.select import run_select
 from s1slurm.curate.sources import Collected, collect
 from s1slurm.curate.spec import CurateSpec
-
 from tests.conftest import REPO
 from tests.curate.s1_fixtures import serve, tables, text
 
