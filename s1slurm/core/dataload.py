@@ -100,16 +100,14 @@ def _load_file(path: Path, *, field: str, file: str | None, limit: int | None, b
                     break
                 if line.strip():
                     try:
-                        records.append(json.loads(line))
+                        record = json.loads(line)
                     except ValueError:
-                        if bad_lines != "keep":
-                            raise ConfigError(f"cannot read data: line {number} is not valid JSON", file=str(path),
-                                              expected="one JSON object per line") from None
-                        records.append(BadLine(number))
-        if bad_lines != "keep" and (bad := next((i for i, r in enumerate(records) if not isinstance(r, dict)),
-                                                None)) is not None:
-            raise ConfigError(f"cannot read data: record {bad + 1} is not a JSON object", file=str(path),
-                              expected="one JSON object per line")
+                        record = BadLine(number)
+                    if bad_lines != "keep" and not isinstance(record, dict):
+                        what = "not valid JSON" if isinstance(record, BadLine) else "not a JSON object"
+                        raise ConfigError(f"cannot read data: line {number} is {what}", file=str(path),
+                                          expected="one JSON object per line")
+                    records.append(record)
         columns = list(dict.fromkeys(k for r in records if isinstance(r, dict) for k in r))
         return Table(records, columns, str(path), path)
     datasets = _datasets()

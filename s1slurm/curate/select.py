@@ -11,7 +11,8 @@ Strategies (the paper's section 5.1 data ablations, as names):
   rank 0 being the longest trace left (the paper's Algorithm 1).
 * ``s1-notebook``: as ``s1``, but once ``mix.after`` questions are chosen (s1: 700) the domain is drawn
   from a mix of the domain distributions of ``mix.weights``' sources (filter.ipynb cells 17-21:
-  AIME's, and GPQA's at half weight), a domain with nothing left dropping out of the mix.
+  AIME's, and GPQA's at half weight), a domain with nothing left dropping out of the mix (uniform
+  again once none is left, where the notebook would stop).
 * ``random`` ("1K-random"): N rows uniformly at random from those that passed the quality filter.
 * ``diversity-only`` ("1K-diverse"): a uniformly chosen domain, then a uniformly chosen question in it.
 * ``longest`` ("1K-longest"): the N longest traces.
