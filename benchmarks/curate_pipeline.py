@@ -35,13 +35,27 @@ TARGETS = 728
 def build_pool(data: Path, out: Path) -> int:
     rows = []
     for name, q in (("olympiadbench.jsonl", "question"), ("college_math.jsonl", "question")):
-        rows += [json.loads(line)[q] for line in (data / "pool" / name).read_text().splitlines() if line.strip()]
-    suffixes = ["", " Give the exact value.", " Show your work.", " Answer in simplest form.", " Justify each step.",
-                " (Hint: start small.)", " Express the result as a fraction.", " Round to two decimals."]
+        rows += [
+            json.loads(line)[q] for line in (data / "pool" / name).read_text().splitlines() if line.strip()
+        ]
+    suffixes = [
+        "",
+        " Give the exact value.",
+        " Show your work.",
+        " Answer in simplest form.",
+        " Justify each step.",
+        " (Hint: start small.)",
+        " Express the result as a fraction.",
+        " Round to two decimals.",
+    ]
     with open(out, "w") as f:
         for i in range(POOL_SIZE):
             k = i // len(rows)
-            text = rows[i % len(rows)] + suffixes[k % len(suffixes)] + (f" Variant {k}." if k >= len(suffixes) else "")
+            text = (
+                rows[i % len(rows)]
+                + suffixes[k % len(suffixes)]
+                + (f" Variant {k}." if k >= len(suffixes) else "")
+            )
             f.write(json.dumps({"id": i, "question": text, "answer": "1"}) + "\n")
     return POOL_SIZE
 
@@ -52,21 +66,33 @@ def gpqa_like(tmp: Path, n: int) -> Path:
     path = tmp / "gpqa_like.jsonl"
     with open(path, "w") as f:
         for i in range(n):
-            f.write(json.dumps({"Record ID": f"g{i}", "Question": " ".join(rng.choices(words, k=60)),
-                                "Correct Answer": "a", "Incorrect Answer 1": "b", "Incorrect Answer 2": "c",
-                                "Incorrect Answer 3": "d"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "Record ID": f"g{i}",
+                        "Question": " ".join(rng.choices(words, k=60)),
+                        "Correct Answer": "a",
+                        "Incorrect Answer 1": "b",
+                        "Incorrect Answer 2": "c",
+                        "Incorrect Answer 3": "d",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
 def s1_style(pool: list[str], tests: list[str], n: int = 8) -> int:
     """s1's algorithm as described: joined-string n-gram lookups of both sides, then their overlap."""
+
     def lookup(docs):
         table = collections.defaultdict(set)
         for i, doc in enumerate(docs):
             words = " ".join(doc.lower().strip().split()).split()
             for j in range(len(words) - n + 1):
-                table[" ".join(words[j:j + n])].add(i)
+                table[" ".join(words[j : j + n])].add(i)
         return table
+
     train, test = lookup(pool), lookup(tests)
     hit = set()
     for gram in test:
@@ -118,25 +144,50 @@ def processes(data: Path, tmp: Path, gpqa: Path, repeat: int) -> None:
     """The decontaminate command against s1's lookup, each as a whole process on the same files."""
     repo = Path(__file__).resolve().parents[1]
     aime, math500 = data / "benchmarks" / "aime24.jsonl", data / "benchmarks" / "math500.jsonl"
-    cli = [sys.executable, "-m", "s1slurm", "decontaminate", str(tmp / "pool.jsonl"), "--against", str(aime),
-           str(math500), f"gpqa_diamond={gpqa}", "--out", str(tmp / "cli-out")]
+    cli = [
+        sys.executable,
+        "-m",
+        "s1slurm",
+        "decontaminate",
+        str(tmp / "pool.jsonl"),
+        "--against",
+        str(aime),
+        str(math500),
+        f"gpqa_diamond={gpqa}",
+        "--out",
+        str(tmp / "cli-out"),
+    ]
     import shutil
 
     best = float("inf")
-    for _ in range(repeat):  # a fresh folder each time: the command refuses nothing, but compare like for like
+    for _ in range(
+        repeat
+    ):  # a fresh folder each time: the command refuses nothing, but compare like for like
         shutil.rmtree(tmp / "cli-out", ignore_errors=True)
         t, _ = timed(cli, repo, 1)
         best = min(best, t)
     clean = sum(1 for _ in open(tmp / "cli-out" / "clean.jsonl"))
     script = tmp / "s1_lookup.py"
     script.write_text(S1_PROCESS)
-    args = [str(tmp / "pool.jsonl"), str(tmp / "s1-clean.jsonl"), str(aime), "problem", str(math500), "problem",
-            str(gpqa), "Question"]
+    args = [
+        str(tmp / "pool.jsonl"),
+        str(tmp / "s1-clean.jsonl"),
+        str(aime),
+        "problem",
+        str(math500),
+        "problem",
+        str(gpqa),
+        "Question",
+    ]
     s1_imports, hits = timed([sys.executable, str(script), "imports", *args], repo, repeat)
     s1_plain, _ = timed([sys.executable, str(script), "plain", *args], repo, repeat)
-    print(f"decontaminate command (process)      {best:6.2f} s   {POOL_SIZE - clean} removed "
-          f"(best of {repeat}; start-up, read, match, write clean/rejects/report)")
-    print(f"s1 lookup process, s1's imports     {s1_imports:6.2f} s   {hits.strip()} removed (datasets, tqdm)")
+    print(
+        f"decontaminate command (process)      {best:6.2f} s   {POOL_SIZE - clean} removed "
+        f"(best of {repeat}; start-up, read, match, write clean/rejects/report)"
+    )
+    print(
+        f"s1 lookup process, s1's imports     {s1_imports:6.2f} s   {hits.strip()} removed (datasets, tqdm)"
+    )
     print(f"s1 lookup process, plain Python     {s1_plain:6.2f} s")
 
 
@@ -154,20 +205,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         build_pool(args.data, tmp / "pool.jsonl")
-        against = [{"name": "aime24", "path": str(args.data / "benchmarks" / "aime24.jsonl")},
-                   {"name": "math500", "path": str(args.data / "benchmarks" / "math500.jsonl")},
-                   {"name": "gpqa_diamond", "path": str(gpqa_like(tmp, TARGETS - 530))}]
+        against = [
+            {"name": "aime24", "path": str(args.data / "benchmarks" / "aime24.jsonl")},
+            {"name": "math500", "path": str(args.data / "benchmarks" / "math500.jsonl")},
+            {"name": "gpqa_diamond", "path": str(gpqa_like(tmp, TARGETS - 530))},
+        ]
         from s1slurm.eval.benchmarks import BenchmarkConfig
-        benchmarks = load_benchmarks([BenchmarkConfig(**a) for a in against], with_answer=False, source="bench")
+
+        benchmarks = load_benchmarks(
+            [BenchmarkConfig(**a) for a in against], with_answer=False, source="bench"
+        )
 
         t0 = time.perf_counter()
-        got = collect([SourceConfig(name="pool", path=tmp / "pool.jsonl", fields={"id": "id", "answer": "answer"})],
-                      "bench", dedup=False)
+        got = collect(
+            [SourceConfig(name="pool", path=tmp / "pool.jsonl", fields={"id": "id", "answer": "answer"})],
+            "bench",
+            dedup=False,
+        )
         t1 = time.perf_counter()
         index = build_index(benchmarks, 8)
         contaminated = [r for r in got.rows if index.match(r["question"]) is not None]
         t2 = time.perf_counter()
         from s1slurm.curate.ngrams import normalize
+
         seen, dups = set(), 0
         for r in got.rows:
             key = normalize(r["question"])
@@ -177,7 +237,9 @@ def main() -> None:
         tests = [b.texts[q.id] for b in benchmarks for q in b.questions]
         s1_hits = s1_style([r["question"] for r in got.rows], tests)
         t4 = time.perf_counter()
-        print(f"pool {len(got.rows):,} questions, {sum(len(b.questions) for b in benchmarks)} benchmark items")
+        print(
+            f"pool {len(got.rows):,} questions, {sum(len(b.questions) for b in benchmarks)} benchmark items"
+        )
         print(f"collect (read + map)        {t1 - t0:6.2f} s")
         print(f"decontamination (8-grams)   {t2 - t1:6.2f} s   {len(contaminated)} contaminated")
         print(f"exact dedup                 {t3 - t2:6.2f} s   {dups} duplicates")
@@ -189,17 +251,23 @@ def main() -> None:
         t5 = time.perf_counter()
         nd = near_duplicates([r["id"] for r in got.rows], [r["question"] for r in got.rows])
         t6 = time.perf_counter()
-        print(f"MinHash near-dedup          {t6 - t5:6.2f} s   {len(nd.duplicate_of):,} near-duplicates "
-              f"in {len(nd.clusters):,} clusters (target < 20 s)")
+        print(
+            f"MinHash near-dedup          {t6 - t5:6.2f} s   {len(nd.duplicate_of):,} near-duplicates "
+            f"in {len(nd.clusters):,} clusters (target < 20 s)"
+        )
 
     rng = random.Random(1)
     domains = [f"{c:02d}" for c in range(50)]
-    cands = [Candidate(f"c{i:05d}", rng.choice(domains), "pool", rng.randrange(200, 30000)) for i in range(25_000)]
+    cands = [
+        Candidate(f"c{i:05d}", rng.choice(domains), "pool", rng.randrange(200, 30000)) for i in range(25_000)
+    ]
     t7 = time.perf_counter()
     chosen = choose(cands, SelectConfig(n=1000, seed=0))
     t8 = time.perf_counter()
-    print(f"selection 1,000 of 25,000   {t8 - t7:6.2f} s   {len(chosen)} chosen, "
-          f"{len({c.domain for c in chosen})} domains (target < 5 s)")
+    print(
+        f"selection 1,000 of 25,000   {t8 - t7:6.2f} s   {len(chosen)} chosen, "
+        f"{len({c.domain for c in chosen})} domains (target < 5 s)"
+    )
 
 
 if __name__ == "__main__":

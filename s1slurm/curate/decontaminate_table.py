@@ -28,22 +28,34 @@ def question_column(columns: Sequence[str], given: str | None, *, file: str, fie
     """``given`` when the table has it, else the first usual question column it has."""
     if given is not None:
         if given not in columns:
-            raise ConfigError(f"no column {given!r}; its columns are: {', '.join(columns) or '(none)'}",
-                              file=file, field=field, expected="an existing column")
+            raise ConfigError(
+                f"no column {given!r}; its columns are: {', '.join(columns) or '(none)'}",
+                file=file,
+                field=field,
+                expected="an existing column",
+            )
         return given
     for name in QUESTION_COLUMNS:
         if name in columns:
             return name
-    raise ConfigError(f"no question column among {', '.join(columns) or '(none)'}", file=file, field=field,
-                      expected=f"one of {', '.join(QUESTION_COLUMNS)}, or name it explicitly")
+    raise ConfigError(
+        f"no question column among {', '.join(columns) or '(none)'}",
+        file=file,
+        field=field,
+        expected=f"one of {', '.join(QUESTION_COLUMNS)}, or name it explicitly",
+    )
 
 
 def id_column(columns: Sequence[str], given: str | None, *, file: str) -> str | None:
     """``given`` (which must exist), else a usual id column, else None (rows are named by number)."""
     if given is not None:
         if given not in columns:
-            raise ConfigError(f"no column {given!r}; its columns are: {', '.join(columns)}", file=file,
-                              field="--id-field", expected="an existing column")
+            raise ConfigError(
+                f"no column {given!r}; its columns are: {', '.join(columns)}",
+                file=file,
+                field="--id-field",
+                expected="an existing column",
+            )
         return given
     return next((c for c in ID_COLUMNS if c in columns), None)
 
@@ -57,15 +69,22 @@ def benchmark_entry(text: str, question_field: str | None = None) -> dict[str, A
     if not sep and text in PRESETS:
         return {"name": text}
     if not Path(text).is_file():
-        raise ConfigError(f"benchmark {text!r} not found", field="--against",
-                          expected=f"{', '.join(PRESETS)}, PRESET=PATH or a data file")
+        raise ConfigError(
+            f"benchmark {text!r} not found",
+            field="--against",
+            expected=f"{', '.join(PRESETS)}, PRESET=PATH or a data file",
+        )
     columns = load_table(text, field="--against", file=text, limit=1).columns
     question = question_column(columns, question_field, file=text, field="--against-question-field")
     # Decontamination reads only questions; the eval loader also wants an answer column, so a file
     # without one lends it its question (only --with-answer would read it).
     answer = "answer" if "answer" in columns else question
-    return {"name": "jsonl", "path": text, "label": Path(text).stem,
-            "fields": {"question": question, "answer": answer}}
+    return {
+        "name": "jsonl",
+        "path": text,
+        "label": Path(text).stem,
+        "fields": {"question": question, "answer": answer},
+    }
 
 
 @dataclass
@@ -78,8 +97,15 @@ class TableResult:
     unchecked: int = 0  # rows whose question is missing or not text: kept, nothing to match
 
 
-def decontaminate_table(records: list[dict[str, Any]], cfg: DecontaminateConfig, benchmarks: list[Benchmark],
-                        *, question: str, answer: str | None = None, id_col: str | None = None) -> TableResult:
+def decontaminate_table(
+    records: list[dict[str, Any]],
+    cfg: DecontaminateConfig,
+    benchmarks: list[Benchmark],
+    *,
+    question: str,
+    answer: str | None = None,
+    id_col: str | None = None,
+) -> TableResult:
     """``records`` minus those that match ``benchmarks`` (and near-duplicates when ``cfg`` asks)."""
     rows, unchecked = [], 0
     for n, rec in enumerate(records):

@@ -43,11 +43,13 @@ def msc_areas() -> dict[str, Area]:
 
 
 # s1's system prompt (data/featurization.py, do_domain_classification)
-SYSTEM = ("You are a helpful assistant that classifies questions into different subjects based on the provided "
-          "classification rubrics. You will be given a question and a list of subjects. You need to classify "
-          "the question into one of the subjects. If the question has multiple subjects, you should classify "
-          "the question into the most relevant subject. Explain your reasoning, and end your response on a new "
-          "line with two-digit code of the subject that the question belongs to.")
+SYSTEM = (
+    "You are a helpful assistant that classifies questions into different subjects based on the provided "
+    "classification rubrics. You will be given a question and a list of subjects. You need to classify "
+    "the question into one of the subjects. If the question has multiple subjects, you should classify "
+    "the question into the most relevant subject. Explain your reasoning, and end your response on a new "
+    "line with two-digit code of the subject that the question belongs to."
+)
 
 
 def user_prompt(question: str, areas: dict[str, Area]) -> str:
@@ -65,13 +67,20 @@ def label(area: Area) -> str:
     return f"{area.code} {area.title}"
 
 
-def domain_records(engine: Engine | None, cfg: DomainsConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def domain_records(
+    engine: Engine | None, cfg: DomainsConfig, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One record per row: ``domain`` and ``domain_origin`` (source | model | unknown), ``tries``."""
     out: dict[str, dict[str, Any]] = {}
     todo = []
     for row in rows:
         if cfg.use_source and row.get("domain"):
-            out[row["id"]] = {"key": row["id"], "domain": row["domain"], "domain_origin": "source", "tries": 0}
+            out[row["id"]] = {
+                "key": row["id"],
+                "domain": row["domain"],
+                "domain_origin": "source",
+                "tries": 0,
+            }
         else:
             todo.append(row)
     if todo and engine is None:
@@ -79,10 +88,17 @@ def domain_records(engine: Engine | None, cfg: DomainsConfig, rows: list[dict[st
     areas = msc_areas()
     tries = 0
     while todo and tries <= cfg.retries:
-        prompts = [chat_ids(engine, user_prompt(r["question"], areas), SYSTEM) for r in todo]  # type: ignore[arg-type]
+        assert engine is not None  # checked above: rows without a domain need the model
+        prompts = [chat_ids(engine, user_prompt(r["question"], areas), SYSTEM) for r in todo]
         temperature = cfg.temperature if tries == 0 else max(cfg.temperature, 0.7)  # a retry must differ
-        outs = chat(engine, prompts, max_tokens=cfg.max_tokens, temperature=temperature,  # type: ignore[arg-type]
-                    top_p=cfg.top_p, seeds=[seed_for(cfg, "domains", r["id"], tries) for r in todo])
+        outs = chat(
+            engine,
+            prompts,
+            max_tokens=cfg.max_tokens,
+            temperature=temperature,
+            top_p=cfg.top_p,
+            seeds=[seed_for(cfg, "domains", r["id"], tries) for r in todo],
+        )
         tries += 1
         left = []
         for row, res in zip(todo, outs):
@@ -90,7 +106,12 @@ def domain_records(engine: Engine | None, cfg: DomainsConfig, rows: list[dict[st
             if code is None:
                 left.append(row)
             else:
-                out[row["id"]] = {"key": row["id"], "domain": label(areas[code]), "domain_origin": "model", "tries": tries}
+                out[row["id"]] = {
+                    "key": row["id"],
+                    "domain": label(areas[code]),
+                    "domain_origin": "model",
+                    "tries": tries,
+                }
         todo = left
     for row in todo:
         out[row["id"]] = {"key": row["id"], "domain": UNKNOWN, "domain_origin": "unknown", "tries": tries}

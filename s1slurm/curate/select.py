@@ -35,11 +35,26 @@ from s1slurm.curate.quality import quality_problem
 from s1slurm.curate.spec import SelectConfig
 
 UNKNOWN = "unknown"
-S1K_COLUMNS = ("question", "solution", "cot_type", "source_type", "metadata", "thinking_trajectories",
-               "attempt")
+S1K_COLUMNS = (
+    "question",
+    "solution",
+    "cot_type",
+    "source_type",
+    "metadata",
+    "thinking_trajectories",
+    "attempt",
+)
 # simplescaling/s1K-1.1's names for the DeepSeek-R1 traces (the train stage's ``s1k-1.1`` preset reads them)
-S1K_11_COLUMNS = ("question", "solution", "cot_type", "source_type", "metadata", "deepseek_thinking_trajectory",
-                  "deepseek_attempt", "deepseek_grade")
+S1K_11_COLUMNS = (
+    "question",
+    "solution",
+    "cot_type",
+    "source_type",
+    "metadata",
+    "deepseek_thinking_trajectory",
+    "deepseek_attempt",
+    "deepseek_grade",
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +89,14 @@ def _by_domain(cands: Sequence[Candidate], longest_first: bool) -> dict[str, lis
     return groups
 
 
-def _domain_sampling(cands: Sequence[Candidate], n: int, rng: random.Random,
-                     pick: Callable[[random.Random, int], int], longest_first: bool,
-                     mix: tuple[int, dict[str, float]] | None = None) -> list[Candidate]:
+def _domain_sampling(
+    cands: Sequence[Candidate],
+    n: int,
+    rng: random.Random,
+    pick: Callable[[random.Random, int], int],
+    longest_first: bool,
+    mix: tuple[int, dict[str, float]] | None = None,
+) -> list[Candidate]:
     """``n`` candidates: a domain (uniform; with ``mix = (k, weights)``, from the k-th pick on, by
     ``weights``), then ``pick`` a rank in it."""
     groups = _by_domain(cands, longest_first)
@@ -102,9 +122,12 @@ def preselected(cands: Sequence[Candidate], cfg: SelectConfig) -> list[Candidate
     def taken(c: Candidate) -> bool:
         if c.source in keep:
             return True
-        return any(c.source in r.sources and (not r.teacher_correct or c.teacher_correct is True)
-                   and (r.thinking_tokens_over is None or c.length > r.thinking_tokens_over)
-                   for r in cfg.preselect)
+        return any(
+            c.source in r.sources
+            and (not r.teacher_correct or c.teacher_correct is True)
+            and (r.thinking_tokens_over is None or c.length > r.thinking_tokens_over)
+            for r in cfg.preselect
+        )
 
     return [c for c in sorted(cands, key=lambda c: c.id) if taken(c)]
 
@@ -127,13 +150,16 @@ def choose(cands: Sequence[Candidate], cfg: SelectConfig) -> list[Candidate]:
     if cfg.strategy == "full":
         return ordered
     if cfg.n > len(ordered):
-        raise ConfigError(f"cannot select {cfg.n} questions: only {len(ordered)} are left after filtering",
-                          field="select.n", expected=f"at most {len(ordered)}")
+        raise ConfigError(
+            f"cannot select {cfg.n} questions: only {len(ordered)} are left after filtering",
+            field="select.n",
+            expected=f"at most {len(ordered)}",
+        )
     if cfg.strategy == "random":
         return rng.sample(ordered, cfg.n)
     if cfg.strategy == "longest":
-        return sorted(ordered, key=lambda c: (-c.length, c.id))[:cfg.n]
-    first = preselected(ordered, cfg)[:cfg.n]
+        return sorted(ordered, key=lambda c: (-c.length, c.id))[: cfg.n]
+    first = preselected(ordered, cfg)[: cfg.n]
     taken = {c.id for c in first}
     rest = [c for c in ordered if c.id not in taken]
     if cfg.strategy == "diversity-only":
@@ -160,24 +186,44 @@ def s1k_row(row: dict[str, Any], cand: Candidate, columns: str = "s1k") -> dict[
     """A selected row in the s1K schema (the training stage's ``s1k``/``curate`` field preset), or with
     ``columns="s1k-1.1"`` in s1K-1.1's (its ``s1k-1.1`` preset; the grade is the teacher's, Yes/No)."""
     meta = json.loads(row.get("metadata") or "{}")
-    meta.update({"id": row["id"], "source": row.get("source"), "domain": cand.domain, "trace_tokens": cand.length,
-                 "answer": row.get("answer"), "solved_by": row.get("solved_by") or []})
-    return {"question": row["question"], "solution": row.get("solution"),
-            "cot_type": row.get("cot_type") or "math",
-            "source_type": row.get("source_type") or row.get("source"),
-            "metadata": json.dumps(meta, ensure_ascii=False, default=str),
-            **({"thinking_trajectories": [row["thinking"]], "attempt": row["attempt"]} if columns == "s1k" else
-               {"deepseek_thinking_trajectory": row["thinking"], "deepseek_attempt": row["attempt"],
-                "deepseek_grade": {True: "Yes", False: "No"}.get(row.get("teacher_correct"))})}
+    meta.update(
+        {
+            "id": row["id"],
+            "source": row.get("source"),
+            "domain": cand.domain,
+            "trace_tokens": cand.length,
+            "answer": row.get("answer"),
+            "solved_by": row.get("solved_by") or [],
+        }
+    )
+    return {
+        "question": row["question"],
+        "solution": row.get("solution"),
+        "cot_type": row.get("cot_type") or "math",
+        "source_type": row.get("source_type") or row.get("source"),
+        "metadata": json.dumps(meta, ensure_ascii=False, default=str),
+        **(
+            {"thinking_trajectories": [row["thinking"]], "attempt": row["attempt"]}
+            if columns == "s1k"
+            else {
+                "deepseek_thinking_trajectory": row["thinking"],
+                "deepseek_attempt": row["attempt"],
+                "deepseek_grade": None if row.get("teacher_correct") is None
+                else "Yes" if row["teacher_correct"] else "No",
+            }
+        ),
+    }
 
 
-def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
-               count_tokens: Callable[[list[str]], list[int]]) -> Selection:
+def run_select(
+    rows: list[dict[str, Any]], cfg: SelectConfig, count_tokens: Callable[[list[str]], list[int]]
+) -> Selection:
     """Filters, then the strategy; ``count_tokens`` measures traces with the target tokenizer."""
     out = Selection()
 
-    def stage(name: str, kept: list[dict[str, Any]], dropped: list[tuple[dict[str, Any], str, str]],
-              n_in: int) -> None:
+    def stage(
+        name: str, kept: list[dict[str, Any]], dropped: list[tuple[dict[str, Any], str, str]], n_in: int
+    ) -> None:
         reasons: dict[str, int] = {}
         for row, reason, detail in dropped:
             reasons[reason] = reasons.get(reason, 0) + 1
@@ -186,8 +232,9 @@ def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
 
     kept, dropped = [], []
     for row in rows:
-        problem = quality_problem(row, allow_asymptote=cfg.allow_asymptote,
-                                  asymptote_sources=tuple(cfg.asymptote_sources))
+        problem = quality_problem(
+            row, allow_asymptote=cfg.allow_asymptote, asymptote_sources=tuple(cfg.asymptote_sources)
+        )
         (kept.append(row) if problem is None else dropped.append((row, *problem)))
     stage("quality", kept, dropped, len(rows))
 
@@ -197,8 +244,14 @@ def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
             if row.get("solved_by"):
                 dropped.append((row, "too_easy", f"solved by {', '.join(row['solved_by'])}"))
             elif row.get("graded") is False:  # s1's filter.ipynb drops rows whose grade is missing
-                dropped.append((row, "ungraded", "no attempt could be graded (no reference answer, "
-                                                 "no judge verdict): difficulty unknown"))
+                dropped.append(
+                    (
+                        row,
+                        "ungraded",
+                        "no attempt could be graded (no reference answer, "
+                        "no judge verdict): difficulty unknown",
+                    )
+                )
             else:
                 survivors.append(row)
         kept = survivors
@@ -206,14 +259,28 @@ def run_select(rows: list[dict[str, Any]], cfg: SelectConfig,
 
     lengths = count_tokens([r["thinking"] for r in kept]) if kept else []
     by_id = {r["id"]: r for r in kept}
-    out.candidates = [Candidate(r["id"], r.get("domain") or UNKNOWN, r.get("source") or "", n,
-                                r.get("teacher_correct")) for r, n in zip(kept, lengths)]
+    out.candidates = [
+        Candidate(r["id"], r.get("domain") or UNKNOWN, r.get("source") or "", n, r.get("teacher_correct"))
+        for r, n in zip(kept, lengths)
+    ]
     out.chosen = choose(out.candidates, cfg)
     if cfg.strategy in ("s1", "s1-notebook", "diversity-only") and (cfg.preselect or cfg.keep_sources):
-        pre = preselected(out.candidates, cfg)[:cfg.n]
-        out.funnel.append({"filter": "pre-selection", "in": len(kept), "out": len(pre),
-                           "reasons": dict(Counter(c.source for c in pre))})
-    out.funnel.append({"filter": f"strategy {cfg.strategy}", "in": len(kept), "out": len(out.chosen),
-                       "reasons": {"not_selected": len(kept) - len(out.chosen)}})
+        pre = preselected(out.candidates, cfg)[: cfg.n]
+        out.funnel.append(
+            {
+                "filter": "pre-selection",
+                "in": len(kept),
+                "out": len(pre),
+                "reasons": dict(Counter(c.source for c in pre)),
+            }
+        )
+    out.funnel.append(
+        {
+            "filter": f"strategy {cfg.strategy}",
+            "in": len(kept),
+            "out": len(out.chosen),
+            "reasons": {"not_selected": len(kept) - len(out.chosen)},
+        }
+    )
     out.rows = [s1k_row(by_id[c.id], c, cfg.columns) for c in out.chosen]
     return out

@@ -63,11 +63,16 @@ class RowRule(Strict):
 
     @model_validator(mode="after")
     def _one_test(self) -> "RowRule":
-        tests = [k for k in ("one_of", "none_of", "is_null", "matches", "in_dataset", "not_in_dataset")
-                 if getattr(self, k) is not None]
+        tests = [
+            k
+            for k in ("one_of", "none_of", "is_null", "matches", "in_dataset", "not_in_dataset")
+            if getattr(self, k) is not None
+        ]
         if len(tests) != 1:
-            raise ValueError("give exactly one of one_of, none_of, is_null, matches, in_dataset, not_in_dataset"
-                             f" (got {', '.join(tests) or 'none'})")
+            raise ValueError(
+                "give exactly one of one_of, none_of, is_null, matches, in_dataset, not_in_dataset"
+                f" (got {', '.join(tests) or 'none'})"
+            )
         if self.matches is not None:
             try:
                 re.compile(self.matches)
@@ -89,8 +94,11 @@ class Take(Strict):
 
     n: int = Field(..., ge=1, description="rows to take")
     seed: int = Field(42, ge=0, description="shuffle seed (s1: random.seed(42), ds.shuffle(seed=42))")
-    balance: str | None = Field(None, description="a column whose values share ``n`` equally (s1's "
-                                "select_examples_scieval balances SciEval's task_name)")
+    balance: str | None = Field(
+        None,
+        description="a column whose values share ``n`` equally (s1's "
+        "select_examples_scieval balances SciEval's task_name)",
+    )
 
 
 class SourceConfig(Strict):
@@ -101,26 +109,37 @@ class SourceConfig(Strict):
     hub_id: str | None = Field(None, description="hub dataset id (or a local dataset folder)")
     hub_config: str | list[str] | None = Field(None, description="config, or several read one after another")
     split: str | list[str] = Field("train", description="split, or several read one after another")
-    fields: dict[str, str] = Field(default_factory=dict,
-                                   description="our key -> column: id, question (required), solution, "
-                                               "answer, domain")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="our key -> column: id, question (required), solution, answer, domain",
+    )
     metadata: list[str] = Field(default_factory=list, description="other columns kept in 'metadata'")
     where: list[RowRule] = Field(default_factory=list, description="keep rows for which every rule holds")
     where_any: list[RowRule] = Field(default_factory=list, description="... and at least one of these holds")
-    question_before: str | None = Field(None, description="cut the question at this text (s1 SciEval: "
-                                        "'\\n\\nAnswer:')")
-    question_after: str | None = Field(None, description="keep only the text after this marker (s1 XWord: "
-                                       "'### Clue: ')")
+    question_before: str | None = Field(
+        None, description="cut the question at this text (s1 SciEval: '\\n\\nAnswer:')"
+    )
+    question_after: str | None = Field(
+        None, description="keep only the text after this marker (s1 XWord: '### Clue: ')"
+    )
     question_replace: dict[str, str] = Field(default_factory=dict, description="text replacements, in order")
-    template: str | None = Field(None, description="the question built from columns: {question} is the mapped "
-                                 "question, {col} any column (lists joined by new lines, null as empty)")
-    cot_type: str | ColumnMap = Field("math", description="the s1K 'cot_type' (math, science, coding, ...): "
-                                      "a template over the columns, or a map of one column's values")
-    source_type: str | None = Field(None, description="the s1K 'source_type', a template over the columns "
-                                    "(default: the source name)")
+    template: str | None = Field(
+        None,
+        description="the question built from columns: {question} is the mapped "
+        "question, {col} any column (lists joined by new lines, null as empty)",
+    )
+    cot_type: str | ColumnMap = Field(
+        "math",
+        description="the s1K 'cot_type' (math, science, coding, ...): "
+        "a template over the columns, or a map of one column's values",
+    )
+    source_type: str | None = Field(
+        None, description="the s1K 'source_type', a template over the columns (default: the source name)"
+    )
     take: Take | None = Field(None, description="take only this many rows (after filters and dedup)")
-    group: str | None = Field(None, description="entries of one s1 source: not n-gram deduplicated "
-                              "against each other")
+    group: str | None = Field(
+        None, description="entries of one s1 source: not n-gram deduplicated against each other"
+    )
     limit: int | None = Field(None, ge=1, description="read only the first N rows (of each config and split)")
 
     @field_validator("name")
@@ -190,8 +209,16 @@ class SourceConfig(Strict):
 class CollectConfig(Strict):
     """How the ``collect`` step removes duplicates across sources."""
 
-    exact_dedup: bool = Field(True, description="drop a question equal to an earlier one (lower-cased, white "
-                              "space collapsed; s1 dropped exact duplicates at the end of collect_data.py)")
-    ngram: int | None = Field(None, ge=1, le=50, description="drop a question sharing a word n-gram with a "
-                              "question kept from an earlier source (s1: 8, collect_data.py decontaminates "
-                              "each source against the test sets and every source collected before it)")
+    exact_dedup: bool = Field(
+        True,
+        description="drop a question equal to an earlier one (lower-cased, white "
+        "space collapsed; s1 dropped exact duplicates at the end of collect_data.py)",
+    )
+    ngram: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="drop a question sharing a word n-gram with a "
+        "question kept from an earlier source (s1: 8, collect_data.py decontaminates "
+        "each source against the test sets and every source collected before it)",
+    )

@@ -71,12 +71,22 @@ def read_parts(cfg: SourceConfig, index: int, spec_file: str) -> tuple[list[tupl
     missing or unreadable file is a ConfigError naming the spec and the field; local JSON Lines are read
     line by line so that one bad line becomes a reject (``invalid_json``) rather than a lost file."""
     where = f"sources.{index}"
-    name, fld = (str(cfg.path), f"{where}.path") if cfg.path is not None else (str(cfg.hub_id), f"{where}.hub_id")
+    name, fld = (
+        (str(cfg.path), f"{where}.path") if cfg.path is not None else (str(cfg.hub_id), f"{where}.hub_id")
+    )
     out: list[tuple[Any, Part]] = []
     columns: dict[str, None] = {}
     for config, split in cfg.parts():
-        records, cols = _load(name, fld, spec_file, f"source {cfg.name!r}", config=config, split=split,
-                              limit=cfg.limit, bad_lines="keep")
+        records, cols = _load(
+            name,
+            fld,
+            spec_file,
+            f"source {cfg.name!r}",
+            config=config,
+            split=split,
+            limit=cfg.limit,
+            bad_lines="keep",
+        )
         part = Part(config, split)
         out += [(r, part) for r in records]
         columns.update(dict.fromkeys(cols))
@@ -93,9 +103,13 @@ def check_columns(cfg: SourceConfig, index: int, columns: list[str], spec_file: 
     """A spec field naming a column the source does not have is a ConfigError listing its columns."""
     for key, column in cfg.columns_used().items():
         if column not in columns:
-            raise ConfigError(f"source {cfg.name!r} has no column {column!r}; its columns are: "
-                              f"{', '.join(columns) or '(none)'}", file=spec_file,
-                              field=f"sources.{index}.{key}", expected="an existing column")
+            raise ConfigError(
+                f"source {cfg.name!r} has no column {column!r}; its columns are: "
+                f"{', '.join(columns) or '(none)'}",
+                file=spec_file,
+                field=f"sources.{index}.{key}",
+                expected="an existing column",
+            )
 
 
 def _text(value: Any) -> str | None:
@@ -124,8 +138,9 @@ def _fill(template: str, rec: dict[str, Any], part: Part, question: str | None =
 class Rules:
     """A source's ``where``/``where_any`` rules, with the value sets of other datasets loaded once."""
 
-    def __init__(self, cfg: SourceConfig, index: int, spec_file: str,
-                 cache: dict[tuple[Any, ...], frozenset[Any]]) -> None:
+    def __init__(
+        self, cfg: SourceConfig, index: int, spec_file: str, cache: dict[tuple[Any, ...], frozenset[Any]]
+    ) -> None:
         self.cfg = cfg
         self.sets: dict[int, frozenset[Any]] = {}
         for group, rules in (("where", cfg.where), ("where_any", cfg.where_any)):
@@ -152,16 +167,26 @@ class Rules:
         return not self.cfg.where_any or any(self._holds(r, rec, part) for r in self.cfg.where_any)
 
 
-def _column_set(ref: DatasetColumn, where: str, spec_file: str,
-                cache: dict[tuple[Any, ...], frozenset[Any]]) -> frozenset[Any]:
+def _column_set(
+    ref: DatasetColumn, where: str, spec_file: str, cache: dict[tuple[Any, ...], frozenset[Any]]
+) -> frozenset[Any]:
     key = (ref.name, ref.hub_config, ref.split, ref.column)
     if key not in cache:
-        records, columns = _load(ref.name, f"{where}.{'path' if ref.path else 'hub_id'}", spec_file,
-                                 f"dataset {ref.name!r}", config=ref.hub_config, split=ref.split)
+        records, columns = _load(
+            ref.name,
+            f"{where}.{'path' if ref.path else 'hub_id'}",
+            spec_file,
+            f"dataset {ref.name!r}",
+            config=ref.hub_config,
+            split=ref.split,
+        )
         if ref.column not in columns:
-            raise ConfigError(f"dataset {ref.name!r} has no column {ref.column!r}; its columns are: "
-                              f"{', '.join(columns)}", file=spec_file, field=f"{where}.column",
-                              expected="an existing column")
+            raise ConfigError(
+                f"dataset {ref.name!r} has no column {ref.column!r}; its columns are: {', '.join(columns)}",
+                file=spec_file,
+                field=f"{where}.column",
+                expected="an existing column",
+            )
         cache[key] = frozenset(r.get(ref.column) for r in records if isinstance(r, dict))
     return cache[key]
 
@@ -172,7 +197,7 @@ def take(pairs: list[tuple[dict[str, Any], dict[str, Any], int]], t: Take) -> li
     order = list(range(len(pairs)))
     random.Random(t.seed).shuffle(order)
     if t.balance is None:
-        return sorted(order[:t.n])
+        return sorted(order[: t.n])
     values = {str(pairs[i][1].get(t.balance)) for i in order}
     quota = dict.fromkeys(values, math.ceil(t.n / max(len(values), 1)))
     chosen: list[int] = []
@@ -182,12 +207,13 @@ def take(pairs: list[tuple[dict[str, Any], dict[str, Any], int]], t: Take) -> li
             chosen.append(i)
             quota[value] -= 1
     picked = set(chosen)
-    chosen += [i for i in order if i not in picked][:t.n - len(chosen)]
+    chosen += [i for i in order if i not in picked][: t.n - len(chosen)]
     return sorted(chosen)
 
 
-def collect(sources: list[SourceConfig], spec_file: str, *, dedup: bool = True,
-            settings: CollectConfig | None = None) -> Collected:
+def collect(
+    sources: list[SourceConfig], spec_file: str, *, dedup: bool = True, settings: CollectConfig | None = None
+) -> Collected:
     """Read every source into the common schema and remove duplicates (exact ones unless ``dedup``
     is false or ``settings.exact_dedup`` is; n-gram overlaps across sources with ``settings.ngram``)."""
     settings = settings or CollectConfig()
@@ -208,8 +234,15 @@ def collect(sources: list[SourceConfig], spec_file: str, *, dedup: bool = True,
         pairs, columns = read_parts(cfg, number_of_source, spec_file)
         check_columns(cfg, number_of_source, columns, spec_file)
         rules = Rules(cfg, number_of_source, spec_file, cache)
-        counts = {"read": len(pairs), "filtered": 0, "rejected": 0, "ngram_overlap": 0, "not_taken": 0,
-                  "exact_duplicates": 0, "kept": 0}
+        counts = {
+            "read": len(pairs),
+            "filtered": 0,
+            "rejected": 0,
+            "ngram_overlap": 0,
+            "not_taken": 0,
+            "exact_duplicates": 0,
+            "kept": 0,
+        }
         out.per_source[cfg.name] = counts
         candidates: list[tuple[dict[str, Any], dict[str, Any], int]] = []  # row, record, record number
         for number, (rec, part) in enumerate(pairs):
@@ -217,18 +250,24 @@ def collect(sources: list[SourceConfig], spec_file: str, *, dedup: bool = True,
             if reject is None and not rules.keep(rec, part):
                 counts["filtered"] += 1
                 continue
-            row = None
+            built: dict[str, Any] | None = None
             if reject is None:
-                row, reject = _row(cfg, number, rec, part, len(cfg.parts()) > 1)
-            if row is not None and index is not None and (m := index.match(row["question"])) is not None:
-                reject = _rejected(cfg, number, row["id"], "ngram_overlap", f"shares the {index.n}-gram "
-                                   f"{m.ngram!r} with {m.item.item_id}", duplicate_of=m.item.item_id)
+                built, reject = _row(cfg, number, rec, part, len(cfg.parts()) > 1)
+            if built is not None and index is not None and (m := index.match(built["question"])) is not None:
+                reject = _rejected(
+                    cfg,
+                    number,
+                    built["id"],
+                    "ngram_overlap",
+                    f"shares the {index.n}-gram {m.ngram!r} with {m.item.item_id}",
+                    duplicate_of=m.item.item_id,
+                )
                 counts["ngram_overlap"] += 1
             if reject is not None:
                 out.rejects.append(reject)
                 counts["rejected"] += 1
-            elif row is not None:
-                candidates.append((row, rec, number))
+            elif built is not None:
+                candidates.append((built, rec, number))
         kept = take(candidates, cfg.take) if cfg.take is not None else range(len(candidates))
         counts["not_taken"] = len(candidates) - len(kept)
         for i in kept:
@@ -236,8 +275,9 @@ def collect(sources: list[SourceConfig], spec_file: str, *, dedup: bool = True,
             if row["id"] in seen_ids:
                 reject = _rejected(cfg, number, row["id"], "duplicate_id", "another row has this id")
             elif exact and (first := seen_text.get(normalize(row["question"]))) is not None:
-                reject = _rejected(cfg, number, row["id"], "exact_duplicate", f"same question as {first}",
-                                   duplicate_of=first)
+                reject = _rejected(
+                    cfg, number, row["id"], "exact_duplicate", f"same question as {first}", duplicate_of=first
+                )
                 counts["exact_duplicates"] += 1
             else:
                 seen_text.setdefault(normalize(row["question"]), row["id"])
@@ -259,11 +299,21 @@ def _reject_of(cfg: SourceConfig, number: int, rec: Any) -> dict[str, Any] | Non
         return _rejected(cfg, number, None, "not_an_object", "the record is not a JSON object")
     question = rec.get(q_col) if q_col else None
     if question is None or (isinstance(question, str) and not question.strip()):
-        return _rejected(cfg, number, _id_of(cfg, number, rec, id_col), "missing_question",
-                         f"column {q_col!r} is missing or empty")
+        return _rejected(
+            cfg,
+            number,
+            _id_of(cfg, number, rec, id_col),
+            "missing_question",
+            f"column {q_col!r} is missing or empty",
+        )
     if not isinstance(question, str):
-        return _rejected(cfg, number, _id_of(cfg, number, rec, id_col), "non_text_question",
-                         f"column {q_col!r} holds a {type(question).__name__}, not text")
+        return _rejected(
+            cfg,
+            number,
+            _id_of(cfg, number, rec, id_col),
+            "non_text_question",
+            f"column {q_col!r} holds a {type(question).__name__}, not text",
+        )
     return None
 
 
@@ -291,8 +341,9 @@ def _cot_type(cot: str | ColumnMap, rec: dict[str, Any], part: Part) -> str | No
     return cot.map.get(str(_value(rec, cot.column, part)), cot.default)
 
 
-def _row(cfg: SourceConfig, number: int, rec: dict[str, Any], part: Part, many_parts: bool
-         ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def _row(
+    cfg: SourceConfig, number: int, rec: dict[str, Any], part: Part, many_parts: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(the row, None), or (None, its reject)."""
     q_col, id_col = cfg.column("question"), cfg.column("id")
     sol_col, ans_col, dom_col = cfg.column("solution"), cfg.column("answer"), cfg.column("domain")
@@ -303,8 +354,14 @@ def _row(cfg: SourceConfig, number: int, rec: dict[str, Any], part: Part, many_p
     cot_type = _cot_type(cfg.cot_type, rec, part)
     if cot_type is None:
         assert isinstance(cfg.cot_type, ColumnMap)
-        return None, _rejected(cfg, number, row_id, "unknown_cot_type", f"{cfg.cot_type.column} value "
-                               f"{_value(rec, cfg.cot_type.column, part)!r} is not in the cot_type map")
+        return None, _rejected(
+            cfg,
+            number,
+            row_id,
+            "unknown_cot_type",
+            f"{cfg.cot_type.column} value "
+            f"{_value(rec, cfg.cot_type.column, part)!r} is not in the cot_type map",
+        )
     domain = rec.get(dom_col) if dom_col else None
     if cfg.metadata or many_parts:
         meta: dict[str, Any] = {c: rec.get(c) for c in cfg.metadata}
@@ -314,16 +371,28 @@ def _row(cfg: SourceConfig, number: int, rec: dict[str, Any], part: Part, many_p
         metadata = json.dumps(meta, ensure_ascii=False, default=str)
     else:  # the common case, without the cost of a JSON encoder call per row
         metadata = f'{{"row": {number}}}'
-    return {"id": row_id, "question": question,
-            "solution": _text(rec.get(sol_col)) if sol_col else None,
-            "answer": _text(rec.get(ans_col)) if ans_col else None, "source": cfg.name,
-            "source_type": _fill(cfg.source_type, rec, part) if cfg.source_type else cfg.name,
-            "cot_type": cot_type,
-            "domain": str(domain).strip() if domain not in (None, "") else None,
-            "metadata": metadata}, None
+    return {
+        "id": row_id,
+        "question": question,
+        "solution": _text(rec.get(sol_col)) if sol_col else None,
+        "answer": _text(rec.get(ans_col)) if ans_col else None,
+        "source": cfg.name,
+        "source_type": _fill(cfg.source_type, rec, part) if cfg.source_type else cfg.name,
+        "cot_type": cot_type,
+        "domain": str(domain).strip() if domain not in (None, "") else None,
+        "metadata": metadata,
+    }, None
 
 
-def _rejected(cfg: SourceConfig, number: int, row_id: str | None, reason: str, detail: str,
-              **extra: Any) -> dict[str, Any]:
-    return {"id": row_id, "source": cfg.name, "row": number, "step": "collect", "reason": reason,
-            "detail": detail, **extra}
+def _rejected(
+    cfg: SourceConfig, number: int, row_id: str | None, reason: str, detail: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": row_id,
+        "source": cfg.name,
+        "row": number,
+        "step": "collect",
+        "reason": reason,
+        "detail": detail,
+        **extra,
+    }

@@ -29,15 +29,23 @@ class NearDupConfig(Strict):
     """MinHash near-duplicate removal across sources (datasketch's MinHashLSH)."""
 
     enabled: bool = True
-    threshold: float = Field(0.7, gt=0, lt=1, description="estimated Jaccard similarity that makes a pair "
-                                                          "near-duplicates (text-dedup's default 0.7)")
+    threshold: float = Field(
+        0.7,
+        gt=0,
+        lt=1,
+        description="estimated Jaccard similarity that makes a pair "
+        "near-duplicates (text-dedup's default 0.7)",
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
     shingle: int = Field(3, ge=1, le=13, description="word n-gram size of the shingles")
 
 
 def _default_against() -> list[BenchmarkConfig]:
-    return [BenchmarkConfig(name="aime24"), BenchmarkConfig(name="math500"),
-            BenchmarkConfig(name="gpqa_diamond")]
+    return [
+        BenchmarkConfig(name="aime24"),
+        BenchmarkConfig(name="math500"),
+        BenchmarkConfig(name="gpqa_diamond"),
+    ]
 
 
 class DecontaminateConfig(Strict):
@@ -46,8 +54,9 @@ class DecontaminateConfig(Strict):
     # simplescaling/s1 data/collect_data.py: decontaminate_train_data(..., ngram_size=8)
     ngram: int = Field(8, ge=1, le=50, description="word n-gram size (8 as s1; 13 as lm-evaluation-harness)")
     with_answer: bool = Field(False, description="also match n-grams of question + answer")
-    against: list[BenchmarkConfig] = Field(default_factory=_default_against,
-                                           description="evaluation sets (eval's benchmark entries)")
+    against: list[BenchmarkConfig] = Field(
+        default_factory=_default_against, description="evaluation sets (eval's benchmark entries)"
+    )
     near_dup: NearDupConfig = Field(default_factory=NearDupConfig)
 
 
@@ -64,14 +73,17 @@ class TraceFields(Strict):
     ``output``, a whole teacher output split into both with ``traces.delimiters`` (``preset: r1``
     for ``<think>...</think>`` teachers, ``s1`` for s1's two-part format)."""
 
-    thinking: str | None = Field(None, min_length=1, description="row key holding the thinking (e.g. solution)")
+    thinking: str | None = Field(
+        None, min_length=1, description="row key holding the thinking (e.g. solution)"
+    )
     attempt: str | None = Field(None, min_length=1, description="row key holding the attempt (e.g. answer)")
     output: str | None = Field(None, min_length=1, description="row key holding a whole output to split")
 
     @model_validator(mode="after")
     def _which(self) -> "TraceFields":
-        if (self.output is None) == (self.thinking is None or self.attempt is None) or \
-                (self.output is not None and (self.thinking or self.attempt)):
+        if (self.output is None) == (self.thinking is None or self.attempt is None) or (
+            self.output is not None and (self.thinking or self.attempt)
+        ):
             raise ValueError("give 'thinking' and 'attempt', or 'output' alone")
         return self
 
@@ -96,8 +108,11 @@ class TracesConfig(ModelStepConfig):
     with worked solutions): a CPU step, no model, the same output columns and flags."""
 
     model: str | None = Field(None, description="teacher model: local folder, hub id or 'smollm2'")
-    from_fields: TraceFields | None = Field(None, description="take thinking and attempt from these row "
-                                            "keys instead of a teacher (e.g. {thinking: solution, attempt: answer})")
+    from_fields: TraceFields | None = Field(
+        None,
+        description="take thinking and attempt from these row "
+        "keys instead of a teacher (e.g. {thinking: solution, attempt: answer})",
+    )
     max_thinking_tokens: int = Field(32768, ge=1, description="a trace reaching it is flagged 'cut_off'")
     max_answer_tokens: int = Field(4096, ge=1)
     delimiters: Delimiters = Field(default_factory=Delimiters)
@@ -110,12 +125,19 @@ class AttemptsConfig(ModelStepConfig):
     s1 paper section 2: Qwen2.5-7B-Instruct and Qwen2.5-32B-Instruct; a question either solved is
     'too easy' (data/featurization.py, upload_grading's isqwen7bcorrect / isqwen32bcorrect)."""
 
-    models: list[str] = Field(default_factory=lambda: ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-32B-Instruct"],
-                              min_length=1)
-    max_tokens: int = Field(32768, ge=1, description="s1: data/bulk_inference.py (max_length 32768; cut "
-                            "to the context the prompt leaves)")
-    judge: str | None = Field(None, description="optional LLM judge model (same engine), asked Yes/No as "
-                                                "s1's data/grading.txt, when the grader cannot decide")
+    models: list[str] = Field(
+        default_factory=lambda: ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-32B-Instruct"], min_length=1
+    )
+    max_tokens: int = Field(
+        32768,
+        ge=1,
+        description="s1: data/bulk_inference.py (max_length 32768; cut to the context the prompt leaves)",
+    )
+    judge: str | None = Field(
+        None,
+        description="optional LLM judge model (same engine), asked Yes/No as "
+        "s1's data/grading.txt, when the grader cannot decide",
+    )
 
 
 class DomainsConfig(ModelStepConfig):
@@ -133,17 +155,26 @@ class PreselectRule(Strict):
 
     sources: list[str] = Field(..., min_length=1, description="source names (the spec's sources.*.name)")
     teacher_correct: bool = Field(True, description="only rows whose teacher attempt was graded correct")
-    thinking_tokens_over: int | None = Field(None, ge=0, description="only rows whose thinking is longer "
-                                             "than this many target-tokenizer tokens (s1: 5600 for MATH)")
+    thinking_tokens_over: int | None = Field(
+        None,
+        ge=0,
+        description="only rows whose thinking is longer "
+        "than this many target-tokenizer tokens (s1: 5600 for MATH)",
+    )
 
 
 class NotebookMix(Strict):
     """filter.ipynb's later domain weighting: after ``after`` picks, domains are drawn from a mix of
     the domain distributions of ``weights``' sources (s1: AIME 1, GPQA 0.5) instead of uniformly."""
 
-    after: int = Field(700, ge=0, description="picks (pre-selection included) drawn uniformly first (s1: 700)")
-    weights: dict[str, float] = Field(..., min_length=1, description="source name -> weight of its "
-                                      "domain distribution (s1: {aime: 1.0, gpqa: 0.5})")
+    after: int = Field(
+        700, ge=0, description="picks (pre-selection included) drawn uniformly first (s1: 700)"
+    )
+    weights: dict[str, float] = Field(
+        ...,
+        min_length=1,
+        description="source name -> weight of its domain distribution (s1: {aime: 1.0, gpqa: 0.5})",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -157,30 +188,47 @@ class SelectConfig(Strict):
     """Quality, difficulty and diversity selection (s1 paper section 2), or an ablation."""
 
     n: int = Field(1000, ge=1, description="questions to select (s1K: 1000)")
-    strategy: Strategy = Field("s1", description="s1 (the paper's Algorithm 1) | s1-notebook (filter.ipynb: "
-                               "Algorithm 1, then the 'mix' domain weighting) | random | diversity-only | "
-                               "longest | full")
+    strategy: Strategy = Field(
+        "s1",
+        description="s1 (the paper's Algorithm 1) | s1-notebook (filter.ipynb: "
+        "Algorithm 1, then the 'mix' domain weighting) | random | diversity-only | "
+        "longest | full",
+    )
     seed: int = Field(0, ge=0)
-    tokenizer: str = Field("Qwen/Qwen2.5-32B-Instruct", description="measures trace length (the target "
-                           "model's; s1: data/tokenization.py)")
-    keep_sources: list[str] = Field(default_factory=list, description="every row of these sources that "
-                                    "passes the filters is selected first (no correctness or length condition)")
-    preselect: list[PreselectRule] = Field(default_factory=list, description="rows taken before the diversity "
-                                           "sampling (s1's filter.ipynb; see PreselectRule)")
+    tokenizer: str = Field(
+        "Qwen/Qwen2.5-32B-Instruct",
+        description="measures trace length (the target model's; s1: data/tokenization.py)",
+    )
+    keep_sources: list[str] = Field(
+        default_factory=list,
+        description="every row of these sources that "
+        "passes the filters is selected first (no correctness or length condition)",
+    )
+    preselect: list[PreselectRule] = Field(
+        default_factory=list,
+        description="rows taken before the diversity sampling (s1's filter.ipynb; see PreselectRule)",
+    )
     mix: NotebookMix | None = Field(None, description="the domain weighting of strategy s1-notebook")
-    columns: Literal["s1k", "s1k-1.1"] = Field("s1k", description="the selection's column names: s1K's "
-                                               "(thinking_trajectories, attempt) or s1K-1.1's "
-                                               "(deepseek_thinking_trajectory, deepseek_attempt)")
+    columns: Literal["s1k", "s1k-1.1"] = Field(
+        "s1k",
+        description="the selection's column names: s1K's "
+        "(thinking_trajectories, attempt) or s1K-1.1's "
+        "(deepseek_thinking_trajectory, deepseek_attempt)",
+    )
     allow_asymptote: bool = Field(False, description="keep questions with Asymptote ([asy]) figures")
-    asymptote_sources: list[str] = Field(default_factory=list, description="sources whose Asymptote figures "
-                                         "are kept (s1's data/filter.ipynb kept them for its AIME source)")
-
+    asymptote_sources: list[str] = Field(
+        default_factory=list,
+        description="sources whose Asymptote figures "
+        "are kept (s1's data/filter.ipynb kept them for its AIME source)",
+    )
 
     @model_validator(mode="after")
     def _mix(self) -> "SelectConfig":
         if (self.strategy == "s1-notebook") != (self.mix is not None):
-            raise ValueError("strategy s1-notebook needs 'mix' (e.g. {after: 700, weights: {aime: 1.0, gpqa: 0.5}}),"
-                             " and 'mix' is for strategy s1-notebook only")
+            raise ValueError(
+                "strategy s1-notebook needs 'mix' (e.g. {after: 700, weights: {aime: 1.0, gpqa: 0.5}}),"
+                " and 'mix' is for strategy s1-notebook only"
+            )
         return self
 
 
@@ -189,8 +237,9 @@ class CurateSpec(JobSpec):
 
     stage: str = "curate"
     out: Path = Field(..., description="the curation folder: every step's dataset, rejects and reports")
-    steps: list[StepName] = Field(default_factory=lambda: list(STEPS), min_length=1,
-                                  description="steps to run, in pipeline order")
+    steps: list[StepName] = Field(
+        default_factory=lambda: list(STEPS), min_length=1, description="steps to run, in pipeline order"
+    )
     sources: list[SourceConfig] = Field(default_factory=list)
     collect: CollectConfig = Field(default_factory=CollectConfig)
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
@@ -214,17 +263,23 @@ class CurateSpec(JobSpec):
         if len(set(names)) != len(names):
             raise FieldError("sources", f"source names must be unique, got {names}")
         if self.traces.model and self.traces.from_fields:
-            raise FieldError("traces", "give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' "
-                             "own traces), not both")
+            raise FieldError(
+                "traces",
+                "give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' own traces), not both",
+            )
         known = set(names)
-        named = [("select.keep_sources", self.select.keep_sources)] + [
-            (f"select.preselect.{i}.sources", r.sources) for i, r in enumerate(self.select.preselect)] + (
-            [("select.mix.weights", list(self.select.mix.weights))] if self.select.mix else [])
+        named = (
+            [("select.keep_sources", self.select.keep_sources)]
+            + [(f"select.preselect.{i}.sources", r.sources) for i, r in enumerate(self.select.preselect)]
+            + ([("select.mix.weights", list(self.select.mix.weights))] if self.select.mix else [])
+        )
         for where, wanted in named:
             if known and (unknown := sorted(set(wanted) - known)):
                 raise FieldError(where, f"unknown sources {unknown} (the spec's sources: {', '.join(names)})")
         if "traces" in self.steps and not (self.traces.model or self.traces.from_fields):
-            raise FieldError("traces", "the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'")
+            raise FieldError(
+                "traces", "the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'"
+            )
         return self
 
     def is_model_step(self, step: str) -> bool:

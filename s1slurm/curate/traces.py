@@ -6,9 +6,10 @@ delimiters: s1's (assistant turn opened with ``<|im_start|>think``, the answer a
 ``<|im_start|>answer``) or, with ``preset: r1``, ``<think>`` ... ``</think>`` (thinking stops at
 ``</think>``; the answer is what follows). Each attempt is graded against the row's reference answer
 with the evaluation grader (``teacher_correct``: True, False, or None without a reference), which the
-select step's pre-selection reads (s1's ``isgeminicorrect``). Outputs that cannot be used are kept and flagged with the reason (the select
-step's quality filter then drops them, counted): ``empty_thinking``, ``cut_off`` (thinking reached
-the cap), ``empty_attempt``, ``cut_off_attempt``, ``prompt_too_long``.
+select step's pre-selection reads (s1's ``isgeminicorrect``). Outputs that cannot be used are kept
+and flagged with the reason (the select step's quality filter then drops them, counted):
+``empty_thinking``, ``cut_off`` (thinking reached the cap), ``empty_attempt``, ``cut_off_attempt``,
+``prompt_too_long``.
 
 With ``from_fields`` the traces are the rows' own (:func:`field_records`): no model, the same
 columns (token counts 0: nothing was generated) and the flags that still apply (``empty_thinking``,
@@ -32,16 +33,27 @@ from s1slurm.eval.records import BudgetSetting
 
 def trace_records(engine: Engine, cfg: TracesConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per row: ``key`` (the row id), ``thinking``, ``attempt``, token counts, ``trace_flag``."""
-    forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                      delimiters=cfg.delimiters.text(), max_answer_tokens=cfg.max_answer_tokens,
-                      temperature=cfg.temperature, top_p=cfg.top_p)
+    forcing = Forcing(
+        engine.tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=cfg.delimiters.text(),
+        max_answer_tokens=cfg.max_answer_tokens,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+    )
     setting = BudgetSetting(cfg.max_thinking_tokens, method="max")
     out: dict[str, dict[str, Any]] = {}
     samples = []
     for row in rows:
         prompt = forcing.prompt_ids(row["question"], cfg.system_prompt)
-        room = engine.max_model_len - len(prompt) - cfg.max_answer_tokens - len(forcing.answer_start) \
+        room = (
+            engine.max_model_len
+            - len(prompt)
+            - cfg.max_answer_tokens
+            - len(forcing.answer_start)
             - len(forcing.final_answer)
+        )
         if room < 1:
             out[row["id"]] = _record(cfg, row, "", "", 0, 0, "prompt_too_long")
         else:
@@ -61,8 +73,10 @@ def trace_records(engine: Engine, cfg: TracesConfig, rows: list[dict[str, Any]])
                 flag = "cut_off_attempt"
             else:
                 flag = None
-            out[sample.key] = _record(cfg, by_id[sample.key], thinking, attempt, len(r.thinking.ids),  # type: ignore[index]
-                                      len(r.answer_ids), flag)
+            key = str(sample.key)  # a row id (Sample keys are any hashable)
+            out[key] = _record(
+                cfg, by_id[key], thinking, attempt, len(r.thinking.ids), len(r.answer_ids), flag
+            )
     return [out[row["id"]] for row in rows]
 
 
@@ -92,12 +106,26 @@ def field_records(cfg: TracesConfig, rows: list[dict[str, Any]]) -> list[dict[st
     return out
 
 
-def _record(cfg: TracesConfig, row: dict[str, Any], thinking: str, attempt: str, thinking_tokens: int,
-            attempt_tokens: int, flag: str | None) -> dict[str, Any]:
+def _record(
+    cfg: TracesConfig,
+    row: dict[str, Any],
+    thinking: str,
+    attempt: str,
+    thinking_tokens: int,
+    attempt_tokens: int,
+    flag: str | None,
+) -> dict[str, Any]:
     teacher = cfg.model or (cfg.from_fields.label() if cfg.from_fields else "")
-    return {"key": row["id"], "thinking": thinking, "attempt": attempt, "teacher_thinking_tokens": thinking_tokens,
-            "teacher_attempt_tokens": attempt_tokens, "trace_flag": flag, "teacher": teacher,
-            "teacher_correct": teacher_correct(row, attempt) if flag is None else None}
+    return {
+        "key": row["id"],
+        "thinking": thinking,
+        "attempt": attempt,
+        "teacher_thinking_tokens": thinking_tokens,
+        "teacher_attempt_tokens": attempt_tokens,
+        "trace_flag": flag,
+        "teacher": teacher,
+        "teacher_correct": teacher_correct(row, attempt) if flag is None else None,
+    }
 
 
 def merge(row: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

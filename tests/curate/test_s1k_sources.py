@@ -22,9 +22,26 @@ from tests.conftest import REPO
 from tests.curate.s1_fixtures import serve, tables, text
 
 SPEC = REPO / "jobs" / "curate-s1k.yaml"
-S1_ORDER = ["math", "olympic_arena", "theoremqa", "numinamath", "omni_math", "scieval", "olympiadbench", "jeebench",
-            "agieval", "agieval_aqua_rat", "agieval_math", "s1_prob", "gpqa", "xword", "usaco", "s1_teasers",
-            "livecodebench", "aime"]
+S1_ORDER = [
+    "math",
+    "olympic_arena",
+    "theoremqa",
+    "numinamath",
+    "omni_math",
+    "scieval",
+    "olympiadbench",
+    "jeebench",
+    "agieval",
+    "agieval_aqua_rat",
+    "agieval_math",
+    "s1_prob",
+    "gpqa",
+    "xword",
+    "usaco",
+    "s1_teasers",
+    "livecodebench",
+    "aime",
+]
 
 
 def s1k_spec(**select) -> CurateSpec:
@@ -57,25 +74,68 @@ def test_every_source_maps_its_hub_columns_filters_and_selects_as_s1(pool):
     _, got = pool
     rows, counts = by_source(got), got.per_source
     kept = {name: c["kept"] for name, c in counts.items()}
-    assert kept == {"math": 6, "olympic_arena": 14, "theoremqa": 2, "numinamath": 3, "omni_math": 3, "scieval": 8,
-                    "olympiadbench": 8, "jeebench": 3, "agieval": 24, "agieval_aqua_rat": 2, "agieval_math": 2,
-                    "s1_prob": 2, "gpqa": 3, "xword": 3, "usaco": 2, "s1_teasers": 2, "livecodebench": 3, "aime": 4}
+    assert kept == {
+        "math": 6,
+        "olympic_arena": 14,
+        "theoremqa": 2,
+        "numinamath": 3,
+        "omni_math": 3,
+        "scieval": 8,
+        "olympiadbench": 8,
+        "jeebench": 3,
+        "agieval": 24,
+        "agieval_aqua_rat": 2,
+        "agieval_math": 2,
+        "s1_prob": 2,
+        "gpqa": 3,
+        "xword": 3,
+        "usaco": 2,
+        "s1_teasers": 2,
+        "livecodebench": 3,
+        "aime": 4,
+    }
     # filters: OlympicArena EN text-only, TheoremQA without picture, NuminaMath aops + the 500 listed,
     # SciEval with an answer, AGIEval MATH level 5, GPQA minus Diamond, LiveCodeBench hard, AIME <= 2022
-    assert {n: counts[n]["filtered"] for n in ("olympic_arena", "theoremqa", "numinamath", "scieval",
-                                                "agieval_math", "gpqa", "livecodebench", "aime")} == \
-        {"olympic_arena": 28, "theoremqa": 1, "numinamath": 3, "scieval": 2, "agieval_math": 2, "gpqa": 1,
-         "livecodebench": 3, "aime": 2}
+    assert {
+        n: counts[n]["filtered"]
+        for n in (
+            "olympic_arena",
+            "theoremqa",
+            "numinamath",
+            "scieval",
+            "agieval_math",
+            "gpqa",
+            "livecodebench",
+            "aime",
+        )
+    } == {
+        "olympic_arena": 28,
+        "theoremqa": 1,
+        "numinamath": 3,
+        "scieval": 2,
+        "agieval_math": 2,
+        "gpqa": 1,
+        "livecodebench": 3,
+        "aime": 2,
+    }
     math0 = rows["math"][0]
-    assert (math0["id"], math0["answer"], math0["source_type"], math0["cot_type"]) == \
-        ("math/train/m/0.json", "0", "simplescaling/openaimath/Algebra", "math")
+    assert (math0["id"], math0["answer"], math0["source_type"], math0["cot_type"]) == (
+        "math/train/m/0.json",
+        "0",
+        "simplescaling/openaimath/Algebra",
+        "math",
+    )
     assert {r["cot_type"] for r in rows["olympic_arena"] if "CS" in r["source_type"]} == {"coding"}
     assert {r["cot_type"] for r in rows["olympic_arena"] if "Physics" in r["source_type"]} == {"science"}
-    assert sorted(r["question"] for r in rows["numinamath"]) == sorted([text("numina", 0), text("numina", 1),
-                                                                       text("numina", 3)])
+    assert sorted(r["question"] for r in rows["numinamath"]) == sorted(
+        [text("numina", 0), text("numina", 1), text("numina", 3)]
+    )
     sci = rows["scieval"][0]
     assert sci["question"].endswith("\nWhat is the optimal solvent?") and "Answer:" not in sci["question"]
-    assert sci["solution"] == "B" and sci["source_type"] == "OpenDFM/SciEval/chemistry/multiple-choice/SocraticQA"
+    assert (
+        sci["solution"] == "B"
+        and sci["source_type"] == "OpenDFM/SciEval/chemistry/multiple-choice/SocraticQA"
+    )
     assert {r["cot_type"] for r in rows["scieval"]} == {"science", "health science"}
     assert rows["olympiadbench"][0]["source_type"] == "Hothan/OlympiadBench/Open-ended/Math"
     assert [r["cot_type"] for r in rows["jeebench"]] == ["math", "math", "science"]
@@ -86,12 +146,23 @@ def test_every_source_maps_its_hub_columns_filters_and_selects_as_s1(pool):
     gpqa = rows["gpqa"][0]
     assert (gpqa["answer"], gpqa["solution"], gpqa["cot_type"]) == ("right", "Because.", "science")
     xword = rows["xword"][0]["question"]
-    assert xword.startswith("Solve the crossword puzzle. You are presented with a clue as input and the number of "
-                            "letters in brackets.\n\nSynthetic xword") and "###" not in xword
+    assert (
+        xword.startswith(
+            "Solve the crossword puzzle. You are presented with a clue as input and the number of "
+            "letters in brackets.\n\nSynthetic xword"
+        )
+        and "###" not in xword
+    )
     assert rows["usaco"][0]["question"] == text("usaco", 0) and rows["usaco"][0]["cot_type"] == "coding"
-    assert {r["source_type"] for r in rows["livecodebench"]} == {f"LiveCodeBench/release_v{v}" for v in (1, 2, 3)}
-    assert sorted(r["id"] for r in rows["aime"]) == ["aime/1990-I-1", "aime/1990-I-2", "aime/2022-I-1",
-                                                     "aime/2022-I-2"]
+    assert {r["source_type"] for r in rows["livecodebench"]} == {
+        f"LiveCodeBench/release_v{v}" for v in (1, 2, 3)
+    }
+    assert sorted(r["id"] for r in rows["aime"]) == [
+        "aime/1990-I-1",
+        "aime/1990-I-2",
+        "aime/2022-I-1",
+        "aime/2022-I-2",
+    ]
 
 
 def test_take_is_seeded_and_balanced_over_a_column(pool):
@@ -123,7 +194,7 @@ def test_group_members_share_their_ngram_index(monkeypatch):
     wanted = [s for s in spec.sources if s.group == "agieval" or s.name == "s1_prob"]
     got = collect(wanted, str(SPEC), settings=spec.collect)
     assert got.per_source["agieval_aqua_rat"]["ngram_overlap"] == 0  # same s1 source as agieval
-    assert got.per_source["s1_prob"]["ngram_overlap"] == 1           # a later source
+    assert got.per_source["s1_prob"]["ngram_overlap"] == 1  # a later source
 
 
 def test_a_spec_naming_a_missing_column_is_refused_with_the_field(monkeypatch):
@@ -138,10 +209,16 @@ def test_a_spec_naming_a_missing_column_is_refused_with_the_field(monkeypatch):
 def trace_fields(row: dict, i: int) -> dict:
     """What the model steps would add: traces (long for some MATH rows), grades, a domain."""
     long = row["source"] == "math" and i % 2 == 0
-    return {**row, "thinking": "step " * (6000 if long else 50 + 7 * (i % 40)), "attempt": "Answer: 1",
-            "trace_flag": None, "teacher_correct": i % 4 != 3, "solved_by": ["Qwen/Qwen2.5-7B-Instruct"] if i % 9 == 8
-            else [], "graded": True, "domain": ["05 Combinatorics", "11 Number theory", "26 Real functions",
-                                                "81 Quantum theory"][i % 4]}
+    return {
+        **row,
+        "thinking": "step " * (6000 if long else 50 + 7 * (i % 40)),
+        "attempt": "Answer: 1",
+        "trace_flag": None,
+        "teacher_correct": i % 4 != 3,
+        "solved_by": ["Qwen/Qwen2.5-7B-Instruct"] if i % 9 == 8 else [],
+        "graded": True,
+        "domain": ["05 Combinatorics", "11 Number theory", "26 Real functions", "81 Quantum theory"][i % 4],
+    }
 
 
 def test_a_small_s1k_shaped_selection_from_all_sources(pool, tmp_path):
@@ -162,12 +239,17 @@ def test_a_small_s1k_shaped_selection_from_all_sources(pool, tmp_path):
     sel = run_select(featured, cfg, lambda texts: [len(t.split()) for t in texts])
     chosen = {c.id for c in sel.chosen}
     easy = {r["id"] for r in featured if r["solved_by"]}
-    pre = [r["id"] for r in featured if r["id"] not in easy and r["teacher_correct"] and (
-        r["source"] in ("gpqa", "aime") or (r["source"] == "math" and len(r["thinking"].split()) > 5600))]
+    pre = [
+        r["id"]
+        for r in featured
+        if r["id"] not in easy
+        and r["teacher_correct"]
+        and (r["source"] in ("gpqa", "aime") or (r["source"] == "math" and len(r["thinking"].split()) > 5600))
+    ]
     assert pre and set(pre) <= chosen and not easy & chosen
-    assert [c.id for c in sel.chosen[:len(pre)]] == sorted(pre)  # taken first, then Algorithm 1
+    assert [c.id for c in sel.chosen[: len(pre)]] == sorted(pre)  # taken first, then Algorithm 1
     wrong_gpqa = {r["id"] for r in featured if r["source"] == "gpqa" and not r["teacher_correct"]}
-    assert wrong_gpqa and not wrong_gpqa & set(c.id for c in sel.chosen[:len(pre)])
+    assert wrong_gpqa and not wrong_gpqa & set(c.id for c in sel.chosen[: len(pre)])
     funnel = {f["filter"]: f for f in sel.funnel}
     assert funnel["pre-selection"]["out"] == len(pre) and funnel["strategy s1"]["out"] == n
     assert set(funnel["pre-selection"]["reasons"]) <= {"gpqa", "aime", "math"}
@@ -194,13 +276,33 @@ def test_notebook_mix_draws_domains_from_aime_and_gpqa_after_the_first_picks(poo
     assert len(sel.chosen) == 60
 
 
-@pytest.mark.parametrize("stage, name", [("curate", "curate-s1k.yaml"), ("curate", "curate-s1k-1.1.yaml"),
-                                         ("pipeline", "pipeline-s1.1.yaml")])
+@pytest.mark.parametrize(
+    "stage, name",
+    [("curate", "curate-s1k.yaml"), ("curate", "curate-s1k-1.1.yaml"), ("pipeline", "pipeline-s1.1.yaml")],
+)
 def test_the_s1k_and_s1k_11_specs_render_offline_with_dry_run(tmp_path, stage, name):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "s1slurm", "--cluster", str(REPO / "cluster.yaml"), "--profile",
-                           "h100", "submit", stage, "--config", str(REPO / "jobs" / name), "--dry-run"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s1slurm",
+            "--cluster",
+            str(REPO / "cluster.yaml"),
+            "--profile",
+            "h100",
+            "submit",
+            stage,
+            "--config",
+            str(REPO / "jobs" / name),
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "#SBATCH" in proc.stdout
 

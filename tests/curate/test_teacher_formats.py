@@ -15,8 +15,10 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
-CHATML = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def small_tokenizer():
@@ -26,11 +28,15 @@ def small_tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["Let me add the numbers. So the answer is boxed four. think answer user assistant"] * 20,
-                            trainer)
-    hf = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(
+        ["Let me add the numbers. So the answer is boxed four. think answer user assistant"] * 20, trainer
+    )
+    hf = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     hf.chat_template = CHATML
     return hf
 
@@ -61,27 +67,38 @@ class Teacher(Engine):
                 text = f"{thinking}\n</think>\n\n{answer}"
             else:
                 text = f"{thinking}<|im_start|>answer\n{answer}"
-            out.append(self.tokenizer.encode(text, add_special_tokens=False)[:r.max_tokens] + [self.eos_token_ids[0]])
+            out.append(
+                self.tokenizer.encode(text, add_special_tokens=False)[: r.max_tokens]
+                + [self.eos_token_ids[0]]
+            )
         return out
 
 
-ROWS = [{"id": "p/1", "question": "What is two plus two?", "answer": "4"},
-        {"id": "p/2", "question": "What is three plus three?", "answer": "6"}]
-OUTPUTS = {"two plus two": ("Let me add: 2 + 2 = 4.", "So the answer is $\\boxed{4}$."),
-           "three plus three": ("Three and three make seven?", "The answer is $\\boxed{7}$.")}
+ROWS = [
+    {"id": "p/1", "question": "What is two plus two?", "answer": "4"},
+    {"id": "p/2", "question": "What is three plus three?", "answer": "6"},
+]
+OUTPUTS = {
+    "two plus two": ("Let me add: 2 + 2 = 4.", "So the answer is $\\boxed{4}$."),
+    "three plus three": ("Three and three make seven?", "The answer is $\\boxed{7}$."),
+}
 
 
 @pytest.mark.parametrize("fmt", ["r1", "s1"])
 def test_a_teachers_output_becomes_thinking_and_a_graded_attempt(fmt):
     tok = small_tokenizer()
     assert len(tok.encode("</think>", add_special_tokens=False)) == 1  # the tokens exist as single ids
-    cfg = TracesConfig(model="teacher", delimiters={"preset": fmt}, max_thinking_tokens=300, max_answer_tokens=60)
+    cfg = TracesConfig(
+        model="teacher", delimiters={"preset": fmt}, max_thinking_tokens=300, max_answer_tokens=60
+    )
     engine = Teacher(tok, OUTPUTS, fmt)
     recs = traces.trace_records(engine, cfg, ROWS)
     assert [(r["thinking"], r["attempt"]) for r in recs] == list(OUTPUTS.values())
     assert [r["teacher_correct"] for r in recs] == [True, False]
     assert [r["trace_flag"] for r in recs] == [None, None]
-    opening = "<|im_start|>assistant\n<think>\n" if fmt == "r1" else "<|im_start|>assistant\n<|im_start|>think\n"
+    opening = (
+        "<|im_start|>assistant\n<think>\n" if fmt == "r1" else "<|im_start|>assistant\n<|im_start|>think\n"
+    )
     assert all(p.endswith(opening) for p in engine.prompts[:2])  # the thinking phase's prompts
     assert not any("</think>" in r["thinking"] or "<|im_start|>" in r["thinking"] for r in recs)
 
@@ -94,11 +111,17 @@ def test_an_r1_output_read_with_s1s_delimiters_puts_its_answer_in_the_thinking()
     assert "</think>" in rec["thinking"] and "\\boxed{4}" in rec["thinking"]
 
 
-@pytest.mark.parametrize("fmt, output", [
-    ("r1", "<think>\nLet me add: 2 + 2 = 4.\n</think>\n\nSo the answer is $\\boxed{4}$."),
-    ("r1", "Let me add: 2 + 2 = 4.\n</think>\n\nSo the answer is $\\boxed{4}$."),  # template opened <think>
-    ("s1", "<|im_start|>think\nLet me add: 2 + 2 = 4.<|im_start|>answer\nSo the answer is $\\boxed{4}$."),
-])
+@pytest.mark.parametrize(
+    "fmt, output",
+    [
+        ("r1", "<think>\nLet me add: 2 + 2 = 4.\n</think>\n\nSo the answer is $\\boxed{4}$."),
+        (
+            "r1",
+            "Let me add: 2 + 2 = 4.\n</think>\n\nSo the answer is $\\boxed{4}$.",
+        ),  # template opened <think>
+        ("s1", "<|im_start|>think\nLet me add: 2 + 2 = 4.<|im_start|>answer\nSo the answer is $\\boxed{4}$."),
+    ],
+)
 def test_whole_outputs_in_a_column_are_split_with_the_delimiters(fmt, output):
     cfg = TracesConfig(from_fields={"output": "output"}, delimiters={"preset": fmt})
     [rec] = traces.field_records(cfg, [{**ROWS[0], "output": output}])
