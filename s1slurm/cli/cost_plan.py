@@ -25,7 +25,7 @@ def plan_train(ctx: typer.Context,
     hub cannot be reached, from a built-in table; checks that need the hub are skipped and said so.
     Exits 2 where ``submit`` would refuse the spec (the breakdown is shown).
     """
-    from s1slurm.core.table_fit import wrap_lines
+    from s1slurm.core.table_fit import wrap_lines  # rich tables load when the command runs
 
     choice = choose_cluster(ctx, cluster, profile)
     stage, spec, prof = _checked(config, choice)

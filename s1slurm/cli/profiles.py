@@ -35,6 +35,7 @@ def init(slurm: bool = typer.Option(False, "--slurm", help="add a profile filled
 
 def profiles(ctx: typer.Context, cluster: ClusterOpt = None) -> None:
     """List the cluster profiles s1slurm sees and the file each one comes from."""
+    # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.config.discovery import search_order
     from s1slurm.core.table_fit import FittedTable
 

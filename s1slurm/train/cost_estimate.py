@@ -281,7 +281,7 @@ def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: f
     else:
         from rich.markup import escape
 
-        from s1slurm.core.table_fit import FittedTable, plain_text
+        from s1slurm.core.table_fit import FittedTable, plain_text  # rich: only for a terminal
 
         table = FittedTable(box=None, pad_edge=False, show_header=False)
         table.add_column("item", wrap=True, min_width=24)
