@@ -26,6 +26,7 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report import build_report
+from s1slurm.stages import get_stage
 from s1slurm.report.text import control_text, interval, num, signed
 from tests.cli.terminal_screen import CUT, run_in_tmux
 from tests.conftest import REPO, SHARED_DATA
@@ -47,7 +48,7 @@ def training_run(root: Path) -> RunDir:
     run = RunDir.create(root, "train")
     shards = make_shards("train", 3)
     atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "train", "executor": "local", "profile_name": "local", "profile": {},
+        "run": run.name, "stage": "train", "stage_ref": get_stage("train").ref().to_dict(), "executor": "local", "profile_name": "local", "profile": {},
         "command_line": [], "submissions": [],
         "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"7700{i}"}
                   for i, s in enumerate(shards)]})
