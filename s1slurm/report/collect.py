@@ -191,8 +191,16 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
     return runs
 
 
-def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
-    """Merge every shard's records of every run, in the order given; the first copy of a key wins."""
+TOKEN_COUNTS = ("generated", "s1")
+"""How thinking tokens are counted on the report's axis: the ids the engine generated, or s1's count
+(the decoded thinking re-tokenized, step delimiters left out: ``extra.s1_thinking_tokens``, written
+by the eval stage; records without it keep their generated count)."""
+
+
+def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated") -> Records:
+    """Merge every shard's records of every run, in the order given; the first copy of a key wins.
+    ``tokens``: one of :data:`TOKEN_COUNTS`."""
+    s1_count = tokens == "s1"
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
     cols: list[list[int]] = [[] for _ in range(9)]
     (cb, cs, cq, ci, cc, ct, cf, cu, ce) = cols
@@ -256,7 +264,10 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
                     ex = d["extracted_answer"]
                     c = d["correct"]
                     cb.append(b); cs.append(s); cq.append(q); ci.append(d["sample_index"])
-                    cc.append(-1 if c is None else int(c)); ct.append(d["thinking_tokens"])
+                    extra = d.get("extra") if s1_count else None
+                    n = extra.get("s1_thinking_tokens") if isinstance(extra, dict) else None
+                    cc.append(-1 if c is None else int(c))
+                    ct.append(n if type(n) is int and n >= 0 else d["thinking_tokens"])
                     cf.append(d["forced_continuations"]); cu.append(_END_VALUES[d["thinking_end"]])
                     ce.append(-1 if ex is None else A(ex))
                     m, e = d.get("model"), d.get("engine")
