@@ -84,12 +84,14 @@ class Forcing:
         self.top_p = top_p
         self._ignore: dict[str, tuple[int, ...]] = {}
 
-    def with_delimiters(self, delimiters: DelimiterText) -> "Forcing":
+    def with_delimiters(self, delimiters: DelimiterText | None = None,
+                        temperature: float | None = None) -> "Forcing":
         """The same tokenizer, model end of turn and answer settings with other delimiters (the
-        step-conditional format of a model trained with step delimiters)."""
+        step-conditional format of a model trained with step delimiters) or another temperature
+        (rejection sampling's); None keeps this one's."""
         return Forcing(self.tokenizer, eos_ids=self.eos_ids, max_model_len=self.max_model_len,
-                       delimiters=delimiters, max_answer_tokens=self.max_answer_tokens,
-                       temperature=self.temperature, top_p=self.top_p)
+                       delimiters=delimiters or self.delimiters, max_answer_tokens=self.max_answer_tokens,
+                       temperature=self.temperature if temperature is None else temperature, top_p=self.top_p)
 
     def ignore_ids(self, text: str) -> tuple[int, ...]:
         if text not in self._ignore:

@@ -244,6 +244,8 @@ def run_rejection(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
     ``setting.max_tries``. Accepted samples are answered; a sample that never fits is recorded as
     not accepted (``accepted`` false, its last try's thinking, no answer) and never cut and
     answered, which would be budget forcing. ``tries`` records how many tries were made."""
+    if setting.temperature is not None:   # s1 samples thinking and answer at temperature 1
+        forcing = forcing.with_delimiters(temperature=setting.temperature)
     plain = BudgetSetting(setting.max_thinking_tokens, method="rejection")
     caps = [forcing.cap(setting, len(s.prompt)) for s in samples]
     chosen: list[Thinking | None] = [None] * len(samples)

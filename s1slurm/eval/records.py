@@ -64,6 +64,7 @@ class BudgetSetting:
     max_tries: int = 0
     step_source: str = "model"
     stop_at_zero: bool = False
+    temperature: float | None = None    # sampling temperature of this setting (None: the spec's)
 
     def __post_init__(self) -> None:
         if self.max_thinking_tokens is not None and self.max_thinking_tokens < 0:
@@ -80,6 +81,8 @@ class BudgetSetting:
             raise ValueError("step_tokens must be >= 1 and max_tries >= 0")
         if (self.max_tries or self.method == "rejection") and self.max_thinking_tokens is None:
             raise ValueError("rejection sampling needs max_thinking_tokens")
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
         if self.step_source not in STEP_SOURCES:
             raise ValueError(f"step_source must be one of {STEP_SOURCES}")
 
@@ -104,6 +107,8 @@ class BudgetSetting:
             parts.append(f"class={self.thinking_class}")
         if self.method == "rejection" or self.max_tries:
             parts.append(f"reject={self.max_tries}" if self.max_tries else "reject")
+            if self.temperature is not None and self.temperature != 1.0:   # s1 sampled at temperature 1
+                parts.append(f"t={self.temperature:g}")
         if self.num_ignore:
             parts.append(f"ignore={self.num_ignore}")
         if self.ignore_string != "Wait" and (self.num_ignore or

@@ -150,9 +150,12 @@ class Rejection(Strict):
     method: Literal["rejection"]
     max_thinking_tokens: list[int] = Field(..., min_length=1)
     max_tries: int | None = Field(None, ge=1, description="null: until accepted (s1)")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of these settings (s1: "
+                               "temperature=1, eval/commands.sh 'Rejection sampling'); the spec's applies "
+                               "to the other methods")
 
     def settings(self) -> list[BudgetSetting]:
-        return [BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection")
+        return [BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection", temperature=self.temperature)
                 for b in self.max_thinking_tokens]
 
     @field_validator("max_thinking_tokens")
@@ -278,7 +281,8 @@ class EvalSpec(EngineSettings, JobSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvalSpec":
-        if self.temperature == 0 and any(s.method == "rejection" for s in self.settings()):
+        if any(s.method == "rejection" and not (self.temperature if s.temperature is None else s.temperature)
+               for s in self.settings()):
             raise FieldError("temperature", "rejection sampling needs temperature > 0 (greedy decoding repeats the "
                              "same thinking at every try; s1 used temperature 1)")
         return self

@@ -254,3 +254,13 @@ def test_run_settings_runs_every_method_with_its_prompt():
     prompts = {forcing.decode(r.prompt) for call in engine.calls for r in call}
     assert any("Think for up to 8 tokens." in p for p in prompts)
     assert any("short amount of thinking" in p for p in prompts)
+
+
+def test_rejection_samples_at_its_own_temperature_under_a_greedy_spec():
+    engine = FakeEngine()
+    forcing = fake_forcing(engine, temperature=0.0,
+                           delimiters=DelimiterText(thinking_end=("<|im_start|>answer",)))
+    setting = Sweep(methods=[{"method": "rejection", "max_thinking_tokens": [6]}]).settings()[0]
+    assert setting.temperature == 1.0 and setting.label == "reject,max=6"   # s1: temperature=1
+    run_rejection(engine, forcing, samples_for(forcing, 4), setting)
+    assert {r.temperature for call in engine.calls for r in call} == {1.0}
