@@ -78,7 +78,8 @@ def render_markdown(result: "ReportResult") -> str:
     rows = r.reference_rows()
     if r.reference is not None:
         named = r.reference_setting or "no setting named (add @SETTING to --reference)"
-        out += [f"## Reference: {r.reference.name}", "", f"Published figures ({r.reference.source}), "
+        out += [f"## Reference: {r.reference.name}", "", f"Published figures ({r.reference.source}, Table 1, "
+                "which ties them to no setting; the reproduction card below compares setting by setting), "
                 f"accuracy %, next to this report at named settings: with budget forcing at {named}; "
                 "without at max=none.", ""]
         out += table(["benchmark", "paper benchmark", f"{r.reference.name} with budget forcing",
