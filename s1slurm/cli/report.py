@@ -15,7 +15,9 @@ def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluati
            out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: reports/<run name>)"),
            strict: bool = typer.Option(False, "--strict", help="exit non-zero when the report is partial"),
            reference: Optional[str] = typer.Option(None, "--reference", help="compare with published figures at a named setting: s1-32b or 's1-32b@ignore=2,max=none'"),
-           tokens: Optional[str] = typer.Option(None, "--tokens", help="thinking-token count on the axis: generated (ids) or s1 (re-tokenized, as s1 counts; the default with --reference)"),
+           tokens: Optional[str] = typer.Option(
+               None, "--tokens", help="thinking-token count on the axis: generated (ids) or s1 "
+               "(re-tokenized, as s1 counts; the default with --reference)"),
            ) -> None:
     """Merge evaluation records into scaling curves with Control, Scaling and Performance."""
     from s1slurm.report import build_report, default_out_dir, render_terminal

@@ -179,7 +179,8 @@ class _StepState:
 
 def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setting: BudgetSetting,
               prompts: ConditionPrompts | None = None) -> list[Result]:
-    """Injected steps (not the paper's step-conditional control): rounds of at most ``step_tokens`` tokens; after a step without
+    """Injected steps (not the paper's step-conditional control): rounds of at most ``step_tokens``
+    tokens; after a step without
     a natural end, the steps left are stated (the marker counts as thinking, like ``Wait``). With
     a cap (the forced variant) thinking ends by budget when no step is left; without, thinking
     continues past the last step in one round up to the room in the context."""

@@ -155,8 +155,8 @@ class Rejection(Strict):
                                "to the other methods")
 
     def settings(self) -> list[BudgetSetting]:
-        return [BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection", temperature=self.temperature)
-                for b in self.max_thinking_tokens]
+        return [BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection",
+                              temperature=self.temperature) for b in self.max_thinking_tokens]
 
     @field_validator("max_thinking_tokens")
     @classmethod

@@ -47,8 +47,8 @@ def reference_card_md(r: "ReportResult", table: Table) -> list[str]:
     out += table(["source", "model", "benchmark", "setting", "metric", "published", "measured here",
                   "published figure"],
                  [(x["source"], x["model"], x["benchmark"], x["setting"], x["metric"], num(x["published"]),
-                   _measured(x), _mark(x)) for x in measured] or [("-", "-", "-", "-", "-", "-",
-                                                                   "no setting of this report is published", "")])
+                   _measured(x), _mark(x)) for x in measured]
+                 or [("-", "-", "-", "-", "-", "-", "no setting of this report is published", "")])
     if unpublished:
         out += ["Settings of this report with no published figure: "
                 + ", ".join(f"{x['benchmark']} {x['setting']}"

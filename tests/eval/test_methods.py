@@ -179,7 +179,8 @@ def test_step_conditional_stops_where_the_model_writes_its_zero_and_counts_no_de
     out = run_settings(engine, forcing, items(2), [forced, free])
     for per in out:
         f, n = per[forced.label], per[free.label]
-        assert f.thinking_text == "3 steps left\n a b\n<|im_start|>2 steps left\n c\n<|im_start|>1 steps left\n d y\n"
+        assert f.thinking_text == ("3 steps left\n a b\n<|im_start|>2 steps left\n c\n"
+                                   "<|im_start|>1 steps left\n d y\n")
         assert f.thinking.end == "natural" and f.extra["steps_used"] == 3
         assert n.extra["steps_used"] == 5 and "-1 steps left" in n.thinking_text   # the model's own end
         # s1's count: the steps' text only (" a b\n", " c\n", " d y\n"), no delimiter

@@ -71,7 +71,8 @@ def test_thinking_opens_once_whether_or_not_the_template_opens_it(tokenizer, tem
 
 def test_the_tags_are_single_tokens_so_the_end_of_thinking_stops_as_an_id(tokenizer):
     _, forcing = forcing_for(tokenizer, R1_TEMPLATE)
-    assert forcing.single_token_ends and forcing.thinking_stop.token_ids[-1] == tokenizer.convert_tokens_to_ids("</think>")
+    end = tokenizer.convert_tokens_to_ids("</think>")
+    assert forcing.single_token_ends and forcing.thinking_stop.token_ids[-1] == end
 
 
 def test_budget_forcing_and_wait_work_as_in_s1s_format(tokenizer):

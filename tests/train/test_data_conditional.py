@@ -28,7 +28,8 @@ def test_token_conditional_states_the_traces_bucket_in_the_prompt():
     record = {"question": "Q?", "thinking_trajectories": " ".join(["w"] * 1500), "attempt": "4"}
     user, assistant = to_messages(record, S1K, fmt="token_conditional", tokenizer=WordTokenizer())
     assert user["content"] == "Q?\n\nThink for up to 2048 tokens."   # "between 1024 and 2048 tokens"
-    assert assistant["content"].startswith("<|im_start|>think\n") and assistant["content"].endswith("Answer: 4")
+    assert assistant["content"].startswith("<|im_start|>think\n")
+    assert assistant["content"].endswith("Answer: 4")
 
 
 def test_step_conditional_counts_steps_down_to_one_and_states_their_bucket():
@@ -44,7 +45,8 @@ def test_step_conditional_counts_steps_down_to_one_and_states_their_bucket():
 def test_the_step_format_is_the_one_evaluation_reads():
     record = {"question": "Q?", "thinking_trajectories": "a b\n\nc", "attempt": "4"}
     text = to_messages(record, S1K, fmt="step_conditional")[1]["content"]
-    thinking = text[len("<|im_start|>"):text.index("<|im_start|>answer")]   # evaluation's prompt ends with <|im_start|>
+    # evaluation's prompt ends with the opening <|im_start|>
+    thinking = text[len("<|im_start|>"):text.index("<|im_start|>answer")]
     assert steps_written(thinking) == 2
     assert s1_step_tokens(WordTokenizerEncode(), thinking) == 3   # "a b" and "c": no delimiter counted
 
