@@ -76,7 +76,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         out_dir=out, runs=runs, issues=issues, settings=settings,
         methods=method_metrics(settings, per_question), reference=ref, reference_setting=ref_setting,
         records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
-        engines=sorted(rec.engines | {r.engine for r in runs if r.engine}),
+        engines=sorted(rec.engines | {r.engine for r in runs if r.engine}), setting_extras=rec.extras,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if result.run_differences():
         issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())

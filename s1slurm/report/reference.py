@@ -178,11 +178,13 @@ def check_setting_label(text: str) -> None:
 
 # ------------------------------------------------------------------------- measured beside published
 
-def card_rows(ref: Reference, settings: Sequence[Any]) -> list[dict[str, Any]]:
+def card_rows(ref: Reference, settings: Sequence[Any],
+              extras: dict[tuple[str, str], dict[str, float]] | None = None) -> list[dict[str, Any]]:
     """Every published figure of ``ref`` beside this report's measurement at the same benchmark and
     setting: accuracy with its 95% interval and ``outside`` true where the published figure falls
-    outside it; average thinking tokens (s1's count when the report uses it). Figures of models
-    other than the reference's own, and of metrics the report does not measure, are listed with
+    outside it; average thinking tokens (s1's count when the report uses it); from ``extras`` (by
+    our benchmark name and setting) average answer tokens, steps used, tokens per step and tries.
+    Figures of models other than the reference's own, and of metrics not measured, are listed with
     ``measured`` None; settings measured here with no published figure get a row saying so."""
     here: dict[tuple[str, str], Any] = {}
     for m in settings:
@@ -204,6 +206,8 @@ def card_rows(ref: Reference, settings: Sequence[Any]) -> list[dict[str, Any]]:
                        outside=not (m.ci_low <= f.value <= m.ci_high))
         elif m is not None and f.metric == "thinking_tokens":
             row.update(measured=m.avg_thinking_tokens)
+        elif m is not None:
+            row.update(measured=_extra_metric(f.metric, m, (extras or {}).get((m.benchmark, m.setting), {})))
         rows.append(row)
     for (bench, setting), m in sorted(here.items()):
         if (bench, setting) not in published:
@@ -212,6 +216,15 @@ def card_rows(ref: Reference, settings: Sequence[Any]) -> list[dict[str, Any]]:
                          "measured": m.accuracy, "ci": [m.ci_low, m.ci_high], "outside": None,
                          "label": "no published figure"})
     return rows
+
+
+def _extra_metric(metric: str, m: Any, averages: dict[str, float]) -> float | None:
+    """answer_tokens, steps_used, tries as averaged over the setting's records; tokens_per_step as
+    the average thinking tokens over the average steps used (the paper's Table 13 columns)."""
+    if metric == "tokens_per_step":
+        steps = averages.get("steps_used")
+        return m.avg_thinking_tokens / steps if steps else None
+    return averages.get(metric)
 
 
 def method_rows(ref: Reference, methods: Sequence[Any]) -> list[dict[str, Any]]:

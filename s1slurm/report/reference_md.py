@@ -37,7 +37,7 @@ def reference_card_md(r: "ReportResult", table: Table) -> list[str]:
     ref = r.reference
     if ref is None:
         return []
-    rows = card_rows(ref, r.settings)
+    rows = card_rows(ref, r.settings, r.setting_extras)
     measured = [x for x in rows if x["measured"] is not None and x["published"] is not None]
     unpublished = [x for x in rows if x["published"] is None]
     out = [f"## Reproduction card: {ref.name}", "",

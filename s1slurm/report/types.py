@@ -35,6 +35,8 @@ class ReportResult:
     created: str
     version: str = s1slurm.__version__
     reference_setting: str | None = None     # compared with the reference's budget-forcing figures
+    # (benchmark, setting) -> averaged answer_tokens, steps_used, tries, accepted (collect.Records.extras)
+    setting_extras: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,6 @@ class ReportResult:
             "methods": [m.to_dict() for m in self.methods],
             "reference": ({**self.reference.to_dict(), "setting": self.reference_setting,
                            "rows": self.reference_rows(),
-                           "card": card_rows(self.reference, self.settings),
+                           "card": card_rows(self.reference, self.settings, self.setting_extras),
                            "table3": method_rows(self.reference, self.methods)} if self.reference else None),
         }

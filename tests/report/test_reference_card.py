@@ -20,13 +20,15 @@ SHORT = BudgetSetting(None, thinking_class="short", method="class_conditional")
 LONG = BudgetSetting(None, thinking_class="long", method="class_conditional")
 STEPS = BudgetSetting(None, stated_steps=16, stop_at_zero=True, method="step_conditional_forced")
 OWN = BudgetSetting(777, method="max")
+REJECT = BudgetSetting(3500, method="rejection", temperature=1.0)
+EXTRA = {STEPS.label: {"steps_used": 16}, REJECT.label: {"tries": 600, "accepted": True}}
 
 
 def lines(setting: BudgetSetting, correct: int, generated: int, s1_count: int) -> list[str]:
     out = []
     for i, q in enumerate(QUESTIONS):
         d = json.loads(record("aime24", setting, q, 0, i < correct, generated))
-        d["extra"] = {"s1_thinking_tokens": s1_count}
+        d["extra"] = {"s1_thinking_tokens": s1_count, **EXTRA.get(setting.label, {})}
         out.append(json.dumps(d))
     return out
 
@@ -42,7 +44,7 @@ def run_with_published_settings(tmp_path, settings_and_counts):
 def test_every_published_figure_of_a_measured_setting_is_shown_beside_the_measurement(tmp_path):
     run = run_with_published_settings(tmp_path, [
         (BARE, 15, 7000, 6000), (WAIT2, 9, 9000, 8500), (SHORT, 10, 9000, 8000), (LONG, 11, 9900, 9000),
-        (STEPS, 7, 2000, 1500), (OWN, 3, 700, 650)])
+        (STEPS, 7, 2000, 1500), (OWN, 3, 700, 650), (REJECT, 12, 3000, 2900)])
     result = build_report([run], tmp_path / "out", reference="s1-32b")
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     card = data["reference"]["card"]
@@ -55,6 +57,11 @@ def test_every_published_figure_of_a_measured_setting_is_shown_beside_the_measur
     assert at[("Table 14", "max=none", "thinking_tokens")]["measured"] == 6000   # s1's count, not 7000
     assert at[("Table 13", "steps=16,stop0,max=none", "thinking_tokens")]["published"] == 1517
     assert at[("Table 13", "steps=16,stop0,max=none", "accuracy")]["published"] == 23.3
+    assert at[("Table 13", "steps=16,stop0,max=none", "steps_used")]["measured"] == 16
+    assert at[("Table 13", "steps=16,stop0,max=none", "tokens_per_step")]["measured"] == 1500 / 16
+    assert at[("Table 13", "steps=16,stop0,max=none", "answer_tokens")]["measured"] == 5
+    assert at[("Figure 6", "reject,max=3500", "tries")] | {"published": 655, "measured": 600} == \
+        at[("Figure 6", "reject,max=3500", "tries")]
     unpublished = [r for r in card if r["published"] is None]
     assert [r["setting"] for r in unpublished] == ["max=777"]
     # figures of settings this run did not measure are kept, with nothing measured
