@@ -119,7 +119,9 @@ def run_settings(engine: Engine, forcing: Forcing, items: Sequence[Item],
     for s in settings:
         groups.setdefault((runner_of(s), s.prompt_variant), []).append(s)
     for (runner, _variant), group in groups.items():
-        samples = [Sample(key=item.key, seed=item.seed, prompt=forcing.prompt_ids(
+        # the step format opens thinking with its own delimiter
+        opener = step_forcing(forcing, False) if runner == "model_steps" else forcing
+        samples = [Sample(key=item.key, seed=item.seed, prompt=opener.prompt_ids(
             conditioned(item.question, group[0], prompts), system_prompt)) for item in items]
         if runner == "forcing":
             per_sample = (run_ladder if ladder else run_naive)(engine, forcing, samples, group)
@@ -150,13 +152,12 @@ def run_settings(engine: Engine, forcing: Forcing, items: Sequence[Item],
 def run_model_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
                     setting: BudgetSetting) -> list[Result]:
     """The paper's step-conditional control on a model trained with step delimiters: thinking in
-    s1's step format (:func:`step_forcing`) under the context's room only (s1's
-    ``max_tokens_thinking=auto``); ``steps_used`` counts the delimiters the model wrote."""
+    s1's step format (:func:`step_forcing`; the samples' prompts end with its opening delimiter)
+    under the context's room only (s1's ``max_tokens_thinking=auto``); ``steps_used`` counts the
+    delimiters the model wrote."""
     fmt = step_forcing(forcing, setting.stop_at_zero)
     plain = BudgetSetting(None, method=setting.method)
-    prompts = [Sample(s.key, s.prompt[:len(s.prompt) - len(forcing.thinking_start)] + fmt.thinking_start,
-                      s.seed) for s in samples]
-    results = run_naive(engine, fmt, prompts, [plain])
+    results = run_naive(engine, fmt, samples, [plain])
     out = []
     for r in results:
         res = r[plain.label]
