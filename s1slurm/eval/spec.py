@@ -179,7 +179,8 @@ class Sweep(Strict):
     else the largest budget; with ``grid: true`` every (budget, num_ignore) pair instead. ``null``
     as a budget means no cap but the context. ``methods:`` adds the paper's other test-time
     methods (each block has ``method:`` token_conditional, step_conditional, class_conditional or
-    rejection). Settings with the same label are evaluated once.
+    rejection; step_conditional with ``source: injected`` is a variant that is not the paper's).
+    Settings with the same label are evaluated once.
     """
 
     max_thinking_tokens: list[int | None] = Field(default_factory=list)
