@@ -25,7 +25,7 @@ from s1slurm.core.errors import ConfigError, S1SlurmError
 from s1slurm.eval.prompts import PROMPT_TEMPLATES, template_text
 
 Kind = Literal["math", "aime", "mcq"]
-BenchmarkName = Literal["aime24", "math500", "gpqa_diamond", "jsonl"]
+BenchmarkName = Literal["aime24", "aime24_h4", "math500", "gpqa_diamond", "jsonl"]
 
 # Instruction prompts are named templates (s1slurm.eval.prompts); the default is the bare question.
 MATH_TEMPLATE = PROMPT_TEMPLATES["boxed"]
@@ -47,8 +47,14 @@ class _Preset:
 # when ``choices`` is given), choices (a list column with every choice), incorrect_1..N (columns of
 # wrong choices, for GPQA-style records), kind (a per-record kind column).
 _PRESETS: dict[str, _Preset] = {
-    "aime24": _Preset("HuggingFaceH4/aime_2024", None, "train", "aime",
-                      {"id": "id", "question": "problem", "answer": "answer"}),
+    # s1 reports AIME24 on simplescaling/aime24_nofigures (eval/commands.sh; its task yaml reads the
+    # "train" split, and its utils.py the "problem" (or "question") and "answer" columns; the card
+    # names no id column, so ids are the records' positions unless the data has "id")
+    "aime24": _Preset("simplescaling/aime24_nofigures", None, "train", "aime",
+                      {"question": "problem", "answer": "answer"}),
+    # the earlier default, kept by name: HuggingFaceH4/aime_2024 (id, problem, solution, answer, url, year)
+    "aime24_h4": _Preset("HuggingFaceH4/aime_2024", None, "train", "aime",
+                         {"id": "id", "question": "problem", "answer": "answer"}),
     "math500": _Preset("HuggingFaceH4/MATH-500", None, "test", "math",
                        {"id": "unique_id", "question": "problem", "answer": "answer"}),
     "gpqa_diamond": _Preset("Idavidrein/gpqa", "gpqa_diamond", "train", "mcq",

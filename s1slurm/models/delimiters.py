@@ -45,6 +45,9 @@ class DelimiterText:
 
 PRESETS: dict[str, DelimiterText] = {
     "s1": DelimiterText(),
-    # R1's answer follows "</think>" directly; ending thinking by force appends the closing tag itself.
-    "r1": DelimiterText(thinking_start="<think>\n", thinking_end=("</think>",), answer_start="\n</think>\n\n"),
+    # R1's answer follows "</think>\n\n"; ending thinking by force appends the closing tag itself (after
+    # a cut, budget forcing puts a newline before it unless the thinking ends with one, so the tag
+    # stays on a line of its own as in R1's outputs). Chat templates of R1 distills and Qwen3 that
+    # already end the generation prompt with "<think>\n" get no second one (Forcing.prompt_ids).
+    "r1": DelimiterText(thinking_start="<think>\n", thinking_end=("</think>",), answer_start="</think>\n\n"),
 }
