@@ -92,7 +92,6 @@ class TrainStage(Stage[TrainSpec]):
               force: bool = False, dry_run: bool = False) -> None:
         """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
         a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
-
         file = str(spec_path)
         self.notes: list[str] = []
         # Local paths become absolute here, so the manifest (and every node) sees the same files.
@@ -152,7 +151,6 @@ class TrainStage(Stage[TrainSpec]):
     def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
                   offline: str | None):
         """The planner's estimate (None when the model's shape cannot be known)."""
-
         est, note = estimate_for(spec, profile, plan, offline=offline, file=file)
         if note:
             self.notes.append(note)
@@ -162,7 +160,6 @@ class TrainStage(Stage[TrainSpec]):
     def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
         """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force);
         a note when the partition's preemption GraceTime is shorter than a step and a checkpoint."""
-
         grace = (requeue.partition_grace_s(profile.partition)
                  if profile.executor == "slurm" and profile.partition else None)
         if grace and grace < estimate.margin_s:  # GraceTime=0: no grace configured, nothing to compare
@@ -193,7 +190,6 @@ class TrainStage(Stage[TrainSpec]):
 
     def plan_text(self, spec: TrainSpec, profile: Profile) -> str | None:
         """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped."""
-
         est, note = getattr(self, "estimate", None), None
         if est is None:
 
@@ -206,7 +202,6 @@ class TrainStage(Stage[TrainSpec]):
         return text + "".join(f"\n  note: {n}" for n in notes)
 
     def manifest_extra(self, spec: TrainSpec) -> dict:
-
         return {MANIFEST_TEMPLATE_KEY: load_template(spec.deepspeed)}
 
     def plan(self, spec: TrainSpec) -> list[Shard]:
@@ -225,7 +220,6 @@ class TrainStage(Stage[TrainSpec]):
         return training_progress(status, files)
 
     def run(self, ctx: TaskContext[TrainSpec]) -> None:
-
         self._started = time.time()
         self._stopping: str | None = None  # set once a stop signal is being handled
         self._requeued = False
@@ -297,7 +291,6 @@ class TrainStage(Stage[TrainSpec]):
 
     def stop_and_requeue(self, ctx: TaskContext[TrainSpec], signal_name: str) -> bool:
         """Rank-0 task: stop the ranks at a checkpoint, then ask SLURM to requeue (recorded once accepted)."""
-
         decision = self._stop_ranks(ctx, signal_name)
         paths = TrainPaths(ctx.run, ctx.shard)
         if decision["requeue"] is False:
@@ -319,7 +312,6 @@ class TrainStage(Stage[TrainSpec]):
 
     def _stop_ranks(self, ctx: TaskContext[TrainSpec], signal_name: str) -> dict:
         """Ask the ranks to checkpoint and exit within the derived grace; decide whether to requeue."""
-
         spec = ctx.spec
         paths = TrainPaths(ctx.run, ctx.shard)
         job = os.environ.get("SLURM_JOB_ID")
