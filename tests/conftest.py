@@ -46,3 +46,26 @@ def workdir(tmp_path: Path, monkeypatch) -> Path:
     shutil.copytree(REPO / "jobs", tmp_path / "jobs")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def installed_s1slurm(tmp_path_factory) -> Path:
+    """The ``s1slurm`` command of a wheel built from this checkout and installed into a fresh virtual
+    environment outside it, as a cluster user installs the package (not ``pip install -e``). The
+    environment sees this machine's packages (torch, vLLM, DeepSpeed...) but imports s1slurm from the
+    wheel alone, so anything the package needs and does not ship fails here."""
+    import sys
+
+    root = tmp_path_factory.mktemp("installed")
+    wheels, venv = root / "wheels", root / "venv"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheels), str(REPO)], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    [wheel] = wheels.glob("s1slurm-*.whl")
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import s1slurm; print(s1slurm.__file__)"],
+                           cwd=root, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).is_relative_to(venv), f"s1slurm imported from {where}, not from the installed wheel"
+    return venv / "bin" / "s1slurm"

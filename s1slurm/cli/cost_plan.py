@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster
+from s1slurm.cli.common import console as make_console
 
 plan_app = typer.Typer(no_args_is_help=True, help="Plan a stage's resources before submitting it.")
 
@@ -24,10 +25,15 @@ def plan_train(ctx: typer.Context,
     hub cannot be reached, from a built-in table; checks that need the hub are skipped and said so.
     Exits 2 where ``submit`` would refuse the spec (the breakdown is shown).
     """
+    from s1slurm.core.table_fit import wrap_lines  # rich tables load when the command runs
+
     choice = choose_cluster(ctx, cluster, profile)
     stage, spec, prof = _checked(config, choice)
-    text = stage.plan_text(spec, prof)
-    sys.stdout.write((text or "no plan for this stage").rstrip("\n") + "\n")
+    console = make_console()
+    # In a terminal, laid out for its width; in a pipe or a log, one line per row.
+    width = console.width if console.is_terminal else None
+    text = (stage.plan_text(spec, prof, width=width) or "no plan for this stage").rstrip("\n")
+    sys.stdout.write((wrap_lines(text, width) if width else text) + "\n")
 
 
 def _checked(config: Path, choice: Any) -> tuple[Any, Any, Any]:

@@ -36,9 +36,8 @@ def init(slurm: bool = typer.Option(False, "--slurm", help="add a profile filled
 def profiles(ctx: typer.Context, cluster: ClusterOpt = None) -> None:
     """List the cluster profiles s1slurm sees and the file each one comes from."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
-    from rich.table import Table
-
     from s1slurm.config.discovery import search_order
+    from s1slurm.core.table_fit import FittedTable
 
     choice = choose_cluster(ctx, cluster)
     console = make_console()
@@ -52,10 +51,12 @@ def profiles(ctx: typer.Context, cluster: ClusterOpt = None) -> None:
 
         looked = [f"{where}: {state(path)}" for where, path in search_order()]
         console.print("searched: " + "; ".join(looked), markup=False)
-    table = Table(box=None, pad_edge=False)
-    for col in ("profile", "executor", "partition", "GPUs/node", "time"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("from", overflow="fold")  # paths are long: fold them, never cut them
+    table = FittedTable(box=None, pad_edge=False)
+    for col in ("profile", "executor", "partition"):
+        table.add_column(col)
+    table.add_column("GPUs/node", priority=2)
+    table.add_column("time", priority=1)
+    table.add_column("from", wrap=True, min_width=16)  # paths are long: fold them, never cut them
     for name, profile in choice.cluster.profiles.items():
         shown = f"{name} (default)" if name == choice.cluster.default else name
         origin = choice.origins.get(name, str(choice.path))

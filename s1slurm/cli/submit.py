@@ -37,7 +37,8 @@ def submit(ctx: typer.Context,
     if dry_run or test_only:
         run = sub.dry_run_dir(resolved)
         if dry_run:
-            plan = resolved.stage.plan_text(resolved.spec, resolved.profile)
+            width = console.width if console.is_terminal else None  # a pipe or a log keeps the full layout
+            plan = resolved.stage.plan_text(resolved.spec, resolved.profile, width=width)
             if plan is not None:
                 sys.stdout.write(plan.rstrip("\n") + "\n\n")
             for i, text in enumerate(launcher.render(run, resolved.tasks)):

@@ -86,9 +86,9 @@ def validation_error(e: ValidationError, model: type[BaseModel], file: str | Pat
             msg = err["msg"].removeprefix("Value error, ")  # pydantic's wording around our own checks' text
             lines.append(f"field '{field}': {msg}{got_text}")
     message = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
-    err = ConfigError(message, file=str(file))
-    err.field = first_field
-    return err
+    error = ConfigError(message, file=str(file))
+    error.field = first_field
+    return error
 
 
 def load_model(path: Path | str, model: type[M], data: dict[str, Any] | None = None) -> M:

@@ -1,7 +1,8 @@
 """Step ``domains``: a Mathematics Subject Classification 2020 top-level area for each question.
 
 As s1 (data/featurization.py, ``do_domain_classification``): the model gets the question and the
-list of MSC areas, explains, and ends with the two-digit code; an answer whose last two characters
+61 MSC 2020 areas s1 used (``msc2020.json``: code, official title and main topics, in s1's rubric
+form), explains, and ends with the two-digit code; an answer whose last two characters
 are not a known code is retried (with a new seed, sampled), then labelled ``unknown``. With
 ``use_source`` a row's own domain field (e.g. OlympiadBench's ``subfield``) is kept instead and no
 model is asked about it.
@@ -9,6 +10,9 @@ model is asked about it.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from s1slurm.curate.models import chat, chat_ids, seed_for
@@ -16,120 +20,98 @@ from s1slurm.curate.spec import DomainsConfig
 from s1slurm.eval.engines import Engine
 
 UNKNOWN = "unknown"
-
-# MSC 2020 top-level areas (the classification s1 used, data/msc.json).
-MSC2020: dict[str, str] = {
-    "00": "General and overarching topics; collections",
-    "01": "History and biography",
-    "03": "Mathematical logic and foundations",
-    "05": "Combinatorics",
-    "06": "Order, lattices, ordered algebraic structures",
-    "08": "General algebraic systems",
-    "11": "Number theory",
-    "12": "Field theory and polynomials",
-    "13": "Commutative algebra",
-    "14": "Algebraic geometry",
-    "15": "Linear and multilinear algebra; matrix theory",
-    "16": "Associative rings and algebras",
-    "17": "Nonassociative rings and algebras",
-    "18": "Category theory; homological algebra",
-    "19": "K-theory",
-    "20": "Group theory and generalizations",
-    "22": "Topological groups, Lie groups",
-    "26": "Real functions",
-    "28": "Measure and integration",
-    "30": "Functions of a complex variable",
-    "31": "Potential theory",
-    "32": "Several complex variables and analytic spaces",
-    "33": "Special functions",
-    "34": "Ordinary differential equations",
-    "35": "Partial differential equations",
-    "37": "Dynamical systems and ergodic theory",
-    "39": "Difference and functional equations",
-    "40": "Sequences, series, summability",
-    "41": "Approximations and expansions",
-    "42": "Harmonic analysis on Euclidean spaces",
-    "43": "Abstract harmonic analysis",
-    "44": "Integral transforms, operational calculus",
-    "45": "Integral equations",
-    "46": "Functional analysis",
-    "47": "Operator theory",
-    "49": "Calculus of variations and optimal control; optimization",
-    "51": "Geometry",
-    "52": "Convex and discrete geometry",
-    "53": "Differential geometry",
-    "54": "General topology",
-    "55": "Algebraic topology",
-    "57": "Manifolds and cell complexes",
-    "58": "Global analysis, analysis on manifolds",
-    "60": "Probability theory and stochastic processes",
-    "62": "Statistics",
-    "65": "Numerical analysis",
-    "68": "Computer science",
-    "70": "Mechanics of particles and systems",
-    "74": "Mechanics of deformable solids",
-    "76": "Fluid mechanics",
-    "78": "Optics, electromagnetic theory",
-    "80": "Classical thermodynamics, heat transfer",
-    "81": "Quantum theory",
-    "82": "Statistical mechanics, structure of matter",
-    "83": "Relativity and gravitational theory",
-    "85": "Astronomy and astrophysics",
-    "86": "Geophysics",
-    "90": "Operations research, mathematical programming",
-    "91": "Game theory, economics, finance, and other social and behavioral sciences",
-    "92": "Biology and other natural sciences",
-    "93": "Systems theory; control",
-    "94": "Information and communication theory, circuits",
-    "97": "Mathematics education",
-}
-
-SYSTEM = ("You are a helpful assistant that classifies questions into different subjects based on the provided "
-          "classification rubrics. If the question has multiple subjects, choose the most relevant one. "
-          "Explain your reasoning, and end your response on a new line with the two-digit code of the subject "
-          "that the question belongs to.")
+MSC_FILE = "msc2020.json"  # package data: the 61 areas s1 classified into (its data/msc.json)
 
 
-def user_prompt(question: str) -> str:
-    rubric = "\n".join(f"* {code}: {title}" for code, title in MSC2020.items())
+@dataclass(frozen=True)
+class Area:
+    """One MSC 2020 top-level area: two-digit code, official title, and its main topics."""
+
+    code: str
+    title: str
+    topics: tuple[str, ...]
+
+    def rubric(self) -> str:
+        """The area as s1's prompt lists it (data/msc.json ``prompt``: title, code, topics)."""
+        return f"### {self.title}\n* Code: {self.code}\n* Description: {'; '.join(self.topics)}"
+
+
+def msc_areas() -> dict[str, Area]:
+    """The 61 MSC 2020 areas s1 used, by code (00 General and 01 History are not among them)."""
+    text = resources.files("s1slurm.curate").joinpath(MSC_FILE).read_text(encoding="utf-8")
+    return {a["code"]: Area(a["code"], a["title"], tuple(a["topics"])) for a in json.loads(text)}
+
+
+# s1's system prompt (data/featurization.py, do_domain_classification)
+SYSTEM = (
+    "You are a helpful assistant that classifies questions into different subjects based on the provided "
+    "classification rubrics. You will be given a question and a list of subjects. You need to classify "
+    "the question into one of the subjects. If the question has multiple subjects, you should classify "
+    "the question into the most relevant subject. Explain your reasoning, and end your response on a new "
+    "line with two-digit code of the subject that the question belongs to."
+)
+
+
+def user_prompt(question: str, areas: dict[str, Area]) -> str:
+    rubric = "\n\n".join(a.rubric() for a in areas.values())
     return f"## Question\n{question}\n\n## Classification rubrics\n{rubric}"
 
 
-def parse_code(text: str) -> str | None:
+def parse_code(text: str, areas: dict[str, Area]) -> str | None:
     """The two-digit code the answer ends with, when it is an MSC 2020 area (s1: ``completion[-2:]``)."""
     tail = text.strip().rstrip(".*` ")[-2:]
-    return tail if tail in MSC2020 else None
+    return tail if tail in areas else None
 
 
-def label(code: str) -> str:
-    return f"{code} {MSC2020[code]}"
+def label(area: Area) -> str:
+    return f"{area.code} {area.title}"
 
 
-def domain_records(engine: Engine | None, cfg: DomainsConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def domain_records(
+    engine: Engine | None, cfg: DomainsConfig, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One record per row: ``domain`` and ``domain_origin`` (source | model | unknown), ``tries``."""
     out: dict[str, dict[str, Any]] = {}
     todo = []
     for row in rows:
         if cfg.use_source and row.get("domain"):
-            out[row["id"]] = {"key": row["id"], "domain": row["domain"], "domain_origin": "source", "tries": 0}
+            out[row["id"]] = {
+                "key": row["id"],
+                "domain": row["domain"],
+                "domain_origin": "source",
+                "tries": 0,
+            }
         else:
             todo.append(row)
     if todo and engine is None:
         raise ValueError("rows without a domain need domains.model")
+    areas = msc_areas()
     tries = 0
     while todo and tries <= cfg.retries:
-        prompts = [chat_ids(engine, user_prompt(r["question"]), SYSTEM) for r in todo]  # type: ignore[arg-type]
+        assert engine is not None  # checked above: rows without a domain need the model
+        prompts = [chat_ids(engine, user_prompt(r["question"], areas), SYSTEM) for r in todo]
         temperature = cfg.temperature if tries == 0 else max(cfg.temperature, 0.7)  # a retry must differ
-        outs = chat(engine, prompts, max_tokens=cfg.max_tokens, temperature=temperature,  # type: ignore[arg-type]
-                    top_p=cfg.top_p, seeds=[seed_for(cfg, "domains", r["id"], tries) for r in todo])
+        outs = chat(
+            engine,
+            prompts,
+            max_tokens=cfg.max_tokens,
+            temperature=temperature,
+            top_p=cfg.top_p,
+            seeds=[seed_for(cfg, "domains", r["id"], tries) for r in todo],
+        )
         tries += 1
         left = []
         for row, res in zip(todo, outs):
-            code = parse_code(res["text"])
+            code = parse_code(res["text"], areas)
             if code is None:
                 left.append(row)
             else:
-                out[row["id"]] = {"key": row["id"], "domain": label(code), "domain_origin": "model", "tries": tries}
+                out[row["id"]] = {
+                    "key": row["id"],
+                    "domain": label(areas[code]),
+                    "domain_origin": "model",
+                    "tries": tries,
+                }
         todo = left
     for row in todo:
         out[row["id"]] = {"key": row["id"], "domain": UNKNOWN, "domain_origin": "unknown", "tries": tries}

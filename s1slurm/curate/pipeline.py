@@ -38,32 +38,45 @@ log = logging.getLogger("s1slurm.curate")
 
 def input_step(cur: CurationDir, step: str) -> str:
     """The step whose dataset ``step`` reads: the latest finished one before it in pipeline order."""
-    before = [s for s in STEPS[:STEPS.index(step)] if cur.is_done(s)]
+    before = [s for s in STEPS[: STEPS.index(step)] if cur.is_done(s)]
     if not before:
         raise StageError(f"step {step!r} has no input: no earlier step is finished in {cur.path}")
     return before[-1]
 
 
-def _finish(cur: CurationDir, step: str, rows: list[dict[str, Any]], rejects: list[dict[str, Any]],
-            rows_in: int, started: float, **extra: Any) -> dict[str, Any]:
+def _finish(
+    cur: CurationDir,
+    step: str,
+    rows: list[dict[str, Any]],
+    rejects: list[dict[str, Any]],
+    rows_in: int,
+    started: float,
+    **extra: Any,
+) -> dict[str, Any]:
     """Save the step's dataset, export and rejects, then its marker (last)."""
     save_rows(cur, step, rows)
     write_jsonl(cur.rejects_path(step), rejects)
-    info = {"in": rows_in, "out": len(rows), "reasons": dict(Counter(r["reason"] for r in rejects)),
-            "elapsed_s": round(time.time() - started, 3), **extra}
+    info = {
+        "in": rows_in,
+        "out": len(rows),
+        "reasons": dict(Counter(r["reason"] for r in rejects)),
+        "elapsed_s": round(time.time() - started, 3),
+        **extra,
+    }
     cur.mark_done(step, info)
     return info
 
 
 def run_collect(cur: CurationDir, spec: CurateSpec, spec_file: str) -> dict[str, Any]:
     started = time.time()
-    got = collect(spec.sources, spec_file)
+    got = collect(spec.sources, spec_file, settings=spec.collect)
     rows_in = sum(c["read"] for c in got.per_source.values())
     return _finish(cur, "collect", got.rows, got.rejects, rows_in, started, per_source=got.per_source)
 
 
-def decontaminate_rows(rows: list[dict[str, Any]], cfg: DecontaminateConfig, *, source: str,
-                       step: str = "decontaminate") -> Decontaminated:
+def decontaminate_rows(
+    rows: list[dict[str, Any]], cfg: DecontaminateConfig, *, source: str, step: str = "decontaminate"
+) -> Decontaminated:
     benchmarks = load_benchmarks(cfg.against, with_answer=cfg.with_answer, source=source)
     return decontaminate(rows, cfg, benchmarks, step=step)
 
@@ -72,12 +85,27 @@ def run_decontaminate(cur: CurationDir, spec: CurateSpec, spec_file: str) -> dic
     started = time.time()
     rows = load_rows(cur, input_step(cur, "decontaminate"))
     dec = decontaminate_rows(rows, spec.decontaminate, source=spec_file)
-    report = contamination_report(dec, len(rows), ngram=spec.decontaminate.ngram,
-                                  with_answer=spec.decontaminate.with_answer, dataset=str(cur.path))
+    report = contamination_report(
+        dec,
+        len(rows),
+        ngram=spec.decontaminate.ngram,
+        with_answer=spec.decontaminate.with_answer,
+        dataset=str(cur.path),
+    )
     write_report(cur.step_dir("decontaminate"), "contamination", report, contamination_markdown(report))
-    atomic_write_text(cur.report_path("decontaminate", "contamination.txt"), table_text(contamination_table(report)))
-    return _finish(cur, "decontaminate", dec.rows, dec.rejects, len(rows), started,
-                   benchmarks=report["benchmarks"], near_duplicates_removed=report["near_duplicates"]["removed"])
+    atomic_write_text(
+        cur.report_path("decontaminate", "contamination.txt"), table_text(contamination_table(report))
+    )
+    return _finish(
+        cur,
+        "decontaminate",
+        dec.rows,
+        dec.rejects,
+        len(rows),
+        started,
+        benchmarks=report["benchmarks"],
+        near_duplicates_removed=report["near_duplicates"]["removed"],
+    )
 
 
 def token_counter(tokenizer_name: str) -> Callable[[list[str]], list[int]]:
@@ -93,23 +121,39 @@ def token_counter(tokenizer_name: str) -> Callable[[list[str]], list[int]]:
     return count
 
 
-def run_select_step(cur: CurationDir, spec: CurateSpec,
-                    count_tokens: Callable[[list[str]], list[int]] | None = None) -> dict[str, Any]:
+def run_select_step(
+    cur: CurationDir, spec: CurateSpec, count_tokens: Callable[[list[str]], list[int]] | None = None
+) -> dict[str, Any]:
     started = time.time()
     rows = load_rows(cur, input_step(cur, "select"))
     sel = run_select(rows, spec.select, count_tokens or token_counter(spec.select.tokenizer))
     steps = []
-    for s in STEPS[:STEPS.index("select")]:
+    for s in STEPS[: STEPS.index("select")]:
         if cur.is_done(s):
             marker = json.loads(cur.step_marker(s).read_text())
-            steps.append({"step": s, "in": marker.get("in"), "out": marker.get("out"),
-                          "reasons": marker.get("reasons", {})})
-    report = selection_report(steps, sel.funnel, sel.candidates, sel.chosen, spec.select.strategy,
-                              spec.select.seed, spec.select.n)
+            steps.append(
+                {
+                    "step": s,
+                    "in": marker.get("in"),
+                    "out": marker.get("out"),
+                    "reasons": marker.get("reasons", {}),
+                }
+            )
+    report = selection_report(
+        steps, sel.funnel, sel.candidates, sel.chosen, spec.select.strategy, spec.select.seed, spec.select.n
+    )
     write_report(cur.step_dir("select"), "selection", report, selection_markdown(report))
     atomic_write_text(cur.report_path("select", "selection.txt"), table_text(selection_table(report)))
-    return _finish(cur, "select", sel.rows, sel.rejects, len(rows), started, strategy=spec.select.strategy,
-                   seed=spec.select.seed)
+    return _finish(
+        cur,
+        "select",
+        sel.rows,
+        sel.rejects,
+        len(rows),
+        started,
+        strategy=spec.select.strategy,
+        seed=spec.select.seed,
+    )
 
 
 # ----------------------------------------------------------------------------- model steps
@@ -119,8 +163,9 @@ def model_shards(spec: CurateSpec, step: str) -> list[Shard]:
     return make_shards(step, spec.shards_for(step))
 
 
-def run_model_shard(cur: CurationDir, spec: CurateSpec, step: str, shard: Shard,
-                    logger: logging.Logger = log) -> dict[str, Any]:
+def run_model_shard(
+    cur: CurationDir, spec: CurateSpec, step: str, shard: Shard, logger: logging.Logger = log
+) -> dict[str, Any]:
     """Do what ``shard``'s record log lacks, batch by batch (each batch appended and fsynced), then
     write the shard's marker."""
 
@@ -135,7 +180,7 @@ def run_model_shard(cur: CurationDir, spec: CurateSpec, step: str, shard: Shard,
 
     def batches(todo: list[dict[str, Any]]):
         for i in range(0, len(todo), batch):
-            yield todo[i:i + batch]
+            yield todo[i : i + batch]
 
     if step == "traces":
         todo = [r for r in rows if r["id"] not in records.records]
@@ -154,27 +199,41 @@ def run_model_shard(cur: CurationDir, spec: CurateSpec, step: str, shard: Shard,
                     logger.info("%s: %s answered %d more questions", shard.id, model, len(chunk))
         if spec.attempts.judge:
             by_id = {r["id"]: r for r in rows}
-            todo_recs = [r for r in records.records.values() if not r["key"].startswith("judge::")
-                         and "judge::" + r["key"] not in records.records]
+            todo_recs = [
+                r
+                for r in records.records.values()
+                if not r["key"].startswith("judge::") and "judge::" + r["key"] not in records.records
+            ]
             if todo_recs:
                 engine = load(cfg, spec.attempts.judge)
                 for i in range(0, len(todo_recs), batch):
-                    records.append(attempts.judge_records(engine, spec.attempts, todo_recs[i:i + batch], by_id))
+                    records.append(
+                        attempts.judge_records(engine, spec.attempts, todo_recs[i : i + batch], by_id)
+                    )
     else:
         todo = [r for r in rows if r["id"] not in records.records]
         if todo:
             engine = None
             if domains.needs_model(spec.domains, todo):
                 if not spec.domains.model:
-                    raise ConfigError(f"{sum(not r.get('domain') for r in todo)} rows have no domain of their own "
-                                      "and no classifier is set", field="domains.model", expected="a model")
+                    raise ConfigError(
+                        f"{sum(not r.get('domain') for r in todo)} rows have no domain of their own "
+                        "and no classifier is set",
+                        field="domains.model",
+                        expected="a model",
+                    )
                 engine = load(cfg, spec.domains.model)
             for chunk in batches(todo):
                 records.append(domains.domain_records(engine, spec.domains, chunk))
                 logger.info("%s: %d/%d questions classified", shard.id, len(records.records), len(rows))
-    info = {"shard": shard.id, "questions": len(rows), "records": len(records.records),
-            "written": len(records.records) - before, "torn_lines": records.torn,
-            "elapsed_s": round(time.time() - started, 3)}
+    info = {
+        "shard": shard.id,
+        "questions": len(rows),
+        "records": len(records.records),
+        "written": len(records.records) - before,
+        "torn_lines": records.torn,
+        "elapsed_s": round(time.time() - started, 3),
+    }
     atomic_write_json(cur.shard_done(step, shard), info)
     return info
 
@@ -200,8 +259,12 @@ def merge_model_step(cur: CurationDir, spec: CurateSpec, step: str) -> dict[str,
         elif step == "domains":
             merged.append(domains.merge(row, by_key[row["id"]]))
         else:
-            recs = [by_key[k] for m in spec.attempts.models for k in (attempts.key(m, row["id"]),
-                    "judge::" + attempts.key(m, row["id"])) if k in by_key]
+            recs = [
+                by_key[k]
+                for m in spec.attempts.models
+                for k in (attempts.key(m, row["id"]), "judge::" + attempts.key(m, row["id"]))
+                if k in by_key
+            ]
             merged.append(attempts.merge(row, recs))
     extra: dict[str, Any] = {"shards": len(shards)}
     if step == "traces":
@@ -219,10 +282,13 @@ def run_field_traces(cur: CurationDir, spec: CurateSpec) -> dict[str, Any]:
     rows = load_rows(cur, input_step(cur, "traces"))
     fields = spec.traces.from_fields
     assert fields is not None
-    for role, key in (("thinking", fields.thinking), ("attempt", fields.attempt)):
+    for role, key in fields.keys().items():
         if rows and not any(key in r for r in rows):  # a typo would flag every row: say so instead
-            raise ConfigError(f"no row has the key {key!r}; the rows have: {', '.join(sorted(rows[0]))}",
-                              field=f"traces.from_fields.{role}", expected="a key of the collected rows")
+            raise ConfigError(
+                f"no row has the key {key!r}; the rows have: {', '.join(sorted(rows[0]))}",
+                field=f"traces.from_fields.{role}",
+                expected="a key of the collected rows",
+            )
     merged = [traces.merge(row, rec) for row, rec in zip(rows, traces.field_records(spec.traces, rows))]
     flags = dict(Counter(r["trace_flag"] for r in merged if r["trace_flag"]))
     return _finish(cur, "traces", merged, [], len(rows), started, flags=flags, from_fields=True)

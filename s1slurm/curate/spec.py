@@ -6,7 +6,6 @@ says which file it matches.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
 from s1slurm.core.errors import FieldError
+from s1slurm.curate.source_spec import CollectConfig, SourceConfig
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.settings import EngineSettings
 from s1slurm.eval.spec import Delimiters
@@ -22,67 +22,30 @@ from s1slurm.eval.spec import Delimiters
 StepName = Literal["collect", "decontaminate", "traces", "attempts", "domains", "select"]
 STEPS: tuple[str, ...] = ("collect", "decontaminate", "traces", "attempts", "domains", "select")
 MODEL_STEPS = frozenset({"traces", "attempts", "domains"})  # job arrays sharded over questions
-Strategy = Literal["s1", "random", "diversity-only", "longest", "full"]
-_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,100}$")
-_FIELD_KEYS = ("id", "question", "solution", "answer", "domain")
-
-
-class SourceConfig(Strict):
-    """One candidate source: a local JSON Lines / JSON / parquet file, or a hub dataset."""
-
-    name: str = Field(..., description="source name (the s1K 'source_type' of its rows)")
-    path: Path | None = Field(None, description="local .jsonl, .json or .parquet file")
-    hub_id: str | None = Field(None, description="hub dataset id (or a local dataset folder)")
-    hub_config: str | None = None
-    split: str = "train"
-    fields: dict[str, str] = Field(default_factory=dict,
-                                   description="our key -> column: id, question (required), solution, "
-                                               "answer, domain")
-    metadata: list[str] = Field(default_factory=list, description="other columns kept in 'metadata'")
-    cot_type: str = Field("math", description="the s1K 'cot_type' of its rows (math, science, ...)")
-    limit: int | None = Field(None, ge=1, description="read only the first N rows")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError("must be 1-100 characters of A-Z a-z 0-9 _ . + -")
-        return v
-
-    @field_validator("fields")
-    @classmethod
-    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = sorted(set(v) - set(_FIELD_KEYS))
-        if bad:
-            raise ValueError(f"unknown keys {bad} (allowed: {', '.join(_FIELD_KEYS)})")
-        return v
-
-    @model_validator(mode="after")
-    def _one_place(self) -> "SourceConfig":
-        if (self.path is None) == (self.hub_id is None):
-            raise ValueError("give exactly one of 'path' (a local file) or 'hub_id'")
-        return self
-
-    def column(self, key: str) -> str | None:
-        """The column mapped to ``key``; ``question`` defaults to the column ``question``."""
-        if key in self.fields:
-            return self.fields[key]
-        return "question" if key == "question" else None
+Strategy = Literal["s1", "s1-notebook", "random", "diversity-only", "longest", "full"]
 
 
 class NearDupConfig(Strict):
     """MinHash near-duplicate removal across sources (datasketch's MinHashLSH)."""
 
     enabled: bool = True
-    threshold: float = Field(0.7, gt=0, lt=1, description="estimated Jaccard similarity that makes a pair "
-                                                          "near-duplicates (text-dedup's default 0.7)")
+    threshold: float = Field(
+        0.7,
+        gt=0,
+        lt=1,
+        description="estimated Jaccard similarity that makes a pair "
+        "near-duplicates (text-dedup's default 0.7)",
+    )
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
     shingle: int = Field(3, ge=1, le=13, description="word n-gram size of the shingles")
 
 
 def _default_against() -> list[BenchmarkConfig]:
-    return [BenchmarkConfig(name="aime24"), BenchmarkConfig(name="math500"),
-            BenchmarkConfig(name="gpqa_diamond")]
+    return [
+        BenchmarkConfig(name="aime24"),
+        BenchmarkConfig(name="math500"),
+        BenchmarkConfig(name="gpqa_diamond"),
+    ]
 
 
 class DecontaminateConfig(Strict):
@@ -91,8 +54,9 @@ class DecontaminateConfig(Strict):
     # simplescaling/s1 data/collect_data.py: decontaminate_train_data(..., ngram_size=8)
     ngram: int = Field(8, ge=1, le=50, description="word n-gram size (8 as s1; 13 as lm-evaluation-harness)")
     with_answer: bool = Field(False, description="also match n-grams of question + answer")
-    against: list[BenchmarkConfig] = Field(default_factory=_default_against,
-                                           description="evaluation sets (eval's benchmark entries)")
+    against: list[BenchmarkConfig] = Field(
+        default_factory=_default_against, description="evaluation sets (eval's benchmark entries)"
+    )
     near_dup: NearDupConfig = Field(default_factory=NearDupConfig)
 
 
@@ -104,23 +68,51 @@ class ModelStepConfig(EngineSettings):
 
 
 class TraceFields(Strict):
-    """Which keys of the collected rows already hold the thinking trace and the attempt (the
-    ``collect`` schema's ``solution``, ``answer``, ...; a column kept only in ``metadata`` is not one)."""
+    """Which keys of the collected rows already hold the traces (the ``collect`` schema's ``solution``,
+    ``answer``, ...; a column kept only in ``metadata`` is not one): ``thinking`` and ``attempt``, or
+    ``output``, a whole teacher output split into both with ``traces.delimiters`` (``preset: r1``
+    for ``<think>...</think>`` teachers, ``s1`` for s1's two-part format)."""
 
-    thinking: str = Field(..., min_length=1, description="row key holding the thinking trace (e.g. solution)")
-    attempt: str = Field(..., min_length=1, description="row key holding the attempt (e.g. answer)")
+    thinking: str | None = Field(
+        None, min_length=1, description="row key holding the thinking (e.g. solution)"
+    )
+    attempt: str | None = Field(None, min_length=1, description="row key holding the attempt (e.g. answer)")
+    output: str | None = Field(None, min_length=1, description="row key holding a whole output to split")
+
+    @model_validator(mode="after")
+    def _which(self) -> "TraceFields":
+        if (self.output is None) == (self.thinking is None or self.attempt is None) or (
+            self.output is not None and (self.thinking or self.attempt)
+        ):
+            raise ValueError("give 'thinking' and 'attempt', or 'output' alone")
+        return self
+
+    def keys(self) -> dict[str, str]:
+        """Role -> row key, for the check that the rows have them."""
+        if self.output is not None:
+            return {"output": self.output}
+        assert self.thinking is not None and self.attempt is not None
+        return {"thinking": self.thinking, "attempt": self.attempt}
+
+    def label(self) -> str:
+        return f"fields:{','.join(self.keys().values())}"
 
 
 class TracesConfig(ModelStepConfig):
     """The teacher writes a thinking trace and an attempt per question (s1 used Gemini Flash
-    Thinking through its API, data/gemini.py; s1.1 DeepSeek-R1). Budget-free generation.
+    Thinking through its API, data/gemini.py; s1.1 DeepSeek-R1). Budget-free generation, framed by
+    ``delimiters`` (``preset: r1`` for teachers that think in ``<think>...</think>``: R1, its distills,
+    QwQ, Qwen3). Each attempt is graded against the row's answer (``teacher_correct``).
 
     With ``from_fields`` instead of ``model``, the traces are the rows' own (a source that comes
     with worked solutions): a CPU step, no model, the same output columns and flags."""
 
     model: str | None = Field(None, description="teacher model: local folder, hub id or 'smollm2'")
-    from_fields: TraceFields | None = Field(None, description="take thinking and attempt from these row "
-                                            "keys instead of a teacher (e.g. {thinking: solution, attempt: answer})")
+    from_fields: TraceFields | None = Field(
+        None,
+        description="take thinking and attempt from these row "
+        "keys instead of a teacher (e.g. {thinking: solution, attempt: answer})",
+    )
     max_thinking_tokens: int = Field(32768, ge=1, description="a trace reaching it is flagged 'cut_off'")
     max_answer_tokens: int = Field(4096, ge=1)
     delimiters: Delimiters = Field(default_factory=Delimiters)
@@ -133,12 +125,19 @@ class AttemptsConfig(ModelStepConfig):
     s1 paper section 2: Qwen2.5-7B-Instruct and Qwen2.5-32B-Instruct; a question either solved is
     'too easy' (data/featurization.py, upload_grading's isqwen7bcorrect / isqwen32bcorrect)."""
 
-    models: list[str] = Field(default_factory=lambda: ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-32B-Instruct"],
-                              min_length=1)
-    max_tokens: int = Field(32768, ge=1, description="s1: data/bulk_inference.py (max_length 32768; cut "
-                            "to the context the prompt leaves)")
-    judge: str | None = Field(None, description="optional LLM judge model (same engine), asked Yes/No as "
-                                                "s1's data/grading.txt, when the grader cannot decide")
+    models: list[str] = Field(
+        default_factory=lambda: ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-32B-Instruct"], min_length=1
+    )
+    max_tokens: int = Field(
+        32768,
+        ge=1,
+        description="s1: data/bulk_inference.py (max_length 32768; cut to the context the prompt leaves)",
+    )
+    judge: str | None = Field(
+        None,
+        description="optional LLM judge model (same engine), asked Yes/No as "
+        "s1's data/grading.txt, when the grader cannot decide",
+    )
 
 
 class DomainsConfig(ModelStepConfig):
@@ -150,19 +149,87 @@ class DomainsConfig(ModelStepConfig):
     max_tokens: int = Field(256, ge=8)
 
 
+class PreselectRule(Strict):
+    """Rows taken before the diversity sampling (s1's data/filter.ipynb, cell 14: teacher-correct GPQA
+    and AIME questions, and teacher-correct MATH questions thinking longer than 5,600 tokens)."""
+
+    sources: list[str] = Field(..., min_length=1, description="source names (the spec's sources.*.name)")
+    teacher_correct: bool = Field(True, description="only rows whose teacher attempt was graded correct")
+    thinking_tokens_over: int | None = Field(
+        None,
+        ge=0,
+        description="only rows whose thinking is longer "
+        "than this many target-tokenizer tokens (s1: 5600 for MATH)",
+    )
+
+
+class NotebookMix(Strict):
+    """filter.ipynb's later domain weighting: after ``after`` picks, domains are drawn from a mix of
+    the domain distributions of ``weights``' sources (s1: AIME 1, GPQA 0.5) instead of uniformly."""
+
+    after: int = Field(
+        700, ge=0, description="picks (pre-selection included) drawn uniformly first (s1: 700)"
+    )
+    weights: dict[str, float] = Field(
+        ...,
+        min_length=1,
+        description="source name -> weight of its domain distribution (s1: {aime: 1.0, gpqa: 0.5})",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(w <= 0 for w in v.values()):
+            raise ValueError("every weight must be above 0")
+        return v
+
+
 class SelectConfig(Strict):
     """Quality, difficulty and diversity selection (s1 paper section 2), or an ablation."""
 
     n: int = Field(1000, ge=1, description="questions to select (s1K: 1000)")
-    strategy: Strategy = Field("s1", description="s1 | random | diversity-only | longest | full")
+    strategy: Strategy = Field(
+        "s1",
+        description="s1 (the paper's Algorithm 1) | s1-notebook (filter.ipynb: "
+        "Algorithm 1, then the 'mix' domain weighting) | random | diversity-only | "
+        "longest | full",
+    )
     seed: int = Field(0, ge=0)
-    tokenizer: str = Field("Qwen/Qwen2.5-32B-Instruct", description="measures trace length (the target "
-                           "model's; s1: data/tokenization.py)")
-    keep_sources: list[str] = Field(default_factory=list, description="pre-selection: every row of these "
-                                    "sources that passes the filters is selected first")
+    tokenizer: str = Field(
+        "Qwen/Qwen2.5-32B-Instruct",
+        description="measures trace length (the target model's; s1: data/tokenization.py)",
+    )
+    keep_sources: list[str] = Field(
+        default_factory=list,
+        description="every row of these sources that "
+        "passes the filters is selected first (no correctness or length condition)",
+    )
+    preselect: list[PreselectRule] = Field(
+        default_factory=list,
+        description="rows taken before the diversity sampling (s1's filter.ipynb; see PreselectRule)",
+    )
+    mix: NotebookMix | None = Field(None, description="the domain weighting of strategy s1-notebook")
+    columns: Literal["s1k", "s1k-1.1"] = Field(
+        "s1k",
+        description="the selection's column names: s1K's "
+        "(thinking_trajectories, attempt) or s1K-1.1's "
+        "(deepseek_thinking_trajectory, deepseek_attempt)",
+    )
     allow_asymptote: bool = Field(False, description="keep questions with Asymptote ([asy]) figures")
-    asymptote_sources: list[str] = Field(default_factory=list, description="sources whose Asymptote figures "
-                                         "are kept (s1's data/filter.ipynb kept them for its AIME source)")
+    asymptote_sources: list[str] = Field(
+        default_factory=list,
+        description="sources whose Asymptote figures "
+        "are kept (s1's data/filter.ipynb kept them for its AIME source)",
+    )
+
+    @model_validator(mode="after")
+    def _mix(self) -> "SelectConfig":
+        if (self.strategy == "s1-notebook") != (self.mix is not None):
+            raise ValueError(
+                "strategy s1-notebook needs 'mix' (e.g. {after: 700, weights: {aime: 1.0, gpqa: 0.5}}),"
+                " and 'mix' is for strategy s1-notebook only"
+            )
+        return self
 
 
 class CurateSpec(JobSpec):
@@ -170,9 +237,11 @@ class CurateSpec(JobSpec):
 
     stage: str = "curate"
     out: Path = Field(..., description="the curation folder: every step's dataset, rejects and reports")
-    steps: list[StepName] = Field(default_factory=lambda: list(STEPS), min_length=1,
-                                  description="steps to run, in pipeline order")
+    steps: list[StepName] = Field(
+        default_factory=lambda: list(STEPS), min_length=1, description="steps to run, in pipeline order"
+    )
     sources: list[SourceConfig] = Field(default_factory=list)
+    collect: CollectConfig = Field(default_factory=CollectConfig)
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
     attempts: AttemptsConfig = Field(default_factory=AttemptsConfig)
@@ -194,10 +263,23 @@ class CurateSpec(JobSpec):
         if len(set(names)) != len(names):
             raise FieldError("sources", f"source names must be unique, got {names}")
         if self.traces.model and self.traces.from_fields:
-            raise FieldError("traces", "give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' "
-                             "own traces), not both")
+            raise FieldError(
+                "traces",
+                "give 'traces.model' (a teacher) or 'traces.from_fields' (the rows' own traces), not both",
+            )
+        known = set(names)
+        named = (
+            [("select.keep_sources", self.select.keep_sources)]
+            + [(f"select.preselect.{i}.sources", r.sources) for i, r in enumerate(self.select.preselect)]
+            + ([("select.mix.weights", list(self.select.mix.weights))] if self.select.mix else [])
+        )
+        for where, wanted in named:
+            if known and (unknown := sorted(set(wanted) - known)):
+                raise FieldError(where, f"unknown sources {unknown} (the spec's sources: {', '.join(names)})")
         if "traces" in self.steps and not (self.traces.model or self.traces.from_fields):
-            raise FieldError("traces", "the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'")
+            raise FieldError(
+                "traces", "the traces step needs 'traces.model' (the teacher) or 'traces.from_fields'"
+            )
         return self
 
     def is_model_step(self, step: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rich.table import Table
+from s1slurm.core.table_fit import FittedTable
 
 
 @dataclass
@@ -55,12 +55,13 @@ class DemoView:
         if detail is not None:
             s.detail = detail
 
-    def table(self) -> Table:
-        t = Table(title=self.title, title_justify="left", expand=False)
+    def table(self) -> FittedTable:
+        """The live table: it fits the terminal (the progress wraps; nothing is cut)."""
+        t = FittedTable(title=self.title, title_justify="left", expand=False)
         t.add_column("step")
         t.add_column("state")
-        t.add_column("time", justify="right")
-        t.add_column("progress")
+        t.add_column("time", justify="right", priority=1)
+        t.add_column("progress", wrap=True, min_width=20)
         colours = {"done": "green", "running": "yellow", "failed": "red", "waiting": "dim"}
         for s in self.steps:
             c = colours.get(s.state, "white")

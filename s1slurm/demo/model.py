@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 
@@ -44,7 +44,7 @@ class TinyLlama:
             raise ValueError("the demo model needs attention heads of size 64 (vLLM CPU)")
 
 
-def build_tokenizer(texts: Iterable[str], vocab_size: int) -> "object":
+def build_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     """A byte-level BPE tokenizer trained on ``texts``, digits always single tokens, ChatML specials.
 
     Returns a ``transformers.PreTrainedTokenizerFast`` with the chat template set.
@@ -83,7 +83,7 @@ def build_model_folder(folder: Path, texts: Iterable[str], shape: TinyLlama = Ti
         vocab_size=len(tokenizer), hidden_size=shape.hidden_size, intermediate_size=shape.intermediate_size,
         num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.heads,
         head_dim=shape.hidden_size // shape.heads, max_position_embeddings=shape.max_positions,
-        rope_theta=10000.0, tie_word_embeddings=True,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, tie_word_embeddings=True,
         bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config)

@@ -1,8 +1,7 @@
 """Benchmarks: AIME24, MATH500, GPQA Diamond or a local JSON Lines file, loaded as :class:`Question`.
 
-Every benchmark is read through ``datasets``: a local file with ``load_dataset("json"|"csv"|...,
-data_files=...)``, a hub dataset (or a local dataset folder) with ``load_dataset(hub_id, config,
-split=...)``. Gated datasets (GPQA) use the user's own Hugging Face token through the normal
+Every benchmark is read by :func:`s1slurm.core.dataload.load_table`: a local data file, a dataset
+folder or a hub dataset. Gated datasets (GPQA) use the user's own Hugging Face token through the normal
 ``huggingface_hub`` mechanisms (``HF_TOKEN`` or ``hf auth login``); nothing here handles tokens.
 
 GPQA must never appear in plain text in reports or logs: its questions carry ``meta["redact"] =
@@ -21,19 +20,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from s1slurm.core.errors import ConfigError, MissingDependencyError, S1SlurmError
-from s1slurm.core.jsonl import first_bad_line
+from s1slurm.core.dataload import Table, is_hub_id, load_table
+from s1slurm.core.errors import ConfigError, S1SlurmError
 from s1slurm.eval.prompts import PROMPT_TEMPLATES, template_text
 
 Kind = Literal["math", "aime", "mcq"]
-BenchmarkName = Literal["aime24", "math500", "gpqa_diamond", "jsonl"]
+BenchmarkName = Literal["aime24", "aime24_h4", "math500", "gpqa_diamond", "jsonl"]
 
 # Instruction prompts are named templates (s1slurm.eval.prompts); the default is the bare question.
 MATH_TEMPLATE = PROMPT_TEMPLATES["boxed"]
 MCQ_TEMPLATE = PROMPT_TEMPLATES["mcq_boxed"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.+-]{1,100}$")
-_LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
 @dataclass
@@ -49,8 +47,14 @@ class _Preset:
 # when ``choices`` is given), choices (a list column with every choice), incorrect_1..N (columns of
 # wrong choices, for GPQA-style records), kind (a per-record kind column).
 _PRESETS: dict[str, _Preset] = {
-    "aime24": _Preset("HuggingFaceH4/aime_2024", None, "train", "aime",
-                      {"id": "id", "question": "problem", "answer": "answer"}),
+    # s1 reports AIME24 on simplescaling/aime24_nofigures (eval/commands.sh; its task yaml reads the
+    # "train" split, and its utils.py the "problem" (or "question") and "answer" columns; the card
+    # names no id column, so ids are the records' positions unless the data has "id")
+    "aime24": _Preset("simplescaling/aime24_nofigures", None, "train", "aime",
+                      {"question": "problem", "answer": "answer"}),
+    # the earlier default, kept by name: HuggingFaceH4/aime_2024 (id, problem, solution, answer, url, year)
+    "aime24_h4": _Preset("HuggingFaceH4/aime_2024", None, "train", "aime",
+                         {"id": "id", "question": "problem", "answer": "answer"}),
     "math500": _Preset("HuggingFaceH4/MATH-500", None, "test", "math",
                        {"id": "unique_id", "question": "problem", "answer": "answer"}),
     "gpqa_diamond": _Preset("Idavidrein/gpqa", "gpqa_diamond", "train", "mcq",
@@ -172,7 +176,7 @@ def load_benchmark(cfg: BenchmarkConfig, seed: int = 0, *, source: str = "<spec>
     id_col = _id_column(cfg, rows)
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    for index, row in enumerate(rows):
+    for index, row in enumerate(rows.records):
         if cfg.limit is not None and len(questions) >= cfg.limit:
             break
         q = _question(cfg, fields, id_col, index, row, seed, where)
@@ -216,73 +220,35 @@ def reads_hub(cfg: BenchmarkConfig) -> bool:
     """Whether loading this benchmark asks the Hugging Face hub (no local file or dataset folder)."""
     if cfg.path is not None:
         return False
-    hub_id = cfg.hub_id or _PRESETS[cfg.name].hub_id
-    return not Path(hub_id).expanduser().is_dir()
+    return is_hub_id(cfg.hub_id or _PRESETS[cfg.name].hub_id)
 
 
-def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Any, _Where]:
-    try:
-        import datasets
-        from datasets.exceptions import DatasetNotFoundError
-    except ImportError:  # pragma: no cover - datasets is part of the eval extras
-        raise MissingDependencyError("datasets", "eval") from None
+def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Table, _Where]:
     preset = _PRESETS[cfg.name]
     label = cfg.effective_label
-    if cfg.path is not None:
-        path = Path(cfg.path).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"benchmark '{label}': data file {str(path)!r} not found", file=source,
-                              field="path", expected="an existing local data file")
-        builder = _LOCAL_FORMATS.get(path.suffix.lower())
-        if builder is None:
-            raise ConfigError(f"benchmark '{label}': cannot read {path.name!r}", file=source, field="path",
-                              expected=f"a file ending in {', '.join(_LOCAL_FORMATS)}")
-        try:
-            rows = datasets.load_dataset(builder, data_files=str(path), split="train")
-        except Exception as e:  # datasets wraps parse errors in several exception types
-            raise ConfigError(f"cannot read data: {_bad_line(path) or _root_cause(e, cfg.redact)}",
-                              file=str(path), expected="one JSON object per line" if builder == "json"
-                              else f"a valid {builder} file") from None
-        return rows, _Where(str(path), path)
-    hub_id = cfg.hub_id or preset.hub_id
-    hub_config = cfg.hub_config or preset.hub_config
-    split = cfg.split or preset.split
+    hint = ("GPQA is gated: accept its terms on huggingface.co/datasets/Idavidrein/gpqa and log in "
+            "(hf auth login, or set HF_TOKEN)" if cfg.name == "gpqa_diamond" else "")
     try:
-        rows = datasets.load_dataset(hub_id, hub_config, split=split)
-    except DatasetNotFoundError as e:
-        hint = (" GPQA is gated: accept its terms on huggingface.co/datasets/Idavidrein/gpqa and log in "
-                "(hf auth login, or set HF_TOKEN)." if cfg.name == "gpqa_diamond" else "")
-        raise ConfigError(f"benchmark '{label}': dataset {hub_id!r} not available: {e}.{hint}",
-                          file=source, field="hub_id") from None
-    except (ValueError, FileNotFoundError) as e:  # unknown config or split, missing data files
-        raise ConfigError(f"benchmark '{label}': cannot load {hub_id!r} (config {hub_config!r}, "
-                          f"split {split!r}): {e}", file=source, field="hub_id") from None
-    except (OSError, ConnectionError) as e:
-        raise S1SlurmError(f"benchmark '{label}': cannot reach {hub_id!r}: {e} (set 'path' to a "
-                           f"local copy, or HF_DATASETS_OFFLINE=1 to use the local cache)") from None
-    return rows, _Where(f"{hub_id} (split {split})", None)
-
-
-def _root_cause(e: BaseException, redact: bool) -> str:
-    """The innermost error's type and message (pyarrow's may quote a row: only its type when the
-    data must stay hidden)."""
-    while e.__cause__ is not None or e.__context__ is not None:
-        e = e.__cause__ or e.__context__  # type: ignore[assignment]
-    return type(e).__name__ if redact else f"{type(e).__name__}: {str(e)[:300]}"
-
-
-def _bad_line(path: Path) -> str | None:
-    """The first bad line of a JSON Lines (or line-per-object .json) file, if that is the cause."""
-    if path.suffix.lower() not in (".jsonl", ".json"):
-        return None
-
-    return first_bad_line(path)
+        if cfg.path is not None:
+            table = load_table(str(cfg.path), field="path", file=source, redact=cfg.redact)
+        else:
+            table = load_table(cfg.hub_id or preset.hub_id, field="hub_id", file=source,
+                               config=cfg.hub_config or preset.hub_config, split=cfg.split or preset.split,
+                               redact=cfg.redact, hint=hint, local_field="path")
+    except ConfigError as e:
+        if e.file != source:  # the data file itself is at fault: name it, as the loader did
+            raise
+        raise ConfigError(f"benchmark '{label}': {e.detail}", file=source, field=e.field,
+                          expected=e.expected) from None
+    except S1SlurmError as e:  # the hub out of reach: say which benchmark
+        raise S1SlurmError(f"benchmark '{label}': {e}") from None
+    return table, _Where(table.where, table.path)
 
 
 def _id_column(cfg: BenchmarkConfig, rows: Any) -> str | None:
     """The id column: the mapped one when the data has it (or the user set it), else ``id`` or
     ``unique_id`` when present, else None (question ids are then record indices)."""
-    columns = set(rows.column_names)
+    columns = set(rows.columns)
     if "id" in cfg.fields:
         return cfg.fields["id"]  # set explicitly: must exist (checked per record)
     for candidate in (cfg.effective_fields.get("id"), "id", "unique_id"):

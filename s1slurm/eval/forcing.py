@@ -14,6 +14,9 @@ rules:
   thinking ends by budget;
 * with ``min_mode: suppress`` the engine itself may not emit an end-of-thinking token before the
   minimum (vLLM's ``min_tokens``, as s1's ``min_tokens_thinking``): nothing is appended;
+* the round that continues after a suppressed end must generate at least one token before the
+  model's end-of-thinking token ids can end it (s1 sets ``min_tokens=1`` whenever
+  ``thinking_n_ignore`` is given, vllm_causallms.py), so an empty ignore string cannot end at once;
 * a round that reaches the cap without a delimiter ends thinking by budget.
 
 The answer phase appends the answer delimiter (after a budget end: a newline first unless the
@@ -35,18 +38,9 @@ from typing import Any, Hashable, Sequence
 from s1slurm.eval.engines.base import (Engine, Generation, Request, StopMatch, StopRule, StopScanner,
                                        derive_seed)
 from s1slurm.eval.records import BudgetSetting
+from s1slurm.models.delimiters import DelimiterText
 
 AUTO_ANSWER_ROOM = 100  # s1 (lm-evaluation-harness fork, vllm_causallms.py): "Leave 100 tokens for answer"
-
-@dataclass(frozen=True)
-class DelimiterText:
-    """The strings that frame thinking and answer (s1's defaults)."""
-
-    thinking_start: str = "<|im_start|>think\n"
-    thinking_end: tuple[str, ...] = ("<|im_start|>",)  # s1's until_thinking: one token
-    answer_start: str = "<|im_start|>answer\n"
-    final_answer: str = "Final Answer:"
-
 
 def encode(tokenizer: Any, text: str) -> tuple[int, ...]:
     """Token ids of ``text`` alone (no BOS/EOS added)."""
@@ -72,6 +66,7 @@ class Forcing:
         self.final_answer = encode(tokenizer, delimiters.final_answer)
         self.newline = encode(tokenizer, "\n")
         eos = tuple(eos_ids)
+        self.eos_ids = eos
         single = []  # single-token delimiters also stop as ids (engines check those cheaply)
         for d in delimiters.thinking_end:
             ids = encode(tokenizer, d)
@@ -89,6 +84,15 @@ class Forcing:
         self.top_p = top_p
         self._ignore: dict[str, tuple[int, ...]] = {}
 
+    def with_delimiters(self, delimiters: DelimiterText | None = None,
+                        temperature: float | None = None) -> "Forcing":
+        """The same tokenizer, model end of turn and answer settings with other delimiters (the
+        step-conditional format of a model trained with step delimiters) or another temperature
+        (rejection sampling's); None keeps this one's."""
+        return Forcing(self.tokenizer, eos_ids=self.eos_ids, max_model_len=self.max_model_len,
+                       delimiters=delimiters or self.delimiters, max_answer_tokens=self.max_answer_tokens,
+                       temperature=self.temperature if temperature is None else temperature, top_p=self.top_p)
+
     def ignore_ids(self, text: str) -> tuple[int, ...]:
         if text not in self._ignore:
             self._ignore[text] = encode(self.tokenizer, text)
@@ -105,7 +109,19 @@ class Forcing:
         if system_prompt is not None:
             messages.insert(0, {"role": "system", "content": system_prompt})
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return encode(self.tokenizer, text) + self.thinking_start
+        left = self._opening_left(text)
+        return encode(self.tokenizer, text) + (self.thinking_start if left == self.delimiters.thinking_start
+                                               else encode(self.tokenizer, left))
+
+    def _opening_left(self, template_text: str) -> str:
+        """The part of the thinking delimiter the chat template has not written already: templates of
+        R1 distills and Qwen3 end the generation prompt with ``<think>\n`` themselves."""
+        start = self.delimiters.thinking_start
+        for k in range(len(start), 0, -1):
+            # only the whole tag counts (a template ending in "\n" has not opened thinking)
+            if start[:k].strip() == start.strip() and template_text.endswith(start[:k]):
+                return start[k:]
+        return start
 
     def cap(self, setting: BudgetSetting, prompt_len: int) -> int:
         """Most thinking tokens a sample may have: the setting's max and the room in the context."""
@@ -226,8 +242,10 @@ def trace(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
                             max_tokens=caps[i] - len(state.ids), stop=stop,
                             seed=derive_seed(samples[i].seed, "think", len(rounds[i])),
                             temperature=forcing.temperature, top_p=forcing.top_p,
-                            min_tokens=(max(0, min(setting.min_thinking_tokens, caps[i]) - len(state.ids))
-                                        if suppress else 0))
+                            min_tokens=max(
+                                (max(0, min(setting.min_thinking_tokens, caps[i]) - len(state.ids))
+                                 if suppress else 0),
+                                1 if state.forced else 0))
                     for i, state in pending]
         for (i, state), gen in zip(pending, engine.generate(requests)):
             rounds[i].append(_round(gen, len(state.ids), scanner))

@@ -43,10 +43,14 @@ class ConditionPrompts(Strict):
 
     token: str = Field("{question}\n\nThink for up to {tokens} tokens.",
                        description="token-conditional control; {tokens}: the stated budget")
-    step: str = Field("{question}\n\nThink for up to {steps} steps (each step is about {step_tokens} "
-                      "tokens).", description="step-conditional control; {steps}, {step_tokens}")
+    # s1 eval/lm-evaluation-harness/lm_eval/tasks/aime/utils.py line 12 (PROMPTSTEP)
+    step: str = Field("{question}\n\nThink for up to {steps} steps.",
+                      description="step-conditional control (the paper's); {steps}")
+    step_injected: str = Field("{question}\n\nThink for up to {steps} steps (each step is about "
+                               "{step_tokens} tokens).",
+                               description="injected steps (not the paper's); {steps}, {step_tokens}")
     step_marker: str = Field("\n{left} steps left\n",
-                             description="appended to the thinking after each step; {left}: steps left")
+                             description="injected steps: appended after each step; {left}: steps left")
     short: str = Field("{question}\n\nAnswer after a short amount of thinking. Do not spend excessive "
                        "time double-checking your work.", description="class-conditional: short")
     long: str = Field("{question}\n\nAnswer after a long amount of thinking. If you feel like you are "
@@ -54,7 +58,7 @@ class ConditionPrompts(Strict):
                       "are absolutely sure that you have the correct answer.",
                       description="class-conditional: long")
 
-    @field_validator("token", "step", "short", "long")
+    @field_validator("token", "step", "step_injected", "short", "long")
     @classmethod
     def _has_question(cls, v: str) -> str:
         if "{question}" not in v:
@@ -70,9 +74,9 @@ def conditioned(question: str, setting: BudgetSetting, prompts: ConditionPrompts
     kind, _ = setting.prompt_variant
     if kind == "tokens":
         text = p.token.replace("{tokens}", str(setting.stated_tokens))
-    elif kind == "steps":
-        text = p.step.replace("{steps}", str(setting.stated_steps)).replace(
-            "{step_tokens}", str(setting.step_tokens))
+    elif kind in ("steps", "steps_injected"):
+        text = (p.step if kind == "steps" else p.step_injected).replace(
+            "{steps}", str(setting.stated_steps)).replace("{step_tokens}", str(setting.step_tokens))
     elif kind == "class":
         text = p.short if setting.thinking_class == "short" else p.long
     else:

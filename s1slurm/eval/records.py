@@ -10,9 +10,17 @@ ThinkingEnd = Literal["natural", "budget"]
 
 
 METHODS = ("max", "ignore", "min", "none", "token_conditional", "token_conditional_forced",
-           "step_conditional", "step_conditional_forced", "class_conditional", "rejection")
-"""Families of settings (curves of the report). The last six are the s1 paper's other test-time
-methods (section 4 and Table 3 of the paper); see :mod:`s1slurm.eval.methods`."""
+           "step_conditional", "step_conditional_forced", "class_conditional", "rejection",
+           "step_injected", "step_injected_forced")
+"""Families of settings (curves of the report). ``token_conditional`` .. ``rejection`` are the s1
+paper's other test-time methods (section 4 and Table 3 of the paper); ``step_injected*`` is a
+variant for models never trained with step delimiters, not the paper's; see
+:mod:`s1slurm.eval.methods`."""
+
+NOT_THE_PAPERS = {"step_injected": "not the paper's", "step_injected_forced": "not the paper's"}
+"""Methods shown with this note wherever they appear (report tables, plots, docs)."""
+
+STEP_SOURCES = ("model", "injected")
 
 MIN_MODES = ("append", "suppress")
 THINKING_CLASSES = ("short", "long")
@@ -33,9 +41,14 @@ class BudgetSetting:
     The other test-time methods of the paper add: ``stated_tokens`` (token-conditional control:
     the budget written in the prompt), ``stated_steps``/``step_tokens`` (step-conditional control:
     thinking in steps of about ``step_tokens`` tokens, the steps left stated after each),
-    ``thinking_class`` (class-conditional control: ``short`` or ``long``) and ``max_tries``
-    (rejection sampling: sample until the thinking ends within ``max_thinking_tokens``, at most
-    that many tries).
+    ``thinking_class`` (class-conditional control: ``short`` or ``long``) and, for ``method:
+    rejection``, ``max_tries`` (sample until the thinking ends within ``max_thinking_tokens``; 0:
+    no limit, as s1; with a limit, a sample that never fits is recorded as not accepted).
+
+    Step-conditional control has two sources of steps: ``model`` (the paper's: a model trained
+    with step delimiters writes ``<|im_start|>N steps left`` itself; ``stop_at_zero`` ends
+    thinking where it writes ``<|im_start|>0``, s1's ``until_thinking``) and ``injected`` (not the
+    paper's: rounds of ``step_tokens`` tokens with the steps left written in by us).
     """
 
     max_thinking_tokens: int | None = None
@@ -49,6 +62,9 @@ class BudgetSetting:
     step_tokens: int = 100
     thinking_class: str | None = None
     max_tries: int = 0
+    step_source: str = "model"
+    stop_at_zero: bool = False
+    temperature: float | None = None    # sampling temperature of this setting (None: the spec's)
 
     def __post_init__(self) -> None:
         if self.max_thinking_tokens is not None and self.max_thinking_tokens < 0:
@@ -63,25 +79,36 @@ class BudgetSetting:
             raise ValueError(f"thinking_class must be one of {THINKING_CLASSES}")
         if self.step_tokens < 1 or self.max_tries < 0:
             raise ValueError("step_tokens must be >= 1 and max_tries >= 0")
-        if self.max_tries and self.max_thinking_tokens is None:
-            raise ValueError("rejection sampling (max_tries) needs max_thinking_tokens")
+        if (self.max_tries or self.method == "rejection") and self.max_thinking_tokens is None:
+            raise ValueError("rejection sampling needs max_thinking_tokens")
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if self.step_source not in STEP_SOURCES:
+            raise ValueError(f"step_source must be one of {STEP_SOURCES}")
 
     @property
     def label(self) -> str:
         """A short, stable name, e.g. ``max=512`` or ``ignore=2,max=4096``; the other methods add
-        their parameters in front (``tokens=2048,max=none``, ``steps=16``, ``class=short``,
+        their parameters in front (``tokens=2048,max=none``, ``steps=16,stop0,max=none``,
+        ``steps=16,injected,max=1600``, ``class=short``, ``reject,max=4000`` (no limit on tries) or
         ``reject=8,max=4000``). Labels of budget-forcing settings never change."""
         parts = []
         if self.stated_tokens is not None:
             parts.append(f"tokens={self.stated_tokens}")
         if self.stated_steps is not None:
             parts.append(f"steps={self.stated_steps}")
-            if self.step_tokens != 100:
-                parts.append(f"step_tokens={self.step_tokens}")
+            if self.step_source == "injected":
+                parts.append("injected")
+                if self.step_tokens != 100:
+                    parts.append(f"step_tokens={self.step_tokens}")
+            elif self.stop_at_zero:
+                parts.append("stop0")
         if self.thinking_class is not None:
             parts.append(f"class={self.thinking_class}")
-        if self.max_tries:
-            parts.append(f"reject={self.max_tries}")
+        if self.method == "rejection" or self.max_tries:
+            parts.append(f"reject={self.max_tries}" if self.max_tries else "reject")
+            if self.temperature is not None and self.temperature != 1.0:   # s1 sampled at temperature 1
+                parts.append(f"t={self.temperature:g}")
         if self.num_ignore:
             parts.append(f"ignore={self.num_ignore}")
         if self.ignore_string != "Wait" and (self.num_ignore or
@@ -102,6 +129,7 @@ class BudgetSetting:
         if self.stated_tokens is not None:
             return self.stated_tokens
         if self.stated_steps is not None:
+            # the paper (Appendix E.1, Control of Table 3): "100 tokens are an upper limit per step"
             return self.stated_steps * self.step_tokens
         return None
 
@@ -112,7 +140,7 @@ class BudgetSetting:
         if self.stated_tokens is not None:
             return ("tokens", self.stated_tokens)
         if self.stated_steps is not None:
-            return ("steps", self.stated_steps)
+            return ("steps" if self.step_source == "model" else "steps_injected", self.stated_steps)
         if self.thinking_class is not None:
             return ("class", THINKING_CLASSES.index(self.thinking_class))
         return ("bare", None)

@@ -15,19 +15,22 @@ from s1slurm.core.errors import ConfigError, FieldError
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.base import engine_version
 from s1slurm.eval.engines.settings import EngineSettings
-from s1slurm.eval.forcing import DelimiterText, Forcing
+from s1slurm.eval.forcing import Forcing
 from s1slurm.eval.prompts import ConditionPrompts, conditioned
 from s1slurm.eval.records import BudgetSetting
+from s1slurm.models.delimiters import PRESETS, DelimiterText, PresetName
 from s1slurm.models.resolve import is_smollm2, looks_local, resolve_model
 
 
 class Delimiters(Strict):
-    """Strings that frame thinking and the answer (defaults: the s1 format).
+    """Strings that frame thinking and the answer: a ``preset`` (``s1``, the default, or ``r1`` for
+    models that think in ``<think>...</think>``), each field overridable.
 
-    Thinking ends at the single token ``<|im_start|>`` (s1's ``until_thinking``), never at the
+    s1's thinking ends at the single token ``<|im_start|>`` (s1's ``until_thinking``), never at the
     two-token ``<|im_start|>answer``: a cap cannot fall between the two tokens and leave a stray
     ``<|im_start|>`` in the thinking."""
 
+    preset: PresetName = Field("s1", description="s1 (<|im_start|>think/answer) or r1 (<think>...</think>)")
     thinking_start: str = Field("<|im_start|>think\n", min_length=1,
                                 description="opens the assistant turn; thinking follows")
     thinking_end: list[str] = Field(["<|im_start|>"],
@@ -35,6 +38,17 @@ class Delimiters(Strict):
     answer_start: str = Field("<|im_start|>answer\n", min_length=1,
                               description="appended after thinking; the answer follows")
     final_answer: str = Field("Final Answer:", description="appended too when the budget cut thinking")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        # Fields not written in the spec come from the preset (an unknown preset is left to the field check).
+        if isinstance(data, dict) and data.get("preset") in PRESETS:
+            base = PRESETS[data["preset"]]
+            defaults = {"thinking_start": base.thinking_start, "thinking_end": list(base.thinking_end),
+                        "answer_start": base.answer_start, "final_answer": base.final_answer}
+            return {**defaults, **data}
+        return data
 
     @field_validator("thinking_end")
     @classmethod
@@ -71,20 +85,37 @@ class TokenConditional(Strict):
 
 
 class StepConditional(Strict):
-    """Step-conditional control: thinking in steps of about ``step_tokens`` tokens, the number of
-    steps stated in the prompt and the steps left stated after each step (s1's PROMPTSTEP).
-    ``budget_forcing: true`` ends thinking when no step is left (method
-    ``step_conditional_forced``); otherwise thinking may go on past the last step."""
+    """Step-conditional control, the number of steps stated in the prompt ("Think for up to N
+    steps.", s1's PROMPTSTEP).
+
+    ``source: model`` (the paper's, the default) needs a model trained to write its own step
+    delimiters (``<|im_start|>N steps left``, the paper's Figure 10; s1 evaluates
+    ``simplescaling/step-conditional-control``): thinking opens with ``<|im_start|>`` and, with
+    ``budget_forcing: true`` (method ``step_conditional_forced``), ends where the model writes
+    ``<|im_start|>0`` (s1 eval/commands.sh lines 70-74: ``until_thinking=<|im_start|>0``).
+    Without it the model ends its thinking itself. Delimiters are not counted as thinking tokens
+    by s1's count (the paper's Table 13).
+
+    ``source: injected`` is not the paper's method: for models never trained with step
+    delimiters, thinking runs in rounds of ``step_tokens`` tokens and the steps left are written
+    in after each; the forced variant caps thinking at steps x ``step_tokens`` (methods
+    ``step_injected`` / ``step_injected_forced``)."""
 
     method: Literal["step_conditional"]
     steps: list[int] = Field(..., min_length=1)
-    step_tokens: int = Field(100, ge=1, description="tokens per step (the paper: about 100)")
+    source: Literal["model", "injected"] = Field("model", description="model: the paper's; injected: not")
+    step_tokens: int = Field(100, ge=1, description="injected: tokens per step; model: the 100 tokens per "
+                             "step that Control allows (the paper, Appendix E.1)")
     budget_forcing: list[bool] = Field([False, True], min_length=1)
 
     def settings(self) -> list[BudgetSetting]:
+        if self.source == "model":
+            return [BudgetSetting(None, stated_steps=n, step_tokens=self.step_tokens, stop_at_zero=forced,
+                                  method="step_conditional_forced" if forced else "step_conditional")
+                    for forced in self.budget_forcing for n in self.steps]
         return [BudgetSetting(n * self.step_tokens if forced else None, stated_steps=n,
-                              step_tokens=self.step_tokens,
-                              method="step_conditional_forced" if forced else "step_conditional")
+                              step_tokens=self.step_tokens, step_source="injected",
+                              method="step_injected_forced" if forced else "step_injected")
                 for forced in self.budget_forcing for n in self.steps]
 
     @field_validator("steps")
@@ -97,7 +128,9 @@ class StepConditional(Strict):
 
 class ClassConditional(Strict):
     """Class-conditional control: a generic prompt asking for short or long thinking (s1's
-    PROMPTSHORT / PROMPTLONG), optionally under a cap for both classes."""
+    PROMPTSHORT / PROMPTLONG), optionally under a cap for both classes. The report scores its
+    Control as the paper does (Appendix E.1): "short" must think less and "long" more than the
+    bare prompt, so the sweep should also run the bare prompt (``max_thinking_tokens: [null]``)."""
 
     method: Literal["class_conditional"]
     classes: list[Literal["short", "long"]] = Field(["short", "long"], min_length=1)
@@ -109,17 +142,22 @@ class ClassConditional(Strict):
 
 
 class Rejection(Strict):
-    """Rejection sampling: sample thinking until it ends within the budget, at most ``max_tries``
-    times (s1's ``rejection_sample=true``, which has no cap; it sampled at temperature 1). A
-    sample that never fits is cut at the budget like budget forcing and recorded as not accepted."""
+    """Rejection sampling as s1 ran it (``rejection_sample=true``, temperature 1): thinking is
+    sampled again until it ends naturally within the budget, with no limit on tries by default.
+    ``max_tries`` sets a limit: a sample that never fits is then recorded as *not accepted*, with
+    no answer (graded as no answer and counted in the report) -- it is never cut and answered,
+    which would be budget forcing."""
 
     method: Literal["rejection"]
     max_thinking_tokens: list[int] = Field(..., min_length=1)
-    max_tries: int = Field(16, ge=1)
+    max_tries: int | None = Field(None, ge=1, description="null: until accepted (s1)")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of these settings (s1: "
+                               "temperature=1, eval/commands.sh 'Rejection sampling'); the spec's applies "
+                               "to the other methods")
 
     def settings(self) -> list[BudgetSetting]:
-        return [BudgetSetting(b, max_tries=self.max_tries, method="rejection")
-                for b in self.max_thinking_tokens]
+        return [BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection",
+                              temperature=self.temperature) for b in self.max_thinking_tokens]
 
     @field_validator("max_thinking_tokens")
     @classmethod
@@ -142,7 +180,8 @@ class Sweep(Strict):
     else the largest budget; with ``grid: true`` every (budget, num_ignore) pair instead. ``null``
     as a budget means no cap but the context. ``methods:`` adds the paper's other test-time
     methods (each block has ``method:`` token_conditional, step_conditional, class_conditional or
-    rejection). Settings with the same label are evaluated once.
+    rejection; step_conditional with ``source: injected`` is a variant that is not the paper's).
+    Settings with the same label are evaluated once.
     """
 
     max_thinking_tokens: list[int | None] = Field(default_factory=list)
@@ -244,7 +283,8 @@ class EvalSpec(EngineSettings, JobSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvalSpec":
-        if self.temperature == 0 and any(s.max_tries for s in self.settings()):
+        if any(s.method == "rejection" and not (self.temperature if s.temperature is None else s.temperature)
+               for s in self.settings()):
             raise FieldError("temperature", "rejection sampling needs temperature > 0 (greedy decoding repeats the "
                              "same thinking at every try; s1 used temperature 1)")
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s1slurm.core.dataload import looks_local
 from s1slurm.core.errors import ConfigError
 from s1slurm.models.smollm2 import smollm2_folder
 
@@ -16,14 +17,9 @@ def is_smollm2(name: str) -> bool:
     return name.split(":")[0] == SMOLLM2
 
 
-def looks_local(model: str) -> bool:
-    """A model name that means a local folder: an existing path, or one written like a path."""
-    return (Path(model).expanduser().exists() or model.startswith(("/", "./", "../", "~"))
-            or model.count("/") > 1)
-
-
 def is_hub_id(name: str) -> bool:
-    """A hub id (``org/name``): neither the ``smollm2`` alias nor a local folder."""
+    """A hub id (``org/name``): neither the ``smollm2`` alias nor a local folder (the one rule of
+    :func:`s1slurm.core.dataload.looks_local`)."""
     return not is_smollm2(name) and not looks_local(name)
 
 

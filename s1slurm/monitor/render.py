@@ -13,9 +13,9 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
+from s1slurm.core.table_fit import FittedTable
 from s1slurm.launch.task_logs import task_logs, tail
 from s1slurm.launch.task_status import FAILURES, Failure, RunStatus, TaskStatus
 from s1slurm.monitor.progress import RunProgress
@@ -86,13 +86,21 @@ def scheduler_line(status: RunStatus) -> str:
     return " · ".join(parts)
 
 
-def status_table(status: RunStatus, max_rows: int | None = None) -> Table:
+_STATUS_COLUMNS: dict[str, dict[str, Any]] = {
+    "task": {}, "shard": {"wrap": True, "min_width": 20}, "job id": {"priority": 4},
+    "state": {"wrap": True, "min_width": 9}, "nodes": {"priority": 1, "wrap": True, "min_width": 8},
+    "elapsed": {"priority": 2}, "note": {"priority": 3, "wrap": True, "min_width": 20, "stack": True}}
+
+
+def status_table(status: RunStatus, max_rows: int | None = None) -> FittedTable:
     """One row per task: shard, job id, state, nodes, elapsed, note (the interesting ones first)."""
     m = status.manifest
-    table = Table(title=f"{m['run']} ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})",
-                  title_justify="left", caption=scheduler_line(status), caption_justify="left")
-    for col in ("task", "shard", "job id", "state", "nodes", "elapsed", "note"):
-        table.add_column(col, no_wrap=col != "note")
+    title = f"{m['run']} ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})"
+    table = FittedTable(title=title, title_justify="left", caption=scheduler_line(status),
+                        caption_justify="left")
+    # Narrow consoles: nodes and elapsed leave first, then the notes move under the table (never cut).
+    for col, fit in _STATUS_COLUMNS.items():
+        table.add_column(col, **fit)
     rows = status.tasks
     if max_rows is not None and len(rows) > max_rows:
         rows = sorted(rows, key=lambda t: (_key(t.state), t.index))[:max_rows]
@@ -245,11 +253,16 @@ def _rate(progress: RunProgress) -> str:
     return text + (f", {tokens:,.0f} tokens/s" if tokens is not None else "")
 
 
-def steps_table(steps: list[dict[str, Any]]) -> Table:
+_STEP_COLUMNS: dict[str, dict[str, Any]] = {
+    "step": {}, "stage": {"priority": 1}, "state": {}, "run": {"priority": 2},
+    "why": {"priority": 3, "wrap": True, "min_width": 24, "stack": True}}
+
+
+def steps_table(steps: list[dict[str, Any]]) -> FittedTable:
     """A pipeline's steps: stage, state, its run and why it is where it is."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("step", "stage", "state", "run", "why"):
-        table.add_column(col, no_wrap=col != "why")
+    table = FittedTable(box=None, pad_edge=False, header_style="bold")
+    for col, fit in _STEP_COLUMNS.items():
+        table.add_column(col, **fit)
     for s in steps:
         table.add_row(s["name"], s["stage"], Text(s["state"], style=STYLE.get(s["state"], "")),
                       s.get("run_name") or "-", s.get("why") or "")

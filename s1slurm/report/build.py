@@ -10,7 +10,7 @@ from typing import Sequence
 from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.folders import check_output_folder
 from s1slurm.core.errors import ConfigError, S1SlurmError
-from s1slurm.report.collect import Issues, find_missing, open_runs, plan_settings, read_records
+from s1slurm.report.collect import TOKEN_COUNTS, Issues, find_missing, open_runs, plan_settings, read_records
 from s1slurm.report.html import build_browser, render_html
 from s1slurm.report.metrics import QuestionStats, method_metrics, setting_metrics
 from s1slurm.report.plot import render_k_curves, render_plots
@@ -45,7 +45,7 @@ def default_out_dir(run_dirs: Sequence[Path | str], root: Path | str = "reports"
 
 
 def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bool = False,
-                 reference: str | None = None) -> ReportResult:
+                 reference: str | None = None, tokens: str | None = None) -> ReportResult:
     """Merge the records of ``run_dirs`` and write report.json, report.md, scaling.png/.svg and
     report.html into ``out_dir``.
 
@@ -54,13 +54,17 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     code 1, carrying ``.result``) after writing everything when the report is partial.
     ``reference`` may name the setting compared with the published budget-forcing figures:
     ``s1-32b@ignore=2,max=none`` (without it, only the ``max=none`` comparison is made).
+    ``tokens`` counts thinking tokens on the axis: ``generated`` ids or ``s1`` (s1's re-tokenized
+    count); by default s1's when a reference is given (the paper's figures use it), else generated.
     """
     ref = get_reference(reference)
     ref_setting = split_reference(reference)[1]
     runs = open_runs(run_dirs)
     out = check_output_folder(out_dir, field="--out")
     issues = Issues()
-    rec = read_records(runs, issues)
+    if tokens is not None and tokens not in TOKEN_COUNTS:
+        raise ConfigError(f"unknown token count {tokens!r}", field="--tokens", expected=" or ".join(TOKEN_COUNTS))
+    rec = read_records(runs, issues, tokens or ("s1" if ref is not None else "generated"))
     find_missing(runs, rec, issues)
     if len(rec) == 0:
         issues.warnings.insert(0, "no usable records were found in the given runs")
@@ -72,7 +76,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         out_dir=out, runs=runs, issues=issues, settings=settings,
         methods=method_metrics(settings, per_question), reference=ref, reference_setting=ref_setting,
         records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
-        engines=sorted(rec.engines | {r.engine for r in runs if r.engine}),
+        engines=sorted(rec.engines | {r.engine for r in runs if r.engine}), setting_extras=rec.extras,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if result.run_differences():
         issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())

@@ -154,6 +154,9 @@ class Records:
     gold: dict[tuple[int, int], str | None]               # (benchmark, question) -> gold answer
     models: set[str]
     engines: set[str]
+    # (benchmark, setting) -> averages of what some methods record besides thinking: answer_tokens,
+    # steps_used (step-conditional), tries and accepted (rejection sampling), for the paper comparison
+    extras: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.benchmark.shape[0])
@@ -191,8 +194,17 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
     return runs
 
 
-def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
-    """Merge every shard's records of every run, in the order given; the first copy of a key wins."""
+TOKEN_COUNTS = ("generated", "s1")
+"""How thinking tokens are counted on the report's axis: the ids the engine generated, or s1's count
+(the decoded thinking re-tokenized, step delimiters left out: ``extra.s1_thinking_tokens``, written
+by the eval stage; records without it keep their generated count)."""
+
+
+def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated") -> Records:
+    """Merge every shard's records of every run, in the order given; the first copy of a key wins.
+    ``tokens``: one of :data:`TOKEN_COUNTS`."""
+    s1_count = tokens == "s1"
+    sums: dict[tuple[str, str], dict[str, list[float]]] = {}
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
     cols: list[list[int]] = [[] for _ in range(9)]
     (cb, cs, cq, ci, cc, ct, cf, cu, ce) = cols
@@ -256,7 +268,11 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
                     ex = d["extracted_answer"]
                     c = d["correct"]
                     cb.append(b); cs.append(s); cq.append(q); ci.append(d["sample_index"])
-                    cc.append(-1 if c is None else int(c)); ct.append(d["thinking_tokens"])
+                    extra = d.get("extra") if s1_count else None
+                    n = extra.get("s1_thinking_tokens") if isinstance(extra, dict) else None
+                    _add_extras(sums.setdefault((d["benchmark"], d["setting"]), {}), d)
+                    cc.append(-1 if c is None else int(c))
+                    ct.append(n if type(n) is int and n >= 0 else d["thinking_tokens"])
                     cf.append(d["forced_continuations"]); cu.append(_END_VALUES[d["thinking_end"]])
                     ce.append(-1 if ex is None else A(ex))
                     m, e = d.get("model"), d.get("engine")
@@ -267,8 +283,21 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
     del first_seen
     arr = [np.asarray(c, dtype=np.int64) for c in cols]
     _dedupe_warnings(issues)
+    extras = {key: {name: v[0] / v[1] for name, v in per.items()} for key, per in sums.items()}
     return Records(*arr, benchmarks=B, settings=S, questions=Q, answers=A, setting_info=setting_info,
-                   gold=gold, models=models, engines=engines)
+                   gold=gold, models=models, engines=engines, extras=extras)
+
+
+def _add_extras(per: dict[str, list[float]], d: dict[str, Any]) -> None:
+    """Add one record's answer tokens, steps used, tries and acceptance to running [sum, count]s."""
+    extra = d.get("extra") if isinstance(d.get("extra"), dict) else {}
+    values = {"answer_tokens": d.get("answer_tokens"), "steps_used": extra.get("steps_used"),
+              "tries": extra.get("tries"), "accepted": extra.get("accepted")}
+    for name, v in values.items():
+        if isinstance(v, (int, float)) and not (name != "accepted" and isinstance(v, bool)):
+            acc = per.setdefault(name, [0.0, 0])
+            acc[0] += float(v)
+            acc[1] += 1
 
 
 def _malformed(issues: Issues, path: Path, lineno: int, error: str) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from s1slurm.eval.grading import answer_classes
 from s1slurm.eval.records import BudgetSetting
+from s1slurm.report.class_control import apply_class_control
 from s1slurm.report.collect import Records
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -335,6 +336,7 @@ def method_metrics(settings: Sequence[SettingMetrics],
             left_out_of_log=[m.setting for m in ms if m.avg_thinking_tokens <= 0]))
         if per_question is not None:
             _bootstrap_method(out[-1], ms, [per_question.get((bench, m.setting)) for m in ms])
+    apply_class_control(out, settings)  # the paper's rule for class-conditional control (Appendix E.1)
     out.sort(key=lambda m: (m.benchmark, m.method))
     return out
 

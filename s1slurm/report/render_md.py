@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from s1slurm.report.metrics import UNITS
+from s1slurm.report.reference_md import reference_card_md
 from s1slurm.report.text import (accuracy_ci, budget_text, control_text, curve_text, interval, issue_lines,
                                  maj_text, neighbour_text, num, run_line, with_interval)
 
@@ -77,7 +78,8 @@ def render_markdown(result: "ReportResult") -> str:
     rows = r.reference_rows()
     if r.reference is not None:
         named = r.reference_setting or "no setting named (add @SETTING to --reference)"
-        out += [f"## Reference: {r.reference.name}", "", f"Published figures ({r.reference.source}), "
+        out += [f"## Reference: {r.reference.name}", "", f"Published figures ({r.reference.source}, Table 1, "
+                "which ties them to no setting; the reproduction card below compares setting by setting), "
                 f"accuracy %, next to this report at named settings: with budget forcing at {named}; "
                 "without at max=none.", ""]
         out += table(["benchmark", "paper benchmark", f"{r.reference.name} with budget forcing",
@@ -88,6 +90,8 @@ def render_markdown(result: "ReportResult") -> str:
                        f"{num(x['accuracy'])} {interval(x['ci'])}" if x["accuracy"] is not None else "n/a",
                        num(x["without_budget_forcing"]), num(x["without_accuracy"]))
                       for x in rows])
+    if r.reference is not None:
+        out += reference_card_md(r, table)
     out += ["## Accuracy and thinking per setting", "",
             f"Accuracy: {UNITS['accuracy']}, with the {UNITS['ci']}. maj@k: majority vote over the k "
             "samples of each question. Over max / under min: samples whose thinking tokens exceed the "

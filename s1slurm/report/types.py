@@ -11,7 +11,7 @@ from typing import Any
 import s1slurm
 from s1slurm.report.collect import Issues, RunInfo
 from s1slurm.report.metrics import UNITS, MethodMetrics, SettingMetrics
-from s1slurm.report.reference import NO_FORCING_SETTING, Reference
+from s1slurm.report.reference import NO_FORCING_SETTING, Reference, card_rows, method_rows
 
 SCHEMA = "s1slurm.report/2"
 FILES = ("report.json", "report.md", "scaling.png", "scaling.svg", "curves_k.png", "curves_k.svg",
@@ -35,6 +35,8 @@ class ReportResult:
     created: str
     version: str = s1slurm.__version__
     reference_setting: str | None = None     # compared with the reference's budget-forcing figures
+    # (benchmark, setting) -> averaged answer_tokens, steps_used, tries, accepted (collect.Records.extras)
+    setting_extras: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -85,5 +87,7 @@ class ReportResult:
             "settings": [m.to_dict() for m in self.settings],
             "methods": [m.to_dict() for m in self.methods],
             "reference": ({**self.reference.to_dict(), "setting": self.reference_setting,
-                           "rows": self.reference_rows()} if self.reference else None),
+                           "rows": self.reference_rows(),
+                           "card": card_rows(self.reference, self.settings, self.setting_extras),
+                           "table3": method_rows(self.reference, self.methods)} if self.reference else None),
         }

@@ -68,8 +68,9 @@ class Stage(ABC, Generic[SpecT]):
         submission always runs them.
         """
 
-    def plan_text(self, spec: SpecT, profile: Profile) -> str | None:
-        """A readable resource plan of the spec on ``profile`` (printed by ``submit --dry-run``)."""
+    def plan_text(self, spec: SpecT, profile: Profile, width: int | None = None) -> str | None:
+        """A readable resource plan of the spec on ``profile`` (printed by ``submit --dry-run`` and
+        ``plan``), laid out for a terminal ``width`` columns wide when given."""
         return None
 
     def resources(self, spec: SpecT, profile: Profile) -> Profile:

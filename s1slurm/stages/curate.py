@@ -117,7 +117,7 @@ class CurateStage(Stage[CurateSpec]):
             updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
         return profile.merged(updates, source=f"curate step {step}")
 
-    def plan_text(self, spec: CurateSpec, profile: Profile) -> str | None:
+    def plan_text(self, spec: CurateSpec, profile: Profile, width: int | None = None) -> str | None:
         cur = curation(spec)
         step = pending_step(spec)
         done = [s for s in spec.steps if cur.is_done(s)]

@@ -137,7 +137,7 @@ class EvalStage(Stage[EvalSpec]):
                     raise (e.in_file(str(spec_path)) if e.file is None else e) from None
         self.resources(spec, profile)
 
-    def plan_text(self, spec: EvalSpec, profile: Profile) -> str | None:
+    def plan_text(self, spec: EvalSpec, profile: Profile, width: int | None = None) -> str | None:
         """What a dry run skipped (offline), so that nobody mistakes it for a full check."""
         if not self._skipped:
             return None

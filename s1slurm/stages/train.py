@@ -188,16 +188,17 @@ class TrainStage(Stage[TrainSpec]):
         raise ConfigError(f"{text}; --force submits anyway\n{breakdown}\n", file=file, field=field,
                           expected=expected)
 
-    def plan_text(self, spec: TrainSpec, profile: Profile) -> str | None:
-        """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped."""
+    def plan_text(self, spec: TrainSpec, profile: Profile, width: int | None = None) -> str | None:
+        """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped
+        (``width``: laid out for a terminal that wide, see :func:`s1slurm.train.cost_estimate.render`)."""
         est, note = getattr(self, "estimate", None), None
         if est is None:
-
             est, note = estimate_for(spec, profile, TrainPlan.build(spec, profile),
                                      offline=hub.offline_reason(), file=None)
         notes = list(dict.fromkeys([*getattr(self, "notes", []), *([note] if note else [])]))
         text = render(est, gpu_memory_gb=profile.gpu_memory_gb,
-                      signal_delay_s=profile.signal_delay_s if profile.executor == "slurm" else None) \
+                      signal_delay_s=profile.signal_delay_s if profile.executor == "slurm" else None,
+                      width=width) \
             if est is not None else "Training plan: not available (the model's shape is unknown)"
         return text + "".join(f"\n  note: {n}" for n in notes)
 

@@ -260,21 +260,36 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: float | None = None) -> str:
-    """The plan as text: the memory table, times, checkpoint, margin and the assumptions."""
+def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: float | None = None,
+           width: int | None = None) -> str:
+    """The plan as text: the memory table, times, checkpoint, margin and the assumptions.
+
+    ``width``: lay the memory table out for a terminal that many columns wide (items and formulas
+    wrap); None: one line per row, for messages and logs.
+    """
     out = [f"Training plan: {e.model}, block {e.block_size}, per GPU", ""]
-    width = 96
-    for line in e.fixed:
-        out.append(f"  {line.item:<{width}} {line.gb:7.1f} GB   ({line.formula})")
-    out.append(f"  {'fixed part':<{width}} {e.fixed_gb:7.1f} GB")
-    for line in [*e.activations, e.loss]:
-        out.append(f"  {line.item:<{width}} {line.gb:7.1f} GB   ({line.formula})")
     verdict = ""
     if gpu_memory_gb:
         room = 1 - e.peak_gb / gpu_memory_gb
         verdict = (f" of {gpu_memory_gb:g} GB: " + (f"fits, {room:.0%} headroom" if room >= 0 else
                                                       f"does NOT fit ({-room:.0%} over)"))
-    out.append(f"  {'planned peak (at ' + e.peak_at + ')':<{width}} {e.peak_gb:7.1f} GB{verdict}")
+    rows = [*((x.item, x.gb, f"   ({x.formula})") for x in e.fixed), ("fixed part", e.fixed_gb, ""),
+            *((x.item, x.gb, f"   ({x.formula})") for x in [*e.activations, e.loss] if x is not None),
+            (f"planned peak (at {e.peak_at})", e.peak_gb, verdict)]
+    if width is None:
+        out += [f"  {item:<96} {gb:7.1f} GB{rest}" for item, gb, rest in rows]
+    else:
+        from rich.markup import escape
+
+        from s1slurm.core.table_fit import FittedTable, plain_text  # rich: only for a terminal
+
+        table = FittedTable(box=None, pad_edge=False, show_header=False)
+        table.add_column("item", wrap=True, min_width=24)
+        table.add_column("GB", justify="right")
+        table.add_column("how", wrap=True, min_width=16)
+        for item, gb, rest in rows:
+            table.add_row(escape(item), f"{gb:.1f} GB", escape(rest.strip()))
+        out += ["  " + line.rstrip() for line in plain_text(table, width - 2).splitlines()]
     out.append("")
     out.append(f"  tokens per step (global batch x block): {e.tokens_per_step}")
     out.append(f"  step time: {_duration(e.step_s_worst)} when a step's longest sequence fills the block, "

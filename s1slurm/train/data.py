@@ -7,7 +7,20 @@ Each record becomes one conversation, rendered by the model's own chat template:
 
 where ``answer`` is prefixed ``Answer: `` when it does not already contain it (as s1 did). Labels
 are ``-100`` on everything the template puts before the assistant's text (system message, user turn
-and the assistant header), so the loss is on the assistant turn only.
+and the assistant header), so the loss is on the assistant turn only ("We only train our model on
+the reasoning trace and the answer", the paper's Figure 10).
+
+The paper's conditional-control models (Appendix E.1, Figure 10) are trained on s1K in two more
+formats (``data.format``):
+
+* ``token_conditional``: the trace's length in tokens (this tokenizer's) is bucketed into powers of
+  two, rounded up, and the user turn ends "Think for up to N tokens." (a trace of 1025-2048
+  tokens: 2048); the assistant turn is s1's format;
+* ``step_conditional``: the trace is split into steps on double newlines; their number is bucketed
+  into powers of two and the user turn ends "Think for up to N steps."; the assistant turn opens
+  with ``<|im_start|>`` and each step is preceded by ``<|im_start|>K steps left`` counting down to
+  1 at the last step ("if counting down, the final step is always 1"), then
+  ``<|im_start|>answer``. The prompts are those of the evaluation (s1's PROMPTTOKEN/PROMPTSTEP).
 """
 
 from __future__ import annotations
@@ -17,42 +30,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from s1slurm.core.errors import ConfigError, MissingDependencyError
+from s1slurm.core.dataload import load_table, looks_local
+from s1slurm.core.errors import ConfigError
 from s1slurm.core.jsonl import first_bad_line
 from s1slurm.train.spec import DataSpec, FieldMap
 
 IGNORE_INDEX = -100
 THINK = "<|im_start|>think\n"
 ANSWER = "\n<|im_start|>answer\n"
-_LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+STEP_OPEN = "<|im_start|>"
+TOKEN_PROMPT = "{question}\n\nThink for up to {n} tokens."   # s1 aime/utils.py, PROMPTTOKEN
+STEP_PROMPT = "{question}\n\nThink for up to {n} steps."     # s1 aime/utils.py, PROMPTSTEP
 
 
 def is_local_source(source: str) -> bool:
-    """True when ``source`` names a local file (it exists, or ends like one) rather than a hub id."""
-    return Path(source).suffix.lower() in _LOCAL_FORMATS or Path(source).exists()
+    """True when ``source`` names a local file or folder rather than a hub id (the one rule of
+    :func:`s1slurm.core.dataload.looks_local`)."""
+    return looks_local(source)
 
 
 def load_records(spec: DataSpec) -> list[dict[str, Any]]:
-    """All records (the first ``limit`` ones when set) from a local file or a hub dataset."""
-    try:
-        import datasets
-    except ImportError:
-        raise MissingDependencyError("datasets", "train") from None
-    if Path(spec.source).is_dir():
-        # A hub dataset's snapshot, downloaded at submission (s1slurm.models.hub.download_dataset).
-        ds = datasets.load_dataset(str(Path(spec.source).resolve()), split=spec.split)
-    elif is_local_source(spec.source):
-        path = Path(spec.source)
-        fmt = _LOCAL_FORMATS.get(path.suffix.lower())
-        if fmt is None or not path.is_file():
-            raise ConfigError("not a readable .jsonl, .json or .parquet file", file=str(path),
-                              field="data.source")
-        ds = datasets.load_dataset(fmt, data_files=str(path.resolve()), split="train")
-    else:
-        ds = datasets.load_dataset(spec.source, split=spec.split)
-    if spec.limit is not None:
-        ds = ds.select(range(min(spec.limit, len(ds))))
-    return ds.to_list()
+    """All records (the first ``limit`` ones when set) from a local file or folder, or a hub dataset
+    (a hub dataset's snapshot is downloaded at submission: s1slurm.models.hub.download_dataset)."""
+    return load_table(spec.source, field="data.source", split=spec.split, limit=spec.limit).records
 
 
 def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
@@ -129,13 +129,50 @@ def assistant_text(trace: Any, answer: Any) -> str:
     return THINK + _text(trace).strip() + ANSWER + answer_text
 
 
-def to_messages(record: dict[str, Any], fields: FieldMap,
-                system_prompt: str | None = None) -> list[dict[str, str]]:
-    """One record as a chat: optional system, user = question, assistant = think + answer."""
+def power_of_two_at_least(n: int) -> int:
+    """The bucket of a length: the smallest power of two >= n (1 for n <= 1)."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def trace_steps(trace: Any) -> list[str]:
+    """The steps of a trace: its text split on double newlines, empty parts dropped."""
+    return [p.strip() for p in _text(trace).strip().split("\n\n") if p.strip()]
+
+
+def step_assistant_text(trace: Any, answer: Any) -> str:
+    """The assistant turn of the step-conditional format: steps counted down to 1, then the answer."""
+    steps = trace_steps(trace)
+    body = "".join(f"{STEP_OPEN}{len(steps) - i} steps left\n{step}\n" for i, step in enumerate(steps))
+    answer_text = _text(answer).strip()
+    if "Answer:" not in answer_text:
+        answer_text = "Answer: " + answer_text
+    return body + STEP_OPEN + "answer\n" + answer_text
+
+
+def to_messages(record: dict[str, Any], fields: FieldMap, system_prompt: str | None = None,
+                fmt: str = "s1", tokenizer: Any = None) -> list[dict[str, str]]:
+    """One record as a chat: optional system, user = question (with the stated budget for the
+    conditional formats), assistant = thinking + answer in the format ``fmt``. The
+    token-conditional format counts the trace's tokens with ``tokenizer``."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt is not None else []
-    messages.append({"role": "user", "content": _text(record[fields.question]).strip()})
-    messages.append({"role": "assistant",
-                     "content": assistant_text(record[fields.trace], record[fields.answer])})
+    question = _text(record[fields.question]).strip()
+    trace, answer = record[fields.trace], record[fields.answer]
+    if fmt == "token_conditional":
+        if tokenizer is None:
+            raise ValueError("the token-conditional format needs the tokenizer to count the trace")
+        n = len(tokenizer(_text(trace).strip(), add_special_tokens=False)["input_ids"])
+        question = TOKEN_PROMPT.replace("{question}", question).replace("{n}", str(power_of_two_at_least(n)))
+        content = assistant_text(trace, answer)
+    elif fmt == "step_conditional":
+        n = len(trace_steps(trace))
+        question = STEP_PROMPT.replace("{question}", question).replace("{n}", str(power_of_two_at_least(n)))
+        content = step_assistant_text(trace, answer)
+    elif fmt == "s1":
+        content = assistant_text(trace, answer)
+    else:
+        raise ValueError(f"unknown data format {fmt!r}")
+    messages.append({"role": "user", "content": question})
+    messages.append({"role": "assistant", "content": content})
     return messages
 
 
@@ -215,14 +252,15 @@ class DatasetStats:
 
 
 def tokenize_records(records: Iterable[dict[str, Any]], tokenizer: Any, fields: FieldMap,
-                     block_size: int, system_prompt: str | None = None
+                     block_size: int, system_prompt: str | None = None, fmt: str = "s1"
                      ) -> tuple[list[dict[str, list[int]]], DatasetStats]:
-    """Tokenized examples (``input_ids``, ``labels``) and the statistics of the whole set."""
+    """Tokenized examples (``input_ids``, ``labels``) in the format ``fmt`` and the statistics of
+    the whole set."""
     rows: list[dict[str, list[int]]] = []
     stats = DatasetStats(block_size=block_size)
     for i, record in enumerate(records):
         stats.examples += 1
-        tok = tokenize_chat(tokenizer, to_messages(record, fields, system_prompt), block_size)
+        tok = tokenize_chat(tokenizer, to_messages(record, fields, system_prompt, fmt, tokenizer), block_size)
         stats.max_length = max(stats.max_length, tok.length)
         if tok.truncated:
             stats.truncated_examples += 1

@@ -9,19 +9,24 @@ from typing import Any
 
 from s1slurm.core.errors import ConfigError
 
-# The repository's template; a relative ``deepspeed:`` path in a spec is looked up from the current
-# directory first, then from the repository root (so specs work from anywhere in a checkout).
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The package ships its default templates (a wheel installed anywhere has them); the repository's
+# top-level templates/ holds the same files for users to read, copy and edit.
+SHIPPED = Path(__file__).resolve().parent / "templates"
 
 
 def resolve_template(path: Path) -> Path:
-    """The template file ``path`` names; ConfigError when it is nowhere to be found."""
-    candidates = [Path(path)] if Path(path).is_absolute() else [Path(path), REPO_ROOT / path]
+    """The template file ``path`` names: the path itself (from the current directory when relative),
+    else, for ``templates/...``, the copy the package ships; ConfigError when it is neither."""
+    path = Path(path)
+    candidates = [path]
+    if not path.is_absolute() and path.parts[:1] == ("templates",):
+        candidates.append(SHIPPED.joinpath(*path.parts[1:]))
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise ConfigError(f"DeepSpeed template {str(path)!r} not found", field="deepspeed",
-                      expected="a JSON file such as templates/deepspeed/zero3.json")
+    shipped = ", ".join(f"templates/{p.relative_to(SHIPPED)}" for p in sorted(SHIPPED.rglob("*.json")))
+    raise ConfigError(f"DeepSpeed template {str(path)!r} not found (the package ships {shipped})",
+                      field="deepspeed", expected="a JSON file such as templates/deepspeed/zero3.json")
 
 
 def load_template(path: Path) -> dict[str, Any]:

@@ -36,13 +36,21 @@ class FieldMap(Strict):
     answer: str = "attempt"
 
 
+DATA_FORMATS = ("s1", "token_conditional", "step_conditional")
+"""How a record becomes a conversation (s1slurm.train.data.to_messages): s1's format, or the
+paper's token- and step-conditional formats (Appendix E.1, Figure 10)."""
+
+
 class DataSpec(Strict):
-    """Where the training examples come from and which columns to read."""
+    """Where the training examples come from, which columns to read and the conversation format."""
 
     source: str = Field(..., description="hub dataset id, or a local .jsonl/.json/.parquet file")
     split: str = Field("train", description="split of a hub dataset")
     fields: FieldMap | str = Field("s1k", description=f"a preset ({', '.join(FIELD_PRESETS)}) or a mapping")
     limit: int | None = Field(None, ge=1, description="use only the first N examples (smoke tests)")
+    format: Literal["s1", "token_conditional", "step_conditional"] = Field(
+        "s1", description="s1 (think/answer), token_conditional (the trace's length bucket in the prompt) "
+        "or step_conditional (steps counted down in the trace): the paper's Appendix E.1")
     system_prompt: str | None = Field(
         None, description="system message; None keeps the chat template's own default")
 

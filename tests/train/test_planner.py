@@ -1,4 +1,4 @@
-"""The planner against the README's worked estimate, the shipped specs' fit, and its refusals."""
+"""The planner against the worked estimate in docs/training.md, the shipped specs' fit, and its refusals."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from s1slurm.train.spec import DataSpec, TrainSpec
 from tests.conftest import REPO
 from tests.spine.test_cli import assert_clean_error, s1slurm
 
-README = (REPO / "README.md").read_text()
+README = (REPO / "docs" / "training.md").read_text()  # the worked estimate lives there
 QWEN32 = P.known_shape("Qwen/Qwen2.5-32B-Instruct")
 
 
 def readme_estimate(**memory) -> P.Estimate:
-    """The README's case: Qwen2.5-32B on 2 x 8 GPUs, block 32768, micro batch 1, checkpointing."""
+    """The worked case: Qwen2.5-32B on 2 x 8 GPUs, block 32768, micro batch 1, checkpointing."""
     spec = TrainSpec(data=DataSpec(source="simplescaling/s1K"), memory=memory)
     sp = spec.memory.sequence_parallel_size
     layout = P.Layout(nodes=2, gpus_per_node=8, world_size=16, sequence_parallel=sp, micro_batch=1,
@@ -30,7 +30,7 @@ def readme_estimate(**memory) -> P.Estimate:
 
 
 def readme_row(label: str) -> float:
-    """The GB column of the README table row starting with ``label``."""
+    """The GB column of the docs table row starting with ``label``."""
     [row] = [line for line in README.splitlines() if line.startswith(f"| {label}")]
     return float(row.rstrip(" |").split("|")[-1].strip().strip("*~"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from s1slurm.config.cluster import Profile
@@ -52,8 +54,24 @@ def test_layouts_one_torchrun_per_node_or_one_task_per_rank():
         layout_for(Profile(nodes=1, gpus_per_node=4), 8)
 
 
+def test_the_package_ships_the_templates_users_read_in_the_repository(tmp_path, monkeypatch):
+    repo = Path(__file__).resolve().parents[2] / "templates"
+    shipped = sorted(p.relative_to(ds.SHIPPED) for p in ds.SHIPPED.rglob("*.json"))
+    assert shipped == sorted(p.relative_to(repo) for p in repo.rglob("*.json")) and shipped
+    for rel in shipped:  # the same bytes: the copy users edit starts as the default
+        assert (repo / rel).read_bytes() == (ds.SHIPPED / rel).read_bytes()
+    monkeypatch.chdir(tmp_path)  # a folder with no templates/: the default still resolves (as from a wheel)
+    assert ds.resolve_template(Path("templates/deepspeed/zero3.json")) == ds.SHIPPED / "deepspeed/zero3.json"
+    (tmp_path / "templates/deepspeed").mkdir(parents=True)
+    (tmp_path / "templates/deepspeed/zero3.json").write_text("{}")  # the user's own copy wins
+    assert ds.resolve_template(Path("templates/deepspeed/zero3.json")) == \
+        (tmp_path / "templates/deepspeed/zero3.json").resolve()
+    with pytest.raises(ConfigError, match="ships templates/deepspeed/zero3.json"):
+        ds.resolve_template(Path("templates/deepspeed/zero9.json"))
+
+
 def test_deepspeed_template_is_zero3_bf16_and_rendered_with_the_batch():
-    template = ds.load_template(ds.REPO_ROOT / "templates/deepspeed/zero3.json")
+    template = ds.load_template(ds.SHIPPED / "deepspeed/zero3.json")
     config = ds.render(template, micro_batch=1, accumulation=2, world_size=8, precision="bf16",
                        max_grad_norm=1.0)
     assert config["zero_optimization"]["stage"] == 3
