@@ -155,14 +155,17 @@ class ShardTask:
         return None
 
 
+class _TaskStderr(logging.StreamHandler):
+    """The stderr handler of a task's logger (added once per logger, however often a task runs)."""
+
+
 def _task_logger(task_index: int, rank: int) -> logging.Logger:
     """A logger writing to stderr (the task's log file) with the task and rank in each line."""
     logger = logging.getLogger(f"s1slurm.task.{task_index}.{rank}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    if not any(getattr(h, "_s1slurm_stderr", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler._s1slurm_stderr = True  # type: ignore[attr-defined]
+    if not any(isinstance(h, _TaskStderr) for h in logger.handlers):
+        handler = _TaskStderr(sys.stderr)
         handler.setFormatter(logging.Formatter(
             f"%(asctime)s task {task_index} rank {rank} %(levelname)s %(message)s"))
         logger.addHandler(handler)

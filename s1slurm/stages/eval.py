@@ -359,8 +359,8 @@ def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
                  for q, i, _ in items]
         results = run_settings(engine, forcing, batch, list(items[0][2]), system_prompt=spec.system_prompt,
                                prompts=spec.prompts, ladder=spec.ladder)
-        for item, per_setting in zip(batch, results):
-            out[item.key] = per_setting  # type: ignore[index]
+        for (q, i, _), per_setting in zip(items, results):  # results come in the batch's order
+            out[(q.id, i)] = per_setting
     return out
 
 

@@ -28,21 +28,15 @@ from s1slurm.stages.base import Stage, TaskContext
 from s1slurm.stages.chain import follow_up
 from s1slurm.stages.progress import FileCache, RunProgress
 from s1slurm.stages.train_progress import training_progress
+from s1slurm.train import data as train_data
+from s1slurm.train import requeue
 from s1slurm.train import supervisor as L
 from s1slurm.train.cost_estimate import render
-from s1slurm.train.data import check_fields, check_template, is_local_source, peek_columns
 from s1slurm.train.deepspeed import load_template, resolve_template
 from s1slurm.train.estimate_inputs import estimate_for
 from s1slurm.train.job_plan import MANIFEST_TEMPLATE_KEY, TrainPlan
 from s1slurm.train.options import check_memory_options
 from s1slurm.train.paths import SHARD, TrainPaths, current_attempt
-from s1slurm.train.requeue import (
-    classify_signal,
-    partition_grace_s,
-    requeue_job,
-    seconds_left_in_job,
-    stop_grace_s,
-)
 from s1slurm.train.spec import TrainSpec
 from s1slurm.train.summary import (
     read_requeues,
@@ -79,7 +73,7 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
         config = AutoConfig.from_pretrained(spec.model)
     except Exception as e:  # not found, no network, gated: the same outcome for the user
         raise ConfigError(f"cannot load model {spec.model}: {e}", file=file, field="model") from None
-    check_template(tokenizer, model=spec.model, file=file)
+    train_data.check_template(tokenizer, model=spec.model, file=file)
     limit = getattr(config, "max_position_embeddings", None)
     if limit and spec.recipe.block_size > limit:
         raise ConfigError(f"block size {spec.recipe.block_size} is above the model's maximum of {limit} "
@@ -98,13 +92,12 @@ class TrainStage(Stage[TrainSpec]):
               force: bool = False, dry_run: bool = False) -> None:
         """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
         a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
-
         file = str(spec_path)
         self.notes: list[str] = []
         # Local paths become absolute here, so the manifest (and every node) sees the same files.
         found = Path(_absolute(str(spec.deepspeed), spec_path))
         spec.deepspeed = found if found.is_file() else resolve_template(spec.deepspeed)
-        if is_local_source(spec.data.source):
+        if train_data.is_local_source(spec.data.source):
             spec.data.source = _absolute(spec.data.source, spec_path)
         if profile.executor == "local" and profile.nodes > 1:
             raise ConfigError(f"the local executor runs on this one machine, not {profile.nodes} nodes",
@@ -119,7 +112,7 @@ class TrainStage(Stage[TrainSpec]):
                 raise ConfigError("eval spec not found", file=file, field="eval_after")
         plan = TrainPlan.build(spec, profile, file=file)  # layout, global batch, DeepSpeed template
         plan.deepspeed_config()  # a template that contradicts the spec's offload is refused here
-        offline = hub.offline_reason() if (is_hub_id(spec.model) or not is_local_source(spec.data.source)) \
+        offline = hub.offline_reason() if (is_hub_id(spec.model) or not train_data.is_local_source(spec.data.source)) \
             else None
         estimate = self._estimate(spec, profile, plan, file=file, offline=offline)
         self.notes += check_memory_options(spec, plan.layout, estimate.shape if estimate else None, file=file,
@@ -127,25 +120,25 @@ class TrainStage(Stage[TrainSpec]):
         if estimate is not None:
             self._refuse_if_over(estimate, spec, profile, file=file, force=force)
         if offline is not None and dry_run:
-            what = [w for w, needed in (("the dataset's columns", not is_local_source(spec.data.source)),
+            what = [w for w, needed in (("the dataset's columns", not train_data.is_local_source(spec.data.source)),
                                         ("the model's chat template and positions", is_hub_id(spec.model)))
                     if needed]
             self.notes.append(f"skipped (hub not reachable: {offline}): checks of {' and '.join(what)}; "
                               "a real submission runs them")
-            if not is_local_source(spec.data.source):
+            if not train_data.is_local_source(spec.data.source):
                 return
         elif offline is not None:
             raise ConfigError(f"the hub is needed to check this spec but cannot be reached: {offline}", file=file,
                               field="model" if is_hub_id(spec.model) else "data.source",
                               expected="a machine that reaches the hub, local files, or --dry-run / plan to "
                                        "skip hub checks")
-        columns, _ = peek_columns(spec.data)
-        check_fields(columns, spec.data.field_map(), source=spec.data.source, file=file)
+        columns, _ = train_data.peek_columns(spec.data)
+        train_data.check_fields(columns, spec.data.field_map(), source=spec.data.source, file=file)
         if is_hub_id(spec.model) and profile.weights_cache and not dry_run:
             # Every rank loads this folder with HF_HUB_OFFLINE=1: one download, here, with a progress bar.
             try:
                 spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
-                if not is_local_source(spec.data.source):  # the ranks are offline: the data comes along
+                if not train_data.is_local_source(spec.data.source):  # the ranks are offline: the data comes along
                     spec.data.source = str(hub.download_dataset(spec.data.source, profile.weights_cache))
             except ConfigError as e:
                 raise e.in_file(file) from None
@@ -158,7 +151,6 @@ class TrainStage(Stage[TrainSpec]):
     def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
                   offline: str | None):
         """The planner's estimate (None when the model's shape cannot be known)."""
-
         est, note = estimate_for(spec, profile, plan, offline=offline, file=file)
         if note:
             self.notes.append(note)
@@ -168,8 +160,8 @@ class TrainStage(Stage[TrainSpec]):
     def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
         """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force);
         a note when the partition's preemption GraceTime is shorter than a step and a checkpoint."""
-
-        grace = partition_grace_s(profile.partition) if profile.executor == "slurm" and profile.partition else None
+        grace = (requeue.partition_grace_s(profile.partition)
+                 if profile.executor == "slurm" and profile.partition else None)
         if grace and grace < estimate.margin_s:  # GraceTime=0: no grace configured, nothing to compare
             self.notes.append(
                 f"warning: partition {profile.partition}'s GraceTime {grace:g} s is shorter than one step + a "
@@ -211,7 +203,6 @@ class TrainStage(Stage[TrainSpec]):
         return text + "".join(f"\n  note: {n}" for n in notes)
 
     def manifest_extra(self, spec: TrainSpec) -> dict:
-
         return {MANIFEST_TEMPLATE_KEY: load_template(spec.deepspeed)}
 
     def plan(self, spec: TrainSpec) -> list[Shard]:
@@ -230,7 +221,6 @@ class TrainStage(Stage[TrainSpec]):
         return training_progress(status, files)
 
     def run(self, ctx: TaskContext[TrainSpec]) -> None:
-
         self._started = time.time()
         self._stopping: str | None = None  # set once a stop signal is being handled
         self._requeued = False
@@ -302,14 +292,13 @@ class TrainStage(Stage[TrainSpec]):
 
     def stop_and_requeue(self, ctx: TaskContext[TrainSpec], signal_name: str) -> bool:
         """Rank-0 task: stop the ranks at a checkpoint, then ask SLURM to requeue (recorded once accepted)."""
-
         decision = self._stop_ranks(ctx, signal_name)
         paths = TrainPaths(ctx.run, ctx.shard)
         if decision["requeue"] is False:
             record_not_requeued(paths, decision["kind"], decision["event"])
             return False
         job = os.environ.get("SLURM_JOB_ID", "")
-        accepted, words = requeue_job(job)
+        accepted, words = requeue.requeue_job(job)
         if not accepted:
             ctx.logger.error("SLURM refused to requeue job %s: %s; 's1slurm resume %s' continues from the newest "
                              "checkpoint", job, words, ctx.run.path)
@@ -324,7 +313,6 @@ class TrainStage(Stage[TrainSpec]):
 
     def _stop_ranks(self, ctx: TaskContext[TrainSpec], signal_name: str) -> dict:
         """Ask the ranks to checkpoint and exit within the derived grace; decide whether to requeue."""
-
         spec = ctx.spec
         paths = TrainPaths(ctx.run, ctx.shard)
         job = os.environ.get("SLURM_JOB_ID")
@@ -335,7 +323,8 @@ class TrainStage(Stage[TrainSpec]):
         # on a busy controller) would otherwise eat into a preemption's grace before anyone checkpoints.
         if node is not None and not completed and not ctx.run.is_done(ctx.shard):
             node.request_stop()
-        kind = classify_signal(ctx.profile, getattr(self, "_started", time.time()), seconds_left_in_job())
+        kind = requeue.classify_signal(ctx.profile, getattr(self, "_started", time.time()),
+                                       requeue.seconds_left_in_job())
         event = {"attempt": current_attempt(), "job_id": job, "signal": signal_name, "checkpoint_step": None}
         if ctx.run.is_done(ctx.shard):
             # Training is over (a follow-up submission may be running): a restart finds the done
@@ -346,8 +335,8 @@ class TrainStage(Stage[TrainSpec]):
             if completed:
                 ctx.logger.info("%s right after training completed: requeuing to finish the run", signal_name)
                 return {"requeue": True, "count": False, "kind": kind, "event": event}
-            grace, why = stop_grace_s(signal_name, kind, ctx.profile, spec.launch.stop_margin_s,
-                                      partition_grace_s() if signal_name == "SIGTERM" else None)
+            grace, why = requeue.stop_grace_s(signal_name, kind, ctx.profile, spec.launch.stop_margin_s,
+                                              requeue.partition_grace_s() if signal_name == "SIGTERM" else None)
             ctx.logger.warning("%s (%s): asked the ranks to checkpoint and exit within %.0fs (%s)", signal_name,
                                kind, grace, why)
             if not node.wait_exit(grace):

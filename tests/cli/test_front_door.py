@@ -79,7 +79,8 @@ def test_profile_and_cluster_are_accepted_after_the_command_and_win_there(workdi
 def test_dry_run_prints_the_stages_plan_before_the_scripts(workdir, capsys, monkeypatch):
     from s1slurm.stages.probe import ProbeStage
 
-    monkeypatch.setattr(ProbeStage, "plan_text", lambda self, spec, profile, width=None: f"PLAN on {profile.partition}")
+    monkeypatch.setattr(ProbeStage, "plan_text",
+                        lambda self, spec, profile, width=None: f"PLAN on {profile.partition}")
     out = dry_run(capsys, "--profile", "ci", "submit", "probe", "--config", "jobs/probe.yaml", "--dry-run")
     assert out.startswith("PLAN on debug\n") and out.index("PLAN") < out.index("#!/bin/bash")
 
