@@ -56,7 +56,7 @@ def spread_values(args: list[str], value_options: set[str]) -> list[str]:
 
 
 class ManyValuesCommand(TyperCommand):
-    """A command whose ``--against`` takes several values after one flag, as the README shows."""
+    """A command whose ``--against`` takes several values after one flag, as the README and docs/cli.md show."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # typer carries its own copy of click: options are told by their dashes, not their class

@@ -7,7 +7,7 @@ Modules (only ``trainer`` and what ``worker`` imports at run time need torch):
 - ``recipe``: batch arithmetic (gradient accumulation, steps) and the process layout;
 - ``deepspeed``: reading, checking and rendering the ZeRO-3 template;
 - ``job_plan``: everything derived from a spec and its profile (``TrainPlan``);
-- ``cost_estimate``: the memory, time and checkpoint estimate (the README's formulas);
+- ``cost_estimate``: the memory, time and checkpoint estimate (the formulas of docs/training.md);
   ``estimate_inputs``: its inputs (the model's shape, the number of examples); ``options``: checks of
   the memory options;
 - ``requeue``: which warning a signal is, the ranks' grace, ``scontrol requeue``;
@@ -21,5 +21,5 @@ Modules (only ``trainer`` and what ``worker`` imports at run time need torch):
 The evaluation submitted after a successful training (``eval_after``) is chained by the stage
 (:mod:`s1slurm.stages.train`) with the one ``afterok`` submission of :mod:`s1slurm.stages.chain`.
 
-The README holds the worked memory and time estimate for Qwen2.5-32B on 16 H100.
+docs/training.md holds the worked memory and time estimate for Qwen2.5-32B on 16 H100.
 """

@@ -1,10 +1,10 @@
 """What a training spec costs per GPU before it queues: memory, step time, checkpoints, USR2 margin.
 
-The formulas are the README's worked estimate ("Training: the s1 SFT recipe"), written once here;
+The formulas are the worked estimate of docs/training.md, written once here;
 ``s1slurm plan train`` and ``submit --dry-run`` print them with their assumptions, and ``submit``
 refuses a spec whose peak exceeds the profile's ``gpu_memory_gb`` or whose ``signal_delay_s`` cannot
 cover one step plus a checkpoint. Everything is arithmetic on the model's ``config.json``: no torch,
-no GPU. Sizes are in GB = 1e9 bytes, as in the README.
+no GPU. Sizes are in GB = 1e9 bytes, as in docs/training.md.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Any
 from s1slurm.train.recipe import total_steps
 
 # Saved bf16 values per token and layer without gradient checkpointing, in units of the hidden size h
-# (README): norms 4, attention with rotary and output projection 3.6; the SwiGLU MLP adds 4 x I / h.
+# (docs/training.md): norms 4, attention with rotary and output projection 3.6; the SwiGLU MLP adds 4 x I / h.
 _NORM_ATTN_VALUES = 7.6
-# One layer recomputed during the backward pass, with its gradient temporaries (README: ~14 GB at 32k).
+# One layer recomputed during the backward pass, with its gradient temporaries (docs/training.md: ~14 GB at 32k).
 _RECOMPUTE_FACTOR = 1.5
 # A resumable ZeRO-3 checkpoint: DeepSpeed's optimizer shards hold the fp32 master weights and AdamW's
 # m and v (12 bytes per parameter); the model-state files of ZeRO-3 are placeholders, ~0 bytes.
 CHECKPOINT_BYTES_PER_PARAM = 12
 # The longest sequence of a typical s1K step: what the paper's 315 steps in 26 minutes on 16 H100
-# imply at 40% MFU (README, "Step time").
+# imply at 40% MFU (docs/training.md, "Step time").
 TYPICAL_LONGEST_TOKENS = 7000
 # Training examples of the datasets the shipped specs name (both have 1000 questions).
 KNOWN_DATASET_SIZES = {"simplescaling/s1k": 1000, "simplescaling/s1k-1.1": 1000}
@@ -158,7 +158,7 @@ def _next_pow2(n: int) -> int:
 def estimate(spec: Any, shape: ModelShape, layout: Layout, *, model: str, source: str,
              max_live_parameters: float = 1e9, examples: int | None = None, examples_source: str = "",
              stop_margin_s: float | None = None) -> Estimate:
-    """The README's estimate for ``spec`` (a TrainSpec) on ``layout``."""
+    """The worked estimate (docs/training.md) for ``spec`` (a TrainSpec) on ``layout``."""
     r, m, a = spec.recipe, spec.memory, spec.planner
     P, n, h, V, L = shape.parameters, layout.world_size, shape.hidden_size, shape.vocab_size, shape.num_hidden_layers
     s = r.block_size

@@ -92,7 +92,7 @@ class RecipeSpec(Strict):
 
 
 class MemorySpec(Strict):
-    """What makes a long sequence fit a GPU (see ``s1slurm plan train`` and the README's estimate)."""
+    """What makes a long sequence fit a GPU (see ``s1slurm plan train`` and the estimate in docs/training.md)."""
 
     liger_kernel: bool = Field(
         False, description="fused linear cross-entropy (and Liger's other kernels): the logits are never "
