@@ -20,7 +20,7 @@ from s1slurm.eval.engines.settings import EngineSettings
 from s1slurm.eval.spec import Delimiters
 
 StepName = Literal["collect", "decontaminate", "traces", "attempts", "domains", "select"]
-STEPS: tuple[str, ...] = ("collect", "decontaminate", "traces", "attempts", "domains", "select")
+STEPS: tuple[StepName, ...] = ("collect", "decontaminate", "traces", "attempts", "domains", "select")
 MODEL_STEPS = frozenset({"traces", "attempts", "domains"})  # job arrays sharded over questions
 Strategy = Literal["s1", "s1-notebook", "random", "diversity-only", "longest", "full"]
 

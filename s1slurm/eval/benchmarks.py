@@ -220,7 +220,8 @@ def reads_hub(cfg: BenchmarkConfig) -> bool:
     """Whether loading this benchmark asks the Hugging Face hub (no local file or dataset folder)."""
     if cfg.path is not None:
         return False
-    return is_hub_id(cfg.hub_id or _PRESETS[cfg.name].hub_id)
+    hub_id = cfg.hub_id or _PRESETS[cfg.name].hub_id
+    return hub_id is not None and is_hub_id(hub_id)
 
 
 def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Table, _Where]:
@@ -232,7 +233,9 @@ def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Table, _Where]:
         if cfg.path is not None:
             table = load_table(str(cfg.path), field="path", file=source, redact=cfg.redact)
         else:
-            table = load_table(cfg.hub_id or preset.hub_id, field="hub_id", file=source,
+            hub_id = cfg.hub_id or preset.hub_id
+            assert hub_id is not None  # only the jsonl preset has no hub id, and it requires path
+            table = load_table(hub_id, field="hub_id", file=source,
                                config=cfg.hub_config or preset.hub_config, split=cfg.split or preset.split,
                                redact=cfg.redact, hint=hint, local_field="path")
     except ConfigError as e:

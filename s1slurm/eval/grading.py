@@ -314,7 +314,7 @@ def _math_verify() -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _parse_gold(gold: str) -> list[Any]:
-    return _math_verify().parse(_wrap(gold), parsing_timeout=None)  # type: ignore[arg-type]
+    return _math_verify().parse(_wrap(gold), parsing_timeout=None)
 
 
 def _wrap(s: str) -> str:
@@ -328,7 +328,7 @@ def _verify(gold: str, extracted: str) -> Grade:
     gold_parsed = _parse_gold(gold)
     if not gold_parsed:
         return Grade(extracted, None, "could not parse the gold answer")
-    pred = mv.parse(_wrap(extracted), parsing_timeout=None)  # type: ignore[arg-type]
+    pred = mv.parse(_wrap(extracted), parsing_timeout=None)
     if not pred:
         return Grade(extracted, False)
     return Grade(extracted, bool(mv.verify(gold_parsed, pred, timeout_seconds=None)))
@@ -411,6 +411,7 @@ class _Helper:
         proc = subprocess.Popen([sys.executable, "-c", self.CODE], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, env=env, close_fds=True)
         self._proc = proc
+        assert proc.stdin is not None and proc.stdout is not None  # both are PIPE
         self._send = Connection(os.dup(proc.stdin.fileno()), readable=False)
         self._recv = Connection(os.dup(proc.stdout.fileno()), writable=False)
         proc.stdin.close()

@@ -137,8 +137,8 @@ def run_settings(engine: Engine, forcing: Forcing, items: Sequence[Item],
                            else run_rejection(engine, forcing, samples, s))
                 for i, r in enumerate(results):
                     per_sample[i][s.label] = r
-        for i, results in enumerate(per_sample):
-            for label, r in results.items():
+        for i, by_label in enumerate(per_sample):
+            for label, r in by_label.items():
                 r.extra["prompt_variant"] = group[0].prompt_variant[0]
                 text = (STEP_LEFT.sub("", r.thinking_text) if runner == "steps"  # injected markers
                         else r.thinking_text)

@@ -222,8 +222,8 @@ class Sweep(Strict):
 
     def settings(self) -> list[BudgetSetting]:
         """Every setting of the sweep, in a stable order, without duplicate labels."""
-        common = {"min_thinking_tokens": self.min_thinking_tokens, "ignore_string": self.ignore_string,
-                  "min_mode": self.min_mode}
+        common: dict[str, Any] = {"min_thinking_tokens": self.min_thinking_tokens,
+                                  "ignore_string": self.ignore_string, "min_mode": self.min_mode}
         budgets, ignores = self.max_thinking_tokens, self.num_ignore
         out: list[BudgetSetting] = []
         if self.grid and budgets and ignores:

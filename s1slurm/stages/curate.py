@@ -124,7 +124,8 @@ class CurateStage(Stage[CurateSpec]):
         if step is None:
             return f"curation {cur.path}: every step is finished"
         kind = f"a job array of {spec.shards_for(step)} task(s)" if spec.is_model_step(step) else "one task"
-        later = spec.steps[spec.steps.index(step) + 1:]
+        names = [str(s) for s in spec.steps]
+        later = names[names.index(step) + 1:]
         return (f"curation {cur.path}\n  finished: {', '.join(done) or 'none'}\n  this submission: step "
                 f"{step!r}, {kind}\n  then, each submitted by the step before it: {', '.join(later) or 'nothing'}")
 

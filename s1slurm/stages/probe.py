@@ -74,7 +74,7 @@ def free_memory_gb() -> dict[str, float]:
 
 def python_environment() -> dict[str, Any]:
     """Interpreter, platform and versions of the packages s1slurm relies on."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)

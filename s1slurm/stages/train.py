@@ -325,7 +325,8 @@ class TrainStage(Stage[TrainSpec]):
             node.request_stop()
         kind = requeue.classify_signal(ctx.profile, getattr(self, "_started", time.time()),
                                        requeue.seconds_left_in_job())
-        event = {"attempt": current_attempt(), "job_id": job, "signal": signal_name, "checkpoint_step": None}
+        event: dict[str, Any] = {"attempt": current_attempt(), "job_id": job, "signal": signal_name,
+                                 "checkpoint_step": None}
         if ctx.run.is_done(ctx.shard):
             # Training is over (a follow-up submission may be running): a restart finds the done
             # marker and ends at once, which keeps the job successful for an afterok dependency.

@@ -81,7 +81,7 @@ def own_address(hostname: str, multi_node: bool) -> str:
         infos = socket.getaddrinfo(hostname, None, socket.AF_INET, socket.SOCK_STREAM)
     except OSError as e:
         raise StageError(f"the first node cannot resolve its own name {hostname!r}: {e}") from None
-    addrs = list(dict.fromkeys(info[4][0] for info in infos))
+    addrs = list(dict.fromkeys(str(info[4][0]) for info in infos))
     routable = [a for a in addrs if not a.startswith("127.")]
     return routable[0] if (routable and multi_node) else addrs[0]
 
@@ -99,7 +99,7 @@ def choose_rendezvous(dist: DistEnv, hostname: str | None = None) -> dict:
         return {"addr": "127.0.0.1", "port": _free_port(), "host": host, "skipped_ports": []}
     addr = own_address(host, dist.num_nodes > 1)
     restart = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
-    skipped = []
+    skipped: list[int] = []
     for port in port_candidates(dist.job_id or os.environ.get("SLURM_JOB_ID", "0"), restart):
         if port_free(port):
             return {"addr": addr, "port": port, "host": host, "skipped_ports": skipped}
@@ -232,7 +232,7 @@ class TorchrunSupervisor:
     def request_stop(self) -> None:
         """Ask every rank of this attempt to checkpoint and exit (a stop file all ranks check)."""
         atomic_write_text(self.paths.stop_request(self.attempt), f"{time.time()}\n")
-        if self.running() and self.plan.layout.one_task_per_rank:
+        if self.proc is not None and self.running() and self.plan.layout.one_task_per_rank:
             os.kill(self.proc.pid, signal.SIGUSR2)
 
     def wait_exit(self, timeout: float) -> bool:
@@ -247,7 +247,7 @@ class TorchrunSupervisor:
 
         (SIGTERM would only ask the ranks to checkpoint: they treat it as SLURM's preemption notice.)
         """
-        if not self.running():
+        if self.proc is None or not self.running():
             return
         for sig in (signal.SIGINT, signal.SIGKILL):
             try:

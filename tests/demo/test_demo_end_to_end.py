@@ -1,5 +1,6 @@
-"""``s1slurm demo --quick`` end to end, as a new user runs it: from an empty folder, with no
-``../shared`` beside it and an empty home, the whole recipe runs and test-time scaling is real."""
+"""``s1slurm demo --quick`` end to end, as a new user runs it: installed from a wheel (not the
+checkout), from an empty folder with no ``../shared`` beside it and an empty home, in an
+80-column terminal: the whole recipe runs, test-time scaling is real, and its tables are whole."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.cli.terminal_screen import CUT, Screen, run_in_tmux
 
 pytestmark = pytest.mark.slow
 
@@ -38,22 +42,42 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
+@dataclass
+class QuickDemo:
+    """What the demo left: its exit, its screen (as shown, and as written with wrapped lines
+    joined), its summary (``demo.json``) and the empty folder it ran in."""
+
+    returncode: int | None
+    screen: Screen
+    summary: dict
+    work: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.screen.written
+
+
 @pytest.fixture(scope="module")
-def quick_demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Path]:
+def quick_demo(tmp_path_factory, installed_s1slurm) -> QuickDemo:
     work = tmp_path_factory.mktemp("fresh-user")
     assert not (work.parent / "shared").exists()
     home = work / "home"
     home.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "s1slurm", "demo", "--quick"], cwd=work, env=_env(home),
-                          capture_output=True, text=True, timeout=1500)
+    # A new user's environment: no s1slurm variables, no checkout on the path (the wheel's package only).
+    unset = [a for k in os.environ if k.startswith(("S1SLURM_", "SLURM_")) for a in ("-u", k)]
+    env = [f"{k}={v}" for k, v in _env(home).items() if k in ("HOME", "XDG_CONFIG_HOME", "HF_HUB_OFFLINE",
+                                                             "PYTHONUNBUFFERED", "TORCH_EXTENSIONS_DIR")]
+    screen = run_in_tmux([*unset, "-u", "PYTHONPATH", *env, str(installed_s1slurm), "demo", "--quick"], work,
+                         80, timeout=1500)
+    exited = re.search(r"EXITED (\d+)", screen.shown)
     folders = sorted((work / "runs").glob("demo-quick-*"))
     summary = json.loads((folders[-1] / "demo.json").read_text()) if folders else {}
-    return proc, summary, work
+    return QuickDemo(int(exited.group(1)) if exited else None, screen, summary, work)
 
 
 def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
-    proc, summary, _ = quick_demo
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc, summary = quick_demo, quick_demo.summary
+    assert proc.returncode == 0, proc.stdout[-3000:]
     acc = {int(k): v for k, v in summary["accuracy_by_budget"].items()}
     assert sorted(acc) == [2, 8, 32] and summary["questions"] == 30
     # the curve rises: at least 15 points from the smallest thinking budget to the largest
@@ -71,7 +95,7 @@ def test_every_answer_counted_right_is_the_gold_letter_itself(quick_demo):
     from s1slurm.core.rundir import RunDir
     from s1slurm.pipeline.status import runs_by_step
 
-    _, summary, _ = quick_demo
+    summary = quick_demo.summary
     eval_run = runs_by_step(RunDir(Path(summary["pipeline_run"])))["eval"]
     records = [json.loads(line) for path in eval_run.path.glob("outputs/*/records.jsonl")
                for line in path.read_text().splitlines() if line.strip()]
@@ -83,7 +107,7 @@ def test_every_answer_counted_right_is_the_gold_letter_itself(quick_demo):
 def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo):
     from s1slurm.demo.tasks import all_problems
 
-    proc, summary, _ = quick_demo
+    proc, summary = quick_demo, quick_demo.summary
     pool = len(all_problems()) - 30 + 3  # every other problem, plus 3 planted held-out questions
     assert f"decontaminate {pool} -> {pool - 3}" in summary["curation"]
     assert f"curation: collect {pool} -> {pool}" in proc.stdout
@@ -96,7 +120,7 @@ def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
     from s1slurm.demo.run import select_n
     from s1slurm.demo.tasks import all_problems
 
-    proc, summary, _ = quick_demo
+    summary = quick_demo.summary
     kept, chosen = len(all_problems()) - 30, select_n(len(all_problems()) - 30 + 3, 3)
     for step in ("traces", "attempts", "domains"):
         assert f"{step} {kept} -> {kept}" in summary["curation"]
@@ -110,10 +134,10 @@ def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
 
 
 def test_demo_needs_nothing_beside_the_package_and_keeps_logs_off_the_terminal(quick_demo):
-    proc, summary, work = quick_demo
+    proc, summary, work = quick_demo, quick_demo.summary, quick_demo.work
     assert proc.returncode == 0
     assert Path(summary["pipeline_run"]).is_relative_to(work)
-    assert not THIRD_PARTY.search(proc.stdout + proc.stderr), (proc.stdout + proc.stderr)[-3000:]
+    assert not THIRD_PARTY.search(proc.stdout), proc.stdout[-3000:]
     logs = [Path(p) for p in summary["logs"]]
     assert logs[0].name == "demo.log" and logs[0].stat().st_size > 0
     assert any(p.name.startswith("rank-") for p in logs)  # the trainer's ranks, named at the end
@@ -128,3 +152,18 @@ def test_bad_demo_options_are_refused_with_exit_2(tmp_path: Path, args, needle):
                           env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_its_tables_are_whole_in_80_columns(quick_demo):
+    """The key table (each method with its Control, Scaling and Performance) and the live table of
+    the steps, left on screen, are readable in 80 columns: nothing cut, no line broken."""
+    screen, summary = quick_demo.screen, quick_demo.summary
+    assert quick_demo.returncode == 0, screen.shown[-3000:]
+    assert CUT not in screen.shown and screen.too_wide() == []
+    report = json.loads(Path(summary["report"]["report.json"]).read_text())
+    rows = [line for line in screen.table_lines() if line.startswith("│")]
+    for c in report["methods"]:
+        assert any(c["benchmark"] in r and c["method"] in r and f"{c['control']:.1f}" in r
+                   and f"{c['scaling_log2']:+,.2f}" in r and f"{c['performance']:.1f}" in r for r in rows), c
+    for name in ("data", "model", "curate", "train", "eval", "report"):
+        assert any(line.split("│")[1].strip() == name for line in rows if line.count("│") > 2)

@@ -40,7 +40,8 @@ class TransformersEngine(Engine):
         else:
             dtype = getattr(torch, _DTYPES.get(config.dtype, config.dtype))
         kwargs = {"dtype": dtype, **config.engine_args}
-        self.model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs).to(self.device)
+        model: Any = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+        self.model = model.to(self.device)
         self.model.eval()
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
         model_len = getattr(AutoConfig.from_pretrained(config.model), "max_position_embeddings", None)
