@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -45,7 +46,7 @@ def default_out_dir(run_dirs: Sequence[Path | str], root: Path | str = "reports"
 
 
 def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bool = False,
-                 reference: str | None = None) -> ReportResult:
+                 reference: str | None = None, timings: dict[str, float] | None = None) -> ReportResult:
     """Merge the records of ``run_dirs`` and write report.json, report.md, scaling.png/.svg and
     report.html into ``out_dir``.
 
@@ -54,7 +55,10 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     code 1, carrying ``.result``) after writing everything when the report is partial.
     ``reference`` may name the setting compared with the published budget-forcing figures:
     ``s1-32b@ignore=2,max=none`` (without it, only the ``max=none`` comparison is made).
+    ``timings``, when given, receives the wall and CPU seconds of each phase (read, metrics, browser, plots,
+    render, write), for benchmarks/report_merge.py.
     """
+    clock = _PhaseClock(timings)
     ref = get_reference(reference)
     ref_setting = split_reference(reference)[1]
     runs = open_runs(run_dirs)
@@ -62,6 +66,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     issues = Issues()
     rec = read_records(runs, issues)
     find_missing(runs, rec, issues)
+    clock.lap("read")
     if len(rec) == 0:
         issues.warnings.insert(0, "no usable records were found in the given runs")
     per_question: dict[tuple[str, str], QuestionStats] = {}
@@ -77,11 +82,14 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     if result.run_differences():
         issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())
                                + ": their numbers may not be comparable")
+    clock.lap("metrics")
     browser = build_browser(rec, settings)
     del rec
+    clock.lap("browser")
     out.mkdir(parents=True, exist_ok=True)
     png, svg = render_plots(result)
     k_png, k_svg = render_k_curves(result)
+    clock.lap("plots")
     outputs: dict[str, bytes] = {
         "report.json": (json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str)
                         + "\n").encode(),
@@ -92,12 +100,30 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         "curves_k.svg": k_svg,
     }
     outputs["report.html"] = render_html(result, svg, browser, k_svg).encode()
+    clock.lap("render")
     for name in FILES:
         atomic_write_bytes(out / name, outputs[name])
         result.files[name] = out / name
+    clock.lap("write")
     if strict and result.partial:
         raise PartialReportError(result)
     return result
+
+
+class _PhaseClock:
+    """Wall and CPU seconds between laps, per phase name, into ``into`` (``<phase>`` and
+    ``<phase> cpu``; nothing when None)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+        self.last = (time.perf_counter(), time.process_time())
+
+    def lap(self, phase: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if self.into is not None:
+            self.into[phase] = self.into.get(phase, 0.0) + now[0] - self.last[0]
+            self.into[phase + " cpu"] = self.into.get(phase + " cpu", 0.0) + now[1] - self.last[1]
+        self.last = now
 
 
 __all__ = ["FILES", "SCHEMA", "PartialReportError", "ReportResult", "build_report", "default_out_dir"]

@@ -194,9 +194,9 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
 def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
     """Merge every shard's records of every run, in the order given; the first copy of a key wins."""
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
-    cols: list[list[int]] = [[] for _ in range(9)]
-    (cb, cs, cq, ci, cc, ct, cf, cu, ce) = cols
-    first_seen: dict[tuple[int, int, int, int], str] = {}
+    rows: list[tuple[int, ...]] = []   # one tuple a record: one append, one conversion at the end
+    first_seen: dict[tuple[int, int, int, int], int] = {}   # key -> file number << 32 | line number
+    files: list[Path] = []
     setting_info: dict[str, tuple[str, dict[str, Any]]] = {}
     gold: dict[tuple[int, int], str | None] = {}
     models: set[str] = set()
@@ -219,15 +219,15 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
                 if shard_id in done:
                     issues.shards_without_records.append({"run": info.run, "shard": shard_id})
                 continue
+            file_tag = len(files) << 32
+            files.append(path)
             with open(path, "rb") as fh:
                 for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    where = f"{path}:{lineno}"
                     try:
                         d = _loads(line)
                     except _DECODE_ERRORS as e:
-                        _malformed(issues, path, lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}")
+                        if line.strip():
+                            _malformed(issues, path, lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}")
                         continue
                     problem = record_problem(d)
                     if problem:
@@ -242,30 +242,34 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
                             issues.duplicates.append({
                                 "benchmark": d["benchmark"], "setting": d["setting"],
                                 "question_id": d["question_id"], "sample_index": d["sample_index"],
-                                "at": where, "first_at": first})
+                                "at": f"{path}:{lineno}", "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
                         continue
-                    first_seen[key] = where
+                    first_seen[key] = file_tag | lineno
                     label = d["setting"]
-                    if label not in setting_info:
+                    known = setting_info.get(label)
+                    if known is None:
                         setting_info[label] = (d["method"], d["budget"])
-                    elif setting_info[label][0] != d["method"] and label not in warned:
+                    elif known[0] != d["method"] and label not in warned:
                         warned.add(label)
-                        issues.warnings.append(f"setting {label} has method {d['method']!r} at {where} "
-                                               f"but {setting_info[label][0]!r} before (first kept)")
-                    gold.setdefault((b, q), d["gold_answer"])
+                        issues.warnings.append(f"setting {label} has method {d['method']!r} at {path}:{lineno} "
+                                               f"but {known[0]!r} before (first kept)")
+                    if (b, q) not in gold:
+                        gold[(b, q)] = d["gold_answer"]
                     ex = d["extracted_answer"]
                     c = d["correct"]
-                    cb.append(b); cs.append(s); cq.append(q); ci.append(d["sample_index"])
-                    cc.append(-1 if c is None else int(c)); ct.append(d["thinking_tokens"])
-                    cf.append(d["forced_continuations"]); cu.append(_END_VALUES[d["thinking_end"]])
-                    ce.append(-1 if ex is None else A(ex))
+                    rows.append((b, s, q, d["sample_index"], -1 if c is None else int(c), d["thinking_tokens"],
+                                 d["forced_continuations"], _END_VALUES[d["thinking_end"]],
+                                 -1 if ex is None else A(ex)))
                     m, e = d.get("model"), d.get("engine")
-                    if isinstance(m, str):
+                    if m.__class__ is str:
                         models.add(m)
-                    if isinstance(e, str):
+                    if e.__class__ is str:
                         engines.add(e)
     del first_seen
-    arr = [np.asarray(c, dtype=np.int64) for c in cols]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 9)
+    del rows
+    arr = [np.ascontiguousarray(table[:, i]) for i in range(9)]
+    del table
     _dedupe_warnings(issues)
     return Records(*arr, benchmarks=B, settings=S, questions=Q, answers=A, setting_info=setting_info,
                    gold=gold, models=models, engines=engines)

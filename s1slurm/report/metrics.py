@@ -295,15 +295,14 @@ def _interval(values: np.ndarray) -> tuple[float, float] | None:
 
 def _mean_pairwise_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per row, :func:`scaling`'s average slope over all pairs of columns (NaN without a pair)."""
-    dx = x[:, None, :] - x[:, :, None]
-    dy = y[:, None, :] - y[:, :, None]
-    upper = np.triu(np.ones(dx.shape[1:], dtype=bool), k=1)[None]
-    ok = upper & np.isfinite(dx) & (dx != 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slopes = np.where(ok, dy / np.where(ok, dx, 1.0), 0.0)
-    count = ok.sum(axis=(1, 2))
+    first, second = np.triu_indices(x.shape[1], k=1)             # each pair once, by column order
+    dx = x[:, second] - x[:, first]
+    dy = y[:, second] - y[:, first]
+    ok = np.isfinite(dx) & (dx != 0)
+    slopes = np.divide(dy, dx, out=np.zeros_like(dy), where=ok)
+    count = ok.sum(axis=1)
     with np.errstate(invalid="ignore"):
-        return np.where(count > 0, slopes.sum(axis=(1, 2)) / np.maximum(count, 1), np.nan)
+        return np.where(count > 0, slopes.sum(axis=1) / np.maximum(count, 1), np.nan)
 
 
 def _bootstrap_method(c: MethodMetrics, ms: Sequence[SettingMetrics],

@@ -58,40 +58,46 @@ def correct_vote_counts(classes: np.ndarray, correct: np.ndarray, table: np.ndar
     counts = np.zeros(n, dtype=table.dtype)
     if n == 0:
         return counts
-    n0 = int((classes < 0).sum())
-    labels, sizes = np.unique(classes[classes >= 0], return_counts=True)
-    positions = {int(c): np.flatnonzero(classes == c) for c in labels.tolist()}
-    for a_class in np.unique(classes[(correct == 1) & (classes >= 0)]).tolist():
-        pos_a = positions[a_class]
-        n_a = pos_a.shape[0]
+    order = np.argsort(classes, kind="stable")                  # by class, then position
+    ranked = classes[order]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    sizes = np.diff(starts, append=n)
+    if ranked[0] < 0:  # samples without an answer: never a vote, free to be taken or not
+        n0 = int(sizes[0])
+        starts, sizes = starts[1:], sizes[1:]
+    else:
+        n0 = 0
+    if starts.size == 0:
+        return counts
+    has_correct = np.add.reduceat(correct[order] == 1, starts) > 0
+    singles = np.sort(order[starts[sizes == 1]])
+    size_list = sizes.tolist()
+    for i in np.flatnonzero(has_correct).tolist():
+        pos_a = order[starts[i]:starts[i] + size_list[i]]
+        n_a = size_list[i]
         firsts = np.flatnonzero(correct[pos_a] == 1)            # j: correct samples of A, as ranks in A
         later_a = n_a - 1 - firsts                               # l_A(j)
-        others = [int(c) for c in labels.tolist() if c != a_class]
-        other_sizes = sizes[labels != a_class]
-        a_max = int(other_sizes.max()) if other_sizes.size else 0
+        a_max = max(size_list[:i] + size_list[i + 1:], default=0)
         # a > every other class: all of them are (1 + t)^n_B, one binomial for all of a
         weights = table[later_a, :n].sum(axis=0)                 # at t^(a-1): sum_j C(l_A(j), a-1)
         weights[:a_max] = 0
-        if weights.any():
+        if n_a > a_max:
             free = n - n_a
             counts += np.convolve(weights, table[free, :free + 1])[:n]
         for a in range(1, min(a_max, n_a) + 1):
             keep = later_a >= a - 1
-            if not keep.any():
-                continue
             at = pos_a[firsts[keep]]                              # positions of those j
-            active = [c for c, s in zip(others, other_sizes.tolist()) if s >= a]
-            free = n0 + int(other_sizes[other_sizes < a].sum())
+            if at.size == 0:
+                break
+            free = n0 + sum(s for b, s in enumerate(size_list) if s < a and b != i)
+            active = [b for b, s in enumerate(size_list) if s >= max(a, 2) and b != i]
             if a == 1:  # singletons: taken only after j, so (1 + t)^(singletons after j)
-                single = np.concatenate([positions[c] for c in active if positions[c].shape[0] == 1]
-                                        or [np.zeros(0, dtype=np.int64)])
-                after = single.shape[0] - np.searchsorted(np.sort(single), at, side="right")
-                poly = table[free + after, :n].copy()
-                active = [c for c in active if positions[c].shape[0] > 1]
+                after = singles.shape[0] - np.searchsorted(singles, at, side="right")
+                poly = table[free + after, :n]
             else:
                 poly = np.repeat(table[free:free + 1, :n], at.shape[0], axis=0)
-            for c in active:
-                poly = _times_class(poly, table, positions[c], at, a)
+            for b in active:
+                poly = _times_class(poly, table, order[starts[b]:starts[b] + size_list[b]], at, a)
             weight = table[later_a[keep], a - 1]
             counts[a - 1:] += (weight @ poly)[:n - a + 1]
     return counts
