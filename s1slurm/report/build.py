@@ -11,7 +11,7 @@ from typing import Sequence
 from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.folders import check_output_folder
 from s1slurm.core.errors import ConfigError, S1SlurmError
-from s1slurm.report.collect import Issues, find_missing, open_runs, plan_settings, read_records
+from s1slurm.report.collect import Issues, find_missing, open_runs, plan_settings, read_records, training_runs
 from s1slurm.report.html import build_browser, render_html
 from s1slurm.report.metrics import QuestionStats, method_metrics, setting_metrics
 from s1slurm.report.plot import render_k_curves, render_plots
@@ -78,7 +78,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         methods=method_metrics(settings, per_question), reference=ref, reference_setting=ref_setting,
         records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
         engines=sorted(rec.engines | {r.engine for r in runs if r.engine}),
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), training=training_runs(runs, out))
     if result.run_differences():
         issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())
                                + ": their numbers may not be comparable")

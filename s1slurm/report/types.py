@@ -36,6 +36,7 @@ class ReportResult:
     version: str = s1slurm.__version__
     reference_setting: str | None = None     # compared with the reference's budget-forcing figures
     files: dict[str, Path] = field(default_factory=dict)
+    training: list[dict[str, Any]] = field(default_factory=list)  # runs that trained the models (collect)
 
     @property
     def partial(self) -> bool:
@@ -81,6 +82,7 @@ class ReportResult:
             "models": self.models, "engines": self.engines,
             "run_differences": self.run_differences(),
             "runs": [r.to_dict() for r in self.runs],
+            "training": self.training,
             "issues": self.issues.to_dict(),
             "settings": [m.to_dict() for m in self.settings],
             "methods": [m.to_dict() for m in self.methods],
