@@ -8,11 +8,15 @@ records, shards without a done marker and expected records that never arrived al
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
+import multiprocessing
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -193,8 +197,16 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
     return runs
 
 
-def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
-    """Merge every shard's records of every run, in the order given; the first copy of a key wins."""
+PARALLEL_BYTES = 64 * 2**20  # records files above this in all are parsed by two worker processes
+
+
+def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = None) -> Records:
+    """Merge every shard's records of every run, in the order given; the first copy of a key wins.
+
+    Files are parsed (JSON, :func:`record_problem`) by :func:`parse_records_file`, in two forked
+    worker processes when there is more than :data:`PARALLEL_BYTES` to read and two CPUs (or
+    ``workers``); the merge below then sees the same lines in the same order either way.
+    """
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
     rows: list[tuple[int, ...]] = []   # one tuple a record: one append, one conversion at the end
     first_seen: dict[tuple[int, int, int, int], int] = {}   # key -> file number << 32 | line number
@@ -221,52 +233,42 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
                 if shard_id in done:
                     issues.shards_without_records.append({"run": info.run, "shard": shard_id})
                 continue
-            file_tag = len(files) << 32
             files.append(path)
-            with open(path, "rb") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    try:
-                        d = _loads(line)
-                    except _DECODE_ERRORS as e:
-                        if line.strip():
-                            _malformed(issues, path, lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}")
-                        continue
-                    problem = record_problem(d)
-                    if problem:
-                        _malformed(issues, path, lineno, problem)
-                        continue
-                    b, s, q = B(d["benchmark"]), S(d["setting"]), Q(d["question_id"])
-                    key = (b, s, q, d["sample_index"])
-                    first = first_seen.get(key)
-                    if first is not None:
-                        issues.duplicates_total += 1
-                        if len(issues.duplicates) < LIST_CAP:
-                            issues.duplicates.append({
-                                "benchmark": d["benchmark"], "setting": d["setting"],
-                                "question_id": d["question_id"], "sample_index": d["sample_index"],
-                                "at": f"{path}:{lineno}", "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
-                        continue
-                    first_seen[key] = file_tag | lineno
-                    label = d["setting"]
-                    known = setting_info.get(label)
-                    if known is None:
-                        setting_info[label] = (d["method"], d["budget"])
-                    elif known[0] != d["method"] and label not in warned:
-                        warned.add(label)
-                        issues.warnings.append(f"setting {label} has method {d['method']!r} at {path}:{lineno} "
-                                               f"but {known[0]!r} before (first kept)")
-                    if (b, q) not in gold:
-                        gold[(b, q)] = d["gold_answer"]
-                    ex = d["extracted_answer"]
-                    c = d["correct"]
-                    rows.append((b, s, q, d["sample_index"], -1 if c is None else int(c), d["thinking_tokens"],
-                                 d["forced_continuations"], _END_VALUES[d["thinking_end"]],
-                                 -1 if ex is None else A(ex)))
-                    m, e = d.get("model"), d.get("engine")
-                    if m.__class__ is str:
-                        models.add(m)
-                    if e.__class__ is str:
-                        engines.add(e)
+    with _parsed_files(files, workers) as parsed_files:
+        for number, (path, parsed) in enumerate(zip(files, parsed_files)):
+            file_tag = number << 32
+            for row in parsed:
+                lineno = row[0]
+                if len(row) == 2:
+                    _malformed(issues, path, lineno, row[1])
+                    continue
+                (_, bench, label, method, qid, sample, c, tokens, forced, cut, ex, gold_answer, budget,
+                 model, engine) = row
+                b, s, q = B(bench), S(label), Q(qid)
+                key = (b, s, q, sample)
+                first = first_seen.get(key)
+                if first is not None:
+                    issues.duplicates_total += 1
+                    if len(issues.duplicates) < LIST_CAP:
+                        issues.duplicates.append({
+                            "benchmark": bench, "setting": label, "question_id": qid, "sample_index": sample,
+                            "at": f"{path}:{lineno}", "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
+                    continue
+                first_seen[key] = file_tag | lineno
+                known = setting_info.get(label)
+                if known is None:
+                    setting_info[label] = (method, budget)
+                elif known[0] != method and label not in warned:
+                    warned.add(label)
+                    issues.warnings.append(f"setting {label} has method {method!r} at {path}:{lineno} "
+                                           f"but {known[0]!r} before (first kept)")
+                if (b, q) not in gold:
+                    gold[(b, q)] = gold_answer
+                rows.append((b, s, q, sample, c, tokens, forced, cut, -1 if ex is None else A(ex)))
+                if model is not None:
+                    models.add(model)
+                if engine is not None:
+                    engines.add(engine)
     del first_seen
     table = np.array(rows, dtype=np.int64).reshape(-1, 9)
     del rows
@@ -275,6 +277,62 @@ def read_records(runs: Sequence[RunInfo], issues: Issues) -> Records:
     _dedupe_warnings(issues)
     return Records(*arr, benchmarks=B, settings=S, questions=Q, answers=A, setting_info=setting_info,
                    gold=gold, models=models, engines=engines)
+
+
+def parse_records_file(path: Path | str) -> list[tuple[Any, ...]]:
+    """One records file as compact rows, in line order: (line, problem) for a line that is not a
+    usable record (empty lines are skipped), else (line, benchmark, setting, method, question_id,
+    sample_index, correct as 1/0/-1, thinking_tokens, forced_continuations, cut as 1/0,
+    extracted_answer, gold_answer, budget, model or None, engine or None). Equal strings are one
+    object, so that the rows pickle small when a worker process sends them."""
+    same: dict[Any, Any] = {}
+    keep = same.setdefault
+    out: list[tuple[Any, ...]] = []
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                d = _loads(line)
+            except _DECODE_ERRORS as e:
+                if line.strip():
+                    out.append((lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}"))
+                continue
+            problem = record_problem(d)
+            if problem:
+                out.append((lineno, problem))
+                continue
+            c, m, e, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
+            ex = d["extracted_answer"]
+            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label), keep(d["method"], d["method"]),
+                        keep(d["question_id"], d["question_id"]), d["sample_index"], -1 if c is None else int(c),
+                        d["thinking_tokens"], d["forced_continuations"], _END_VALUES[d["thinking_end"]],
+                        None if ex is None else keep(ex, ex), keep(d["gold_answer"], d["gold_answer"]),
+                        keep(("budget", label), d["budget"]),
+                        keep(m, m) if m.__class__ is str else None, keep(e, e) if e.__class__ is str else None))
+    return out
+
+
+@contextlib.contextmanager
+def _parsed_files(files: Sequence[Path], workers: int | None) -> Iterator[Iterable[list[tuple[Any, ...]]]]:
+    """The parsed rows of each file, in order: in this process, or from two forked workers (the
+    merge consumes one file while the workers parse the next ones)."""
+    if workers is None:
+        size = sum(p.stat().st_size for p in files)
+        # fork only without other threads (a forked child inherits their locks)
+        workers = 2 if (size > PARALLEL_BYTES and len(files) > 1 and _cpus() > 1
+                        and threading.active_count() == 1) else 1
+    if workers <= 1 or len(files) < 2:
+        yield (parse_records_file(p) for p in files)
+        return
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield pool.map(parse_records_file, files)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def _malformed(issues: Issues, path: Path, lineno: int, error: str) -> None:
