@@ -10,7 +10,8 @@ ladder / largest-alone (the target is at most 1.10), the share of samples cut at
 checks that the ladder's results equal the naive ones token for token. The workload must reach its
 caps for the ladder to share anything: the default asks SmolLM2 for long reasoning (system prompt),
 ``--layers 2`` uses a 2-layer cut of it that rarely stops by itself; a closing "workload check" line
-says whether most samples were still thinking at the largest cap. On a shared machine wall times move with other programs' load:
+says whether most samples were still thinking at the largest cap. On a shared machine wall times move
+with other programs' load:
 ``--repeat`` alternates largest-alone and ladder runs, and CPU seconds are printed too.
 """
 
@@ -131,7 +132,8 @@ def main() -> None:
     mismatches = sum(tokens(a[k]) != tokens(b[k]) for a, b in zip(naive, ladder) for k in a)
     thinking = {s.label: sum(len(per[s.label].thinking.ids) for per in naive) / len(samples) for s in settings}
     natural = {s.label: sum(per[s.label].thinking.end == "natural" for per in naive) for s in settings}
-    cut = {s.label: sum(per[s.label].thinking.end == "budget" for per in naive) / len(samples) for s in settings}
+    cut = {s.label: sum(per[s.label].thinking.end == "budget" for per in naive) / len(samples)
+           for s in settings}
     figures = {
         "engine": args.engine, "model": args.model, "questions": len(samples), "budgets": args.budgets,
         "max_answer_tokens": args.max_answer_tokens, "block_size": args.block_size, "repeat": args.repeat,
@@ -144,8 +146,10 @@ def main() -> None:
         "mean_thinking_tokens": thinking, "natural_ends": natural, "cut_share": cut,
         "layers": args.layers, "system_prompt": system, "target": TARGET,
     }
-    print(f"engine {args.engine}, model {args.model}{f' cut to {args.layers} layers' if args.layers else ''}, "
-          f"system prompt {'long-thinking' if system == LONG_THINKING else repr(system)}, {len(samples)} MATH500 questions, budgets {args.budgets}, "
+    cut_to = f" cut to {args.layers} layers" if args.layers else ""
+    prompt = "long-thinking" if system == LONG_THINKING else repr(system)
+    print(f"engine {args.engine}, model {args.model}{cut_to}, system prompt {prompt}, "
+          f"{len(samples)} MATH500 questions, budgets {args.budgets}, "
           f"answers <= {args.max_answer_tokens} tokens, block size {args.block_size or 'default'}, "
           f"best of {args.repeat}")
     print(f"  mean thinking tokens per budget: {', '.join(f'{k} {v:.0f}' for k, v in thinking.items())}")
@@ -164,8 +168,8 @@ def main() -> None:
     print(f"workload check: {100 * at_largest:.0f}% of samples cut at the largest cap ({largest.label}), "
           f"{100 * min(cut.values()):.0f}% at the smallest: "
           + ("OK" if at_largest >= MIN_CUT_AT_LARGEST else
-             f"NOT EXERCISED (fewer than {100 * MIN_CUT_AT_LARGEST:.0f}% think past the largest cap: the ladder "
-             "has little to share)"))
+             f"NOT EXERCISED (fewer than {100 * MIN_CUT_AT_LARGEST:.0f}% think past the largest cap: "
+             "the ladder has little to share)"))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     engine.close()

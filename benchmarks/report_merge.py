@@ -145,8 +145,9 @@ def main() -> None:
         figures = json.loads(line)
         load_after = os.getloadavg()
         print(f"report: {figures['seconds']} s inside build_report, {figures['cpu_seconds']} s CPU "
-              f"+ {figures['workers_cpu_seconds']} s CPU in the parsing workers ({wall:.1f} s with interpreter "
-              f"start), peak RSS {figures['max_rss_mb']} MB (largest worker {figures['workers_max_rss_mb']} MB)"
+              f"+ {figures['workers_cpu_seconds']} s CPU in the parsing workers ({wall:.1f} s with "
+              f"interpreter start), peak RSS {figures['max_rss_mb']} MB (largest worker "
+              f"{figures['workers_max_rss_mb']} MB)"
               + (f", Python heap peak {figures['python_heap_peak_mb']} MB" if "python_heap_peak_mb" in figures
                  else ""))
         print("phases (s): " + ", ".join(f"{k} {v}" for k, v in figures["phases"].items()))
@@ -155,7 +156,8 @@ def main() -> None:
               f"({os.cpu_count()} CPUs): wall times above count other processes' load")
         work = (figures["records"] == n and figures["largest_k"] == args.samples
                 and figures["methods_with_intervals"] == 3 and figures["paired_tests"] > 0)
-        print(f"workload check: {figures['records']:,} of {n:,} records merged, {figures['settings']} settings, "
+        print(f"workload check: {figures['records']:,} of {n:,} records merged, "
+              f"{figures['settings']} settings, "
               f"{figures['curve_points']:,} pass@k/maj@k points up to k = {figures['largest_k']}, "
               f"{figures['methods_with_intervals']} methods with intervals, {figures['paired_tests']} paired "
               "tests: " + ("OK" if work else "NOT EXERCISED"))

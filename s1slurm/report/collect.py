@@ -234,6 +234,7 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = 
                     issues.shards_without_records.append({"run": info.run, "shard": shard_id})
                 continue
             files.append(path)
+    bget, sget, qget, aget = B.index.get, S.index.get, Q.index.get, A.index.get
     with _parsed_files(files, workers) as parsed_files:
         for number, (path, parsed) in enumerate(zip(files, parsed_files)):
             file_tag = number << 32
@@ -244,7 +245,16 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = 
                     continue
                 (_, bench, label, method, qid, sample, c, tokens, forced, cut, ex, gold_answer, budget,
                  model, engine) = row
-                b, s, q = B(bench), S(label), Q(qid)
+                # the code tables' own dicts first: a method call per column costs a tenth of the merge
+                b = bget(bench)
+                if b is None:
+                    b = B(bench)
+                s = sget(label)
+                if s is None:
+                    s = S(label)
+                q = qget(qid)
+                if q is None:
+                    q = Q(qid)
                 key = (b, s, q, sample)
                 first = first_seen.get(key)
                 if first is not None:
@@ -252,7 +262,8 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = 
                     if len(issues.duplicates) < LIST_CAP:
                         issues.duplicates.append({
                             "benchmark": bench, "setting": label, "question_id": qid, "sample_index": sample,
-                            "at": f"{path}:{lineno}", "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
+                            "at": f"{path}:{lineno}",
+                            "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
                     continue
                 first_seen[key] = file_tag | lineno
                 known = setting_info.get(label)
@@ -264,7 +275,13 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = 
                                            f"but {known[0]!r} before (first kept)")
                 if (b, q) not in gold:
                     gold[(b, q)] = gold_answer
-                rows.append((b, s, q, sample, c, tokens, forced, cut, -1 if ex is None else A(ex)))
+                if ex is None:
+                    a = -1
+                else:
+                    a = aget(ex)
+                    if a is None:
+                        a = A(ex)
+                rows.append((b, s, q, sample, c, tokens, forced, cut, a))
                 if model is not None:
                     models.add(model)
                 if engine is not None:
@@ -302,12 +319,13 @@ def parse_records_file(path: Path | str) -> list[tuple[Any, ...]]:
                 continue
             c, m, e, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
             ex = d["extracted_answer"]
-            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label), keep(d["method"], d["method"]),
-                        keep(d["question_id"], d["question_id"]), d["sample_index"], -1 if c is None else int(c),
-                        d["thinking_tokens"], d["forced_continuations"], _END_VALUES[d["thinking_end"]],
+            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label),
+                        keep(d["method"], d["method"]), keep(d["question_id"], d["question_id"]),
+                        d["sample_index"], -1 if c is None else int(c), d["thinking_tokens"],
+                        d["forced_continuations"], _END_VALUES[d["thinking_end"]],
                         None if ex is None else keep(ex, ex), keep(d["gold_answer"], d["gold_answer"]),
-                        keep(("budget", label), d["budget"]),
-                        keep(m, m) if m.__class__ is str else None, keep(e, e) if e.__class__ is str else None))
+                        keep(("budget", label), d["budget"]), keep(m, m) if m.__class__ is str else None,
+                        keep(e, e) if e.__class__ is str else None))
     return out
 
 

@@ -146,7 +146,8 @@ def k_values(n: int) -> list[int]:
 
 def _most_samples(rec: Records) -> int:
     """The most samples any (benchmark, setting, question) has: the size of the binomial table."""
-    key = (rec.benchmark * max(len(rec.settings), 1) + rec.setting) * max(len(rec.questions), 1) + rec.question
+    cell = rec.benchmark * max(len(rec.settings), 1) + rec.setting
+    key = cell * max(len(rec.questions), 1) + rec.question
     return int(np.unique(key, return_counts=True)[1].max()) if len(rec) else 0
 
 

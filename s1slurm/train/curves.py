@@ -59,8 +59,8 @@ def render_curves(rows: Sequence[dict[str, Any]], title: str) -> bytes:
         for ax, (key, label) in zip(axes, _PANELS):
             points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
             if points:
-                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 40 else None,
-                        markersize=3, linewidth=1.2)
+                ax.plot([p[0] for p in points], [p[1] for p in points],
+                        marker="o" if len(points) < 40 else None, markersize=3, linewidth=1.2)
             else:
                 ax.text(0.5, 0.5, f"no {label} logged", ha="center", va="center", transform=ax.transAxes)
             for step in resumes:
