@@ -114,6 +114,7 @@ def main() -> None:
         t5 = time.perf_counter()
         nd = near_duplicates([r["id"] for r in got.rows], [r["question"] for r in got.rows])
         t6 = time.perf_counter()
+        rows = got.rows
         print(f"MinHash near-dedup          {t6 - t5:6.2f} s   {len(nd.duplicate_of):,} near-duplicates "
               f"in {len(nd.clusters):,} clusters (target < 20 s)")
 
@@ -125,6 +126,12 @@ def main() -> None:
     t8 = time.perf_counter()
     print(f"selection 1,000 of 25,000   {t8 - t7:6.2f} s   {len(chosen)} chosen, "
           f"{len({c.domain for c in chosen})} domains (target < 5 s)")
+    # each timed step must have had something to find, or its time says nothing
+    work = (len(rows) >= 59_000 and contaminated and s1_hits == len(contaminated) and dups > 0
+            and nd.duplicate_of and len(chosen) == 1000)
+    print(f"workload check: {len(rows):,} questions, {len(contaminated)} contaminated (s1's lookup "
+          f"{s1_hits}), {dups} exact and {len(nd.duplicate_of):,} near duplicates, {len(chosen)} chosen: "
+          + ("OK" if work else "NOT EXERCISED"))
 
 
 if __name__ == "__main__":
