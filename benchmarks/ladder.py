@@ -165,8 +165,9 @@ def main() -> None:
     print(f"  same in CPU seconds:  {ladder_n['cpu_s'] / alone_n['cpu_s']:8.3f}   (each pair: {cpu_ratios})")
     print(f"  ladder == naive token for token: {mismatches == 0} ({mismatches} mismatching results)")
     at_largest = cut[largest.label]
+    smallest = min(settings, key=lambda s: s.max_thinking_tokens or 0)
     print(f"workload check: {100 * at_largest:.0f}% of samples cut at the largest cap ({largest.label}), "
-          f"{100 * min(cut.values()):.0f}% at the smallest: "
+          f"{100 * cut[smallest.label]:.0f}% at the smallest ({smallest.label}): "
           + ("OK" if at_largest >= MIN_CUT_AT_LARGEST else
              f"NOT EXERCISED (fewer than {100 * MIN_CUT_AT_LARGEST:.0f}% think past the largest cap: "
              "the ladder has little to share)"))
