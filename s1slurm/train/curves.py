@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -55,7 +56,7 @@ def render_curves(rows: Sequence[dict[str, Any]], title: str) -> bytes:
         fig = Figure(figsize=(7.5, 7.0), layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(len(_PANELS), 1, sharex=True, squeeze=False).ravel()
-        resumes = [b["step"] for a, b in zip(rows[:-1], rows[1:]) if a.get("attempt") != b.get("attempt")]
+        resumes = [b["step"] for a, b in itertools.pairwise(rows) if a.get("attempt") != b.get("attempt")]
         for ax, (key, label) in zip(axes, _PANELS):
             points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
             if points:

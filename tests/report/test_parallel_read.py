@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 from report_runs import make_plan, record, write_run
+
 from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report.collect import Codes, Issues, open_runs, read_records

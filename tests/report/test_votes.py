@@ -10,7 +10,13 @@ import random
 import numpy as np
 import pytest
 
-from s1slurm.report.votes import binomial_table, correct_vote_counts, maj_at_k, maj_at_k_curve, majority_correct
+from s1slurm.report.votes import (
+    binomial_table,
+    correct_vote_counts,
+    maj_at_k,
+    maj_at_k_curve,
+    majority_correct,
+)
 
 
 def every_subset(classes: list[int], correct: list[int], k: int) -> float:
