@@ -77,7 +77,14 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}")
     for quick in modes:
-        print(json.dumps(run(quick), indent=1), flush=True)
+        figures = run(quick)
+        print(json.dumps(figures, indent=1), flush=True)
+        # the wall time means something when every step ran and more thinking raised accuracy
+        steps, rise = figures["steps_s"], figures["rise_points"]
+        work = figures["exit_code"] == 0 and len(steps) >= 4 and isinstance(rise, (int, float)) and rise > 0
+        print(f"workload check ({figures['mode']}): exit code {figures['exit_code']}, {len(steps)} pipeline steps "
+              f"timed ({', '.join(steps)}), accuracy rise {rise} points with thinking: "
+              + ("OK" if work else "NOT EXERCISED"), flush=True)
 
 
 if __name__ == "__main__":

@@ -108,4 +108,9 @@ if planned and measured:
     print(f" peak memory: measured {gb:.2f} GB, planner {float(planned.group(1)):.2f} GB "
           f"({100 * (float(planned.group(1)) / gb - 1):+.0f}%; the planner assumes full-block micro-batches)")
 print(f"loss: {summary['loss_curve'][0]['loss']:.3f} -> {summary['loss_curve'][-1]['loss']:.3f}; run folder {run}")
+# throughput means something on a GPU, with sequences near the block, after warm-up steps
+gpu = measured is not None
+print(f"workload check: {'a GPU' if gpu else 'no GPU (CPU run)'}, {len(steps)} logged steps, mean sequence "
+      f"{seq:.0f} of block {block} tokens: "
+      + ("OK" if gpu and len(steps) > 10 and seq >= 0.5 * block else "NOT EXERCISED"))
 EOF

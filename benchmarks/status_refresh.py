@@ -65,6 +65,9 @@ def cluster_refresh(tasks: int) -> None:
                   f"states {dict(status.counts)}")
             print(f"  one status refresh: {min(calls)}-{max(calls)} scheduler call(s), "
                   f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+            known = sum(status.counts.values())
+            print(f"workload check (cluster): {known:,} of {tasks:,} tasks given a state by the scheduler: "
+                  + ("OK" if known == tasks and min(calls) >= 1 else "NOT EXERCISED"))
         finally:
             subprocess.run(["scancel", *arrays], capture_output=True)
 
@@ -105,6 +108,9 @@ def render_10k(n: int = 10_000) -> None:
             console.print(dashboard([view]))
             times.append(time.perf_counter() - t0)
         lines = console.file.getvalue().count("\n")
+        counted = sum(status.counts.values())
+        print(f"workload check (dashboard): {counted:,} of {n:,} tasks in {len(status.counts)} states: "
+              + ("OK" if counted == n and len(status.counts) >= 4 else "NOT EXERCISED"))
         print(f"dashboard of {n} tasks: status + progress built in {build_s * 1000:.0f} ms (fake scheduler), "
               f"rendered in median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms "
               f"({lines} lines)")

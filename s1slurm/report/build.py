@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -10,7 +11,8 @@ from typing import Sequence
 from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.folders import check_output_folder
 from s1slurm.core.errors import ConfigError, S1SlurmError
-from s1slurm.report.collect import TOKEN_COUNTS, Issues, find_missing, open_runs, plan_settings, read_records
+from s1slurm.report.collect import (TOKEN_COUNTS, Issues, find_missing, open_runs, plan_settings, read_records,
+                                    training_runs)
 from s1slurm.report.html import build_browser, render_html
 from s1slurm.report.metrics import QuestionStats, method_metrics, setting_metrics
 from s1slurm.report.plot import render_k_curves, render_plots
@@ -45,7 +47,8 @@ def default_out_dir(run_dirs: Sequence[Path | str], root: Path | str = "reports"
 
 
 def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bool = False,
-                 reference: str | None = None, tokens: str | None = None) -> ReportResult:
+                 reference: str | None = None, tokens: str | None = None,
+                 timings: dict[str, float] | None = None) -> ReportResult:
     """Merge the records of ``run_dirs`` and write report.json, report.md, scaling.png/.svg and
     report.html into ``out_dir``.
 
@@ -56,7 +59,10 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     ``s1-32b@ignore=2,max=none`` (without it, only the ``max=none`` comparison is made).
     ``tokens`` counts thinking tokens on the axis: ``generated`` ids or ``s1`` (s1's re-tokenized
     count); by default s1's when a reference is given (the paper's figures use it), else generated.
+    ``timings``, when given, receives the wall and CPU seconds of each phase (read, metrics, browser, plots,
+    render, write), for benchmarks/report_merge.py.
     """
+    clock = _PhaseClock(timings)
     ref = get_reference(reference)
     ref_setting = split_reference(reference)[1]
     runs = open_runs(run_dirs)
@@ -66,6 +72,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         raise ConfigError(f"unknown token count {tokens!r}", field="--tokens", expected=" or ".join(TOKEN_COUNTS))
     rec = read_records(runs, issues, tokens or ("s1" if ref is not None else "generated"))
     find_missing(runs, rec, issues)
+    clock.lap("read")
     if len(rec) == 0:
         issues.warnings.insert(0, "no usable records were found in the given runs")
     per_question: dict[tuple[str, str], QuestionStats] = {}
@@ -77,15 +84,18 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         methods=method_metrics(settings, per_question), reference=ref, reference_setting=ref_setting,
         records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
         engines=sorted(rec.engines | {r.engine for r in runs if r.engine}), setting_extras=rec.extras,
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), training=training_runs(runs, out))
     if result.run_differences():
         issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())
                                + ": their numbers may not be comparable")
+    clock.lap("metrics")
     browser = build_browser(rec, settings)
     del rec
+    clock.lap("browser")
     out.mkdir(parents=True, exist_ok=True)
     png, svg = render_plots(result)
     k_png, k_svg = render_k_curves(result)
+    clock.lap("plots")
     outputs: dict[str, bytes] = {
         "report.json": (json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str)
                         + "\n").encode(),
@@ -96,12 +106,30 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
         "curves_k.svg": k_svg,
     }
     outputs["report.html"] = render_html(result, svg, browser, k_svg).encode()
+    clock.lap("render")
     for name in FILES:
         atomic_write_bytes(out / name, outputs[name])
         result.files[name] = out / name
+    clock.lap("write")
     if strict and result.partial:
         raise PartialReportError(result)
     return result
+
+
+class _PhaseClock:
+    """Wall and CPU seconds between laps, per phase name, into ``into`` (``<phase>`` and
+    ``<phase> cpu``; nothing when None)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+        self.last = (time.perf_counter(), time.process_time())
+
+    def lap(self, phase: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if self.into is not None:
+            self.into[phase] = self.into.get(phase, 0.0) + now[0] - self.last[0]
+            self.into[phase + " cpu"] = self.into.get(phase + " cpu", 0.0) + now[1] - self.last[1]
+        self.last = now
 
 
 __all__ = ["FILES", "SCHEMA", "PartialReportError", "ReportResult", "build_report", "default_out_dir"]

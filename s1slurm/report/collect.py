@@ -8,10 +8,17 @@ records, shards without a done marker and expected records that never arrived al
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import functools
 import json
+import multiprocessing
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
+from urllib.parse import quote
 
 import numpy as np
 
@@ -199,16 +206,23 @@ TOKEN_COUNTS = ("generated", "s1")
 (the decoded thinking re-tokenized, step delimiters left out: ``extra.s1_thinking_tokens``, written
 by the eval stage; records without it keep their generated count)."""
 
+PARALLEL_BYTES = 64 * 2**20  # records files above this in all are parsed by two worker processes
 
-def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated") -> Records:
+
+def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated",
+                 workers: int | None = None) -> Records:
     """Merge every shard's records of every run, in the order given; the first copy of a key wins.
-    ``tokens``: one of :data:`TOKEN_COUNTS`."""
-    s1_count = tokens == "s1"
+
+    ``tokens``: one of :data:`TOKEN_COUNTS`. Files are parsed (JSON, :func:`record_problem`) by
+    :func:`parse_records_file`, in two forked worker processes when there is more than
+    :data:`PARALLEL_BYTES` to read and two CPUs (or ``workers``); the merge below then sees the same
+    lines in the same order either way.
+    """
     sums: dict[tuple[str, str], dict[str, list[float]]] = {}
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
-    cols: list[list[int]] = [[] for _ in range(9)]
-    (cb, cs, cq, ci, cc, ct, cf, cu, ce) = cols
-    first_seen: dict[tuple[int, int, int, int], str] = {}
+    rows: list[tuple[int, ...]] = []   # one tuple a record: one append, one conversion at the end
+    first_seen: dict[tuple[int, int, int, int], int] = {}   # key -> file number << 32 | line number
+    files: list[Path] = []
     setting_info: dict[str, tuple[str, dict[str, Any]]] = {}
     gold: dict[tuple[int, int], str | None] = {}
     models: set[str] = set()
@@ -231,73 +245,157 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
                 if shard_id in done:
                     issues.shards_without_records.append({"run": info.run, "shard": shard_id})
                 continue
-            with open(path, "rb") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    where = f"{path}:{lineno}"
-                    try:
-                        d = _loads(line)
-                    except _DECODE_ERRORS as e:
-                        _malformed(issues, path, lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}")
-                        continue
-                    problem = record_problem(d)
-                    if problem:
-                        _malformed(issues, path, lineno, problem)
-                        continue
-                    b, s, q = B(d["benchmark"]), S(d["setting"]), Q(d["question_id"])
-                    key = (b, s, q, d["sample_index"])
-                    first = first_seen.get(key)
-                    if first is not None:
-                        issues.duplicates_total += 1
-                        if len(issues.duplicates) < LIST_CAP:
-                            issues.duplicates.append({
-                                "benchmark": d["benchmark"], "setting": d["setting"],
-                                "question_id": d["question_id"], "sample_index": d["sample_index"],
-                                "at": where, "first_at": first})
-                        continue
-                    first_seen[key] = where
-                    label = d["setting"]
-                    if label not in setting_info:
-                        setting_info[label] = (d["method"], d["budget"])
-                    elif setting_info[label][0] != d["method"] and label not in warned:
-                        warned.add(label)
-                        issues.warnings.append(f"setting {label} has method {d['method']!r} at {where} "
-                                               f"but {setting_info[label][0]!r} before (first kept)")
-                    gold.setdefault((b, q), d["gold_answer"])
-                    ex = d["extracted_answer"]
-                    c = d["correct"]
-                    cb.append(b); cs.append(s); cq.append(q); ci.append(d["sample_index"])
-                    extra = d.get("extra") if s1_count else None
-                    n = extra.get("s1_thinking_tokens") if isinstance(extra, dict) else None
-                    _add_extras(sums.setdefault((d["benchmark"], d["setting"]), {}), d)
-                    cc.append(-1 if c is None else int(c))
-                    ct.append(n if type(n) is int and n >= 0 else d["thinking_tokens"])
-                    cf.append(d["forced_continuations"]); cu.append(_END_VALUES[d["thinking_end"]])
-                    ce.append(-1 if ex is None else A(ex))
-                    m, e = d.get("model"), d.get("engine")
-                    if isinstance(m, str):
-                        models.add(m)
-                    if isinstance(e, str):
-                        engines.add(e)
+            files.append(path)
+    bget, sget, qget, aget = B.index.get, S.index.get, Q.index.get, A.index.get
+    with _parsed_files(files, workers, s1_count=tokens == "s1") as parsed_files:
+        for number, (path, parsed) in enumerate(zip(files, parsed_files)):
+            file_tag = number << 32
+            for row in parsed:
+                lineno = row[0]
+                if len(row) == 2:
+                    _malformed(issues, path, lineno, row[1])
+                    continue
+                (_, bench, label, method, qid, sample, c, thought, forced, cut, ex, gold_answer, budget,
+                 model, engine, extras) = row
+                # the code tables' own dicts first: a method call per column costs a tenth of the merge
+                b = bget(bench)
+                if b is None:
+                    b = B(bench)
+                s = sget(label)
+                if s is None:
+                    s = S(label)
+                q = qget(qid)
+                if q is None:
+                    q = Q(qid)
+                key = (b, s, q, sample)
+                first = first_seen.get(key)
+                if first is not None:
+                    issues.duplicates_total += 1
+                    if len(issues.duplicates) < LIST_CAP:
+                        issues.duplicates.append({
+                            "benchmark": bench, "setting": label, "question_id": qid, "sample_index": sample,
+                            "at": f"{path}:{lineno}",
+                            "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
+                    continue
+                first_seen[key] = file_tag | lineno
+                known = setting_info.get(label)
+                if known is None:
+                    setting_info[label] = (method, budget)
+                elif known[0] != method and label not in warned:
+                    warned.add(label)
+                    issues.warnings.append(f"setting {label} has method {method!r} at {path}:{lineno} "
+                                           f"but {known[0]!r} before (first kept)")
+                if (b, q) not in gold:
+                    gold[(b, q)] = gold_answer
+                if ex is None:
+                    a = -1
+                else:
+                    a = aget(ex)
+                    if a is None:
+                        a = A(ex)
+                rows.append((b, s, q, sample, c, thought, forced, cut, a))
+                if extras is not None:
+                    _add_extras(sums.setdefault((bench, label), {}), extras)
+                if model is not None:
+                    models.add(model)
+                if engine is not None:
+                    engines.add(engine)
     del first_seen
-    arr = [np.asarray(c, dtype=np.int64) for c in cols]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 9)
+    del rows
+    arr = [np.ascontiguousarray(table[:, i]) for i in range(9)]
+    del table
     _dedupe_warnings(issues)
     extras = {key: {name: v[0] / v[1] for name, v in per.items()} for key, per in sums.items()}
     return Records(*arr, benchmarks=B, settings=S, questions=Q, answers=A, setting_info=setting_info,
                    gold=gold, models=models, engines=engines, extras=extras)
 
 
-def _add_extras(per: dict[str, list[float]], d: dict[str, Any]) -> None:
-    """Add one record's answer tokens, steps used, tries and acceptance to running [sum, count]s."""
+EXTRAS = ("answer_tokens", "steps_used", "tries", "accepted")
+"""Per-record figures averaged per setting (``Records.extras``): the answer's length, and from the
+record's ``extra``, the steps a step-conditional run used, rejection sampling's tries and acceptance."""
+
+
+def _extras_of(d: dict[str, Any]) -> tuple[float | None, ...] | None:
+    """One record's :data:`EXTRAS` (None where absent), or None when it has none of them."""
     extra = d.get("extra") if isinstance(d.get("extra"), dict) else {}
-    values = {"answer_tokens": d.get("answer_tokens"), "steps_used": extra.get("steps_used"),
-              "tries": extra.get("tries"), "accepted": extra.get("accepted")}
-    for name, v in values.items():
-        if isinstance(v, (int, float)) and not (name != "accepted" and isinstance(v, bool)):
+    values = (d.get("answer_tokens"), extra.get("steps_used"), extra.get("tries"), extra.get("accepted"))
+    out = tuple(float(v) if isinstance(v, (int, float)) and (name == "accepted" or not isinstance(v, bool))
+                else None for name, v in zip(EXTRAS, values))
+    return None if all(v is None for v in out) else out
+
+
+def _add_extras(per: dict[str, list[float]], values: tuple[float | None, ...]) -> None:
+    """Add one record's :data:`EXTRAS` to running [sum, count]s."""
+    for name, v in zip(EXTRAS, values):
+        if v is not None:
             acc = per.setdefault(name, [0.0, 0])
-            acc[0] += float(v)
+            acc[0] += v
             acc[1] += 1
+
+
+def parse_records_file(path: Path | str, s1_count: bool = False) -> list[tuple[Any, ...]]:
+    """One records file as compact rows, in line order: (line, problem) for a line that is not a
+    usable record (empty lines are skipped), else (line, benchmark, setting, method, question_id,
+    sample_index, correct as 1/0/-1, thinking_tokens, forced_continuations, cut as 1/0,
+    extracted_answer, gold_answer, budget, model or None, engine or None, :func:`_extras_of`). With
+    ``s1_count`` the thinking tokens are s1's count where the record has it (``extra.s1_thinking_tokens``).
+    Equal strings are one object, so that the rows pickle small when a worker process sends them."""
+    same: dict[Any, Any] = {}
+    keep = same.setdefault
+    out: list[tuple[Any, ...]] = []
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                d = _loads(line)
+            except _DECODE_ERRORS as e:
+                if line.strip():
+                    out.append((lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}"))
+                continue
+            problem = record_problem(d)
+            if problem:
+                out.append((lineno, problem))
+                continue
+            c, m, e, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
+            ex = d["extracted_answer"]
+            thought = d["thinking_tokens"]
+            if s1_count:
+                extra = d.get("extra")
+                n = extra.get("s1_thinking_tokens") if isinstance(extra, dict) else None
+                thought = n if type(n) is int and n >= 0 else thought
+            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label),
+                        keep(d["method"], d["method"]), keep(d["question_id"], d["question_id"]),
+                        d["sample_index"], -1 if c is None else int(c), thought,
+                        d["forced_continuations"], _END_VALUES[d["thinking_end"]],
+                        None if ex is None else keep(ex, ex), keep(d["gold_answer"], d["gold_answer"]),
+                        keep(("budget", label), d["budget"]), keep(m, m) if m.__class__ is str else None,
+                        keep(e, e) if e.__class__ is str else None, _extras_of(d)))
+    return out
+
+
+@contextlib.contextmanager
+def _parsed_files(files: Sequence[Path], workers: int | None,
+                  s1_count: bool = False) -> Iterator[Iterable[list[tuple[Any, ...]]]]:
+    """The parsed rows of each file, in order: in this process, or from two forked workers (the
+    merge consumes one file while the workers parse the next ones)."""
+    if workers is None:
+        size = sum(p.stat().st_size for p in files)
+        # fork only without other threads (a forked child inherits their locks)
+        workers = 2 if (size > PARALLEL_BYTES and len(files) > 1 and _cpus() > 1
+                        and threading.active_count() == 1) else 1
+    if workers <= 1 or len(files) < 2:
+        yield (parse_records_file(p, s1_count) for p in files)
+        return
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield pool.map(functools.partial(parse_records_file, s1_count=s1_count), files)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def _malformed(issues: Issues, path: Path, lineno: int, error: str) -> None:
@@ -316,6 +414,30 @@ def _dedupe_warnings(issues: Issues) -> None:
     if len(kept) > LIST_CAP:
         kept = kept[:LIST_CAP] + [f"... and {len(kept) - LIST_CAP} more warnings"]
     issues.warnings = kept
+
+
+def training_runs(runs: Sequence[RunInfo], out_dir: Path) -> list[dict[str, Any]]:
+    """The training runs that made the evaluated models: a model folder with a ``train_summary.json``
+    beside it (what ``s1slurm submit train`` and the pipeline's train step write), with its steps,
+    last loss and training-curves plot (``link``: relative to ``out_dir``, for the report's pages)."""
+    out: list[dict[str, Any]] = []
+    for model in dict.fromkeys(r.model for r in runs if r.model):
+        folder = Path(model).parent
+        summary_path = folder / "train_summary.json"
+        if not summary_path.is_file():
+            continue
+        try:
+            summary = json.loads(summary_path.read_text())
+        except (OSError, ValueError):
+            continue
+        curve = summary.get("loss_curve") or []
+        plot = summary.get("curves_plot")
+        plot_path = Path(plot) if isinstance(plot, str) and Path(plot).is_file() else None
+        out.append({"model": model, "folder": str(folder), "steps": summary.get("steps"),
+                    "last_loss": curve[-1].get("loss") if curve else None,
+                    "curves_plot": str(plot_path) if plot_path else None,
+                    "link": quote(os.path.relpath(plot_path, out_dir)) if plot_path else None})
+    return out
 
 
 def plan_settings(runs: Sequence[RunInfo]) -> dict[str, BudgetSetting]:

@@ -8,8 +8,8 @@ for the raw-token version.
 Over samples: avg@n is the mean accuracy over a question's n samples (the "accuracy" column);
 pass@k is the unbiased estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021); maj@k is the
 majority vote over k samples, votes grouped by mathematical equivalence
-(:func:`s1slurm.eval.grading.answer_classes`), averaged over subsets of k samples. Both are given
-as curves over k = 1, 2, 4, ... n.
+(:func:`s1slurm.eval.grading.answer_classes`), averaged over all subsets of k samples, counted
+exactly (:mod:`s1slurm.report.votes`). Both are given as curves over k = 1, 2, 4, ... n.
 
 Intervals: 95% percentile bootstrap over questions. For Control, Scaling and Performance the
 questions common to all of a method's settings are resampled together (one resample gives all
@@ -19,9 +19,7 @@ over the questions both have.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -31,6 +29,8 @@ from s1slurm.eval.grading import answer_classes
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report.class_control import apply_class_control
 from s1slurm.report.collect import Records
+from s1slurm.report.votes import binomial_table, correct_vote_counts
+from s1slurm.report.votes import maj_at_k as maj_at_k, majority_correct as majority_correct  # re-exported
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20250131  # fixed: the same records always give the same interval
@@ -44,11 +44,10 @@ UNITS = {
     "cut_share": "percent of samples whose thinking was ended by the budget",
     "pass_at_k": "unbiased pass@k (Chen et al. 2021), mean over questions with at least k samples, percent",
     "maj_at_k": "majority vote over k samples (answers grouped by mathematical equivalence), mean over "
-                "subsets of k samples and over questions, percent",
+                "all subsets of k samples (counted exactly) and over questions, percent",
     "neighbour": "accuracy difference to the previous setting of the method (ordered by thinking), "
                  "percentage points, with a 95% paired bootstrap interval over questions",
 }
-MAJ_SUBSETS = 32     # subsets of k samples drawn per question for maj@k when there are more
 
 
 @dataclass
@@ -132,20 +131,6 @@ def bootstrap_ci(per_question: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
     return float(lo), float(hi)
 
 
-def majority_correct(answers: Sequence[int], correct: Sequence[int]) -> bool:
-    """Whether the most frequent extracted answer is correct.
-
-    ``answers`` are answer (or answer-class) codes in sample order (-1: nothing extracted, never
-    a vote); a tie goes to the answer seen first; the vote's correctness is that of its first
-    sample.
-    """
-    votes = Counter(a for a in answers if a >= 0)
-    if not votes:
-        return False
-    best = votes.most_common(1)[0][0]
-    return correct[list(answers).index(best)] == 1
-
-
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k for one question with ``c`` correct among ``n`` samples (k <= n)."""
     if n - c < k:
@@ -161,59 +146,25 @@ def k_values(n: int) -> list[int]:
     return ks
 
 
-def subsets_of(n: int, k: int, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
-    """The subsets of k of n samples maj@k averages over, as sorted index rows: all of them, or
-    :data:`MAJ_SUBSETS` seeded random ones when there are more (the same for every question)."""
-    if math.comb(n, k) <= MAJ_SUBSETS:
-        return np.array(list(itertools.combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
-    rng = np.random.default_rng(seed + 7919 * n + k)
-    return np.sort(np.argsort(rng.random((MAJ_SUBSETS, n)), axis=1)[:, :k], axis=1)
+def _most_samples(rec: Records) -> int:
+    """The most samples any (benchmark, setting, question) has: the size of the binomial table."""
+    cell = rec.benchmark * max(len(rec.settings), 1) + rec.setting
+    key = cell * max(len(rec.questions), 1) + rec.question
+    return int(np.unique(key, return_counts=True)[1].max()) if len(rec) else 0
 
 
-def maj_at_k_many(classes: np.ndarray, correct: np.ndarray, k: int) -> np.ndarray:
-    """:func:`maj_at_k` for several questions with the same number of samples at once:
-    ``classes`` and ``correct`` are (questions, n) arrays; returns one value per question."""
-    q, n = classes.shape
-    if k >= n:
-        subsets = np.arange(n, dtype=np.int64)[None, :]
-    else:
-        subsets = subsets_of(n, k)
-    cls = classes[:, subsets]                                   # (q, subsets, k)
-    ok = correct[:, subsets]
-    m = int(cls.max()) + 1 if cls.size else 1
-    if m <= 0:
-        return np.zeros(q)
-    same = cls[..., None] == np.arange(m)                       # (q, subsets, k, m); -1 matches none
-    counts = same.sum(axis=2)                                   # (q, subsets, m)
-    first = np.where(same, np.arange(k)[:, None], k).min(axis=2)
-    score = counts * (k + 1) - first                            # most votes, then first seen
-    winner = score.argmax(axis=2)                               # (q, subsets)
-    votes = np.take_along_axis(counts, winner[..., None], axis=2)[..., 0]
-    at = np.minimum(np.take_along_axis(first, winner[..., None], axis=2)[..., 0], k - 1)
-    hit = np.take_along_axis(ok, at[..., None], axis=2)[..., 0] == 1
-    return ((votes > 0) & hit).mean(axis=1)
-
-
-def maj_at_k(classes: Sequence[int], correct: Sequence[int], k: int) -> float:
-    """Majority vote over k of one question's samples, averaged over the subsets of
-    :func:`subsets_of`; each subset keeps sample order, so votes follow :func:`majority_correct`
-    (ties to the class seen first, no answer never votes)."""
-    return float(maj_at_k_many(np.asarray([classes], dtype=np.int64),
-                               np.asarray([correct], dtype=np.int64), k)[0])
-
-
-def _maj_curve_point(classes: list[int], correct: list[int], bounds: list[tuple[int, int]], k: int) -> float:
-    """Mean maj@k over questions (each its first samples' slice ``bounds``), questions with the
-    same number of samples computed together."""
-    by_n: dict[int, list[tuple[int, int]]] = {}
-    for a, z in bounds:
-        by_n.setdefault(z - a, []).append((a, z))
-    total = 0.0
-    for n, spans in by_n.items():
-        cls = np.array([classes[a:z] for a, z in spans], dtype=np.int64)
-        ok = np.array([correct[a:z] for a, z in spans], dtype=np.int64)
-        total += float(maj_at_k_many(cls, ok, min(k, n)).sum())
-    return total / len(bounds)
+def _maj_curve(classes: np.ndarray, correct: np.ndarray, qstarts: np.ndarray, counts: np.ndarray,
+               ks: list[int], table: np.ndarray) -> tuple[list[float], float | None]:
+    """One setting's maj@k curve over ``ks`` and its majority vote over all samples (None with one
+    sample per question), percent, means over questions (rows in sample order per question)."""
+    curve = np.zeros(len(ks))
+    whole = 0.0
+    for a, n in zip(qstarts.tolist(), counts.tolist()):
+        votes = correct_vote_counts(classes[a:a + n], correct[a:a + n], table)
+        curve += [float(votes[min(k, n) - 1] / table[n, min(k, n)]) for k in ks]
+        whole += float(votes[n - 1])
+    q = max(len(qstarts), 1)
+    return [100.0 * float(v) / q for v in curve], (100.0 * whole / q if int(counts.max()) > 1 else None)
 
 
 def answer_class_codes(rec: Records) -> np.ndarray:
@@ -258,6 +209,7 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting],
     if len(rec) == 0:
         return []
     classes = answer_class_codes(rec)
+    table = binomial_table(_most_samples(rec))
     n_s = max(len(rec.settings), 1)
     cell = rec.benchmark * n_s + rec.setting
     order = np.lexsort((rec.sample, rec.question, cell))
@@ -280,16 +232,11 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting],
         per_q = np.add.reduceat(ok, qstarts) / counts
         ci_lo, ci_hi = bootstrap_ci(per_q)
         k = int(counts.max())
-        ans, corr = cols["classes"][lo:hi].tolist(), cols["correct"][lo:hi].tolist()
-        bounds = list(zip(qstarts.tolist(), (qstarts + counts).tolist()))
-        maj = None
-        if k > 1:
-            maj = 100.0 * sum(majority_correct(ans[a:z], corr[a:z]) for a, z in bounds) / len(qstarts)
         ks = k_values(int(counts.min()))
         n_correct = np.add.reduceat(ok, qstarts)
         pass_k = [100.0 * float(np.mean([pass_at_k(int(n), int(c), kk) for n, c in zip(counts, n_correct)]))
                   for kk in ks]
-        maj_k = [100.0 * float(_maj_curve_point(ans, corr, bounds, kk)) for kk in ks]
+        maj_k, maj = _maj_curve(cols["classes"][lo:hi], cols["correct"][lo:hi], qstarts, counts, ks, table)
         if per_question is not None:
             per_question[(rec.benchmarks.values[b], label)] = QuestionStats(
                 q[qstarts], per_q, np.add.reduceat(tokens.astype(np.float64), qstarts) / counts)
@@ -351,15 +298,14 @@ def _interval(values: np.ndarray) -> tuple[float, float] | None:
 
 def _mean_pairwise_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per row, :func:`scaling`'s average slope over all pairs of columns (NaN without a pair)."""
-    dx = x[:, None, :] - x[:, :, None]
-    dy = y[:, None, :] - y[:, :, None]
-    upper = np.triu(np.ones(dx.shape[1:], dtype=bool), k=1)[None]
-    ok = upper & np.isfinite(dx) & (dx != 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slopes = np.where(ok, dy / np.where(ok, dx, 1.0), 0.0)
-    count = ok.sum(axis=(1, 2))
+    first, second = np.triu_indices(x.shape[1], k=1)             # each pair once, by column order
+    dx = x[:, second] - x[:, first]
+    dy = y[:, second] - y[:, first]
+    ok = np.isfinite(dx) & (dx != 0)
+    slopes = np.divide(dy, dx, out=np.zeros_like(dy), where=ok)
+    count = ok.sum(axis=1)
     with np.errstate(invalid="ignore"):
-        return np.where(count > 0, slopes.sum(axis=(1, 2)) / np.maximum(count, 1), np.nan)
+        return np.where(count > 0, slopes.sum(axis=1) / np.maximum(count, 1), np.nan)
 
 
 def _bootstrap_method(c: MethodMetrics, ms: Sequence[SettingMetrics],

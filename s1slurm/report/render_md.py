@@ -50,6 +50,10 @@ def render_markdown(result: "ReportResult") -> str:
                 "not be comparable.", ""]
     out += [f"{r.records:,} records merged; models: {', '.join(r.models) or '?'}; "
             f"engines: {', '.join(r.engines) or '?'}.", ""]
+    for t in r.training:
+        loss = f", last loss {t['last_loss']:.4g}" if isinstance(t["last_loss"], (int, float)) else ""
+        curves = f"; training curves: [{t['link']}]({t['link']})" if t["link"] else ""
+        out += [f"Trained by the run in {md(t['folder'])}: {t['steps']} steps{loss}{curves}.", ""]
     out += ["## Test-time scaling: Control, Scaling, Performance", ""]
     out += [f"- Control: {UNITS['control']}.",
             f"- Scaling (log2): {UNITS['scaling_log2']} (average slope over all pairs of settings).",

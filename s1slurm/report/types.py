@@ -38,6 +38,7 @@ class ReportResult:
     # (benchmark, setting) -> averaged answer_tokens, steps_used, tries, accepted (collect.Records.extras)
     setting_extras: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    training: list[dict[str, Any]] = field(default_factory=list)  # runs that trained the models (collect)
 
     @property
     def partial(self) -> bool:
@@ -83,6 +84,7 @@ class ReportResult:
             "models": self.models, "engines": self.engines,
             "run_differences": self.run_differences(),
             "runs": [r.to_dict() for r in self.runs],
+            "training": self.training,
             "issues": self.issues.to_dict(),
             "settings": [m.to_dict() for m in self.settings],
             "methods": [m.to_dict() for m in self.methods],

@@ -9,6 +9,8 @@ Under the run's shard folder ``outputs/train-00000-of-00001/``::
     dataset_stats.json      examples, truncated and dropped examples, token counts
     deepspeed.json          the rendered DeepSpeed config
     steps.jsonl             one line per logged optimizer step (rank 0), across attempts
+    training_curves.png     loss, learning rate and gradient norm per step (written with the summary)
+    tensorboard/            TensorBoard event files (with report_to: [tensorboard])
     attempts/<attempt>.json what each attempt (one SLURM start) did and how it ended
     stop/<attempt>          written to ask the ranks of an attempt to checkpoint and exit
     requeues.json           timeouts and preemptions so far
@@ -77,6 +79,14 @@ class TrainPaths:
     @property
     def steps_log(self) -> Path:
         return self.root / "steps.jsonl"
+
+    @property
+    def curves_plot(self) -> Path:
+        return self.root / "training_curves.png"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.root / "tensorboard"
 
     @property
     def attempts_dir(self) -> Path:

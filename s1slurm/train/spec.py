@@ -164,5 +164,11 @@ class TrainSpec(JobSpec):
     planner: PlannerSpec = Field(default_factory=PlannerSpec)
     deepspeed: Path = Field(Path("templates/deepspeed/zero3.json"),
                             description="ZeRO-3 template; 'auto' values are filled from the recipe")
+    report_to: list[Literal["tensorboard", "wandb"]] = Field(
+        default_factory=list,
+        description="the Trainer's logging integrations besides the step log: TensorBoard (event files in "
+                    "the run folder), wandb (offline, WANDB_MODE=offline; s1 trained with wandb); each needs "
+                    "its package. The loss / learning rate / gradient norm plot (training_curves.png) is "
+                    "always drawn")
     eval_after: Path | None = Field(
         None, description="eval job spec submitted with an afterok dependency on this run")

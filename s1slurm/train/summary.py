@@ -132,7 +132,8 @@ def loss_curve(paths: TrainPaths) -> list[dict]:
             row = json.loads(line)
         except ValueError:
             continue  # a line cut by a kill
-        by_step[int(row["step"])] = {k: row.get(k) for k in ("step", "loss", "learning_rate", "attempt")}
+        by_step[int(row["step"])] = {k: row.get(k) for k in ("step", "loss", "learning_rate", "grad_norm",
+                                                             "attempt")}
     return [by_step[s] for s in sorted(by_step)]
 
 
@@ -167,6 +168,10 @@ def build_summary(paths: TrainPaths, plan: Any) -> dict:
 
 
 def write_summary(paths: TrainPaths, plan: Any) -> dict:
+    """``train_summary.json`` and the training curves plot (``training_curves.png``) beside it."""
+    from s1slurm.train.curves import write_curves
+
     summary = build_summary(paths, plan)
+    summary["curves_plot"] = str(write_curves(paths, summary["loss_curve"], plan.spec.model))
     atomic_write_json(paths.summary, summary)
     return summary

@@ -99,6 +99,8 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
     import torch
     from transformers import TrainingArguments
 
+    from s1slurm.train.curves import reporting
+    from s1slurm.train.options import parallelism_config
 
     r, m = plan.spec.recipe, plan.spec.memory
     cuda = torch.cuda.is_available()
@@ -128,7 +130,7 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=r.dataloader_workers,
         remove_unused_columns=False,
-        report_to="none", disable_tqdm=True,
+        report_to=reporting(plan.spec.report_to, paths), disable_tqdm=True,
     )
 
 
