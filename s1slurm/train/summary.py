@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from s1slurm.core.atomic import atomic_write_json
+from s1slurm.train.curves import write_curves
 from s1slurm.train.paths import TrainPaths
 
 
@@ -169,8 +170,6 @@ def build_summary(paths: TrainPaths, plan: Any) -> dict:
 
 def write_summary(paths: TrainPaths, plan: Any) -> dict:
     """``train_summary.json`` and the training curves plot (``training_curves.png``) beside it."""
-    from s1slurm.train.curves import write_curves
-
     summary = build_summary(paths, plan)
     summary["curves_plot"] = str(write_curves(paths, summary["loss_curve"], plan.spec.model))
     atomic_write_json(paths.summary, summary)

@@ -22,6 +22,7 @@ from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.train import data as D
 from s1slurm.train.checkpoints import CheckpointManager
+from s1slurm.train.curves import reporting
 from s1slurm.train.job_plan import TrainPlan
 from s1slurm.train.options import parallelism_config
 from s1slurm.train.paths import TrainPaths
@@ -98,9 +99,6 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
     """TrainingArguments of the recipe (creating them sets up torch.distributed and ZeRO-3)."""
     import torch
     from transformers import TrainingArguments
-
-    from s1slurm.train.curves import reporting
-    from s1slurm.train.options import parallelism_config
 
     r, m = plan.spec.recipe, plan.spec.memory
     cuda = torch.cuda.is_available()
