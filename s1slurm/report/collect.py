@@ -8,35 +8,19 @@ records, shards without a done marker and expected records that never arrived al
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import json
-import multiprocessing
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
-from urllib.parse import quote
+from typing import Any, Sequence
 
 import numpy as np
 
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, record_problem
-
-try:  # optional fast path; the standard library parser gives the same values
-    import orjson as _orjson
-
-    _loads: Callable[[bytes], Any] = _orjson.loads
-    _DECODE_ERRORS: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, UnicodeDecodeError)
-except ImportError:  # pragma: no cover - depends on the environment
-    _loads = json.loads
-    _DECODE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError)
+from s1slurm.eval.records import RECORDS_FILE, BudgetSetting
+from s1slurm.report.parse import parsed_files
 
 LIST_CAP = 1000  # entries kept per issue list (the totals are always exact)
-_END_VALUES = {"natural": 0, "budget": 1}  # thinking_end as a 0/1 column
 
 
 @dataclass
@@ -197,15 +181,12 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
     return runs
 
 
-PARALLEL_BYTES = 64 * 2**20  # records files above this in all are parsed by two worker processes
-
-
 def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = None) -> Records:
     """Merge every shard's records of every run, in the order given; the first copy of a key wins.
 
-    Files are parsed (JSON, :func:`record_problem`) by :func:`parse_records_file`, in two forked
-    worker processes when there is more than :data:`PARALLEL_BYTES` to read and two CPUs (or
-    ``workers``); the merge below then sees the same lines in the same order either way.
+    Files are parsed (JSON, the record check) by :func:`s1slurm.report.parse.parse_records_file`, in
+    two forked worker processes when there is enough to read and two CPUs (or ``workers``); the merge
+    below then sees the same lines in the same order either way.
     """
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
     rows: list[tuple[int, ...]] = []   # one tuple a record: one append, one conversion at the end
@@ -235,8 +216,8 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = 
                 continue
             files.append(path)
     bget, sget, qget, aget = B.index.get, S.index.get, Q.index.get, A.index.get
-    with _parsed_files(files, workers) as parsed_files:
-        for number, (path, parsed) in enumerate(zip(files, parsed_files)):
+    with parsed_files(files, workers) as each_file:
+        for number, (path, parsed) in enumerate(zip(files, each_file)):
             file_tag = number << 32
             for row in parsed:
                 lineno = row[0]
@@ -296,63 +277,6 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, workers: int | None = 
                    gold=gold, models=models, engines=engines)
 
 
-def parse_records_file(path: Path | str) -> list[tuple[Any, ...]]:
-    """One records file as compact rows, in line order: (line, problem) for a line that is not a
-    usable record (empty lines are skipped), else (line, benchmark, setting, method, question_id,
-    sample_index, correct as 1/0/-1, thinking_tokens, forced_continuations, cut as 1/0,
-    extracted_answer, gold_answer, budget, model or None, engine or None). Equal strings are one
-    object, so that the rows pickle small when a worker process sends them."""
-    same: dict[Any, Any] = {}
-    keep = same.setdefault
-    out: list[tuple[Any, ...]] = []
-    with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            try:
-                d = _loads(line)
-            except _DECODE_ERRORS as e:
-                if line.strip():
-                    out.append((lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}"))
-                continue
-            problem = record_problem(d)
-            if problem:
-                out.append((lineno, problem))
-                continue
-            c, m, e, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
-            ex = d["extracted_answer"]
-            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label),
-                        keep(d["method"], d["method"]), keep(d["question_id"], d["question_id"]),
-                        d["sample_index"], -1 if c is None else int(c), d["thinking_tokens"],
-                        d["forced_continuations"], _END_VALUES[d["thinking_end"]],
-                        None if ex is None else keep(ex, ex), keep(d["gold_answer"], d["gold_answer"]),
-                        keep(("budget", label), d["budget"]), keep(m, m) if m.__class__ is str else None,
-                        keep(e, e) if e.__class__ is str else None))
-    return out
-
-
-@contextlib.contextmanager
-def _parsed_files(files: Sequence[Path], workers: int | None) -> Iterator[Iterable[list[tuple[Any, ...]]]]:
-    """The parsed rows of each file, in order: in this process, or from two forked workers (the
-    merge consumes one file while the workers parse the next ones)."""
-    if workers is None:
-        size = sum(p.stat().st_size for p in files)
-        # fork only without other threads (a forked child inherits their locks)
-        workers = 2 if (size > PARALLEL_BYTES and len(files) > 1 and _cpus() > 1
-                        and threading.active_count() == 1) else 1
-    if workers <= 1 or len(files) < 2:
-        yield (parse_records_file(p) for p in files)
-        return
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield pool.map(parse_records_file, files)
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def _malformed(issues: Issues, path: Path, lineno: int, error: str) -> None:
     issues.malformed_total += 1
     if len(issues.malformed) < LIST_CAP:
@@ -369,30 +293,6 @@ def _dedupe_warnings(issues: Issues) -> None:
     if len(kept) > LIST_CAP:
         kept = kept[:LIST_CAP] + [f"... and {len(kept) - LIST_CAP} more warnings"]
     issues.warnings = kept
-
-
-def training_runs(runs: Sequence[RunInfo], out_dir: Path) -> list[dict[str, Any]]:
-    """The training runs that made the evaluated models: a model folder with a ``train_summary.json``
-    beside it (what ``s1slurm submit train`` and the pipeline's train step write), with its steps,
-    last loss and training-curves plot (``link``: relative to ``out_dir``, for the report's pages)."""
-    out: list[dict[str, Any]] = []
-    for model in dict.fromkeys(r.model for r in runs if r.model):
-        folder = Path(model).parent
-        summary_path = folder / "train_summary.json"
-        if not summary_path.is_file():
-            continue
-        try:
-            summary = json.loads(summary_path.read_text())
-        except (OSError, ValueError):
-            continue
-        curve = summary.get("loss_curve") or []
-        plot = summary.get("curves_plot")
-        plot_path = Path(plot) if isinstance(plot, str) and Path(plot).is_file() else None
-        out.append({"model": model, "folder": str(folder), "steps": summary.get("steps"),
-                    "last_loss": curve[-1].get("loss") if curve else None,
-                    "curves_plot": str(plot_path) if plot_path else None,
-                    "link": quote(os.path.relpath(plot_path, out_dir)) if plot_path else None})
-    return out
 
 
 def plan_settings(runs: Sequence[RunInfo]) -> dict[str, BudgetSetting]:
