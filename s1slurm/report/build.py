@@ -11,13 +11,13 @@ from typing import Sequence
 from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.folders import check_output_folder
 from s1slurm.core.errors import ConfigError, S1SlurmError
-from s1slurm.report.collect import (TOKEN_COUNTS, Issues, find_missing, open_runs, plan_settings, read_records,
-                                    training_runs)
+from s1slurm.report.collect import TOKEN_COUNTS, Issues, find_missing, open_runs, plan_settings, read_records
 from s1slurm.report.html import build_browser, render_html
 from s1slurm.report.metrics import QuestionStats, method_metrics, setting_metrics
 from s1slurm.report.plot import render_k_curves, render_plots
 from s1slurm.report.reference import get_reference, split_reference
 from s1slurm.report.render_md import render_markdown
+from s1slurm.report.training import training_runs
 from s1slurm.report.types import FILES, SCHEMA, ReportResult
 
 

@@ -8,36 +8,19 @@ records, shards without a done marker and expected records that never arrived al
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import functools
-import json
-import multiprocessing
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
-from urllib.parse import quote
+from typing import Any, Sequence
 
 import numpy as np
 
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, record_problem
-
-try:  # optional fast path; the standard library parser gives the same values
-    import orjson as _orjson
-
-    _loads: Callable[[bytes], Any] = _orjson.loads
-    _DECODE_ERRORS: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, UnicodeDecodeError)
-except ImportError:  # pragma: no cover - depends on the environment
-    _loads = json.loads
-    _DECODE_ERRORS = (json.JSONDecodeError, UnicodeDecodeError)
+from s1slurm.eval.records import RECORDS_FILE, BudgetSetting
+from s1slurm.report.parse import EXTRAS, parsed_files
 
 LIST_CAP = 1000  # entries kept per issue list (the totals are always exact)
-_END_VALUES = {"natural": 0, "budget": 1}  # thinking_end as a 0/1 column
 
 
 @dataclass
@@ -206,17 +189,15 @@ TOKEN_COUNTS = ("generated", "s1")
 (the decoded thinking re-tokenized, step delimiters left out: ``extra.s1_thinking_tokens``, written
 by the eval stage; records without it keep their generated count)."""
 
-PARALLEL_BYTES = 64 * 2**20  # records files above this in all are parsed by two worker processes
-
 
 def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated",
                  workers: int | None = None) -> Records:
     """Merge every shard's records of every run, in the order given; the first copy of a key wins.
 
-    ``tokens``: one of :data:`TOKEN_COUNTS`. Files are parsed (JSON, :func:`record_problem`) by
-    :func:`parse_records_file`, in two forked worker processes when there is more than
-    :data:`PARALLEL_BYTES` to read and two CPUs (or ``workers``); the merge below then sees the same
-    lines in the same order either way.
+    ``tokens``: one of :data:`TOKEN_COUNTS`. Files are parsed (JSON, the record check) by
+    :func:`s1slurm.report.parse.parse_records_file`, in two forked worker processes when there is
+    enough to read and two CPUs (or ``workers``); the merge below then sees the same lines in the same
+    order either way.
     """
     sums: dict[tuple[str, str], dict[str, list[float]]] = {}
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
@@ -247,8 +228,8 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
                 continue
             files.append(path)
     bget, sget, qget, aget = B.index.get, S.index.get, Q.index.get, A.index.get
-    with _parsed_files(files, workers, s1_count=tokens == "s1") as parsed_files:
-        for number, (path, parsed) in enumerate(zip(files, parsed_files)):
+    with parsed_files(files, workers, s1_count=tokens == "s1") as each_file:
+        for number, (path, parsed) in enumerate(zip(files, each_file)):
             file_tag = number << 32
             for row in parsed:
                 lineno = row[0]
@@ -311,91 +292,13 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
                    gold=gold, models=models, engines=engines, extras=extras)
 
 
-EXTRAS = ("answer_tokens", "steps_used", "tries", "accepted")
-"""Per-record figures averaged per setting (``Records.extras``): the answer's length, and from the
-record's ``extra``, the steps a step-conditional run used, rejection sampling's tries and acceptance."""
-
-
-def _extras_of(d: dict[str, Any]) -> tuple[float | None, ...] | None:
-    """One record's :data:`EXTRAS` (None where absent), or None when it has none of them."""
-    extra = d.get("extra") if isinstance(d.get("extra"), dict) else {}
-    values = (d.get("answer_tokens"), extra.get("steps_used"), extra.get("tries"), extra.get("accepted"))
-    out = tuple(float(v) if isinstance(v, (int, float)) and (name == "accepted" or not isinstance(v, bool))
-                else None for name, v in zip(EXTRAS, values))
-    return None if all(v is None for v in out) else out
-
-
 def _add_extras(per: dict[str, list[float]], values: tuple[float | None, ...]) -> None:
-    """Add one record's :data:`EXTRAS` to running [sum, count]s."""
+    """Add one record's :data:`s1slurm.report.parse.EXTRAS` to running [sum, count]s."""
     for name, v in zip(EXTRAS, values):
         if v is not None:
             acc = per.setdefault(name, [0.0, 0])
             acc[0] += v
             acc[1] += 1
-
-
-def parse_records_file(path: Path | str, s1_count: bool = False) -> list[tuple[Any, ...]]:
-    """One records file as compact rows, in line order: (line, problem) for a line that is not a
-    usable record (empty lines are skipped), else (line, benchmark, setting, method, question_id,
-    sample_index, correct as 1/0/-1, thinking_tokens, forced_continuations, cut as 1/0,
-    extracted_answer, gold_answer, budget, model or None, engine or None, :func:`_extras_of`). With
-    ``s1_count`` the thinking tokens are s1's count where the record has it (``extra.s1_thinking_tokens``).
-    Equal strings are one object, so that the rows pickle small when a worker process sends them."""
-    same: dict[Any, Any] = {}
-    keep = same.setdefault
-    out: list[tuple[Any, ...]] = []
-    with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            try:
-                d = _loads(line)
-            except _DECODE_ERRORS as e:
-                if line.strip():
-                    out.append((lineno, f"invalid JSON: {str(e).splitlines()[0][:120]}"))
-                continue
-            problem = record_problem(d)
-            if problem:
-                out.append((lineno, problem))
-                continue
-            c, m, e, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
-            ex = d["extracted_answer"]
-            thought = d["thinking_tokens"]
-            if s1_count:
-                extra = d.get("extra")
-                n = extra.get("s1_thinking_tokens") if isinstance(extra, dict) else None
-                thought = n if type(n) is int and n >= 0 else thought
-            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label),
-                        keep(d["method"], d["method"]), keep(d["question_id"], d["question_id"]),
-                        d["sample_index"], -1 if c is None else int(c), thought,
-                        d["forced_continuations"], _END_VALUES[d["thinking_end"]],
-                        None if ex is None else keep(ex, ex), keep(d["gold_answer"], d["gold_answer"]),
-                        keep(("budget", label), d["budget"]), keep(m, m) if m.__class__ is str else None,
-                        keep(e, e) if e.__class__ is str else None, _extras_of(d)))
-    return out
-
-
-@contextlib.contextmanager
-def _parsed_files(files: Sequence[Path], workers: int | None,
-                  s1_count: bool = False) -> Iterator[Iterable[list[tuple[Any, ...]]]]:
-    """The parsed rows of each file, in order: in this process, or from two forked workers (the
-    merge consumes one file while the workers parse the next ones)."""
-    if workers is None:
-        size = sum(p.stat().st_size for p in files)
-        # fork only without other threads (a forked child inherits their locks)
-        workers = 2 if (size > PARALLEL_BYTES and len(files) > 1 and _cpus() > 1
-                        and threading.active_count() == 1) else 1
-    if workers <= 1 or len(files) < 2:
-        yield (parse_records_file(p, s1_count) for p in files)
-        return
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield pool.map(functools.partial(parse_records_file, s1_count=s1_count), files)
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 def _malformed(issues: Issues, path: Path, lineno: int, error: str) -> None:
@@ -414,30 +317,6 @@ def _dedupe_warnings(issues: Issues) -> None:
     if len(kept) > LIST_CAP:
         kept = kept[:LIST_CAP] + [f"... and {len(kept) - LIST_CAP} more warnings"]
     issues.warnings = kept
-
-
-def training_runs(runs: Sequence[RunInfo], out_dir: Path) -> list[dict[str, Any]]:
-    """The training runs that made the evaluated models: a model folder with a ``train_summary.json``
-    beside it (what ``s1slurm submit train`` and the pipeline's train step write), with its steps,
-    last loss and training-curves plot (``link``: relative to ``out_dir``, for the report's pages)."""
-    out: list[dict[str, Any]] = []
-    for model in dict.fromkeys(r.model for r in runs if r.model):
-        folder = Path(model).parent
-        summary_path = folder / "train_summary.json"
-        if not summary_path.is_file():
-            continue
-        try:
-            summary = json.loads(summary_path.read_text())
-        except (OSError, ValueError):
-            continue
-        curve = summary.get("loss_curve") or []
-        plot = summary.get("curves_plot")
-        plot_path = Path(plot) if isinstance(plot, str) and Path(plot).is_file() else None
-        out.append({"model": model, "folder": str(folder), "steps": summary.get("steps"),
-                    "last_loss": curve[-1].get("loss") if curve else None,
-                    "curves_plot": str(plot_path) if plot_path else None,
-                    "link": quote(os.path.relpath(plot_path, out_dir)) if plot_path else None})
-    return out
 
 
 def plan_settings(runs: Sequence[RunInfo]) -> dict[str, BudgetSetting]:
