@@ -45,9 +45,9 @@ def demo(ctx: typer.Context,
     console.print(f"demo folder: {result.folder}  ({result.wall_time_s:.0f} s)", markup=False)
     for path in result.logs:
         console.print(f"log:         {path}", markup=False)
-    for name in ("report.html", "scaling.png"):
+    for name in ("report.html", "scaling.png", "training_curves.png"):
         if name in result.report_files:
-            console.print(f"{name + ':':<13}{result.report_files[name]}", markup=False)
+            console.print(f"{name + ':':<12} {result.report_files[name]}", markup=False)
     if result.failed:
         raise typer.Exit(1)
 

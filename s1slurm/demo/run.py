@@ -279,6 +279,9 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
         result = build_report([eval_run.path], report_dir)
         render_terminal(result, out)
         files = {k: Path(v) for k, v in result.files.items()}
+        # the training run's loss / learning-rate / gradient-norm plot, named at the end with the report
+        files.update({"training_curves.png": Path(t["curves_plot"]) for t in result.training
+                      if t.get("curves_plot")})
     logs = [log] + _train_logs(children.get("train")) + _task_logs(eval_run)
     curation = curation_summary(children["curate"]) if "curate" in children else "not run"
     res = DemoResult(folder, pipeline_run, files, scaling, curation, [p for p in logs if p.exists()],

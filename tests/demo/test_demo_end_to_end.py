@@ -83,7 +83,7 @@ def test_quick_demo_trains_and_shows_test_time_scaling(quick_demo):
     # the curve rises: at least 15 points from the smallest thinking budget to the largest
     assert 100 * (acc[32] - acc[2]) >= 15, acc
     report = {k: Path(v) for k, v in summary["report"].items()}
-    for name in ("report.html", "scaling.png"):
+    for name in ("report.html", "scaling.png", "training_curves.png"):  # the training run's curves too
         assert report[name].is_file() and report[name].stat().st_size > 0
         assert f"{name}:" in proc.stdout and str(report[name]) in proc.stdout.replace("\n", "")
     assert "test-time scaling on 30 held-out questions" in proc.stdout
