@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
-    from s1slurm.eval.benchmarks import BenchmarkConfig, load_benchmark
+    from s1slurm.eval.benchmarks import load_benchmark
     from s1slurm.eval.engines import load_engine
     from s1slurm.eval.forcing import DelimiterText, Forcing, Sample, run_naive
     from s1slurm.eval.ladder import run_ladder

@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO))
 from s1slurm.core.atomic import atomic_write_json  # noqa: E402
 from s1slurm.core.rundir import RunDir  # noqa: E402
 from s1slurm.core.shard import make_shards  # noqa: E402
-from s1slurm.monitor.progress import ProgressReader  # noqa: E402
-from s1slurm.monitor.render import RunView, dashboard  # noqa: E402
 from s1slurm.launch.scheduler import CallResult, Scheduler  # noqa: E402
 from s1slurm.launch.task_status import read_status  # noqa: E402
+from s1slurm.monitor.progress import ProgressReader  # noqa: E402
+from s1slurm.monitor.render import RunView, dashboard  # noqa: E402
 from s1slurm.stages import get_stage  # noqa: E402
 
 

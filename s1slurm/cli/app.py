@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from s1slurm.cli import demo, monitor, profiles, report, submit
-from s1slurm.cli import curate
-from s1slurm.cli import cost_plan
+from s1slurm.cli import cost_plan, curate, demo, monitor, profiles, report, submit
 from s1slurm.cli.common import Options
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
@@ -32,12 +29,12 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _global(ctx: typer.Context,
-            cluster: Optional[Path] = typer.Option(
+            cluster: Path | None = typer.Option(
                 None, "--cluster", show_default=False,
                 help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
                      "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile); "
                      "also accepted after the command, where it wins"),
-            profile: Optional[str] = typer.Option(
+            profile: str | None = typer.Option(
                 None, "--profile", show_default=False,
                 help="profile name (default: the file's default); also accepted after the command, where it wins"),
             version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,17 +18,17 @@ if TYPE_CHECKING:
 class Options:
     """Global options given before the command (``s1slurm --profile ci submit ...``)."""
 
-    cluster: Optional[Path] = None
-    profile: Optional[str] = None
+    cluster: Path | None = None
+    profile: str | None = None
 
 
 # The same two options, for commands to accept after their name too (``s1slurm submit ... --profile ci``).
 # Declare them as ``cluster: ClusterOpt = None, profile: ProfileOpt = None`` and pass both to
 # :func:`choose_cluster`: given after the command, they win over the same options given before it.
-ClusterOpt = Annotated[Optional[Path], typer.Option(
+ClusterOpt = Annotated[Path | None, typer.Option(
     "--cluster", help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
     "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile)", show_default=False)]
-ProfileOpt = Annotated[Optional[str], typer.Option(
+ProfileOpt = Annotated[str | None, typer.Option(
     "--profile", help="profile name (default: the file's default)", show_default=False)]
 
 
@@ -36,10 +36,10 @@ ProfileOpt = Annotated[Optional[str], typer.Option(
 class ClusterChoice:
     """The profiles a command uses, the file they came from, and the profile asked for (None: default)."""
 
-    cluster: "ClusterFile"
+    cluster: ClusterFile
     path: Path  # the file, or "<built-in>" when none was found (errors name it)
-    profile: Optional[str]
-    source: "ClusterSource"
+    profile: str | None
+    source: ClusterSource
     origins: dict[str, str] = field(default_factory=dict)  # profile name -> file or "built-in"
 
     def explain(self, error: Exception) -> Exception:
@@ -68,7 +68,7 @@ def global_options(ctx: typer.Context) -> Options:
     return root.obj if isinstance(root.obj, Options) else Options()
 
 
-def choose_cluster(ctx: typer.Context, cluster: Optional[Path] = None, profile: Optional[str] = None) -> ClusterChoice:
+def choose_cluster(ctx: typer.Context, cluster: Path | None = None, profile: str | None = None) -> ClusterChoice:
     """Find and load the cluster profiles for a command (see :mod:`s1slurm.config.discovery`).
 
     ``cluster``/``profile`` are the command's own options: given after the command, they win over

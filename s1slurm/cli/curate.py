@@ -6,7 +6,7 @@ see :mod:`s1slurm.curate.decontaminate_table`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from typer.core import TyperCommand
@@ -88,20 +88,20 @@ def decontaminate(
         "aime24, math500, gpqa_diamond (the hub), PRESET=PATH, or a "
         "data file (its question column found by name)",
     ),
-    question_field: Optional[str] = typer.Option(
+    question_field: str | None = typer.Option(
         None,
         "--question-field",
         help="the dataset's question column (default: problem, question or Question, the first it has)",
     ),
-    against_question_field: Optional[str] = typer.Option(
+    against_question_field: str | None = typer.Option(
         None,
         "--against-question-field",
         help="the question column of benchmark files (default: found as the dataset's)",
     ),
-    answer_field: Optional[str] = typer.Option(
+    answer_field: str | None = typer.Option(
         None, "--answer-field", help="answer column (for --with-answer)"
     ),
-    id_field: Optional[str] = typer.Option(
+    id_field: str | None = typer.Option(
         None, "--id-field", help="id column named in the report (default: id or unique_id when present)"
     ),
     split: str = typer.Option("train", "--split", help="split of a hub dataset"),
@@ -111,7 +111,7 @@ def decontaminate(
         False, "--near-dup/--no-near-dup", help="also drop MinHash near-duplicates within the dataset"
     ),
     threshold: float = typer.Option(0.7, "--threshold", help="MinHash near-duplicate threshold"),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", help="output folder (default: reports/decontaminate-<dataset name>)"
     ),
 ) -> None:

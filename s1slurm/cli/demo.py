@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from s1slurm.cli.common import choose_cluster, console as make_console, global_options
+from s1slurm.cli.common import choose_cluster, global_options
+from s1slurm.cli.common import console as make_console
 
 
 def demo(ctx: typer.Context,
          quick: bool = typer.Option(False, "--quick", help="fewer training steps and questions, a smaller curve (CI)"),
-         profile: Optional[str] = typer.Option(None, "--profile", help="run the steps on this profile (default: local)"),
-         engine: Optional[str] = typer.Option(None, "--engine", help="vllm or transformers (default: vllm if installed)"),
+         profile: str | None = typer.Option(None, "--profile", help="run the steps on this profile (default: local)"),
+         engine: str | None = typer.Option(None, "--engine", help="vllm or transformers (default: vllm if installed)"),
          runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="where the demo folder is created"),
          ) -> None:
     """Run the s1 recipe in miniature here: generated data, a tiny Llama, SFT, budget forcing, report."""

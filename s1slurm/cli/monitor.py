@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,11 +22,12 @@ def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run fold
     """Show the state of every task of one or more runs (squeue + sacct + the run folders)."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
-    from s1slurm.monitor.progress import ProgressReader
-    from s1slurm.monitor.render import (as_json as views_json, failure_lines, plain_line, status_table,
-                                        steps_table, summary)
     from s1slurm.launch.scheduler import Scheduler
-    from s1slurm.monitor.watch import build_views, watch as watch_runs
+    from s1slurm.monitor.progress import ProgressReader
+    from s1slurm.monitor.render import as_json as views_json
+    from s1slurm.monitor.render import failure_lines, plain_line, status_table, steps_table, summary
+    from s1slurm.monitor.watch import build_views
+    from s1slurm.monitor.watch import watch as watch_runs
 
     runs = [RunDir.open(p) for p in run_dirs]
     console = make_console()
@@ -60,7 +60,8 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
     """Print the logs of one task (every rank of a multi-node task, each line labelled)."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
-    from s1slurm.launch.task_logs import follow as follow_logs, task_logs
+    from s1slurm.launch.task_logs import follow as follow_logs
+    from s1slurm.launch.task_logs import task_logs
     from s1slurm.launch.task_status import read_status
 
     run = RunDir.open(run_dir)
@@ -90,7 +91,7 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
 
 
 def cancel(run_dir: Path = typer.Argument(..., help="a run folder"),
-           task: Optional[int] = typer.Option(None, "--task", "-t", help="cancel only this task"),
+           task: int | None = typer.Option(None, "--task", "-t", help="cancel only this task"),
            ) -> None:
     """Cancel every job of a run (or one task's); recorded in its manifest."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from s1slurm.cli.common import ClusterOpt, choose_cluster, console as make_console
+from s1slurm.cli.common import ClusterOpt, choose_cluster
+from s1slurm.cli.common import console as make_console
 
 
 def init(slurm: bool = typer.Option(False, "--slurm", help="add a profile filled from sinfo and scontrol (run on a login node)"),
-         path: Optional[Path] = typer.Option(None, "--path", help="where to write it (default: ./cluster.yaml)",
+         path: Path | None = typer.Option(None, "--path", help="where to write it (default: ./cluster.yaml)",
                                              show_default=False),
          user: bool = typer.Option(False, "--user", help="write it to the user config folder "
                                    "(~/.config/s1slurm/cluster.yaml), used from any folder"),
@@ -44,7 +44,7 @@ def profiles(ctx: typer.Context, cluster: ClusterOpt = None) -> None:
     used = choice.source
     console.print(f"profiles from: {used.label} ({used.reason})", markup=False)
     if used.reason != "--cluster":
-        def state(path: Optional[Path]) -> str:
+        def state(path: Path | None) -> str:
             if path is None:
                 return "not set"
             return f"{path} ({'used' if path == used.path else 'found' if path.is_file() else 'absent'})"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,10 +10,10 @@ from s1slurm.cli.common import console as make_console
 
 
 def report(run_dirs: list[Path] = typer.Argument(..., help="one or more evaluation run folders"),
-           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: reports/<run name>)"),
+           out: Path | None = typer.Option(None, "--out", help="output folder (default: reports/<run name>)"),
            strict: bool = typer.Option(False, "--strict", help="exit non-zero when the report is partial"),
-           reference: Optional[str] = typer.Option(None, "--reference", help="compare with published figures at a named setting: s1-32b or 's1-32b@ignore=2,max=none'"),
-           tokens: Optional[str] = typer.Option(
+           reference: str | None = typer.Option(None, "--reference", help="compare with published figures at a named setting: s1-32b or 's1-32b@ignore=2,max=none'"),
+           tokens: str | None = typer.Option(
                None, "--tokens", help="thinking-token count on the axis: generated (ids) or s1 "
                "(re-tokenized, as s1 counts; the default with --reference)"),
            ) -> None:

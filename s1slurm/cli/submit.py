@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster, console as make_console
+from s1slurm.cli.common import ClusterOpt, ProfileOpt, choose_cluster
+from s1slurm.cli.common import console as make_console
 from s1slurm.core.errors import ConfigError
 
 
@@ -22,8 +23,8 @@ def submit(ctx: typer.Context,
            ) -> None:
     """Submit a stage as SLURM job(s), or run it here with a local profile."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
-    from s1slurm.stages import submission as sub
     from s1slurm.stages import get_stage
+    from s1slurm.stages import submission as sub
 
     choice = choose_cluster(ctx, cluster, profile)
     console = make_console()

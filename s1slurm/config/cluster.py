@@ -115,7 +115,7 @@ class Profile(Strict):
         return v
 
     @model_validator(mode="after")
-    def _signal_before_the_end(self) -> "Profile":
+    def _signal_before_the_end(self) -> Profile:
         if self.executor == "slurm" and self.signal_delay_s >= self.time_minutes * 60:
             raise FieldError("signal_delay_s", f"{self.signal_delay_s} s before the end is before the job starts "
                              f"(time {self.time!r} is {self.time_minutes * 60} s)")
@@ -154,7 +154,7 @@ class Profile(Strict):
         return parse_time_minutes(self.time)
 
     def merged(self, overrides: dict[str, Any], *, source: str = "<overrides>",
-               prefix: str = "cluster") -> "Profile":
+               prefix: str = "cluster") -> Profile:
         """A copy with ``overrides`` applied and validated; errors name ``source`` and ``prefix``."""
         data = self.model_dump(exclude_unset=False)
         data.update(overrides)
@@ -171,7 +171,7 @@ class ClusterFile(Strict):
     profiles: dict[str, Profile]
 
     @model_validator(mode="after")
-    def _default_exists(self) -> "ClusterFile":
+    def _default_exists(self) -> ClusterFile:
         if self.default not in self.profiles:
             raise FieldError("default", f"profile {self.default!r} is not one of the profiles "
                              f"({', '.join(sorted(self.profiles))})")

@@ -15,9 +15,9 @@ file is used, a ``local`` profile is always available: the file's own if it has 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from s1slurm.config.cluster import ClusterFile, Profile, load_cluster
 

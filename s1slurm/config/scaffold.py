@@ -77,7 +77,7 @@ def _describe(p: Partition) -> str:
 def slurm_profile_text(facts: SlurmFacts, name: str) -> str:
     """The YAML lines (indented under ``profiles:``) of a profile filled from ``facts``."""
     part = pick_partition(facts)
-    lines = [f"", f"  # Filled from sinfo and `scontrol show config` of SLURM cluster {facts.cluster_name!r}."]
+    lines = ["", f"  # Filled from sinfo and `scontrol show config` of SLURM cluster {facts.cluster_name!r}."]
     lines += [f"  # Partition {_describe(p)}" for p in facts.partitions]
     lines += [f"  {name}:", "    executor: slurm"]
     if part is None:

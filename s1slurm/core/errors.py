@@ -42,7 +42,7 @@ class ConfigError(S1SlurmError):
         super().__init__(text)
 
 
-    def in_file(self, file: str) -> "ConfigError":
+    def in_file(self, file: str) -> ConfigError:
         """The same error attributed to ``file`` (for checks that do not know which file they read)."""
         return ConfigError(self.detail, file=file, field=self.field, expected=self.expected)
 

@@ -33,7 +33,7 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, root: Path, stage: str) -> "RunDir":
+    def create(cls, root: Path, stage: str) -> RunDir:
         """Make a new, unique run folder under ``root``."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         path = Path(root) / f"{stage}-{stamp}-{secrets.token_hex(3)}"
@@ -44,7 +44,7 @@ class RunDir:
         return run
 
     @classmethod
-    def open(cls, path: Path | str) -> "RunDir":
+    def open(cls, path: Path | str) -> RunDir:
         """An existing run folder; a clear error when it is not one."""
         run = cls(Path(path).resolve())
         if not run.manifest_path.is_file():

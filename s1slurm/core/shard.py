@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ class Shard:
         return {"group": self.group, "index": self.index, "count": self.count}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Shard":
+    def from_dict(cls, d: dict) -> Shard:
         return cls(group=d["group"], index=int(d["index"]), count=int(d["count"]))
 
 

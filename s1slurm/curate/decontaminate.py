@@ -11,11 +11,12 @@ and a hash of the removed question).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-from s1slurm.curate.ngrams import Item, Match, NgramIndex, normalize
 from s1slurm.curate.neardup import near_duplicates
+from s1slurm.curate.ngrams import Item, Match, NgramIndex, normalize
 from s1slurm.curate.spec import DecontaminateConfig
 from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark
 

@@ -9,9 +9,10 @@ the usual ones, for the dataset and for benchmark files alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from s1slurm.core.dataload import load_table
 from s1slurm.core.errors import ConfigError

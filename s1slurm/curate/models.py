@@ -3,7 +3,8 @@ chat generation (one user turn, the answer until the end of turn) on token ids."
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from s1slurm.curate.spec import ModelStepConfig
 from s1slurm.eval.engines import Engine, Request, StopRule, StopScanner, derive_seed, get_engine

@@ -11,8 +11,8 @@ removed; otherwise it is kept and indexed. The result names each cluster by its 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from s1slurm.core.errors import MissingDependencyError
 

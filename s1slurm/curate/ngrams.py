@@ -13,8 +13,8 @@ Texts shorter than n words have no n-gram: for them the whole normalised text is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 def normalize(text: str) -> str:

@@ -8,8 +8,9 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import ConfigError, StageError

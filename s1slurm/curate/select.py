@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from s1slurm.core.errors import ConfigError
 from s1slurm.curate.quality import quality_problem

@@ -40,7 +40,7 @@ class DatasetColumn(Strict):
     column: str = Field(..., min_length=1)
 
     @model_validator(mode="after")
-    def _one_place(self) -> "DatasetColumn":
+    def _one_place(self) -> DatasetColumn:
         if (self.path is None) == (self.hub_id is None):
             raise ValueError("give exactly one of 'path' (a local file) or 'hub_id'")
         return self
@@ -62,7 +62,7 @@ class RowRule(Strict):
     not_in_dataset: DatasetColumn | None = Field(None, description="the value does not occur there")
 
     @model_validator(mode="after")
-    def _one_test(self) -> "RowRule":
+    def _one_test(self) -> RowRule:
         tests = [
             k
             for k in ("one_of", "none_of", "is_null", "matches", "in_dataset", "not_in_dataset")
@@ -168,7 +168,7 @@ class SourceConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _one_place(self) -> "SourceConfig":
+    def _one_place(self) -> SourceConfig:
         if (self.path is None) == (self.hub_id is None):
             raise ValueError("give exactly one of 'path' (a local file) or 'hub_id'")
         if self.path is not None and (isinstance(self.hub_config, list) or isinstance(self.split, list)):

@@ -80,7 +80,7 @@ class TraceFields(Strict):
     output: str | None = Field(None, min_length=1, description="row key holding a whole output to split")
 
     @model_validator(mode="after")
-    def _which(self) -> "TraceFields":
+    def _which(self) -> TraceFields:
         if (self.output is None) == (self.thinking is None or self.attempt is None) or (
             self.output is not None and (self.thinking or self.attempt)
         ):
@@ -223,7 +223,7 @@ class SelectConfig(Strict):
     )
 
     @model_validator(mode="after")
-    def _mix(self) -> "SelectConfig":
+    def _mix(self) -> SelectConfig:
         if (self.strategy == "s1-notebook") != (self.mix is not None):
             raise ValueError(
                 "strategy s1-notebook needs 'mix' (e.g. {after: 700, weights: {aime: 1.0, gpqa: 0.5}}),"
@@ -256,7 +256,7 @@ class CurateSpec(JobSpec):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CurateSpec":
+    def _consistent(self) -> CurateSpec:
         if "collect" in self.steps and not self.sources:
             raise FieldError("sources", "the collect step needs at least one source")
         names = [s.name for s in self.sources]

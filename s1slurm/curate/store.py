@@ -22,9 +22,10 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.jsonl import append_lines, read_lines
@@ -131,7 +132,7 @@ class RecordLog:
         self.records: dict[str, dict[str, Any]] = {}
         self.torn = 0
 
-    def load(self) -> "RecordLog":
+    def load(self) -> RecordLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for rec in read_lines(self.path):
             try:

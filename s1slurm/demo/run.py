@@ -22,10 +22,10 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 from rich.live import Live

@@ -128,7 +128,7 @@ class BenchmarkConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "BenchmarkConfig":
+    def _consistent(self) -> BenchmarkConfig:
         if self.name == "jsonl":
             if self.path is None:
                 raise ValueError("a jsonl benchmark needs 'path' (a local JSON Lines file)")

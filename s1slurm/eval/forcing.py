@@ -32,11 +32,19 @@ Naive evaluation (:func:`run_naive`) runs every setting on its own; the budget l
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any
 
-from s1slurm.eval.engines.base import (Engine, Generation, Request, StopMatch, StopRule, StopScanner,
-                                       derive_seed)
+from s1slurm.eval.engines.base import (
+    Engine,
+    Generation,
+    Request,
+    StopMatch,
+    StopRule,
+    StopScanner,
+    derive_seed,
+)
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.models.delimiters import DelimiterText
 
@@ -85,7 +93,7 @@ class Forcing:
         self._ignore: dict[str, tuple[int, ...]] = {}
 
     def with_delimiters(self, delimiters: DelimiterText | None = None,
-                        temperature: float | None = None) -> "Forcing":
+                        temperature: float | None = None) -> Forcing:
         """The same tokenizer, model end of turn and answer settings with other delimiters (the
         step-conditional format of a model trained with step delimiters) or another temperature
         (rejection sampling's); None keeps this one's."""

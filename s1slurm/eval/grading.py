@@ -36,8 +36,9 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from s1slurm.core.errors import MissingDependencyError
 
@@ -186,7 +187,7 @@ def extract_with_method(text: str, kind: str, *, n_choices: int = 4,
 
 # ---------------------------------------------------------------- grading
 
-def grade(question: "Question", answer_text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Grade:
+def grade(question: Question, answer_text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade ``answer_text`` against ``question.gold``; never raises."""
     extracted: str | None = None
     method: str | None = None
@@ -267,7 +268,7 @@ def _scientific(s: str) -> str:
     return _TIMES_TEN.sub(one, _SCI.sub(one, s))
 
 
-def grade_many(items: Iterable[tuple["Question", str]], *, max_workers: int = 1,
+def grade_many(items: Iterable[tuple[Question, str]], *, max_workers: int = 1,
                timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Grade]:
     """Grade (question, answer) pairs in order, in a pool of ``max_workers`` spawned processes
     when more than one (math-verify is CPU-bound, so threads would not help)."""
@@ -282,7 +283,7 @@ def grade_many(items: Iterable[tuple["Question", str]], *, max_workers: int = 1,
         return list(pool.map(functools.partial(_grade_pair, timeout_s=timeout_s), items, chunksize=chunk))
 
 
-def _grade_pair(item: tuple["Question", str], timeout_s: float) -> Grade:
+def _grade_pair(item: tuple[Question, str], timeout_s: float) -> Grade:
     return grade(item[0], item[1], timeout_s=timeout_s)
 
 

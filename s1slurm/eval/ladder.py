@@ -19,11 +19,20 @@ context does not depend on the rest of its batch (see the engines' notes).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from s1slurm.eval.engines.base import Engine
-from s1slurm.eval.forcing import (AnswerJob, Forcing, Result, Sample, Thinking, make_result, replay,
-                                  run_answers, trace)
+from s1slurm.eval.forcing import (
+    AnswerJob,
+    Forcing,
+    Result,
+    Sample,
+    Thinking,
+    make_result,
+    replay,
+    run_answers,
+    trace,
+)
 from s1slurm.eval.records import BudgetSetting
 
 

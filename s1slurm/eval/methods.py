@@ -32,12 +32,24 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 from s1slurm.eval.engines.base import Engine, Request, StopScanner, derive_seed
-from s1slurm.eval.forcing import (AnswerJob, Forcing, Result, Round, Sample, Thinking, make_result,
-                                  replay, run_answers, run_naive, trace)
+from s1slurm.eval.forcing import (
+    AnswerJob,
+    Forcing,
+    Result,
+    Round,
+    Sample,
+    Thinking,
+    make_result,
+    replay,
+    run_answers,
+    run_naive,
+    trace,
+)
 from s1slurm.eval.ladder import run_ladder
 from s1slurm.eval.prompts import ConditionPrompts, conditioned, step_marker
 from s1slurm.eval.records import BudgetSetting

@@ -149,7 +149,7 @@ class BudgetSetting:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BudgetSetting":
+    def from_dict(cls, d: dict[str, Any]) -> BudgetSetting:
         return cls(**{k: d[k] for k in (f.name for f in fields(cls)) if k in d})
 
 
@@ -186,7 +186,7 @@ class EvalRecord:
         return json.dumps(asdict(self), ensure_ascii=False)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EvalRecord":
+    def from_dict(cls, d: dict[str, Any]) -> EvalRecord:
         """Build from a parsed JSON line; raises KeyError/TypeError on a malformed record."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -167,7 +167,7 @@ class Rejection(Strict):
         return v
 
 
-MethodBlock = Annotated[Union[TokenConditional, StepConditional, ClassConditional, Rejection],
+MethodBlock = Annotated[TokenConditional | StepConditional | ClassConditional | Rejection,
                         Field(discriminator="method")]
 
 
@@ -213,7 +213,7 @@ class Sweep(Strict):
         return v
 
     @model_validator(mode="after")
-    def _valid_settings(self) -> "Sweep":
+    def _valid_settings(self) -> Sweep:
         try:
             self.settings()
         except ValueError as e:
@@ -282,7 +282,7 @@ class EvalSpec(EngineSettings, JobSpec):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "EvalSpec":
+    def _consistent(self) -> EvalSpec:
         if any(s.method == "rejection" and not (self.temperature if s.temperature is None else s.temperature)
                for s in self.settings()):
             raise FieldError("temperature", "rejection sampling needs temperature > 0 (greedy decoding repeats the "
@@ -401,7 +401,7 @@ def context_length(spec: EvalSpec, tokenizer: Any) -> int | None:
         return spec.max_model_len
     try:
         from transformers import AutoConfig
-        return int(getattr(AutoConfig.from_pretrained(spec.resolved_model()), "max_position_embeddings"))
+        return int(AutoConfig.from_pretrained(spec.resolved_model()).max_position_embeddings)
     except Exception:  # unknown here (hub model offline): the engine will clamp at run time
         return None
 

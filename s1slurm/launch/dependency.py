@@ -3,7 +3,8 @@ curation's next step, training's ``eval_after``, a pipeline's next link)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def after_ok(extra_sbatch: Mapping[str, Any], jobs: Sequence[str]) -> dict[str, Any]:

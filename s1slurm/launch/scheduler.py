@@ -13,8 +13,8 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from s1slurm.launch.environment import scrubbed
 

@@ -15,8 +15,9 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from s1slurm.core.atomic import atomic_write_text
 from s1slurm.core.errors import SlurmError

@@ -65,7 +65,7 @@ class StageRef:
         return {"name": self.name, "target": self.target, "requeueable": self.requeueable}
 
     @classmethod
-    def from_manifest(cls, manifest: dict, *, file: str = "manifest.json") -> "StageRef":
+    def from_manifest(cls, manifest: dict, *, file: str = "manifest.json") -> StageRef:
         """The reference recorded in a run's manifest at submission."""
         data = manifest.get("stage_ref")
         if not isinstance(data, dict) or set(data) != {"name", "target", "requeueable"}:

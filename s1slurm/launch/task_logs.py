@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from submitit.core.utils import JobPaths
 
@@ -67,7 +67,7 @@ def follow(files: list[LogFile], stop: Callable[[], bool], interval: float = 1.0
         for f in files:
             if not f.path.exists():
                 continue
-            with open(f.path, "r", errors="replace") as fh:
+            with open(f.path, errors="replace") as fh:
                 fh.seek(offsets[f.path])
                 chunk = fh.read()
                 offsets[f.path] = fh.tell()

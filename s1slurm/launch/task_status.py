@@ -22,9 +22,10 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from s1slurm.core.atomic import atomic_write_text
 from s1slurm.core.errors import ConfigError
@@ -91,7 +92,7 @@ class Failure:
         """``step 'train' failed: StageError: ... (log: /runs/.../task-00000.log)``"""
         return f"{self.where} failed: {self.first_line}" + (f" (log: {self.log})" if self.log else "")
 
-    def within(self, where: str) -> "Failure":
+    def within(self, where: str) -> Failure:
         """The same failure seen from a pipeline: named by its step."""
         return Failure(f"{where}, {self.where}", self.first_line, self.log)
 

@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from s1slurm.core.table_fit import FittedTable
-from s1slurm.launch.task_logs import task_logs, tail
+from s1slurm.launch.task_logs import tail, task_logs
 from s1slurm.launch.task_status import FAILURES, Failure, RunStatus, TaskStatus
 from s1slurm.monitor.progress import RunProgress
 

@@ -8,9 +8,9 @@ together) every ``min_interval`` seconds while something changes, and less and l
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.live import Live

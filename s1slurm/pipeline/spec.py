@@ -40,7 +40,7 @@ class StepConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _config(self) -> "StepConfig":
+    def _config(self) -> StepConfig:
         if self.stage == REPORT:
             if self.config is not None:
                 raise ValueError("a report step takes no config (it reports the eval step before it)")
@@ -65,7 +65,7 @@ class PipelineSpec(JobSpec):
     steps: list[StepConfig] = Field(..., min_length=1)
 
     @model_validator(mode="after")
-    def _steps(self) -> "PipelineSpec":
+    def _steps(self) -> PipelineSpec:
         names = [s.step_name for s in self.steps]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from s1slurm.report.build import PartialReportError, build_report, default_out_dir
-    from s1slurm.report.types import FILES, ReportResult
     from s1slurm.report.reference import REFERENCES
     from s1slurm.report.terminal import render_terminal
+    from s1slurm.report.types import FILES, ReportResult
 
 _WHERE = {"FILES": "types", "PartialReportError": "build", "ReportResult": "types",
           "build_report": "build", "default_out_dir": "build", "REFERENCES": "reference",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 from s1slurm.core.atomic import atomic_write_bytes
-from s1slurm.core.folders import check_output_folder
 from s1slurm.core.errors import ConfigError, S1SlurmError
+from s1slurm.core.folders import check_output_folder
 from s1slurm.report.collect import TOKEN_COUNTS, Issues, find_missing, open_runs, plan_settings, read_records
 from s1slurm.report.html import build_browser, render_html
 from s1slurm.report.metrics import QuestionStats, method_metrics, setting_metrics

@@ -9,7 +9,8 @@ control thus Control is 50%." The bare prompt is the setting ``max=none`` of the
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 DEFAULT_SETTING = "max=none"
 

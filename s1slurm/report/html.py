@@ -18,8 +18,8 @@ from s1slurm.report.collect import Records
 from s1slurm.report.metrics import UNITS
 
 if TYPE_CHECKING:
-    from s1slurm.report.types import ReportResult
     from s1slurm.report.metrics import SettingMetrics
+    from s1slurm.report.types import ReportResult
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_SAMPLES_PER_ROW = 4      # samples listed per question and setting
@@ -42,7 +42,7 @@ class Browser:
     questions_without_rows: int = 0
 
 
-def build_browser(rec: Records, settings: list["SettingMetrics"]) -> Browser:
+def build_browser(rec: Records, settings: list[SettingMetrics]) -> Browser:
     """Per question: accuracy, and per setting a few samples (length, ending, answers, correct)."""
     br = Browser()
     if len(rec) == 0:
@@ -99,7 +99,7 @@ def build_browser(rec: Records, settings: list["SettingMetrics"]) -> Browser:
     return br
 
 
-def render_html(result: "ReportResult", svg: bytes, browser: Browser, k_svg: bytes = b"") -> str:
+def render_html(result: ReportResult, svg: bytes, browser: Browser, k_svg: bytes = b"") -> str:
     """The whole report.html text (``svg``: the scaling plot; ``k_svg``: pass@k / maj@k curves)."""
     import jinja2
 

@@ -20,8 +20,9 @@ over the questions both have.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ from s1slurm.eval.records import BudgetSetting
 from s1slurm.report.class_control import apply_class_control
 from s1slurm.report.collect import Records
 from s1slurm.report.votes import binomial_table, correct_vote_counts
-from s1slurm.report.votes import maj_at_k as maj_at_k, majority_correct as majority_correct  # re-exported
+from s1slurm.report.votes import maj_at_k as maj_at_k  # re-exported
+from s1slurm.report.votes import majority_correct as majority_correct
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20250131  # fixed: the same records always give the same interval
@@ -245,7 +247,7 @@ def setting_metrics(rec: Records, plan: dict[str, BudgetSetting],
         out.append(SettingMetrics(
             benchmark=rec.benchmarks.values[b], setting=label, method=method,
             min_thinking_tokens=budget.min_thinking_tokens, max_thinking_tokens=a_max,
-            num_ignore=budget.num_ignore, questions=int(len(qstarts)), records=hi - lo,
+            num_ignore=budget.num_ignore, questions=len(qstarts), records=hi - lo,
             samples_per_question=k, samples_uniform=bool((counts == k).all()),
             accuracy=100.0 * float(per_q.mean()), ci_low=100.0 * ci_lo, ci_high=100.0 * ci_hi,
             avg_thinking_tokens=avg, cut_share=100.0 * float(cols["cut"][lo:hi].mean()),

@@ -14,8 +14,9 @@ import json
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from s1slurm.eval.records import record_problem
 

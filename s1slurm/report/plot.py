@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from s1slurm.report.types import ReportResult
@@ -59,7 +60,7 @@ class _Placer:
         return True
 
 
-def render_plots(result: "ReportResult") -> tuple[bytes, bytes]:
+def render_plots(result: ReportResult) -> tuple[bytes, bytes]:
     """(PNG bytes, SVG bytes) of the scaling plot."""
     benches = result.benchmarks
     with _panels(len(benches), salt="s1slurm-report", row_height=4.3) as (fig, axes):
@@ -106,7 +107,7 @@ def _save(fig: Any) -> tuple[bytes, bytes]:
     return png.getvalue(), svg.getvalue()
 
 
-def _panel(ax, result: "ReportResult", bench: str) -> None:
+def _panel(ax, result: ReportResult, bench: str) -> None:
     methods = [c for c in result.methods if c.benchmark == bench]
     by_setting = {m.setting: m for m in result.settings if m.benchmark == bench}
     # every setting is a point, also those that thought 0 tokens on average (a cap of 0, a model that
@@ -159,7 +160,7 @@ def _plain_ticks(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def render_k_curves(result: "ReportResult") -> tuple[bytes, bytes]:
+def render_k_curves(result: ReportResult) -> tuple[bytes, bytes]:
     """(PNG bytes, SVG bytes): pass@k (solid) and maj@k (dashed) against k, one panel per
     benchmark, one line pair per method at its best-performing setting."""
     benches = result.benchmarks

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from s1slurm.core.errors import ConfigError
 
@@ -19,8 +20,8 @@ class Reference:
     source: str
     with_budget_forcing: dict[str, float]
     without_budget_forcing: dict[str, float]
-    figures: tuple["Figure", ...] = ()
-    methods: tuple["MethodFigure", ...] = ()
+    figures: tuple[Figure, ...] = ()
+    methods: tuple[MethodFigure, ...] = ()
     models: dict[str, str] = field(default_factory=dict)
     scaling_unit: str = ""
 
@@ -106,7 +107,7 @@ def _table1(figures: list[Figure], label: str) -> dict[str, float]:
     return {f.benchmark: f.value for f in figures if f.source == "Table 1" and f.label == label}
 
 
-def s1_32b() -> "Reference":
+def s1_32b() -> Reference:
     """The s1-32B reference: Table 1's rows and the whole card."""
     header, figures, methods = load_card()
     return Reference(name=header["name"], source=header["source"],

@@ -3,7 +3,8 @@ this report's measurement (:func:`s1slurm.report.reference.card_rows`), and the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from s1slurm.eval.records import NOT_THE_PAPERS
 from s1slurm.report.reference import card_rows, method_rows
@@ -32,7 +33,7 @@ def _mark(row: dict[str, Any]) -> str:
     return "**outside the 95% interval**" if row["outside"] else "inside"
 
 
-def reference_card_md(r: "ReportResult", table: Table) -> list[str]:
+def reference_card_md(r: ReportResult, table: Table) -> list[str]:
     """Markdown lines: the card's figures measured here (and those not measured), then Table 3."""
     ref = r.reference
     if ref is None:

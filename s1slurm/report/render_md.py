@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from s1slurm.report.metrics import UNITS
 from s1slurm.report.reference_md import reference_card_md
-from s1slurm.report.text import (accuracy_ci, budget_text, control_text, curve_text, interval, issue_lines,
-                                 maj_text, neighbour_text, num, run_line, with_interval)
+from s1slurm.report.text import (
+    accuracy_ci,
+    budget_text,
+    control_text,
+    curve_text,
+    interval,
+    issue_lines,
+    maj_text,
+    neighbour_text,
+    num,
+    run_line,
+    with_interval,
+)
 
 if TYPE_CHECKING:
     from s1slurm.report.types import ReportResult
@@ -26,7 +38,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(result: "ReportResult") -> str:
+def render_markdown(result: ReportResult) -> str:
     """The whole report.md text."""
     r = result
     out = ["# s1slurm evaluation report", ""]
@@ -60,7 +72,7 @@ def render_markdown(result: "ReportResult") -> str:
             f"- Scaling (raw): {UNITS['scaling_raw']}.",
             f"- Performance: {UNITS['performance']}.",
             "- n/a: fewer than two settings with different average thinking tokens.", ""]
-    out += [f"Brackets: 95% bootstrap intervals over the questions common to the method's settings.", ""]
+    out += ["Brackets: 95% bootstrap intervals over the questions common to the method's settings.", ""]
     out += table(["benchmark", "method", "settings", "Control % [CI]", "Scaling (pp / doubling) [CI]",
                   "Scaling (pp / 1k tokens) [CI]", "Performance % [CI] (setting)"],
                  [(c.benchmark, c.method, len(c.settings), f"{control_text(c)} {interval(c.control_ci)}",

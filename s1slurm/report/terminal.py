@@ -9,9 +9,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from s1slurm.core.table_fit import FittedTable
-
-from s1slurm.report.text import (accuracy_ci, control_text, curve_text, interval, issue_lines, neighbour_text,
-                                 num, run_line, signed)
+from s1slurm.report.text import (
+    accuracy_ci,
+    control_text,
+    curve_text,
+    interval,
+    issue_lines,
+    neighbour_text,
+    num,
+    run_line,
+    signed,
+)
 
 if TYPE_CHECKING:
     from s1slurm.report.types import ReportResult
@@ -32,7 +40,7 @@ _SETTING_COLUMNS: dict[str, dict[str, Any]] = {
     "over": {"priority": 2}, "ok": {"priority": 5}}
 
 
-def render_terminal(result: "ReportResult", console: Console | None = None, cap: int = 10) -> None:
+def render_terminal(result: ReportResult, console: Console | None = None, cap: int = 10) -> None:
     """Print the data problems (at most ``cap`` lines per kind) and the tables (not the file list)."""
     console = console or Console()
     r = result

@@ -25,22 +25,22 @@ def signed(x: float | None, digits: int = 2) -> str:
     return NA if x is None else f"{x:+,.{digits}f}"
 
 
-def accuracy_ci(m: "SettingMetrics") -> str:
+def accuracy_ci(m: SettingMetrics) -> str:
     return f"{m.accuracy:.1f} [{m.ci_low:.1f}, {m.ci_high:.1f}]"
 
 
-def budget_text(m: "SettingMetrics") -> str:
+def budget_text(m: SettingMetrics) -> str:
     hi = "∞" if m.max_thinking_tokens is None else f"{m.max_thinking_tokens:,}"
     return f"[{m.min_thinking_tokens:,}, {hi}]"
 
 
-def maj_text(m: "SettingMetrics") -> str:
+def maj_text(m: SettingMetrics) -> str:
     if m.maj_accuracy is None:
         return NA
     return f"{m.maj_accuracy:.1f} (k={m.maj_k})"
 
 
-def control_text(c: "MethodMetrics") -> str:
+def control_text(c: MethodMetrics) -> str:
     return f"{c.control:.1f} ({c.settings_in_control}/{len(c.settings)})"
 
 
@@ -99,7 +99,7 @@ def issue_lines(issues: Issues, cap: int = 20) -> list[tuple[str, list[str]]]:
     return out
 
 
-def interval(ci: "tuple[float, float] | list[float] | None", digits: int = 1, signed_: bool = False) -> str:
+def interval(ci: tuple[float, float] | list[float] | None, digits: int = 1, signed_: bool = False) -> str:
     """``[lo, hi]`` of a bootstrap interval, or n/a."""
     if ci is None:
         return NA
@@ -107,25 +107,25 @@ def interval(ci: "tuple[float, float] | list[float] | None", digits: int = 1, si
     return f"[{f(ci[0], digits)}, {f(ci[1], digits)}]"
 
 
-def with_interval(value: float | None, ci: "tuple[float, float] | None", digits: int = 1,
+def with_interval(value: float | None, ci: tuple[float, float] | None, digits: int = 1,
                   signed_: bool = False) -> str:
     """A value followed by its interval: ``+3.10 [-1.20, +7.00]``."""
     shown = signed(value, digits) if signed_ else num(value, digits)
     return shown if value is None else f"{shown} {interval(ci, digits, signed_)}"
 
 
-def curve_text(ks: "list[int]", values: "list[float]") -> str:
+def curve_text(ks: list[int], values: list[float]) -> str:
     """``k=1: 20.0, k=2: 35.0`` (n/a without samples)."""
     return ", ".join(f"k={k}: {v:.1f}" for k, v in zip(ks, values)) or NA
 
 
-def neighbour_text(n: "dict") -> str:
+def neighbour_text(n: dict) -> str:
     """``max=64 -> max=128: +5.0 pp [-2.5, +12.5]``."""
     return (f"{n['from']} → {n['to']}: {n['difference']:+.1f} pp [{n['ci_low']:+.1f}, {n['ci_high']:+.1f}]"
             f" (n={n['questions']}, resamples not better: {100 * n['share_not_better']:.0f}%)")
 
 
-def run_line(description: "dict") -> str:
+def run_line(description: dict) -> str:
     """One line about what ran: engine and version, dtype, TP size, batch size, determinism."""
     d = description
     inv = {True: "batch-invariant kernels", False: "kernels not batch-invariant", None: "determinism unknown"}

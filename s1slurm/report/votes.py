@@ -18,7 +18,7 @@ correct samples j and over a. A class B with n_B < a can never reach a: its G_B 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -107,7 +107,7 @@ class Stage(ABC, Generic[SpecT]):
 
     # --- a run of this stage, once submitted ---------------------------------------------------
 
-    def takes_from(self, previous: "Stage[Any]") -> bool:
+    def takes_from(self, previous: Stage[Any]) -> bool:
         """Whether this stage takes the output of a step of ``previous`` as its input."""
         return self.consumes is not None and previous.produces == self.consumes
 

@@ -8,8 +8,9 @@ named, so that it starts only once they exited successfully.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

@@ -46,7 +46,7 @@ class RecordFile:
         self.valid = 0
         self.malformed = 0
 
-    def load(self) -> "RecordFile":
+    def load(self) -> RecordFile:
         """Read what earlier runs wrote; close a torn last line first (never rewrite the file)."""
         for data in read_lines(self.path):
             try:

@@ -48,7 +48,7 @@ class ModelShape:
     head_dim: int | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ModelShape":
+    def from_config(cls, config: dict[str, Any]) -> ModelShape:
         """From a ``config.json`` (nested ``text_config`` of multimodal models is read too)."""
         c = config.get("text_config") or config
         return cls(hidden_size=int(c["hidden_size"]), intermediate_size=int(c["intermediate_size"]),

@@ -12,8 +12,9 @@ import importlib.util
 import io
 import itertools
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.errors import ConfigError

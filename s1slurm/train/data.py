@@ -26,9 +26,10 @@ formats (``data.format``):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from s1slurm.core.dataload import load_table, looks_local
 from s1slurm.core.errors import ConfigError

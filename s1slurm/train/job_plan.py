@@ -28,7 +28,7 @@ class TrainPlan:
 
     @classmethod
     def build(cls, spec: TrainSpec, profile: Profile, template: dict[str, Any] | None = None, *,
-              file: str | None = None) -> "TrainPlan":
+              file: str | None = None) -> TrainPlan:
         """Check the layout against the recipe; ConfigError (exit 2) when it cannot work."""
         layout = layout_for(profile, spec.launch.processes_per_node,
                             sequence_parallel=spec.memory.sequence_parallel_size, file=file)
@@ -40,7 +40,7 @@ class TrainPlan:
         return cls(spec, profile, layout, accumulation, template)
 
     @classmethod
-    def from_manifest(cls, run: RunDir) -> "TrainPlan":
+    def from_manifest(cls, run: RunDir) -> TrainPlan:
         """The plan of a submitted run, from its manifest (the single source of truth)."""
         manifest = run.read_manifest()
         spec = TrainSpec.model_validate(manifest["spec"])

@@ -28,13 +28,13 @@ from s1slurm.core.atomic import atomic_write_json, atomic_write_text
 from s1slurm.core.errors import StageError
 from s1slurm.launch.distributed import DistEnv
 from s1slurm.launch.environment import TORCH_DISTRIBUTED_VARS
-from s1slurm.train.paths import TrainPaths
 from s1slurm.train.job_plan import TrainPlan
+from s1slurm.train.paths import TrainPaths
 
-_ACTIVE: "TorchrunSupervisor | None" = None
+_ACTIVE: TorchrunSupervisor | None = None
 
 
-def active() -> "TorchrunSupervisor | None":
+def active() -> TorchrunSupervisor | None:
     """The supervisor running in this process (used by the USR2 handler of the task)."""
     return _ACTIVE
 

@@ -40,7 +40,7 @@ class StopFlag:
         self.received_at: float | None = None
         self.name: str | None = None
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         for sig in self.SIGNALS:
             signal.signal(sig, self._handle)
             signal.siginterrupt(sig, False)  # restart interrupted system calls (sockets, I/O)

@@ -12,8 +12,14 @@ import yaml
 
 from s1slurm.config.cluster import ClusterFile
 from s1slurm.config.scaffold import render
-from s1slurm.config.slurm_facts import (Partition, SlurmFacts, gpus_in_gres, parse_config, parse_partitions,
-                                        parse_sinfo_nodes)
+from s1slurm.config.slurm_facts import (
+    Partition,
+    SlurmFacts,
+    gpus_in_gres,
+    parse_config,
+    parse_partitions,
+    parse_sinfo_nodes,
+)
 
 from .test_front_door import bare_env, s1slurm
 

@@ -26,8 +26,8 @@ from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report import build_report
-from s1slurm.stages import get_stage
 from s1slurm.report.text import control_text, interval, num, signed
+from s1slurm.stages import get_stage
 from tests.cli.terminal_screen import CUT, run_in_tmux
 from tests.conftest import REPO, SHARED_DATA
 from tests.report.report_runs import make_plan, record, write_run

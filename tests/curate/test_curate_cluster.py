@@ -16,7 +16,6 @@ import yaml
 from s1slurm.core.rundir import RunDir
 from s1slurm.curate.store import CurationDir, read_jsonl
 from s1slurm.launch.task_status import read_status
-
 from tests.curate.data import clean_olympiad, write
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1500),

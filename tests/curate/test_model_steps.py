@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from s1slurm.curate.store import CurationDir, read_jsonl
-
 from tests.curate.data import BENCH, clean_olympiad, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]

@@ -11,7 +11,6 @@ from s1slurm.core.errors import ConfigError
 from s1slurm.curate.spec import CurateSpec
 from s1slurm.curate.store import CurationDir
 from s1slurm.stages.curate import CurateStage, next_spec
-
 from tests.conftest import REPO
 
 

@@ -14,7 +14,6 @@ from s1slurm.curate.pipeline import run_cpu_step
 from s1slurm.curate.spec import CurateSpec
 from s1slurm.curate.store import CurationDir, load_rows, save_rows
 from s1slurm.stages.curate import CurateStage
-
 from tests.conftest import REPO
 
 FIELDS = {"thinking": "solution", "attempt": "answer"}

@@ -17,7 +17,6 @@ from s1slurm.curate.pipeline import run_select_step
 from s1slurm.curate.spec import CurateSpec
 from s1slurm.curate.store import CurationDir, read_jsonl, save_rows
 from s1slurm.train.paths import TrainPaths
-
 from tests.curate.data import clean_olympiad
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -116,9 +116,9 @@ def test_curation_removes_the_held_out_questions_planted_in_the_pool(quick_demo)
 def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
     from s1slurm.core.rundir import RunDir
     from s1slurm.curate.store import read_jsonl
-    from s1slurm.pipeline.status import runs_by_step
     from s1slurm.demo.run import select_n
     from s1slurm.demo.tasks import all_problems
+    from s1slurm.pipeline.status import runs_by_step
 
     summary = quick_demo.summary
     kept, chosen = len(all_problems()) - 30, select_n(len(all_problems()) - 30 + 3, 3)

@@ -9,7 +9,8 @@ end-of-thinking delimiters, as single tokens and split over several tokens.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from s1slurm.eval.engines.base import Engine, EngineConfig, Request
 

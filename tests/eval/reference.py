@@ -7,7 +7,7 @@ stop scanner, no rounds, no replay. It only handles single-token delimiters.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 Generate = Callable[[list[int], int, Sequence[int]], list[int]]  # (context, max new ids, stop ids)
 

@@ -13,7 +13,6 @@ from s1slurm.eval.forcing import DelimiterText, Forcing, Sample, run_naive
 from s1slurm.eval.ladder import run_ladder
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.models.smollm2 import smollm2_folder
-
 from tests.conftest import SHARED_DATA
 from tests.eval.reference import s1_loop
 

@@ -12,12 +12,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from s1slurm.eval.records import EvalRecord
-
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow,

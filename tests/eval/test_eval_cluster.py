@@ -14,7 +14,6 @@ import yaml
 from s1slurm.core.rundir import RunDir
 from s1slurm.eval.records import EvalRecord
 from s1slurm.launch.task_status import read_status
-
 from tests.conftest import SHARED_DATA
 
 DATA = SHARED_DATA / "benchmarks"

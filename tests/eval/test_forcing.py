@@ -10,11 +10,9 @@ import itertools
 import pytest
 
 from s1slurm.eval.engines.base import Request, StopMatch, StopRule, StopScanner
-from s1slurm.eval.forcing import (DelimiterText, Forcing, Round, Sample, Thinking, replay, run_naive,
-                                  trace)
+from s1slurm.eval.forcing import DelimiterText, Forcing, Round, Sample, Thinking, replay, run_naive, trace
 from s1slurm.eval.ladder import dominant, ladder_groups, run_ladder
 from s1slurm.eval.records import BudgetSetting
-
 from tests.eval.fakes import VOCAB, FakeEngine, FakeTokenizer, fake_forcing
 
 T = {tok: i for i, tok in enumerate(VOCAB)}

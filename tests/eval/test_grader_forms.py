@@ -15,7 +15,6 @@ import pytest
 
 from s1slurm.eval.benchmarks import Question
 from s1slurm.eval.grading import extract_with_method, grade
-
 from tests.conftest import SHARED_DATA
 
 BENCH = SHARED_DATA / "benchmarks"

@@ -10,7 +10,6 @@ from s1slurm.eval.methods import Item, run_rejection, run_settings, run_steps
 from s1slurm.eval.prompts import ConditionPrompts, conditioned
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.eval.spec import Sweep
-
 from tests.eval.fakes import VOCAB, FakeEngine, fake_forcing
 from tests.eval.test_forcing import samples_for
 

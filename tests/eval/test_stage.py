@@ -20,12 +20,11 @@ from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.eval.records import EvalRecord
 from s1slurm.eval.spec import EvalSpec
-from s1slurm.stages.submission import resolve
-from s1slurm.stages import get_stage
 from s1slurm.launch.task import ShardTask
 from s1slurm.models.smollm2 import smollm2_folder
+from s1slurm.stages import get_stage
 from s1slurm.stages.eval import EvalStage, RecordFile
-
+from s1slurm.stages.submission import resolve
 from tests.conftest import REPO, SHARED_DATA
 
 MATH500 = SHARED_DATA / "benchmarks" / "math500.jsonl"
@@ -268,8 +267,8 @@ def test_questions_are_frozen_in_the_run_so_tasks_never_reload_the_benchmark(tmp
     import shutil as _shutil
     from types import SimpleNamespace
 
-    from s1slurm.stages.submission import create_run
     from s1slurm.stages.eval import questions_path
+    from s1slurm.stages.submission import create_run
 
     data = tmp_path / "math500.jsonl"
     _shutil.copy(MATH500, data)

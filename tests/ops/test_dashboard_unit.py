@@ -6,16 +6,15 @@ import io
 import json
 
 import pytest
-
 from rich.console import Console
 
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
-from s1slurm.monitor.progress import ProgressReader
-from s1slurm.monitor.render import RunView, as_json, dashboard, plain_line
 from s1slurm.launch.scheduler import Scheduler
 from s1slurm.launch.task_status import read_status
+from s1slurm.monitor.progress import ProgressReader
+from s1slurm.monitor.render import RunView, as_json, dashboard, plain_line
 from s1slurm.monitor.watch import Backoff
 
 from .test_status_rules import FakeSlurm, own_state, stage_ref

@@ -11,15 +11,15 @@ from submitit.core.utils import FailedJobError
 
 from s1slurm.config.cluster import Profile
 from s1slurm.config.jobspec import JobSpec
-from s1slurm.stages import get_stage
 from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.errors import SlurmError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
 from s1slurm.launch import slurm as slurm_mod
 from s1slurm.launch.base import PlannedTask
-from s1slurm.launch.slurm import PartialSubmissionError, SlurmLauncher
 from s1slurm.launch.records import launch_recorded
+from s1slurm.launch.slurm import PartialSubmissionError, SlurmLauncher
+from s1slurm.stages import get_stage
 
 from .test_status_rules import stage_ref
 

@@ -7,9 +7,9 @@ import os
 import shutil
 
 import pytest
-
 from report_chromium import check_page, chromium_binary
 from report_runs import make_plan, record, write_run
+
 from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report import build_report

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
 from report_runs import make_plan, record, write_run
+
 from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report import build_report

@@ -6,9 +6,9 @@ import io
 import json
 
 import pytest
+from report_runs import make_plan, record, write_run
 from rich.console import Console
 
-from report_runs import make_plan, record, write_run
 from s1slurm.core.errors import ConfigError, S1SlurmError
 from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting

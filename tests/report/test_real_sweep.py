@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from report_chromium import check_page, chromium_binary
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmarks"

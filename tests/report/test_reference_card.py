@@ -10,7 +10,6 @@ from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report.build import build_report
 from s1slurm.report.reference import get_reference, load_card
-
 from tests.report.report_runs import make_plan, record, write_run
 
 QUESTIONS = [f"q{i}" for i in range(30)]   # AIME24 has 30 questions

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from s1slurm.config.cluster import Container, Profile
 from s1slurm.config.jobspec import JobSpec
-from s1slurm.stages import get_stage
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
 from s1slurm.launch.base import PlannedTask
 from s1slurm.launch.distributed import current_dist_env, port_for_job
 from s1slurm.launch.environment import scrubbed
-from s1slurm.launch.slurm import SlurmLauncher, chunks
 from s1slurm.launch.scheduler import parse_sacct
+from s1slurm.launch.slurm import SlurmLauncher, chunks
+from s1slurm.stages import get_stage
 
 GOLDEN = Path(__file__).with_name("golden_probe.sbatch")
 

@@ -10,8 +10,8 @@ import pytest
 
 from s1slurm.config.cluster import load_cluster
 from s1slurm.core.errors import ConfigError
-from s1slurm.stages.submission import resolve
 from s1slurm.stages import get_stage
+from s1slurm.stages.submission import resolve
 from tests.spine.test_cli import assert_clean_error, s1slurm
 
 pytest.importorskip("transformers")
@@ -71,8 +71,8 @@ def test_layout_that_cannot_reach_the_global_batch_exits_2_and_submits_nothing(w
 
 
 def test_shipped_specs_are_valid(workdir):
-    from s1slurm.train.spec import TrainSpec
     from s1slurm.config.loading import load_model
+    from s1slurm.train.spec import TrainSpec
 
     for name, data, block in (("train-s1-32b.yaml", "simplescaling/s1K", 32768),
                               ("train-s1.1-32b.yaml", "simplescaling/s1K-1.1", 20000)):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from s1slurm.core.errors import ConfigError
-from s1slurm.train.data import (IGNORE_INDEX, assistant_text, check_fields, check_template, load_records,
-                                peek_columns, to_messages, tokenize_chat, tokenize_records)
+from s1slurm.train.data import (
+    IGNORE_INDEX,
+    assistant_text,
+    check_fields,
+    check_template,
+    load_records,
+    peek_columns,
+    to_messages,
+    tokenize_chat,
+    tokenize_records,
+)
 from s1slurm.train.spec import DataSpec, FieldMap
 
 S1K = FieldMap(question="question", trace="thinking_trajectories", answer="attempt")

@@ -12,10 +12,10 @@ from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import StageError
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.distributed import DistEnv
-from s1slurm.train.supervisor import TorchrunSupervisor
-from s1slurm.train.paths import TrainPaths
 from s1slurm.train.job_plan import TrainPlan
+from s1slurm.train.paths import TrainPaths
 from s1slurm.train.spec import DataSpec, TrainSpec
+from s1slurm.train.supervisor import TorchrunSupervisor
 
 
 def launcher(tmp_path, *, tasks_per_node: int, dist: DistEnv) -> TorchrunSupervisor:

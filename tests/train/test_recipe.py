@@ -9,8 +9,7 @@ import pytest
 from s1slurm.config.cluster import Profile
 from s1slurm.core.errors import ConfigError
 from s1slurm.train import deepspeed as ds
-from s1slurm.train.recipe import (gradient_accumulation, layout_for, steps_per_epoch, total_steps,
-                                  warmup_steps)
+from s1slurm.train.recipe import gradient_accumulation, layout_for, steps_per_epoch, total_steps, warmup_steps
 
 
 @pytest.mark.parametrize("nodes, gpus, expected", [(1, 1, 16), (1, 8, 2), (2, 8, 1)])

@@ -3,7 +3,6 @@ derived from the warning, a requeue counted only once SLURM accepted it, max_req
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 

@@ -11,12 +11,12 @@ import pytest
 from s1slurm.config.cluster import Profile
 from s1slurm.core.rundir import RunDir
 from s1slurm.launch.distributed import DistEnv
-from s1slurm.stages.train import TrainStage
 from s1slurm.models import hub
-from s1slurm.train.supervisor import TorchrunSupervisor
-from s1slurm.train.paths import TrainPaths
+from s1slurm.stages.train import TrainStage
 from s1slurm.train.job_plan import TrainPlan
+from s1slurm.train.paths import TrainPaths
 from s1slurm.train.spec import DataSpec, TrainSpec
+from s1slurm.train.supervisor import TorchrunSupervisor
 from tests.train.conftest import s1_records
 
 

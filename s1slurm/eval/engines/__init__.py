@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from s1slurm.eval.engines.base import (Engine, EngineConfig, Generation, Request, StopMatch, StopRule,
-                                       StopScanner, derive_seed, restore_env, set_env)
+from s1slurm.eval.engines.base import (
+    Engine,
+    EngineConfig,
+    Generation,
+    Request,
+    StopMatch,
+    StopRule,
+    StopScanner,
+    derive_seed,
+    restore_env,
+    set_env,
+)
 
 ENGINES = ("vllm", "transformers")
 

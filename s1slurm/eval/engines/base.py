@@ -13,8 +13,9 @@ import hashlib
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class Engine(ABC):
             restore_env(self._saved_env)
             self._saved_env = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -41,7 +41,7 @@ class EngineSettings(Strict):
         "on vLLM, on for transformers (false there batches greedy requests, left-padded)")
 
     @model_validator(mode="after")
-    def _one_device(self) -> "EngineSettings":
+    def _one_device(self) -> EngineSettings:
         if self.engine == "transformers" and self.tensor_parallel_size != 1:
             raise FieldError("tensor_parallel_size", "the transformers engine runs on one device: "
                              "tensor_parallel_size must be 1")

@@ -13,7 +13,8 @@ Two ways to run a batch, chosen by ``EngineConfig.batch_invariant``:
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from s1slurm.core.errors import MissingDependencyError
 from s1slurm.eval.engines.base import Engine, EngineConfig, Request, StopRule, StopScanner, end_of_turn_ids
