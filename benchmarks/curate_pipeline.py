@@ -166,7 +166,8 @@ def processes(data: Path, tmp: Path, gpqa: Path, repeat: int) -> None:
         shutil.rmtree(tmp / "cli-out", ignore_errors=True)
         t, _ = timed(cli, repo, 1)
         best = min(best, t)
-    clean = sum(1 for _ in open(tmp / "cli-out" / "clean.jsonl"))
+    with open(tmp / "cli-out" / "clean.jsonl") as f:
+        clean = sum(1 for _ in f)
     script = tmp / "s1_lookup.py"
     script.write_text(S1_PROCESS)
     args = [
@@ -252,8 +253,10 @@ def main() -> None:
         nd = near_duplicates([r["id"] for r in got.rows], [r["question"] for r in got.rows])
         t6 = time.perf_counter()
         rows = got.rows
-        print(f"MinHash near-dedup          {t6 - t5:6.2f} s   {len(nd.duplicate_of):,} near-duplicates "
-              f"in {len(nd.clusters):,} clusters (target < 20 s)")
+        print(
+            f"MinHash near-dedup          {t6 - t5:6.2f} s   {len(nd.duplicate_of):,} near-duplicates "
+            f"in {len(nd.clusters):,} clusters (target < 20 s)"
+        )
 
     rng = random.Random(1)
     domains = [f"{c:02d}" for c in range(50)]
@@ -263,14 +266,24 @@ def main() -> None:
     t7 = time.perf_counter()
     chosen = choose(cands, SelectConfig(n=1000, seed=0))
     t8 = time.perf_counter()
-    print(f"selection 1,000 of 25,000   {t8 - t7:6.2f} s   {len(chosen)} chosen, "
-          f"{len({c.domain for c in chosen})} domains (target < 5 s)")
+    print(
+        f"selection 1,000 of 25,000   {t8 - t7:6.2f} s   {len(chosen)} chosen, "
+        f"{len({c.domain for c in chosen})} domains (target < 5 s)"
+    )
     # each timed step must have had something to find, or its time says nothing
-    work = (len(rows) >= 59_000 and contaminated and s1_hits == len(contaminated) and dups > 0
-            and nd.duplicate_of and len(chosen) == 1000)
-    print(f"workload check: {len(rows):,} questions, {len(contaminated)} contaminated (s1's lookup "
-          f"{s1_hits}), {dups} exact and {len(nd.duplicate_of):,} near duplicates, {len(chosen)} chosen: "
-          + ("OK" if work else "NOT EXERCISED"))
+    work = (
+        len(rows) >= 59_000
+        and contaminated
+        and s1_hits == len(contaminated)
+        and dups > 0
+        and nd.duplicate_of
+        and len(chosen) == 1000
+    )
+    print(
+        f"workload check: {len(rows):,} questions, {len(contaminated)} contaminated (s1's lookup "
+        f"{s1_hits}), {dups} exact and {len(nd.duplicate_of):,} near duplicates, {len(chosen)} chosen: "
+        + ("OK" if work else "NOT EXERCISED")
+    )
 
 
 if __name__ == "__main__":

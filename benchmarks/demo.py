@@ -33,18 +33,30 @@ def run(quick: bool) -> dict:
         env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), TORCH_EXTENSIONS_DIR=compiled_ops())
         load_before = os.getloadavg()
         started = time.time()
-        proc = subprocess.run([sys.executable, "-m", "s1slurm", "demo", *(["--quick"] if quick else [])],
-                              cwd=work, env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "s1slurm", "demo", *(["--quick"] if quick else [])],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.time() - started
         load_after = os.getloadavg()
         folders = sorted((work / "runs").glob("demo-*"))
         summary = json.loads((folders[-1] / "demo.json").read_text()) if folders else {}
         steps = step_times(Path(summary["pipeline_run"])) if summary.get("pipeline_run") else {}
-        return {"mode": "quick" if quick else "full", "exit_code": proc.returncode, "wall_s": round(wall, 1),
-                "steps_s": steps, "accuracy_by_budget": summary.get("accuracy_by_budget"),
-                "rise_points": summary.get("rise_points"), "engine": summary.get("engine"),
-                "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
-                "tail": proc.stdout[-600:] if proc.returncode else ""}
+        return {
+            "mode": "quick" if quick else "full",
+            "exit_code": proc.returncode,
+            "wall_s": round(wall, 1),
+            "steps_s": steps,
+            "accuracy_by_budget": summary.get("accuracy_by_budget"),
+            "rise_points": summary.get("rise_points"),
+            "engine": summary.get("engine"),
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in load_after],
+            "tail": proc.stdout[-600:] if proc.returncode else "",
+        }
 
 
 def compiled_ops() -> str:
@@ -74,17 +86,22 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="only the full demo")
     args = parser.parse_args()
     modes = [True] if args.quick else [False] if args.full else [False, True]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}"
+    )
     for quick in modes:
         figures = run(quick)
         print(json.dumps(figures, indent=1), flush=True)
         # the wall time means something when every step ran and more thinking raised accuracy
         steps, rise = figures["steps_s"], figures["rise_points"]
         work = figures["exit_code"] == 0 and len(steps) >= 4 and isinstance(rise, (int, float)) and rise > 0
-        print(f"workload check ({figures['mode']}): exit code {figures['exit_code']}, {len(steps)} pipeline steps "
-              f"timed ({', '.join(steps)}), accuracy rise {rise} points with thinking: "
-              + ("OK" if work else "NOT EXERCISED"), flush=True)
+        print(
+            f"workload check ({figures['mode']}): exit code {figures['exit_code']}, {len(steps)} pipeline steps "
+            f"timed ({', '.join(steps)}), accuracy rise {rise} points with thinking: "
+            + ("OK" if work else "NOT EXERCISED"),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

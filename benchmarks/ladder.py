@@ -27,8 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MATH500 = REPO.parent / "shared" / "data" / "benchmarks" / "math500.jsonl"
 TARGET = 1.10  # ladder wall time / the largest budget alone (issue 20)
-LONG_THINKING = ("You are a careful mathematician. Before answering, reason at great length: restate the "
-                 "problem, try several approaches, and check every step twice.")
+LONG_THINKING = (
+    "You are a careful mathematician. Before answering, reason at great length: restate the "
+    "problem, try several approaches, and check every step twice."
+)
 MIN_CUT_AT_LARGEST = 0.5  # the workload exercises the ladder when most samples still think at the largest cap
 
 
@@ -52,22 +54,40 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--engine", default="vllm", choices=["vllm", "transformers"])
     ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--layers", type=int, default=2,
-                    help="SmolLM2-135M-Instruct cut to its first N layers (default 2: it never ended its "
-                         "thinking by itself in our runs, so that every cap cuts); 0: the whole model")
-    ap.add_argument("--system-prompt", default=LONG_THINKING,
-                    help="system message ('' for the model's own): the default asks for long reasoning")
+    ap.add_argument(
+        "--layers",
+        type=int,
+        default=2,
+        help="SmolLM2-135M-Instruct cut to its first N layers (default 2: it never ended its "
+        "thinking by itself in our runs, so that every cap cuts); 0: the whole model",
+    )
+    ap.add_argument(
+        "--system-prompt",
+        default=LONG_THINKING,
+        help="system message ('' for the model's own): the default asks for long reasoning",
+    )
     ap.add_argument("--data", type=Path, default=MATH500)
     ap.add_argument("--questions", type=int, default=20)
     ap.add_argument("--budgets", default="32,64,128,256,512")
     ap.add_argument("--max-answer-tokens", type=int, default=32)
-    ap.add_argument("--thinking-end", default="<|im_start|>",
-                    help="comma-separated end-of-thinking delimiters (SmolLM2 does not know s1's)")
-    ap.add_argument("--block-size", type=int, help="vLLM KV block size, the prefix cache's granularity "
-                    "(vLLM's CPU default is 128 tokens, its GPU default 16)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="time the largest budget alone and the ladder this many times, in turns; "
-                         "report the fastest pair and every pair's ratio")
+    ap.add_argument(
+        "--thinking-end",
+        default="<|im_start|>",
+        help="comma-separated end-of-thinking delimiters (SmolLM2 does not know s1's)",
+    )
+    ap.add_argument(
+        "--block-size",
+        type=int,
+        help="vLLM KV block size, the prefix cache's granularity "
+        "(vLLM's CPU default is 128 tokens, its GPU default 16)",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="time the largest budget alone and the ladder this many times, in turns; "
+        "report the fastest pair and every pair's ratio",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
@@ -83,17 +103,30 @@ def main() -> None:
         from s1slurm.models.smollm2 import smollm2_folder
 
         model = str(smollm2_folder(num_layers=args.layers))
-    spec = EvalSpec.model_validate({
-        "model": model, "engine": args.engine, "dtype": "float32", "max_model_len": 2048,
-        "engine_args": ({"enforce_eager": True, **({"block_size": args.block_size} if args.block_size else {})}
-                        if args.engine == "vllm" else {}),
-        "benchmarks": [{"name": "math500", "path": str(args.data), "limit": args.questions}]})
+    spec = EvalSpec.model_validate(
+        {
+            "model": model,
+            "engine": args.engine,
+            "dtype": "float32",
+            "max_model_len": 2048,
+            "engine_args": (
+                {"enforce_eager": True, **({"block_size": args.block_size} if args.block_size else {})}
+                if args.engine == "vllm"
+                else {}
+            ),
+            "benchmarks": [{"name": "math500", "path": str(args.data), "limit": args.questions}],
+        }
+    )
     t0 = time.perf_counter()
     engine = load_engine(spec.engine_config(spec.resolved_model()))
     load_s = time.perf_counter() - t0
-    forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                      delimiters=DelimiterText(thinking_end=tuple(args.thinking_end.split(","))),
-                      max_answer_tokens=args.max_answer_tokens)
+    forcing = Forcing(
+        engine.tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=DelimiterText(thinking_end=tuple(args.thinking_end.split(","))),
+        max_answer_tokens=args.max_answer_tokens,
+    )
     questions = load_benchmark(spec.benchmarks[0], 0)
     system = args.system_prompt or None
     samples = [Sample(q.id, forcing.prompt_ids(q.prompt, system), i) for i, q in enumerate(questions)]
@@ -122,10 +155,14 @@ def main() -> None:
     # the largest budget alone and the ladder in turns, so that both see the same machine load
     pairs = []
     for _ in range(args.repeat):
-        pairs.append((timed(run_naive, engine, forcing, samples, [largest]),
-                      timed(run_ladder, engine, forcing, samples, settings)))
+        pairs.append(
+            (
+                timed(run_naive, engine, forcing, samples, [largest]),
+                timed(run_ladder, engine, forcing, samples, settings),
+            )
+        )
     naive, naive_s, naive_n = timed(run_naive, engine, forcing, samples, settings)
-    (alone, alone_s, alone_n), (ladder, ladder_s, ladder_n) = min(pairs, key=lambda p: p[0][1] + p[1][1])
+    (_alone, alone_s, alone_n), (ladder, ladder_s, ladder_n) = min(pairs, key=lambda p: p[0][1] + p[1][1])
     ratios = [round(b[1] / a[1], 3) for a, b in pairs]
     cpu_ratios = [round(b[2]["cpu_s"] / a[2]["cpu_s"], 3) for a, b in pairs]
 
@@ -133,47 +170,75 @@ def main() -> None:
         return r.thinking.ids, r.thinking.end, r.answer_ids
 
     mismatches = sum(tokens(a[k]) != tokens(b[k]) for a, b in zip(naive, ladder) for k in a)
-    thinking = {s.label: sum(len(per[s.label].thinking.ids) for per in naive) / len(samples) for s in settings}
+    thinking = {
+        s.label: sum(len(per[s.label].thinking.ids) for per in naive) / len(samples) for s in settings
+    }
     natural = {s.label: sum(per[s.label].thinking.end == "natural" for per in naive) for s in settings}
-    cut = {s.label: sum(per[s.label].thinking.end == "budget" for per in naive) / len(samples)
-           for s in settings}
+    cut = {
+        s.label: sum(per[s.label].thinking.end == "budget" for per in naive) / len(samples) for s in settings
+    }
     figures = {
-        "engine": args.engine, "model": args.model, "questions": len(samples), "budgets": args.budgets,
-        "max_answer_tokens": args.max_answer_tokens, "block_size": args.block_size, "repeat": args.repeat,
+        "engine": args.engine,
+        "model": args.model,
+        "questions": len(samples),
+        "budgets": args.budgets,
+        "max_answer_tokens": args.max_answer_tokens,
+        "block_size": args.block_size,
+        "repeat": args.repeat,
         "load_s": round(load_s, 1),
-        "largest_alone_s": round(alone_s, 2), "naive_s": round(naive_s, 2), "ladder_s": round(ladder_s, 2),
-        "naive_over_ladder": round(naive_s / ladder_s, 2), "ladder_over_largest": round(ladder_s / alone_s, 3),
-        "ladder_over_largest_each_pair": ratios, "ladder_over_largest_cpu_each_pair": cpu_ratios,
+        "largest_alone_s": round(alone_s, 2),
+        "naive_s": round(naive_s, 2),
+        "ladder_s": round(ladder_s, 2),
+        "naive_over_ladder": round(naive_s / ladder_s, 2),
+        "ladder_over_largest": round(ladder_s / alone_s, 3),
+        "ladder_over_largest_each_pair": ratios,
+        "ladder_over_largest_cpu_each_pair": cpu_ratios,
         "ladder_naive_mismatches": mismatches,
         "generated": {"largest_alone": alone_n, "naive": naive_n, "ladder": ladder_n},
-        "mean_thinking_tokens": thinking, "natural_ends": natural, "cut_share": cut,
-        "layers": args.layers, "system_prompt": system, "target": TARGET,
+        "mean_thinking_tokens": thinking,
+        "natural_ends": natural,
+        "cut_share": cut,
+        "layers": args.layers,
+        "system_prompt": system,
+        "target": TARGET,
     }
     cut_to = f" cut to {args.layers} layers" if args.layers and args.model == "smollm2" else ""
     prompt = "long-thinking" if system == LONG_THINKING else repr(system)
-    print(f"engine {args.engine}, model {args.model}{cut_to}, system prompt {prompt}, "
-          f"{len(samples)} MATH500 questions, budgets {args.budgets}, "
-          f"answers <= {args.max_answer_tokens} tokens, block size {args.block_size or 'default'}, "
-          f"best of {args.repeat}")
+    print(
+        f"engine {args.engine}, model {args.model}{cut_to}, system prompt {prompt}, "
+        f"{len(samples)} MATH500 questions, budgets {args.budgets}, "
+        f"answers <= {args.max_answer_tokens} tokens, block size {args.block_size or 'default'}, "
+        f"best of {args.repeat}"
+    )
     print(f"  mean thinking tokens per budget: {', '.join(f'{k} {v:.0f}' for k, v in thinking.items())}")
     print(f"  natural ends per budget:         {', '.join(f'{k} {v}' for k, v in natural.items())}")
     print(f"  samples cut at each cap:         {', '.join(f'{k} {100 * v:.0f}%' for k, v in cut.items())}")
-    rows = (("largest budget alone", alone_s, alone_n), (f"naive ({len(settings)} runs)", naive_s, naive_n),
-            ("ladder", ladder_s, ladder_n))
+    rows = (
+        ("largest budget alone", alone_s, alone_n),
+        (f"naive ({len(settings)} runs)", naive_s, naive_n),
+        ("ladder", ladder_s, ladder_n),
+    )
     for name, secs, n in rows:
-        print(f"  {name + ':':22s}{secs:8.2f} s   {n['cpu_s']:8.2f} CPU s   ({n['ids']} ids generated in "
-              f"{n['requests']} requests)")
+        print(
+            f"  {name + ':':22s}{secs:8.2f} s   {n['cpu_s']:8.2f} CPU s   ({n['ids']} ids generated in "
+            f"{n['requests']} requests)"
+        )
     print(f"  naive / ladder:       {naive_s / ladder_s:8.2f} x")
     print(f"  ladder / largest:     {ladder_s / alone_s:8.3f}   (target <= {TARGET}; each pair: {ratios})")
     print(f"  same in CPU seconds:  {ladder_n['cpu_s'] / alone_n['cpu_s']:8.3f}   (each pair: {cpu_ratios})")
     print(f"  ladder == naive token for token: {mismatches == 0} ({mismatches} mismatching results)")
     at_largest = cut[largest.label]
     smallest = min(settings, key=lambda s: s.max_thinking_tokens or 0)
-    print(f"workload check: {100 * at_largest:.0f}% of samples cut at the largest cap ({largest.label}), "
-          f"{100 * cut[smallest.label]:.0f}% at the smallest ({smallest.label}): "
-          + ("OK" if at_largest >= MIN_CUT_AT_LARGEST else
-             f"NOT EXERCISED (fewer than {100 * MIN_CUT_AT_LARGEST:.0f}% think past the largest cap: "
-             "the ladder has little to share)"))
+    print(
+        f"workload check: {100 * at_largest:.0f}% of samples cut at the largest cap ({largest.label}), "
+        f"{100 * cut[smallest.label]:.0f}% at the smallest ({smallest.label}): "
+        + (
+            "OK"
+            if at_largest >= MIN_CUT_AT_LARGEST
+            else f"NOT EXERCISED (fewer than {100 * MIN_CUT_AT_LARGEST:.0f}% think past the largest cap: "
+            "the ladder has little to share)"
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     engine.close()

@@ -40,13 +40,36 @@ from s1slurm.stages import get_stage  # noqa: E402
 def cluster_refresh(tasks: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "bench.yaml").write_text(yaml.safe_dump({
-            "stage": "probe", "name": "status-bench", "tasks": tasks,
-            "cluster": {"extra_sbatch": {"hold": True}, "array_parallelism": 4}}))
+        (work / "bench.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "stage": "probe",
+                    "name": "status-bench",
+                    "tasks": tasks,
+                    "cluster": {"extra_sbatch": {"hold": True}, "array_parallelism": 4},
+                }
+            )
+        )
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "s1slurm", "--cluster", str(REPO / "cluster.yaml"),
-                               "--profile", "ci", "submit", "probe", "--config", "bench.yaml"],
-                              capture_output=True, text=True, cwd=work, timeout=600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "s1slurm",
+                "--cluster",
+                str(REPO / "cluster.yaml"),
+                "--profile",
+                "ci",
+                "submit",
+                "probe",
+                "--config",
+                "bench.yaml",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            timeout=600,
+        )
         submit_s = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(proc.stdout + proc.stderr)
@@ -61,13 +84,19 @@ def cluster_refresh(tasks: int) -> None:
                 status = read_status(run, scheduler=scheduler)
                 times.append(time.perf_counter() - t0)
                 calls.append(status.calls)
-            print(f"cluster: {tasks} tasks in {len(arrays)} array(s), submitted in {submit_s:.1f} s; "
-                  f"states {dict(status.counts)}")
-            print(f"  one status refresh: {min(calls)}-{max(calls)} scheduler call(s), "
-                  f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+            print(
+                f"cluster: {tasks} tasks in {len(arrays)} array(s), submitted in {submit_s:.1f} s; "
+                f"states {dict(status.counts)}"
+            )
+            print(
+                f"  one status refresh: {min(calls)}-{max(calls)} scheduler call(s), "
+                f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+            )
             known = sum(status.counts.values())
-            print(f"workload check (cluster): {known:,} of {tasks:,} tasks given a state by the scheduler: "
-                  + ("OK" if known == tasks and min(calls) >= 1 else "NOT EXERCISED"))
+            print(
+                f"workload check (cluster): {known:,} of {tasks:,} tasks given a state by the scheduler: "
+                + ("OK" if known == tasks and min(calls) >= 1 else "NOT EXERCISED")
+            )
         finally:
             subprocess.run(["scancel", *arrays], capture_output=True)
 
@@ -75,12 +104,28 @@ def cluster_refresh(tasks: int) -> None:
 def fake_run(root: Path, n: int) -> RunDir:
     run = RunDir.create(root, "probe")
     shards = make_shards("probe", n)
-    atomic_write_json(run.manifest_path, {
-        "run": run.name, "stage": "probe", "stage_ref": get_stage("probe").ref().to_dict(), "executor": "slurm",
-        "profile_name": "bench", "profile": {},
-        "command_line": [], "submissions": [],
-        "tasks": [{"index": i, "shard": s.to_dict(), "shard_id": s.id, "job_id": f"{100 + i // 1000}_{i % 1000}"}
-                  for i, s in enumerate(shards)]})
+    atomic_write_json(
+        run.manifest_path,
+        {
+            "run": run.name,
+            "stage": "probe",
+            "stage_ref": get_stage("probe").ref().to_dict(),
+            "executor": "slurm",
+            "profile_name": "bench",
+            "profile": {},
+            "command_line": [],
+            "submissions": [],
+            "tasks": [
+                {
+                    "index": i,
+                    "shard": s.to_dict(),
+                    "shard_id": s.id,
+                    "job_id": f"{100 + i // 1000}_{i % 1000}",
+                }
+                for i, s in enumerate(shards)
+            ],
+        },
+    )
     for s in shards[: n // 2]:
         run.mark_done(s)
     return run
@@ -90,7 +135,10 @@ def render_10k(n: int = 10_000) -> None:
     states = ["RUNNING", "PENDING", "FAILED", "COMPLETED", "TIMEOUT"]
 
     def fake(cmd, timeout):
-        lines = [f"{100 + i // 1000}_{i % 1000}|{states[i % 5]}|node{i % 2 + 1}|0:05|None" for i in range(n // 2, n)]
+        lines = [
+            f"{100 + i // 1000}_{i % 1000}|{states[i % 5]}|node{i % 2 + 1}|0:05|None"
+            for i in range(n // 2, n)
+        ]
         return CallResult(True, "\n".join(lines))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,11 +157,15 @@ def render_10k(n: int = 10_000) -> None:
             times.append(time.perf_counter() - t0)
         lines = console.file.getvalue().count("\n")
         counted = sum(status.counts.values())
-        print(f"workload check (dashboard): {counted:,} of {n:,} tasks in {len(status.counts)} states: "
-              + ("OK" if counted == n and len(status.counts) >= 4 else "NOT EXERCISED"))
-        print(f"dashboard of {n} tasks: status + progress built in {build_s * 1000:.0f} ms (fake scheduler), "
-              f"rendered in median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms "
-              f"({lines} lines)")
+        print(
+            f"workload check (dashboard): {counted:,} of {n:,} tasks in {len(status.counts)} states: "
+            + ("OK" if counted == n and len(status.counts) >= 4 else "NOT EXERCISED")
+        )
+        print(
+            f"dashboard of {n} tasks: status + progress built in {build_s * 1000:.0f} ms (fake scheduler), "
+            f"rendered in median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms "
+            f"({lines} lines)"
+        )
 
 
 def main() -> None:

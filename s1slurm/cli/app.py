@@ -14,8 +14,11 @@ import typer
 from s1slurm.cli import cost_plan, curate, demo, monitor, profiles, report, submit
 from s1slurm.cli.common import Options
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Run the s1 recipe (curation, SFT, budget-forcing evaluation) on SLURM or locally.")
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run the s1 recipe (curation, SFT, budget-forcing evaluation) on SLURM or locally.",
+)
 
 
 def _print_version(value: bool) -> None:
@@ -28,18 +31,30 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _global(ctx: typer.Context,
-            cluster: Path | None = typer.Option(
-                None, "--cluster", show_default=False,
-                help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
-                     "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile); "
-                     "also accepted after the command, where it wins"),
-            profile: str | None = typer.Option(
-                None, "--profile", show_default=False,
-                help="profile name (default: the file's default); also accepted after the command, where it wins"),
-            version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                         help="print the versions of s1slurm and its main libraries, and exit"),
-            ) -> None:
+def _global(
+    ctx: typer.Context,
+    cluster: Path | None = typer.Option(
+        None,
+        "--cluster",
+        show_default=False,
+        help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
+        "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile); "
+        "also accepted after the command, where it wins",
+    ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        show_default=False,
+        help="profile name (default: the file's default); also accepted after the command, where it wins",
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="print the versions of s1slurm and its main libraries, and exit",
+    ),
+) -> None:
     ctx.obj = Options(cluster=cluster, profile=profile)
 
 

@@ -25,11 +25,19 @@ class Options:
 # The same two options, for commands to accept after their name too (``s1slurm submit ... --profile ci``).
 # Declare them as ``cluster: ClusterOpt = None, profile: ProfileOpt = None`` and pass both to
 # :func:`choose_cluster`: given after the command, they win over the same options given before it.
-ClusterOpt = Annotated[Path | None, typer.Option(
-    "--cluster", help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
-    "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile)", show_default=False)]
-ProfileOpt = Annotated[str | None, typer.Option(
-    "--profile", help="profile name (default: the file's default)", show_default=False)]
+ClusterOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cluster",
+        help="cluster profiles file (default: $S1SLURM_CLUSTER, ./cluster.yaml, "
+        "~/.config/s1slurm/cluster.yaml, else the built-in 'local' profile)",
+        show_default=False,
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", help="profile name (default: the file's default)", show_default=False),
+]
 
 
 @dataclass
@@ -48,12 +56,17 @@ class ClusterChoice:
         from s1slurm.config.discovery import ENV_VAR
         from s1slurm.core.errors import ConfigError
 
-        if (not isinstance(error, ConfigError) or not error.detail.startswith("no profile named")
-                or self.source.path is not None):
+        if (
+            not isinstance(error, ConfigError)
+            or not error.detail.startswith("no profile named")
+            or self.source.path is not None
+        ):
             return error
-        hint = (f"; no cluster.yaml was found (--cluster, ${ENV_VAR}, ./cluster.yaml, "
-                "~/.config/s1slurm/cluster.yaml): write one with 's1slurm init' (on a SLURM login node: "
-                "'s1slurm init --slurm')")
+        hint = (
+            f"; no cluster.yaml was found (--cluster, ${ENV_VAR}, ./cluster.yaml, "
+            "~/.config/s1slurm/cluster.yaml): write one with 's1slurm init' (on a SLURM login node: "
+            "'s1slurm init --slurm')"
+        )
         return ConfigError(error.detail + hint, file=error.file, field=error.field, expected=error.expected)
 
 
@@ -68,7 +81,9 @@ def global_options(ctx: typer.Context) -> Options:
     return root.obj if isinstance(root.obj, Options) else Options()
 
 
-def choose_cluster(ctx: typer.Context, cluster: Path | None = None, profile: str | None = None) -> ClusterChoice:
+def choose_cluster(
+    ctx: typer.Context, cluster: Path | None = None, profile: str | None = None
+) -> ClusterChoice:
     """Find and load the cluster profiles for a command (see :mod:`s1slurm.config.discovery`).
 
     ``cluster``/``profile`` are the command's own options: given after the command, they win over
@@ -79,5 +94,10 @@ def choose_cluster(ctx: typer.Context, cluster: Path | None = None, profile: str
 
     opts = global_options(ctx)
     found = discover(cluster or opts.cluster)
-    return ClusterChoice(cluster=found.cluster, path=Path(found.source.label), profile=profile or opts.profile,
-                         source=found.source, origins=found.origins)
+    return ClusterChoice(
+        cluster=found.cluster,
+        path=Path(found.source.label),
+        profile=profile or opts.profile,
+        source=found.source,
+        origins=found.origins,
+    )

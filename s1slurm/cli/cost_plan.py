@@ -15,10 +15,12 @@ plan_app = typer.Typer(no_args_is_help=True, help="Plan a stage's resources befo
 
 
 @plan_app.command("train")
-def plan_train(ctx: typer.Context,
-               config: Path = typer.Option(..., "--config", "-c", help="training spec, e.g. jobs/train-s1-32b.yaml"),
-               cluster: ClusterOpt = None,
-               profile: ProfileOpt = None) -> None:
+def plan_train(
+    ctx: typer.Context,
+    config: Path = typer.Option(..., "--config", "-c", help="training spec, e.g. jobs/train-s1-32b.yaml"),
+    cluster: ClusterOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
     """Memory per GPU, step and total time, checkpoint size and the USR2 margin of a training spec.
 
     Works offline: the model's shape comes from its config.json (local folder or hub) or, when the

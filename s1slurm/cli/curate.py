@@ -98,9 +98,7 @@ def decontaminate(
         "--against-question-field",
         help="the question column of benchmark files (default: found as the dataset's)",
     ),
-    answer_field: str | None = typer.Option(
-        None, "--answer-field", help="answer column (for --with-answer)"
-    ),
+    answer_field: str | None = typer.Option(None, "--answer-field", help="answer column (for --with-answer)"),
     id_field: str | None = typer.Option(
         None, "--id-field", help="id column named in the report (default: id or unique_id when present)"
     ),

@@ -61,7 +61,9 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return (Path(env["HOME"]) if env.get("HOME") else Path.home()) / ".cache" / "s1slurm"
 
 
-def write_crash_report(error: BaseException, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Path | None:
+def write_crash_report(
+    error: BaseException, argv: Sequence[str], env: Mapping[str, str] | None = None
+) -> Path | None:
     """Write the versions, the command line and the full traceback to a new file; None if nowhere works."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.cli.version import version_text
@@ -71,8 +73,10 @@ def write_crash_report(error: BaseException, argv: Sequence[str], env: Mapping[s
         folder_now = os.getcwd()
     except OSError as e:  # the current folder was deleted: still write the report
         folder_now = f"<unknown: {e}>"
-    text = (f"{version_text()}\n\ncommand: {' '.join(argv)}\nfolder: {folder_now}\ntime: {stamp}\n\n"
-            + "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    text = (
+        f"{version_text()}\n\ncommand: {' '.join(argv)}\nfolder: {folder_now}\ntime: {stamp}\n\n"
+        + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    )
     for folder in (cache_dir(env), Path(tempfile.gettempdir())):  # the cache, else /tmp
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -88,14 +92,19 @@ def report_bug(error: BaseException, argv: Sequence[str]) -> None:
     """Tell the user that s1slurm failed, where the traceback is, and how to report it."""
     path = write_crash_report(error, argv)
     console = _stderr()
-    console.print(f"[red]error:[/red] s1slurm failed unexpectedly (a bug): "
-                  f"{escape(type(error).__name__)}: {escape(str(error))}")
+    console.print(
+        f"[red]error:[/red] s1slurm failed unexpectedly (a bug): "
+        f"{escape(type(error).__name__)}: {escape(str(error))}"
+    )
     if path is None:  # nowhere to write it: the traceback is the only record left
         traceback.print_exception(type(error), error, error.__traceback__)
         return
     console.print(f"the full traceback is in {path}", markup=False)
-    console.print("please report it to the s1slurm maintainers (the issue tracker of the repository you "
-                  "installed it from) with that file and the command you ran", markup=False)
+    console.print(
+        "please report it to the s1slurm maintainers (the issue tracker of the repository you "
+        "installed it from) with that file and the command you ran",
+        markup=False,
+    )
 
 
 def run_app(app: typer.Typer, args: Sequence[str] | None = None, prog_name: str = "s1slurm") -> int:

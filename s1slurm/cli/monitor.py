@@ -12,13 +12,19 @@ from s1slurm.cli.common import console as make_console
 from s1slurm.core.errors import ConfigError
 
 
-def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run folders made by 's1slurm submit'"),
-           watch: bool = typer.Option(False, "--watch", "-w", help="live dashboard until every task ends"),
-           as_json: bool = typer.Option(False, "--json", help="print one JSON document (for scripts)"),
-           interval: float = typer.Option(2.0, "--interval", min=0.2, max=3600, help="seconds between SLURM polls while things "
-                                                                  "change (--watch; backs off to 30 s)"),
-           rows: int = typer.Option(200, "--rows", min=1, help="tasks listed at most (the interesting ones first)"),
-           ) -> None:
+def status(
+    run_dirs: list[Path] = typer.Argument(..., help="one or more run folders made by 's1slurm submit'"),
+    watch: bool = typer.Option(False, "--watch", "-w", help="live dashboard until every task ends"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON document (for scripts)"),
+    interval: float = typer.Option(
+        2.0,
+        "--interval",
+        min=0.2,
+        max=3600,
+        help="seconds between SLURM polls while things change (--watch; backs off to 30 s)",
+    ),
+    rows: int = typer.Option(200, "--rows", min=1, help="tasks listed at most (the interesting ones first)"),
+) -> None:
     """Show the state of every task of one or more runs (squeue + sacct + the run folders)."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
@@ -53,10 +59,11 @@ def status(run_dirs: list[Path] = typer.Argument(..., help="one or more run fold
             console.print(line)
 
 
-def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
-         task: int = typer.Option(0, "--task", "-t", help="task index"),
-         follow: bool = typer.Option(False, "--follow", "-f", help="keep printing until the task ends"),
-         ) -> None:
+def logs(
+    run_dir: Path = typer.Argument(..., help="a run folder"),
+    task: int = typer.Option(0, "--task", "-t", help="task index"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="keep printing until the task ends"),
+) -> None:
     """Print the logs of one task (every rank of a multi-node task, each line labelled)."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
@@ -67,10 +74,15 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
     run = RunDir.open(run_dir)
     files = task_logs(run, run.read_manifest(), task)
     if not files:
-        raise ConfigError(f"task {task} has no logs yet: it has not been submitted or has not started "
-                          f"(see 's1slurm status {run_dir}')", file=str(run.manifest_path), field="--task",
-                          expected="a task that has started")
+        raise ConfigError(
+            f"task {task} has no logs yet: it has not been submitted or has not started "
+            f"(see 's1slurm status {run_dir}')",
+            file=str(run.manifest_path),
+            field="--task",
+            expected="a task that has started",
+        )
     if follow:
+
         def finished() -> bool:
             return read_status(run).tasks[task].terminal
 
@@ -86,13 +98,17 @@ def logs(run_dir: Path = typer.Argument(..., help="a run folder"),
                 sys.stdout.write(f"==> [{f.label}] {f.path} <==\n")
             sys.stdout.write(f.path.read_text(errors="replace"))
     if not shown:
-        make_console().print(f"no log yet for task {task} (expected: {', '.join(str(f.path) for f in files)})",
-                             markup=False, highlight=False)
+        make_console().print(
+            f"no log yet for task {task} (expected: {', '.join(str(f.path) for f in files)})",
+            markup=False,
+            highlight=False,
+        )
 
 
-def cancel(run_dir: Path = typer.Argument(..., help="a run folder"),
-           task: int | None = typer.Option(None, "--task", "-t", help="cancel only this task"),
-           ) -> None:
+def cancel(
+    run_dir: Path = typer.Argument(..., help="a run folder"),
+    task: int | None = typer.Option(None, "--task", "-t", help="cancel only this task"),
+) -> None:
     """Cancel every job of a run (or one task's); recorded in its manifest."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir
@@ -102,10 +118,15 @@ def cancel(run_dir: Path = typer.Argument(..., help="a run folder"),
         make_console().print(line, markup=False, highlight=False)
 
 
-def resume(run_dir: Path = typer.Argument(..., help="a run folder"),
-           failed_only: bool = typer.Option(False, "--failed-only", help="only tasks that failed, timed out, "
-                                            "were preempted or lost (not cancelled or never submitted ones)"),
-           ) -> None:
+def resume(
+    run_dir: Path = typer.Argument(..., help="a run folder"),
+    failed_only: bool = typer.Option(
+        False,
+        "--failed-only",
+        help="only tasks that failed, timed out, "
+        "were preempted or lost (not cancelled or never submitted ones)",
+    ),
+) -> None:
     """Run again, as one new array, the shards without a done marker that are not queued or running."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.core.rundir import RunDir

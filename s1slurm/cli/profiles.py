@@ -10,13 +10,20 @@ from s1slurm.cli.common import ClusterOpt, choose_cluster
 from s1slurm.cli.common import console as make_console
 
 
-def init(slurm: bool = typer.Option(False, "--slurm", help="add a profile filled from sinfo and scontrol (run on a login node)"),
-         path: Path | None = typer.Option(None, "--path", help="where to write it (default: ./cluster.yaml)",
-                                             show_default=False),
-         user: bool = typer.Option(False, "--user", help="write it to the user config folder "
-                                   "(~/.config/s1slurm/cluster.yaml), used from any folder"),
-         force: bool = typer.Option(False, "--force", help="replace an existing file"),
-         ) -> None:
+def init(
+    slurm: bool = typer.Option(
+        False, "--slurm", help="add a profile filled from sinfo and scontrol (run on a login node)"
+    ),
+    path: Path | None = typer.Option(
+        None, "--path", help="where to write it (default: ./cluster.yaml)", show_default=False
+    ),
+    user: bool = typer.Option(
+        False,
+        "--user",
+        help="write it to the user config folder (~/.config/s1slurm/cluster.yaml), used from any folder",
+    ),
+    force: bool = typer.Option(False, "--force", help="replace an existing file"),
+) -> None:
     """Write a commented cluster.yaml to edit: the 'local' profile, and with --slurm one for this cluster."""
     # loaded when the command runs, not at start-up (``s1slurm --help`` stays fast)
     from s1slurm.config.discovery import FILE_NAME, user_config_dir
@@ -44,6 +51,7 @@ def profiles(ctx: typer.Context, cluster: ClusterOpt = None) -> None:
     used = choice.source
     console.print(f"profiles from: {used.label} ({used.reason})", markup=False)
     if used.reason != "--cluster":
+
         def state(path: Path | None) -> str:
             if path is None:
                 return "not set"
@@ -60,9 +68,14 @@ def profiles(ctx: typer.Context, cluster: ClusterOpt = None) -> None:
     for name, profile in choice.cluster.profiles.items():
         shown = f"{name} (default)" if name == choice.cluster.default else name
         origin = choice.origins.get(name, str(choice.path))
-        table.add_row(shown, profile.executor, profile.partition or "-", str(profile.gpus_per_node),
-                      str(profile.time) if profile.executor == "slurm" else "-",
-                      origin)
+        table.add_row(
+            shown,
+            profile.executor,
+            profile.partition or "-",
+            str(profile.gpus_per_node),
+            str(profile.time) if profile.executor == "slurm" else "-",
+            origin,
+        )
     console.print(table)
 
 

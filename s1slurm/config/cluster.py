@@ -81,18 +81,25 @@ class Profile(Strict):
     cpus_per_task: int | None = Field(None, ge=1)
     mem_gb: float | None = Field(None, gt=0)
     array_parallelism: int | None = Field(None, ge=1)
-    max_array_size: int | None = Field(None, ge=1, description="split arrays larger than this "
-                                       "(default: the cluster's MaxArraySize from scontrol)")
+    max_array_size: int | None = Field(
+        None,
+        ge=1,
+        description="split arrays larger than this (default: the cluster's MaxArraySize from scontrol)",
+    )
     signal_delay_s: int = Field(120, ge=0, description="USR2 this long before the time limit")
     setup: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     container: Container | None = None
     extra_sbatch: dict[str, str | int | bool] = Field(default_factory=dict)
     python: str | None = Field(None, description="Python interpreter on the nodes (default: this one)")
-    gpu_memory_gb: float | None = Field(None, gt=0, description="memory of one GPU (training plans are "
-                                        "checked against it; None: not checked)")
-    weights_cache: str | None = Field(None, description="folder every node reads, where hub weights are "
-                                      "downloaded at submission (None: the ranks load the hub id themselves)")
+    gpu_memory_gb: float | None = Field(
+        None, gt=0, description="memory of one GPU (training plans are checked against it; None: not checked)"
+    )
+    weights_cache: str | None = Field(
+        None,
+        description="folder every node reads, where hub weights are "
+        "downloaded at submission (None: the ranks load the hub id themselves)",
+    )
 
     @field_validator("partition", "account", "qos", "constraint", "python")
     @classmethod
@@ -117,8 +124,11 @@ class Profile(Strict):
     @model_validator(mode="after")
     def _signal_before_the_end(self) -> Profile:
         if self.executor == "slurm" and self.signal_delay_s >= self.time_minutes * 60:
-            raise FieldError("signal_delay_s", f"{self.signal_delay_s} s before the end is before the job starts "
-                             f"(time {self.time!r} is {self.time_minutes * 60} s)")
+            raise FieldError(
+                "signal_delay_s",
+                f"{self.signal_delay_s} s before the end is before the job starts "
+                f"(time {self.time!r} is {self.time_minutes * 60} s)",
+            )
         return self
 
     @field_validator("env")
@@ -153,8 +163,9 @@ class Profile(Strict):
     def time_minutes(self) -> int:
         return parse_time_minutes(self.time)
 
-    def merged(self, overrides: dict[str, Any], *, source: str = "<overrides>",
-               prefix: str = "cluster") -> Profile:
+    def merged(
+        self, overrides: dict[str, Any], *, source: str = "<overrides>", prefix: str = "cluster"
+    ) -> Profile:
         """A copy with ``overrides`` applied and validated; errors name ``source`` and ``prefix``."""
         data = self.model_dump(exclude_unset=False)
         data.update(overrides)
@@ -173,16 +184,22 @@ class ClusterFile(Strict):
     @model_validator(mode="after")
     def _default_exists(self) -> ClusterFile:
         if self.default not in self.profiles:
-            raise FieldError("default", f"profile {self.default!r} is not one of the profiles "
-                             f"({', '.join(sorted(self.profiles))})")
+            raise FieldError(
+                "default",
+                f"profile {self.default!r} is not one of the profiles ({', '.join(sorted(self.profiles))})",
+            )
         return self
 
     def profile(self, name: str | None, *, file: str = "cluster.yaml") -> Profile:
         """The named profile (the default when ``name`` is None); a clear error if it is missing."""
         key = name or self.default
         if key not in self.profiles:
-            raise ConfigError(f"no profile named {key!r}", file=file, field="profiles",
-                              expected=f"one of: {', '.join(sorted(self.profiles))}")
+            raise ConfigError(
+                f"no profile named {key!r}",
+                file=file,
+                field="profiles",
+                expected=f"one of: {', '.join(sorted(self.profiles))}",
+            )
         return self.profiles[key]
 
 

@@ -63,9 +63,11 @@ def user_config_dir(env: Mapping[str, str] | None = None) -> Path:
 def search_order(env: Mapping[str, str] | None = None) -> list[tuple[str, Path | None]]:
     """The places looked at when no ``--cluster`` is given, in order (for messages and ``profiles``)."""
     env = os.environ if env is None else env
-    return [(f"${ENV_VAR}", Path(env[ENV_VAR]) if env.get(ENV_VAR) else None),
-            ("current folder", Path(FILE_NAME)),
-            ("user config folder", user_config_dir(env) / FILE_NAME)]
+    return [
+        (f"${ENV_VAR}", Path(env[ENV_VAR]) if env.get(ENV_VAR) else None),
+        ("current folder", Path(FILE_NAME)),
+        ("user config folder", user_config_dir(env) / FILE_NAME),
+    ]
 
 
 def find_cluster_file(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> ClusterSource:

@@ -18,11 +18,16 @@ class JobSpec(Strict):
 
     stage: str
     name: str | None = Field(None, description="SLURM job name (default: the stage)")
-    profile: str | None = Field(None, description="cluster profile (default: --profile or the file's default)")
-    cluster: dict[str, Any] = Field(default_factory=dict,
-                                    description="overrides of any cluster profile field for this stage")
+    profile: str | None = Field(
+        None, description="cluster profile (default: --profile or the file's default)"
+    )
+    cluster: dict[str, Any] = Field(
+        default_factory=dict, description="overrides of any cluster profile field for this stage"
+    )
     runs_dir: Path = Field(Path("runs"), description="where run directories are created")
-    max_requeues: int = Field(3, ge=0, description="requeues allowed after time limits (submitit's max_num_timeout)")
+    max_requeues: int = Field(
+        3, ge=0, description="requeues allowed after time limits (submitit's max_num_timeout)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -23,8 +23,9 @@ def read_yaml(path: Path | str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
-        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
-                          expected="a YAML file in UTF-8") from None
+        raise ConfigError(
+            f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path), expected="a YAML file in UTF-8"
+        ) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML: {e}", file=str(path)) from None
     if data is None:
@@ -62,8 +63,9 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def validation_error(e: ValidationError, model: type[BaseModel], file: str | Path,
-                     prefix: str = "") -> ConfigError:
+def validation_error(
+    e: ValidationError, model: type[BaseModel], file: str | Path, prefix: str = ""
+) -> ConfigError:
     """Turn pydantic's errors into one ConfigError naming the file, each field and what is allowed."""
     lines = []
     first_field = None

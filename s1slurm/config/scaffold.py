@@ -70,8 +70,9 @@ def pick_partition(facts: SlurmFacts) -> Partition | None:
 def _describe(p: Partition) -> str:
     limit = f"MaxTime {p.max_time}" if p.max_time else "no time limit"
     size = f"{p.cpus_per_node} CPUs, {p.mem_mb_per_node} MB, {p.gpus_per_node} GPUs per node"
-    return f"'{p.name}'{' (default)' if p.default else ''}: {limit}, {size}" + \
-        (" (largest node; sizes differ)" if p.mixed_nodes else "")
+    return f"'{p.name}'{' (default)' if p.default else ''}: {limit}, {size}" + (
+        " (largest node; sizes differ)" if p.mixed_nodes else ""
+    )
 
 
 def slurm_profile_text(facts: SlurmFacts, name: str) -> str:
@@ -90,18 +91,28 @@ def slurm_profile_text(facts: SlurmFacts, name: str) -> str:
             lines.append(f"    time: {_q(part.max_time)}   # the partition's MaxTime")
         else:
             lines.append('    time: "01:00:00"   # per job (the partition has no time limit)')
-        lines.append("    nodes: 1                 # stages that need two nodes (training) set `nodes: 2` in their spec")
+        lines.append(
+            "    nodes: 1                 # stages that need two nodes (training) set `nodes: 2` in their spec"
+        )
         lines.append(f"    gpus_per_node: {part.gpus_per_node}         # Gres of the partition's nodes")
     if facts.max_array_size:
-        lines.append(f"    max_array_size: {facts.max_array_size}    # MaxArraySize: larger runs are split into several arrays")
+        lines.append(
+            f"    max_array_size: {facts.max_array_size}    # MaxArraySize: larger runs are split into several arrays"
+        )
     lines.append("    # account: my-account     # `sacctmgr show assoc user=$USER format=account`")
     if part is not None and part.cpus_per_node:
-        lines.append(f"    # cpus_per_task: {part.cpus_per_node}       # the nodes have {part.cpus_per_node} CPUs")
+        lines.append(
+            f"    # cpus_per_task: {part.cpus_per_node}       # the nodes have {part.cpus_per_node} CPUs"
+        )
     if part is not None and part.mem_mb_per_node:
-        lines.append(f"    # mem_gb: {part.mem_mb_per_node // 1024}              # the nodes have {part.mem_mb_per_node} MB")
-    lines += ["    # array_parallelism: 16   # at most this many array tasks at once",
-              "    # setup:                  # shell lines run before each task",
-              "    #   - source ~/venvs/s1slurm/bin/activate"]
+        lines.append(
+            f"    # mem_gb: {part.mem_mb_per_node // 1024}              # the nodes have {part.mem_mb_per_node} MB"
+        )
+    lines += [
+        "    # array_parallelism: 16   # at most this many array tasks at once",
+        "    # setup:                  # shell lines run before each task",
+        "    #   - source ~/venvs/s1slurm/bin/activate",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -121,8 +132,12 @@ def write_cluster_file(path: Path, text: str, *, force: bool = False) -> Cluster
     except Exception as e:  # a bug in this module, not the user's doing: say so plainly
         raise RuntimeError(f"s1slurm init produced an invalid cluster file: {e}\n{text}") from e
     if path.is_dir():
-        raise ConfigError("is a folder", file=str(path), field="--path",
-                          expected="a file to write, e.g. " + str(path / "cluster.yaml"))
+        raise ConfigError(
+            "is a folder",
+            file=str(path),
+            field="--path",
+            expected="a file to write, e.g. " + str(path / "cluster.yaml"),
+        )
     if path.exists() and not force:
         raise ConfigError("already exists; edit it, or pass --force to replace it", file=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)

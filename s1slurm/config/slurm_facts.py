@@ -51,7 +51,9 @@ class SlurmFacts:
 def _run(*command: str) -> str:
     exe = shutil.which(command[0])
     if exe is None:
-        raise SlurmError(f"{command[0]} was not found on PATH: run 's1slurm init --slurm' on a SLURM login node")
+        raise SlurmError(
+            f"{command[0]} was not found on PATH: run 's1slurm init --slurm' on a SLURM login node"
+        )
     try:
         proc = subprocess.run([exe, *command[1:]], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -80,10 +82,15 @@ def parse_partitions(text: str) -> list[Partition]:
             continue
         limit = fields.get("MaxTime", "UNLIMITED")
         default = fields.get("DefaultTime", "NONE")
-        parts.append(Partition(name=fields["PartitionName"], default=fields.get("Default") == "YES",
-                               max_time=None if limit.upper() in ("UNLIMITED", "INFINITE") else limit,
-                               default_time=None if default.upper() in ("NONE", "UNLIMITED") else default,
-                               state=fields.get("State", "UP")))
+        parts.append(
+            Partition(
+                name=fields["PartitionName"],
+                default=fields.get("Default") == "YES",
+                max_time=None if limit.upper() in ("UNLIMITED", "INFINITE") else limit,
+                default_time=None if default.upper() in ("NONE", "UNLIMITED") else default,
+                state=fields.get("State", "UP"),
+            )
+        )
     return parts
 
 
@@ -125,5 +132,6 @@ def read_slurm_facts() -> SlurmFacts:
         max_array = int(config.get("MaxArraySize", ""))
     except ValueError:
         max_array = None
-    return SlurmFacts(cluster_name=config.get("ClusterName", "slurm"), max_array_size=max_array,
-                      partitions=partitions)
+    return SlurmFacts(
+        cluster_name=config.get("ClusterName", "slurm"), max_array_size=max_array, partitions=partitions
+    )

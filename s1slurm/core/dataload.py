@@ -24,8 +24,12 @@ _PATH_PREFIXES = ("/", "./", "../", "~")
 
 def looks_local(name: str) -> bool:
     """A name that means something on this machine rather than a hub id."""
-    return (Path(name).expanduser().exists() or name.startswith(_PATH_PREFIXES) or name.count("/") > 1
-            or Path(name).suffix.lower() in FORMATS)
+    return (
+        Path(name).expanduser().exists()
+        or name.startswith(_PATH_PREFIXES)
+        or name.count("/") > 1
+        or Path(name).suffix.lower() in FORMATS
+    )
 
 
 def is_hub_id(name: str) -> bool:
@@ -50,9 +54,19 @@ class Table:
     path: Path | None  # the local data file, None for a folder or a hub dataset
 
 
-def load_table(name: str, *, field: str, file: str | None = None, config: str | None = None,
-               split: str = "train", limit: int | None = None, bad_lines: str = "error",
-               redact: bool = False, hint: str = "", local_field: str | None = None) -> Table:
+def load_table(
+    name: str,
+    *,
+    field: str,
+    file: str | None = None,
+    config: str | None = None,
+    split: str = "train",
+    limit: int | None = None,
+    bad_lines: str = "error",
+    redact: bool = False,
+    hint: str = "",
+    local_field: str | None = None,
+) -> Table:
     """All records (the first ``limit``) of a data file, a saved dataset folder or a hub dataset.
 
     ``field``/``file`` name the spec entry blamed for a failure. ``bad_lines="keep"`` reads a JSON
@@ -72,27 +86,38 @@ def load_table(name: str, *, field: str, file: str | None = None, config: str | 
         else:
             ds = datasets.load_dataset(str(path.resolve()) if local else name, config, split=split)
     except (ConnectionError, TimeoutError) as e:
-        raise S1SlurmError(f"cannot reach {name!r}: {e} (set '{local_field or field}' to a local copy, or "
-                           f"HF_DATASETS_OFFLINE=1 to use the local cache)") from None
+        raise S1SlurmError(
+            f"cannot reach {name!r}: {e} (set '{local_field or field}' to a local copy, or "
+            f"HF_DATASETS_OFFLINE=1 to use the local cache)"
+        ) from None
     except Exception as e:  # unknown id, gated, bad config or split: datasets raises many types
-        raise ConfigError(f"cannot load {name!r} (config {config!r}, split {split!r}): "
-                          f"{_root_cause(e, redact)}.{(' ' + hint) if hint and not local else ''}",
-                          file=file, field=field) from None
+        raise ConfigError(
+            f"cannot load {name!r} (config {config!r}, split {split!r}): "
+            f"{_root_cause(e, redact)}.{(' ' + hint) if hint and not local else ''}",
+            file=file,
+            field=field,
+        ) from None
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     where = f"{name} (split {split})" if not local else str(path)
     return Table(ds.to_list(), list(ds.column_names), where, None)
 
 
-def _load_file(path: Path, *, field: str, file: str | None, limit: int | None, bad_lines: str,
-               redact: bool) -> Table:
+def _load_file(
+    path: Path, *, field: str, file: str | None, limit: int | None, bad_lines: str, redact: bool
+) -> Table:
     builder = FORMATS.get(path.suffix.lower())
     if builder is None:
-        raise ConfigError(f"cannot read {path.name!r}", file=file, field=field,
-                          expected=f"a file ending in {', '.join(FORMATS)}, a dataset folder or a hub id")
+        raise ConfigError(
+            f"cannot read {path.name!r}",
+            file=file,
+            field=field,
+            expected=f"a file ending in {', '.join(FORMATS)}, a dataset folder or a hub id",
+        )
     if not path.is_file():
-        raise ConfigError(f"file {str(path)!r} not found", file=file, field=field,
-                          expected="an existing local data file")
+        raise ConfigError(
+            f"file {str(path)!r} not found", file=file, field=field, expected="an existing local data file"
+        )
     if path.suffix.lower() == ".jsonl":  # read directly: importing datasets alone costs 1-3 s
         records: list[Any] = []
         with open(path, encoding="utf-8") as f:
@@ -106,8 +131,11 @@ def _load_file(path: Path, *, field: str, file: str | None, limit: int | None, b
                         record = BadLine(number)
                     if bad_lines != "keep" and not isinstance(record, dict):
                         what = "not valid JSON" if isinstance(record, BadLine) else "not a JSON object"
-                        raise ConfigError(f"cannot read data: line {number} is {what}", file=str(path),
-                                          expected="one JSON object per line")
+                        raise ConfigError(
+                            f"cannot read data: line {number} is {what}",
+                            file=str(path),
+                            expected="one JSON object per line",
+                        )
                     records.append(record)
         columns = list(dict.fromkeys(k for r in records if isinstance(r, dict) for k in r))
         return Table(records, columns, str(path), path)
@@ -116,9 +144,11 @@ def _load_file(path: Path, *, field: str, file: str | None, limit: int | None, b
         ds = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train")
     except Exception as e:  # datasets wraps parse errors in several exception types
         bad = first_bad_line(path) if path.suffix.lower() in (".jsonl", ".json") else None
-        raise ConfigError(f"cannot read data: {bad or _root_cause(e, redact)}", file=str(path),
-                          expected="one JSON object per line" if builder == "json"
-                          else f"a valid {builder} file") from None
+        raise ConfigError(
+            f"cannot read data: {bad or _root_cause(e, redact)}",
+            file=str(path),
+            expected="one JSON object per line" if builder == "json" else f"a valid {builder} file",
+        ) from None
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
     return Table(ds.to_list(), list(ds.column_names), str(path), path)

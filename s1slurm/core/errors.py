@@ -27,8 +27,9 @@ class ConfigError(S1SlurmError):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, file: str | None = None, field: str | None = None,
-                 expected: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, field: str | None = None, expected: str | None = None
+    ) -> None:
         self.file, self.field, self.expected, self.detail = file, field, expected, message
         parts = []
         if file:
@@ -40,7 +41,6 @@ class ConfigError(S1SlurmError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)
-
 
     def in_file(self, file: str) -> ConfigError:
         """The same error attributed to ``file`` (for checks that do not know which file they read)."""

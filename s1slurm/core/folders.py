@@ -16,8 +16,14 @@ def check_output_folder(path: Path | str, *, field: str, file: str | None = None
     for candidate in (p, *p.parents):
         if candidate.exists():
             if not candidate.is_dir():
-                where = "exists and is not a folder" if candidate == p else f"{candidate} is a file, not a folder"
-                raise ConfigError(where, file=str(p) if file is None else file, field=field,
-                                  expected="a folder (created when absent)")
+                where = (
+                    "exists and is not a folder" if candidate == p else f"{candidate} is a file, not a folder"
+                )
+                raise ConfigError(
+                    where,
+                    file=str(p) if file is None else file,
+                    field=field,
+                    expected="a folder (created when absent)",
+                )
             break
     return p

@@ -48,8 +48,11 @@ class RunDir:
         """An existing run folder; a clear error when it is not one."""
         run = cls(Path(path).resolve())
         if not run.manifest_path.is_file():
-            raise ConfigError("not a run directory (no manifest.json)", file=str(path),
-                              expected="a folder made by 's1slurm submit'")
+            raise ConfigError(
+                "not a run directory (no manifest.json)",
+                file=str(path),
+                expected="a folder made by 's1slurm submit'",
+            )
         return run
 
     @property
@@ -126,11 +129,17 @@ class RunDir:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"cannot read manifest: {e}", file=str(self.manifest_path)) from None
         if not isinstance(data, dict):
-            raise ConfigError(f"the manifest is a JSON {type(data).__name__}", file=str(self.manifest_path),
-                              expected="the JSON object s1slurm writes at submission")
+            raise ConfigError(
+                f"the manifest is a JSON {type(data).__name__}",
+                file=str(self.manifest_path),
+                expected="the JSON object s1slurm writes at submission",
+            )
         missing = [k for k in require if k not in data]
         if missing:
-            raise ConfigError(f"the manifest has no {', '.join(repr(k) for k in missing)}",
-                              file=str(self.manifest_path), field=missing[0],
-                              expected="the manifest s1slurm writes at submission; was it edited?")
+            raise ConfigError(
+                f"the manifest has no {', '.join(repr(k) for k in missing)}",
+                file=str(self.manifest_path),
+                field=missing[0],
+                expected="the manifest s1slurm writes at submission; was it edited?",
+            )
         return data

@@ -29,10 +29,10 @@ class FitColumn:
     """One column and what happens to it when the table is too wide."""
 
     header: str
-    priority: int | None = None   # None: always shown; else leaves when too wide, lowest priority first
-    wrap: bool = False            # may wrap onto several lines (else kept whole on one line)
+    priority: int | None = None  # None: always shown; else leaves when too wide, lowest priority first
+    wrap: bool = False  # may wrap onto several lines (else kept whole on one line)
     min_width: int | None = None  # the narrowest a wrapping column may get (default: WRAP_MIN)
-    stack: bool = False           # when it leaves, its values are listed under the table
+    stack: bool = False  # when it leaves, its values are listed under the table
     options: dict[str, Any] = field(default_factory=dict)  # rich's add_column options (justify, style ...)
 
 
@@ -62,8 +62,16 @@ class FittedTable:
         self.columns: list[FitColumn] = []
         self.rows: list[tuple[RenderableType, ...]] = []
 
-    def add_column(self, header: str, *, priority: int | None = None, wrap: bool | None = None,
-                   min_width: int | None = None, stack: bool = False, **options: Any) -> None:
+    def add_column(
+        self,
+        header: str,
+        *,
+        priority: int | None = None,
+        wrap: bool | None = None,
+        min_width: int | None = None,
+        stack: bool = False,
+        **options: Any,
+    ) -> None:
         """Add a column; ``no_wrap`` (rich's spelling) is the opposite of ``wrap``."""
         no_wrap = options.pop("no_wrap", None)
         if wrap is None:
@@ -93,8 +101,10 @@ class FittedTable:
             else:
                 required.append(most)
         shown = list(range(len(self.columns)))
-        leaving = sorted((i for i, c in enumerate(self.columns) if c.priority is not None),
-                         key=lambda i: (self.columns[i].priority, -i))
+        leaving = sorted(
+            (i for i, c in enumerate(self.columns) if c.priority is not None),
+            key=lambda i: (self.columns[i].priority, -i),
+        )
         dropped: list[int] = []
 
         def fits(columns: list[int]) -> bool:
@@ -115,8 +125,9 @@ class FittedTable:
             # Too wide as drawn naturally: whole columns keep their width, wrapping ones share the rest.
             widths = {i: required[i] for i in shown}
             room -= sum(widths.values())
-            wrapping = sorted((i for i in shown if self.columns[i].wrap),
-                              key=lambda i: natural[i] - required[i])
+            wrapping = sorted(
+                (i for i in shown if self.columns[i].wrap), key=lambda i: natural[i] - required[i]
+            )
             for n, i in enumerate(wrapping):
                 give = max(0, min(natural[i] - required[i], room // (len(wrapping) - n)))
                 widths[i] += give
@@ -136,8 +147,11 @@ class FittedTable:
     def table(self, console: Console, width: int) -> tuple[Table, Layout]:
         """The rich table drawn at ``width`` and the layout it follows."""
         lay = self.layout(console, width)
-        table = Table(title=_wrapping(console, self.title, "table.title"),
-                      caption=_wrapping(console, self.caption, "table.caption"), **self.table_options)
+        table = Table(
+            title=_wrapping(console, self.title, "table.title"),
+            caption=_wrapping(console, self.caption, "table.caption"),
+            **self.table_options,
+        )
         for i in lay.shown:
             col = self.columns[i]
             options = dict(col.options)
@@ -211,7 +225,8 @@ def wrap_lines(text: str, width: int) -> str:
         if len(line) <= width:
             out.append(line)
             continue
-        indent = line[:len(line) - len(line.lstrip())]
-        out += textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_long_words=False,
-                             break_on_hyphens=False) or [line]
+        indent = line[: len(line) - len(line.lstrip())]
+        out += textwrap.wrap(
+            line, width, subsequent_indent=indent + "  ", break_long_words=False, break_on_hyphens=False
+        ) or [line]
     return "\n".join(out)

@@ -27,9 +27,11 @@ from s1slurm.eval.benchmarks import MATH_TEMPLATE, Question
 from s1slurm.eval.engines import Engine
 from s1slurm.eval.grading import extract_answer, grade
 
-JUDGE_SYSTEM = ("You are grading an attempt at a problem against the correct answer. Explain briefly, then "
-                "end your response with a new line holding only Yes (the attempt's final answer is "
-                "correct) or No.")
+JUDGE_SYSTEM = (
+    "You are grading an attempt at a problem against the correct answer. Explain briefly, then "
+    "end your response with a new line holding only Yes (the attempt's final answer is "
+    "correct) or No."
+)
 
 
 def key(model: str, row_id: str) -> str:
@@ -49,16 +51,29 @@ def gold_answer(row: dict[str, Any]) -> str | None:
     return extract_answer(row["solution"], "math") if row.get("solution") else None
 
 
-def attempt_records(engine: Engine, cfg: AttemptsConfig, model: str,
-                    rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def attempt_records(
+    engine: Engine, cfg: AttemptsConfig, model: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One graded attempt of ``model`` per row."""
     prompts = [chat_ids(engine, MATH_TEMPLATE.replace("{question}", r["question"])) for r in rows]
-    outs = chat(engine, prompts, max_tokens=cfg.max_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                seeds=[seed_for(cfg, "attempts", model, r["id"]) for r in rows])
+    outs = chat(
+        engine,
+        prompts,
+        max_tokens=cfg.max_tokens,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        seeds=[seed_for(cfg, "attempts", model, r["id"]) for r in rows],
+    )
     records = []
     for row, out in zip(rows, outs):
-        rec: dict[str, Any] = {"key": key(model, row["id"]), "id": row["id"], "model": model,
-                               "answer": out["text"], "tokens": out["tokens"], "cut_off": out["cut_off"]}
+        rec: dict[str, Any] = {
+            "key": key(model, row["id"]),
+            "id": row["id"],
+            "model": model,
+            "answer": out["text"],
+            "tokens": out["tokens"],
+            "cut_off": out["cut_off"],
+        }
         if out["error"]:
             rec.update(correct=None, extracted=None, grade_error=out["error"])
         elif (gold := gold_answer(row)) is None:
@@ -76,20 +91,40 @@ def reference(row: dict[str, Any]) -> str | None:
     return row.get("solution") or _answer(row)
 
 
-def judge_records(engine: Engine, cfg: AttemptsConfig, records: list[dict[str, Any]],
-                  rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def judge_records(
+    engine: Engine, cfg: AttemptsConfig, records: list[dict[str, Any]], rows: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The judge's verdict for attempts the grader did not accept (those with a reference)."""
     todo = [r for r in records if r["correct"] is not True and reference(rows[r["id"]])]
-    prompts = [chat_ids(engine, f"## Problem\n{rows[r['id']]['question']}\n\n## Attempt\n{r['answer']}\n\n"
-                                f"## Correct answer\n{reference(rows[r['id']])}", JUDGE_SYSTEM) for r in todo]
-    outs = chat(engine, prompts, max_tokens=cfg.max_tokens, temperature=0.0,
-                seeds=[seed_for(cfg, "judge", r["key"]) for r in todo])
+    prompts = [
+        chat_ids(
+            engine,
+            f"## Problem\n{rows[r['id']]['question']}\n\n## Attempt\n{r['answer']}\n\n"
+            f"## Correct answer\n{reference(rows[r['id']])}",
+            JUDGE_SYSTEM,
+        )
+        for r in todo
+    ]
+    outs = chat(
+        engine,
+        prompts,
+        max_tokens=cfg.max_tokens,
+        temperature=0.0,
+        seeds=[seed_for(cfg, "judge", r["key"]) for r in todo],
+    )
     verdicts = []
     for r, out in zip(todo, outs):
         last = out["text"].strip().splitlines()[-1].strip().strip("*.").lower() if out["text"].strip() else ""
         verdict = True if last == "yes" else False if last == "no" else None
-        verdicts.append({"key": "judge::" + r["key"], "id": r["id"], "model": r["model"], "judge": cfg.judge,
-                         "verdict": verdict})
+        verdicts.append(
+            {
+                "key": "judge::" + r["key"],
+                "id": r["id"],
+                "model": r["model"],
+                "judge": cfg.judge,
+                "verdict": verdict,
+            }
+        )
     return verdicts
 
 
@@ -99,9 +134,15 @@ def merge(row: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
     (a model solved it, or every attempt got a verdict from the grader or the judge)."""
     attempts = [r for r in records if not r["key"].startswith("judge::")]
     verdicts = {r["model"]: r["verdict"] for r in records if r["key"].startswith("judge::")}
-    solved = sorted({r["model"] for r in attempts if r["correct"] is True or verdicts.get(r["model"]) is True})
-    graded = bool(solved) or all(r["correct"] is not None or verdicts.get(r["model"]) is not None
-                                 for r in attempts)
-    summary = [{k: r[k] for k in ("model", "correct", "extracted", "grade_error", "tokens", "cut_off")}
-               | ({"judge": verdicts[r["model"]]} if r["model"] in verdicts else {}) for r in attempts]
+    solved = sorted(
+        {r["model"] for r in attempts if r["correct"] is True or verdicts.get(r["model"]) is True}
+    )
+    graded = bool(solved) or all(
+        r["correct"] is not None or verdicts.get(r["model"]) is not None for r in attempts
+    )
+    summary = [
+        {k: r[k] for k in ("model", "correct", "extracted", "grade_error", "tokens", "cut_off")}
+        | ({"judge": verdicts[r["model"]]} if r["model"] in verdicts else {})
+        for r in attempts
+    ]
     return {**row, "attempts": json.dumps(summary, ensure_ascii=False), "solved_by": solved, "graded": graded}

@@ -85,16 +85,34 @@ def _hash(text: str) -> str:
 def match_record(row: dict[str, Any], m: Match, benchmarks: dict[str, Benchmark]) -> dict[str, Any]:
     """What the contamination report shows for one match; GPQA texts replaced by REDACTED."""
     if m.item.redact:
-        return {"id": row["id"], "source": row.get("source"), "benchmark": m.item.benchmark,
-                "item_id": m.item.item_id, "ngram": REDACTED, "question": REDACTED,
-                "question_sha256": _hash(row["question"]), "benchmark_text": REDACTED}
-    return {"id": row["id"], "source": row.get("source"), "benchmark": m.item.benchmark,
-            "item_id": m.item.item_id, "ngram": m.ngram, "question": row["question"],
-            "benchmark_text": benchmarks[m.item.benchmark].texts[m.item.item_id]}
+        return {
+            "id": row["id"],
+            "source": row.get("source"),
+            "benchmark": m.item.benchmark,
+            "item_id": m.item.item_id,
+            "ngram": REDACTED,
+            "question": REDACTED,
+            "question_sha256": _hash(row["question"]),
+            "benchmark_text": REDACTED,
+        }
+    return {
+        "id": row["id"],
+        "source": row.get("source"),
+        "benchmark": m.item.benchmark,
+        "item_id": m.item.item_id,
+        "ngram": m.ngram,
+        "question": row["question"],
+        "benchmark_text": benchmarks[m.item.benchmark].texts[m.item.item_id],
+    }
 
 
-def decontaminate(rows: list[dict[str, Any]], cfg: DecontaminateConfig, benchmarks: list[Benchmark],
-                  *, step: str = "decontaminate") -> Decontaminated:
+def decontaminate(
+    rows: list[dict[str, Any]],
+    cfg: DecontaminateConfig,
+    benchmarks: list[Benchmark],
+    *,
+    step: str = "decontaminate",
+) -> Decontaminated:
     """n-gram matches against ``benchmarks`` removed, then near-duplicates (when enabled)."""
     index = build_index(benchmarks, cfg.ngram)
     by_label = {b.label: b for b in benchmarks}
@@ -115,17 +133,28 @@ def decontaminate(rows: list[dict[str, Any]], cfg: DecontaminateConfig, benchmar
             reject = {**row, **reject}
         out.rejects.append(reject)
     if cfg.near_dup.enabled and clean:
-        nd = near_duplicates([r["id"] for r in clean], [r["question"] for r in clean],
-                             threshold=cfg.near_dup.threshold, num_perm=cfg.near_dup.num_perm,
-                             shingle=cfg.near_dup.shingle)
+        nd = near_duplicates(
+            [r["id"] for r in clean],
+            [r["question"] for r in clean],
+            threshold=cfg.near_dup.threshold,
+            num_perm=cfg.near_dup.num_perm,
+            shingle=cfg.near_dup.shingle,
+        )
         out.clusters = nd.clusters
         for row in clean:
             dup = nd.duplicate_of.get(row["id"])
             if dup is None:
                 out.rows.append(row)
             else:
-                out.rejects.append({**row, "step": step, "reason": "near_duplicate", "duplicate_of": dup[0],
-                                    "similarity": dup[1]})
+                out.rejects.append(
+                    {
+                        **row,
+                        "step": step,
+                        "reason": "near_duplicate",
+                        "duplicate_of": dup[0],
+                        "similarity": dup[1],
+                    }
+                )
     else:
         out.rows = clean
     return out

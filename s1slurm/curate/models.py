@@ -25,8 +25,15 @@ def chat_ids(engine: Engine, user: str, system: str | None = None) -> tuple[int,
     return tuple(engine.tokenizer.encode(text, add_special_tokens=False))
 
 
-def chat(engine: Engine, prompts: Sequence[tuple[int, ...]], *, max_tokens: int, seeds: Sequence[int],
-         temperature: float = 0.0, top_p: float = 1.0) -> list[dict[str, Any]]:
+def chat(
+    engine: Engine,
+    prompts: Sequence[tuple[int, ...]],
+    *,
+    max_tokens: int,
+    seeds: Sequence[int],
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+) -> list[dict[str, Any]]:
     """Generate one answer per prompt until the end of turn: ``text``, ``tokens``, ``cut_off``
     (stopped by ``max_tokens``) or ``error`` (the prompt leaves no room in the context)."""
     stop = StopRule(token_ids=tuple(engine.eos_token_ids))
@@ -36,18 +43,34 @@ def chat(engine: Engine, prompts: Sequence[tuple[int, ...]], *, max_tokens: int,
     for i, (prompt, seed) in enumerate(zip(prompts, seeds)):
         room = min(max_tokens, engine.max_model_len - len(prompt))
         if room < 1:
-            results[i] = {"text": "", "tokens": 0, "cut_off": False,
-                          "error": f"prompt of {len(prompt)} tokens leaves no room (context {engine.max_model_len})"}
+            results[i] = {
+                "text": "",
+                "tokens": 0,
+                "cut_off": False,
+                "error": f"prompt of {len(prompt)} tokens leaves no room (context {engine.max_model_len})",
+            }
             continue
-        requests.append(Request(prompt=tuple(prompt), max_tokens=room, stop=stop, seed=seed,
-                                temperature=temperature, top_p=top_p))
+        requests.append(
+            Request(
+                prompt=tuple(prompt),
+                max_tokens=room,
+                stop=stop,
+                seed=seed,
+                temperature=temperature,
+                top_p=top_p,
+            )
+        )
         where.append(i)
     for i, req, gen in zip(where, requests, engine.generate(requests)):
         match = scanner.first(gen.token_ids)
-        ids = gen.token_ids[:match.cut] if match else list(gen.token_ids)
+        ids = gen.token_ids[: match.cut] if match else list(gen.token_ids)
         text = engine.tokenizer.decode(ids, skip_special_tokens=True)
-        results[i] = {"text": text, "tokens": len(ids), "cut_off": match is None and len(gen.token_ids) >= req.max_tokens,
-                      "error": None}
+        results[i] = {
+            "text": text,
+            "tokens": len(ids),
+            "cut_off": match is None and len(gen.token_ids) >= req.max_tokens,
+            "error": None,
+        }
     return results
 
 

@@ -22,7 +22,7 @@ def shingles(text: str, n: int) -> list[bytes]:
     words = text.lower().split()
     if len(words) <= n:
         return [" ".join(words).encode("utf-8")]
-    return list({" ".join(words[i:i + n]).encode("utf-8") for i in range(len(words) - n + 1)})
+    return list({" ".join(words[i : i + n]).encode("utf-8") for i in range(len(words) - n + 1)})
 
 
 @dataclass
@@ -34,8 +34,15 @@ class NearDups:
     clusters: dict[str, list[str]] = field(default_factory=dict)
 
 
-def near_duplicates(ids: Sequence[str], texts: Sequence[str], *, threshold: float = 0.7,
-                    num_perm: int = 128, shingle: int = 3, seed: int = 1) -> NearDups:
+def near_duplicates(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    *,
+    threshold: float = 0.7,
+    num_perm: int = 128,
+    shingle: int = 3,
+    seed: int = 1,
+) -> NearDups:
     """Find near-duplicates among ``texts`` (first occurrence kept)."""
     try:
         from datasketch import MinHash, MinHashLSH
@@ -46,8 +53,9 @@ def near_duplicates(ids: Sequence[str], texts: Sequence[str], *, threshold: floa
     out = NearDups()
     # zlib.crc32: a 32-bit hash computed in C and the same in every process (datasketch's default is
     # SHA-1 through a Python function, several times slower per shingle)
-    signatures = MinHash.bulk((shingles(t, shingle) for t in texts), num_perm=num_perm, seed=seed,
-                              hashfunc=zlib.crc32)
+    signatures = MinHash.bulk(
+        (shingles(t, shingle) for t in texts), num_perm=num_perm, seed=seed, hashfunc=zlib.crc32
+    )
     for row_id, sig in zip(ids, signatures):
         best: tuple[float, str] | None = None
         for other in lsh.query(sig):

@@ -113,7 +113,6 @@ def token_counter(tokenizer_name: str) -> Callable[[list[str]], list[int]]:
     """Trace lengths in the target model's tokens (s1: data/tokenization.py, Qwen2.5-32B-Instruct)."""
     from transformers import AutoTokenizer
 
-
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_name))
 
     def count(texts: list[str]) -> list[int]:

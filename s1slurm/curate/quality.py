@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_IMAGE = re.compile(r"!\[[^\]]*\]\(|<img\b|\\includegraphics|https?://\S+\.(?:png|jpe?g|gif|svg)\b",
-                    re.IGNORECASE)
+_IMAGE = re.compile(
+    r"!\[[^\]]*\]\(|<img\b|\\includegraphics|https?://\S+\.(?:png|jpe?g|gif|svg)\b", re.IGNORECASE
+)
 _ASY = re.compile(r"\[asy\]|\\begin\{asy\}", re.IGNORECASE)
 # s1 matched the substring "p{i}." for i in 1..999, which also hits "step1."; only a p that starts a word here
 _PROBLEM_NUMBER = re.compile(r"(?<![A-Za-z0-9])p[1-9]\d{0,2}\.")
@@ -45,8 +46,9 @@ def _odd_dollars(text: str) -> bool:
     return len(re.findall(r"(?<!\\)\$", text)) % 2 == 1
 
 
-def quality_problem(row: dict[str, Any], *, allow_asymptote: bool = False,
-                    asymptote_sources: tuple[str, ...] = ()) -> tuple[str, str] | None:
+def quality_problem(
+    row: dict[str, Any], *, allow_asymptote: bool = False, asymptote_sources: tuple[str, ...] = ()
+) -> tuple[str, str] | None:
     """(reason, detail) when ``row`` fails the quality filter, else None. Asymptote figures are kept
     when ``allow_asymptote``, or for rows of ``asymptote_sources``."""
     for key in REQUIRED:

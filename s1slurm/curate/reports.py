@@ -87,8 +87,10 @@ def contamination_markdown(report: dict[str, Any]) -> str:
 
 
 def contamination_table(report: dict[str, Any]) -> FittedTable:
-    table = FittedTable(title=f"contamination: {report['rows_in']} in, {report['rows_out']} out "
-                              f"({report['near_duplicates']['removed']} near-duplicates)")
+    table = FittedTable(
+        title=f"contamination: {report['rows_in']} in, {report['rows_out']} out "
+        f"({report['near_duplicates']['removed']} near-duplicates)"
+    )
     for col in ("benchmark", "items", "pool matched", "items matched"):  # long names fold, never cut
         table.add_column(col, justify="left" if col == "benchmark" else "right", wrap=True, min_width=6)
     for b, v in report["benchmarks"].items():

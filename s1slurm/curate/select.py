@@ -209,8 +209,11 @@ def s1k_row(row: dict[str, Any], cand: Candidate, columns: str = "s1k") -> dict[
             else {
                 "deepseek_thinking_trajectory": row["thinking"],
                 "deepseek_attempt": row["attempt"],
-                "deepseek_grade": None if row.get("teacher_correct") is None
-                else "Yes" if row["teacher_correct"] else "No",
+                "deepseek_grade": None
+                if row.get("teacher_correct") is None
+                else "Yes"
+                if row["teacher_correct"]
+                else "No",
             }
         ),
     }

@@ -26,7 +26,7 @@ class DataFiles:
     eval: Path
     pool_size: int
     eval_size: int
-    planted: int          # evaluation questions copied into the pool (decontamination must drop them)
+    planted: int  # evaluation questions copied into the pool (decontamination must drop them)
 
 
 def _jsonl(rows: list[dict]) -> str:
@@ -34,13 +34,24 @@ def _jsonl(rows: list[dict]) -> str:
 
 
 def pool_row(p: Problem, i: int) -> dict:
-    return {"id": f"{p.domain}-{i:05d}", "question": p.question, "solution": p.trace, "answer": p.answer,
-            "domain": p.domain, "steps": p.steps}
+    return {
+        "id": f"{p.domain}-{i:05d}",
+        "question": p.question,
+        "solution": p.trace,
+        "answer": p.answer,
+        "domain": p.domain,
+        "steps": p.steps,
+    }
 
 
 def eval_row(p: Problem, i: int) -> dict:
-    return {"id": f"eval-{p.domain}-{i:04d}", "question": p.question, "answer": p.answer,
-            "domain": p.domain, "steps": p.steps}
+    return {
+        "id": f"eval-{p.domain}-{i:04d}",
+        "question": p.question,
+        "answer": p.answer,
+        "domain": p.domain,
+        "steps": p.steps,
+    }
 
 
 def write_data(folder: Path, *, eval_size: int, seed: int, planted: int = 0) -> DataFiles:

@@ -35,10 +35,10 @@ class TinyLlama:
 
     hidden_size: int = 128
     layers: int = 2
-    heads: int = 2                 # head size = hidden_size / heads = 64
+    heads: int = 2  # head size = hidden_size / heads = 64
     intermediate_size: int = 256
     max_positions: int = 512
-    vocab_size: int = 320          # byte alphabet (256) + merges + special tokens
+    vocab_size: int = 320  # byte alphabet (256) + merges + special tokens
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.heads or self.hidden_size // self.heads != 64:
@@ -55,23 +55,37 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
 
     tok = Tokenizer(models.BPE())
     # Digits split one by one: arithmetic stays a per-digit table, never a merged "=37" token.
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, IM_START, IM_END],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=None, eos_token=IM_END, pad_token=PAD,
-                                   unk_token=None, additional_special_tokens=[IM_START],
-                                   clean_up_tokenization_spaces=False, model_max_length=100_000)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token=IM_END,
+        pad_token=PAD,
+        unk_token=None,
+        additional_special_tokens=[IM_START],
+        clean_up_tokenization_spaces=False,
+        model_max_length=100_000,
+    )
     fast.chat_template = CHAT_TEMPLATE
     return fast
 
 
-def build_model_folder(folder: Path, texts: Iterable[str], shape: TinyLlama = TinyLlama(),
-                       seed: int = 0) -> Path:
+def build_model_folder(
+    folder: Path, texts: Iterable[str], shape: TinyLlama = TinyLlama(), seed: int = 0
+) -> Path:
     """Write a freshly initialised tiny Llama and its tokenizer to ``folder`` (replaced if present)."""
     import shutil
 
@@ -81,22 +95,35 @@ def build_model_folder(folder: Path, texts: Iterable[str], shape: TinyLlama = Ti
     tokenizer = build_tokenizer(texts, shape.vocab_size)
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=shape.hidden_size, intermediate_size=shape.intermediate_size,
-        num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.heads,
-        head_dim=shape.hidden_size // shape.heads, max_position_embeddings=shape.max_positions,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, tie_word_embeddings=True,
-        bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.heads,
+        head_dim=shape.hidden_size // shape.heads,
+        max_position_embeddings=shape.max_positions,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config)
-    model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
-                                               pad_token_id=tokenizer.pad_token_id, do_sample=False)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
+    )
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / "chat_template.jinja").write_text(CHAT_TEMPLATE)
-    info = {**asdict(shape), "parameters": sum(p.numel() for p in model.parameters()), "vocabulary": len(tokenizer)}
+    info = {
+        **asdict(shape),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocabulary": len(tokenizer),
+    }
     (tmp / "demo_model.json").write_text(json.dumps(info, indent=1))
     if folder.exists():
         shutil.rmtree(folder)

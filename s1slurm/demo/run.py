@@ -78,7 +78,7 @@ class DemoResult:
     pipeline_run: Path
     report_files: dict[str, Path]
     scaling: Scaling
-    curation: str                  # rows in and out of each curation step
+    curation: str  # rows in and out of each curation step
     logs: list[Path]
     wall_time_s: float
     failed: bool
@@ -147,27 +147,48 @@ def prepare(folder: Path, size: DemoSize, engine: str, view: D.DemoView) -> Path
 
     view.start("data", "generating problems and traces")
     files = write_data(folder / "data", eval_size=size.eval_size, seed=SEED, planted=size.planted)
-    view.finish("data", f"pool of {files.pool_size} problems ({files.planted} of them copies of held-out "
-                        f"questions), {files.eval_size} held-out questions")
+    view.finish(
+        "data",
+        f"pool of {files.pool_size} problems ({files.planted} of them copies of held-out "
+        f"questions), {files.eval_size} held-out questions",
+    )
 
     view.start("model", "training a tokenizer, building a tiny Llama")
     rows = [json.loads(line) for line in files.pool.read_text().splitlines()]
     texts = [r["question"] + "\n" + assistant_text(r["solution"], r["answer"]) for r in rows]
     model = build_model_folder(folder / "model-base", texts, seed=SEED)
     shape = json.loads((model / "demo_model.json").read_text())
-    view.finish("model", f"Llama, {shape['layers']} layers x {shape['hidden_size']}, "
-                         f"{shape['parameters'] / 1e6:.2f}M parameters, vocabulary {shape['vocabulary']}")
+    view.finish(
+        "model",
+        f"Llama, {shape['layers']} layers x {shape['hidden_size']}, "
+        f"{shape['parameters'] / 1e6:.2f}M parameters, vocabulary {shape['vocabulary']}",
+    )
 
     specs = folder / "specs"
-    write_spec(specs / "curate.yaml", curate_spec(size, folder / "curation", files.pool, files.eval, model,
-                                                  select_n(files.pool_size, files.planted)),
-               "curation of the generated pool (s1slurm demo)")
-    write_spec(specs / "train.yaml", train_spec(size, model, files.pool), "SFT of the demo model (s1slurm demo)")
+    write_spec(
+        specs / "curate.yaml",
+        curate_spec(
+            size, folder / "curation", files.pool, files.eval, model, select_n(files.pool_size, files.planted)
+        ),
+        "curation of the generated pool (s1slurm demo)",
+    )
+    write_spec(
+        specs / "train.yaml", train_spec(size, model, files.pool), "SFT of the demo model (s1slurm demo)"
+    )
     # The pipeline replaces this model with the one the train step makes.
-    write_spec(specs / "eval.yaml", eval_spec(size, model, files.eval, engine), "budget forcing (s1slurm demo)")
-    steps = [{"stage": "curate", "config": "curate.yaml"}, {"stage": "train", "config": "train.yaml"}, {"stage": "eval", "config": "eval.yaml"},
-             {"stage": "report"}]
-    spec = {**pipeline_spec(size, steps), "runs_dir": str(folder / "runs")}  # every run inside the demo folder
+    write_spec(
+        specs / "eval.yaml", eval_spec(size, model, files.eval, engine), "budget forcing (s1slurm demo)"
+    )
+    steps = [
+        {"stage": "curate", "config": "curate.yaml"},
+        {"stage": "train", "config": "train.yaml"},
+        {"stage": "eval", "config": "eval.yaml"},
+        {"stage": "report"},
+    ]
+    spec = {
+        **pipeline_spec(size, steps),
+        "runs_dir": str(folder / "runs"),
+    }  # every run inside the demo folder
     return write_spec(specs / "pipeline.yaml", spec, "the demo's recipe (s1slurm demo)")
 
 
@@ -216,9 +237,15 @@ def update(view: D.DemoView, run: RunDir, scheduler: Scheduler, reader: Progress
     return pipeline.failure
 
 
-def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: str | None = None,
-             profile: str = "local", cluster_file: Path | None = None,
-             console: Console | None = None) -> DemoResult:
+def run_demo(
+    size_name: str = "full",
+    *,
+    runs_dir: Path = Path("runs"),
+    engine: str | None = None,
+    profile: str = "local",
+    cluster_file: Path | None = None,
+    console: Console | None = None,
+) -> DemoResult:
     """The whole demo; see the module docstring."""
 
     started = time.time()
@@ -239,8 +266,14 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
     with output_to(log) as terminal:
         live_console = terminal  # ``console`` writes to sys.stdout, which now goes to the log
         stop = threading.Event()
-        with Live(get_renderable=view.table, console=live_console, refresh_per_second=2,
-                  redirect_stdout=False, redirect_stderr=False, transient=False):
+        with Live(
+            get_renderable=view.table,
+            console=live_console,
+            refresh_per_second=2,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            transient=False,
+        ):
             try:
                 spec_path = prepare(folder, size, engine, view)
                 cluster = load_cluster(cluster_file)
@@ -280,12 +313,21 @@ def run_demo(size_name: str = "full", *, runs_dir: Path = Path("runs"), engine: 
         render_terminal(result, out)
         files = {k: Path(v) for k, v in result.files.items()}
         # the training run's loss / learning-rate / gradient-norm plot, named at the end with the report
-        files.update({"training_curves.png": Path(t["curves_plot"]) for t in result.training
-                      if t.get("curves_plot")})
+        curves = next((t["curves_plot"] for t in result.training if t.get("curves_plot")), None)
+        if curves:
+            files["training_curves.png"] = Path(curves)
     logs = [log] + _train_logs(children.get("train")) + _task_logs(eval_run)
     curation = curation_summary(children["curate"]) if "curate" in children else "not run"
-    res = DemoResult(folder, pipeline_run, files, scaling, curation, [p for p in logs if p.exists()],
-                     time.time() - started, failed or eval_run is None)
+    res = DemoResult(
+        folder,
+        pipeline_run,
+        files,
+        scaling,
+        curation,
+        [p for p in logs if p.exists()],
+        time.time() - started,
+        failed or eval_run is None,
+    )
     write_summary(res, size, engine)
     return res
 
@@ -312,11 +354,19 @@ def _train_logs(run: RunDir | None) -> list[Path]:
 
 def write_summary(res: DemoResult, size: DemoSize, engine: str) -> None:
     """``demo.json`` in the demo folder: the measured scaling and where things are (tests read it)."""
-    atomic_write_json(res.folder / "demo.json", {
-        "size": asdict(size), "engine": engine, "wall_time_s": round(res.wall_time_s, 1),
-        "questions": res.scaling.questions, "curation": res.curation,
-        "accuracy_by_budget": {str(k): v for k, v in res.scaling.accuracy.items()},
-        "rise_points": res.scaling.rise_points if res.scaling.accuracy else None,
-        "pipeline_run": str(res.pipeline_run), "report": {k: str(v) for k, v in res.report_files.items()},
-        "logs": [str(p) for p in res.logs], "failed": res.failed,
-    })
+    atomic_write_json(
+        res.folder / "demo.json",
+        {
+            "size": asdict(size),
+            "engine": engine,
+            "wall_time_s": round(res.wall_time_s, 1),
+            "questions": res.scaling.questions,
+            "curation": res.curation,
+            "accuracy_by_budget": {str(k): v for k, v in res.scaling.accuracy.items()},
+            "rise_points": res.scaling.rise_points if res.scaling.accuracy else None,
+            "pipeline_run": str(res.pipeline_run),
+            "report": {k: str(v) for k, v in res.report_files.items()},
+            "logs": [str(p) for p in res.logs],
+            "failed": res.failed,
+        },
+    )

@@ -20,26 +20,29 @@ class DemoSize:
     """How big one demo run is. ``full`` is the default; ``quick`` is what CI runs."""
 
     name: str
-    eval_size: int                 # evaluation questions (balanced over the three rings)
-    planted: int                   # of them copied into the pool, for decontamination to remove
+    eval_size: int  # evaluation questions (balanced over the three rings)
+    planted: int  # of them copied into the pool, for decontamination to remove
     epochs: float
     learning_rate: float
-    budgets: tuple[int, ...]       # thinking-token caps of the budget-forcing sweep
+    budgets: tuple[int, ...]  # thinking-token caps of the budget-forcing sweep
     global_batch_size: int = 8
-    micro_batch_size: int = 4      # x 2 processes = 8: no gradient accumulation
+    micro_batch_size: int = 4  # x 2 processes = 8: no gradient accumulation
 
 
 # Measured on the project's 2-core machine (benchmarks/demo.py): the rings are learned after ~300
 # optimizer steps at batch 8; a trace line is 3 tokens, so 27 tokens hold the longest (9-hop) walk.
 # The smallest budget is 2 (one hop), not 0: the report plots thinking tokens on a log scale.
 SIZES: dict[str, DemoSize] = {
-    "full": DemoSize("full", eval_size=60, planted=6, epochs=8, learning_rate=5e-3, budgets=(2, 4, 8, 16, 32)),
+    "full": DemoSize(
+        "full", eval_size=60, planted=6, epochs=8, learning_rate=5e-3, budgets=(2, 4, 8, 16, 32)
+    ),
     "quick": DemoSize("quick", eval_size=30, planted=3, epochs=5, learning_rate=6e-3, budgets=(2, 8, 32)),
 }
 
 
-def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path, base_model: Path,
-                select_n: int) -> dict[str, Any]:
+def curate_spec(
+    size: DemoSize, out: Path, pool: Path, eval_data: Path, base_model: Path, select_n: int
+) -> dict[str, Any]:
     """Curation of the generated pool, every step for real on the demo's data: collect (exact
     duplicates out); decontamination against the demo's own evaluation set (s1's rule: word
     8-grams, and the whole text of shorter questions; then MinHash near-duplicates); traces from
@@ -51,9 +54,21 @@ def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path, base_mod
         "name": f"demo-curate-{size.name}",
         "out": str(out),
         "steps": ["collect", "decontaminate", "traces", "attempts", "domains", "select"],
-        "sources": [{"name": "rings", "path": str(pool), "cot_type": "math", "metadata": ["steps"],
-                     "fields": {"id": "id", "question": "question", "solution": "solution",
-                                "answer": "answer", "domain": "domain"}}],
+        "sources": [
+            {
+                "name": "rings",
+                "path": str(pool),
+                "cot_type": "math",
+                "metadata": ["steps"],
+                "fields": {
+                    "id": "id",
+                    "question": "question",
+                    "solution": "solution",
+                    "answer": "answer",
+                    "domain": "domain",
+                },
+            }
+        ],
         "decontaminate": {
             "ngram": 8,  # s1: data/collect_data.py decontaminate_train_data(ngram_size=8)
             "against": [_benchmark(eval_data)],
@@ -63,8 +78,15 @@ def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path, base_mod
         # A 0.4M-parameter model on the CPU: the eval stage's transformers engine, greedy requests batched
         # (batch_invariant false: 128 questions per generate call instead of one); an answer is one
         # letter (and the end of turn): 2 tokens.
-        "attempts": {"models": [str(base_model)], "engine": "transformers", "dtype": "float32",
-                     "max_model_len": 256, "max_tokens": 2, "batch_size": 128, "batch_invariant": False},
+        "attempts": {
+            "models": [str(base_model)],
+            "engine": "transformers",
+            "dtype": "float32",
+            "max_model_len": 256,
+            "max_tokens": 2,
+            "batch_size": 128,
+            "batch_invariant": False,
+        },
         "domains": {"use_source": True},
         "select": {"n": select_n, "strategy": "s1", "seed": 0, "tokenizer": str(base_model)},
     }
@@ -72,8 +94,14 @@ def curate_spec(size: DemoSize, out: Path, pool: Path, eval_data: Path, base_mod
 
 def _benchmark(eval_data: Path) -> dict[str, Any]:
     """The held-out set as an evaluation-stage benchmark (bare question as the prompt)."""
-    return {"name": "jsonl", "label": "rings", "path": str(eval_data), "kind": "math",
-            "prompt_template": "{question}", "fields": {"id": "id", "question": "question", "answer": "answer"}}
+    return {
+        "name": "jsonl",
+        "label": "rings",
+        "path": str(eval_data),
+        "kind": "math",
+        "prompt_template": "{question}",
+        "fields": {"id": "id", "question": "question", "answer": "answer"},
+    }
 
 
 def train_spec(size: DemoSize, model: Path, data: Path) -> dict[str, Any]:
@@ -95,8 +123,8 @@ def train_spec(size: DemoSize, model: Path, data: Path) -> dict[str, Any]:
             "precision": "fp32",
             "gradient_checkpointing": False,
         },
-        "checkpoint": {"every_steps": 100000, "keep_last": 1},   # only the final one
-        "launch": {"processes_per_node": 2},                     # two ranks: ZeRO-3 really shards
+        "checkpoint": {"every_steps": 100000, "keep_last": 1},  # only the final one
+        "launch": {"processes_per_node": 2},  # two ranks: ZeRO-3 really shards
     }
 
 
@@ -120,7 +148,7 @@ def eval_spec(size: DemoSize, model: Path, eval_data: Path, engine: str) -> dict
         # the project's 2-core machine: vLLM ready in 23 s instead of 61 s.
         spec["engine_args"] = {"enforce_eager": True, "distributed_executor_backend": "uni"}
         spec["engine_env"] = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
-        spec["gpu_memory_utilization"] = 0.05          # a 0.4M-parameter model needs little KV cache
+        spec["gpu_memory_utilization"] = 0.05  # a 0.4M-parameter model needs little KV cache
     return spec
 
 

@@ -78,15 +78,27 @@ DOMAINS: dict[str, Ring] = {
 }
 
 
-def all_problems(domains: tuple[str, ...] = tuple(DOMAINS), min_steps: int = 1,
-                 max_steps: int = MAX_STEPS) -> list[Problem]:
+def all_problems(
+    domains: tuple[str, ...] = tuple(DOMAINS), min_steps: int = 1, max_steps: int = MAX_STEPS
+) -> list[Problem]:
     """Every distinct problem of these domains and step counts."""
-    return [DOMAINS[d].problem(start, n) for d in domains for start in DOMAINS[d].letters
-            for n in range(min_steps, max_steps + 1)]
+    return [
+        DOMAINS[d].problem(start, n)
+        for d in domains
+        for start in DOMAINS[d].letters
+        for n in range(min_steps, max_steps + 1)
+    ]
 
 
-def generate(count: int, *, seed: int, min_steps: int = 1, max_steps: int = MAX_STEPS,
-             domains: tuple[str, ...] = tuple(DOMAINS), exclude: set[str] | None = None) -> list[Problem]:
+def generate(
+    count: int,
+    *,
+    seed: int,
+    min_steps: int = 1,
+    max_steps: int = MAX_STEPS,
+    domains: tuple[str, ...] = tuple(DOMAINS),
+    exclude: set[str] | None = None,
+) -> list[Problem]:
     """``count`` distinct problems drawn without replacement, domains in turn (balanced).
 
     Problems whose question is in ``exclude`` are never drawn, so a second call that excludes the
@@ -94,13 +106,17 @@ def generate(count: int, *, seed: int, min_steps: int = 1, max_steps: int = MAX_
     """
     rng = random.Random(seed)
     skip = exclude or set()
-    per_domain = {d: [p for p in all_problems((d,), min_steps, max_steps) if p.key not in skip] for d in domains}
+    per_domain = {
+        d: [p for p in all_problems((d,), min_steps, max_steps) if p.key not in skip] for d in domains
+    }
     for group in per_domain.values():
         rng.shuffle(group)
     available = sum(len(g) for g in per_domain.values())
     if count > available:
-        raise ValueError(f"only {available} distinct problems with {min_steps}-{max_steps} hops in "
-                         f"{', '.join(domains)}; asked for {count}")
+        raise ValueError(
+            f"only {available} distinct problems with {min_steps}-{max_steps} hops in "
+            f"{', '.join(domains)}; asked for {count}"
+        )
     out: list[Problem] = []
     while len(out) < count:
         for d in domains:

@@ -50,17 +50,38 @@ _PRESETS: dict[str, _Preset] = {
     # s1 reports AIME24 on simplescaling/aime24_nofigures (eval/commands.sh; its task yaml reads the
     # "train" split, and its utils.py the "problem" (or "question") and "answer" columns; the card
     # names no id column, so ids are the records' positions unless the data has "id")
-    "aime24": _Preset("simplescaling/aime24_nofigures", None, "train", "aime",
-                      {"question": "problem", "answer": "answer"}),
+    "aime24": _Preset(
+        "simplescaling/aime24_nofigures", None, "train", "aime", {"question": "problem", "answer": "answer"}
+    ),
     # the earlier default, kept by name: HuggingFaceH4/aime_2024 (id, problem, solution, answer, url, year)
-    "aime24_h4": _Preset("HuggingFaceH4/aime_2024", None, "train", "aime",
-                         {"id": "id", "question": "problem", "answer": "answer"}),
-    "math500": _Preset("HuggingFaceH4/MATH-500", None, "test", "math",
-                       {"id": "unique_id", "question": "problem", "answer": "answer"}),
-    "gpqa_diamond": _Preset("Idavidrein/gpqa", "gpqa_diamond", "train", "mcq",
-                            {"id": "Record ID", "question": "Question", "answer": "Correct Answer",
-                             "incorrect_1": "Incorrect Answer 1", "incorrect_2": "Incorrect Answer 2",
-                             "incorrect_3": "Incorrect Answer 3"}),
+    "aime24_h4": _Preset(
+        "HuggingFaceH4/aime_2024",
+        None,
+        "train",
+        "aime",
+        {"id": "id", "question": "problem", "answer": "answer"},
+    ),
+    "math500": _Preset(
+        "HuggingFaceH4/MATH-500",
+        None,
+        "test",
+        "math",
+        {"id": "unique_id", "question": "problem", "answer": "answer"},
+    ),
+    "gpqa_diamond": _Preset(
+        "Idavidrein/gpqa",
+        "gpqa_diamond",
+        "train",
+        "mcq",
+        {
+            "id": "Record ID",
+            "question": "Question",
+            "answer": "Correct Answer",
+            "incorrect_1": "Incorrect Answer 1",
+            "incorrect_2": "Incorrect Answer 2",
+            "incorrect_3": "Incorrect Answer 3",
+        },
+    ),
     "jsonl": _Preset(None, None, "train", "math", {"question": "question", "answer": "answer"}),
 }
 _FIELD_KEYS = re.compile(r"^(id|question|answer|choices|kind|incorrect_\d+)$")
@@ -90,19 +111,28 @@ class BenchmarkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: BenchmarkName
-    path: Path | None = Field(None, description="local data file; for aime24/math500/gpqa it overrides the hub")
-    hub_id: str | None = Field(None, description="hub dataset id or local dataset folder (default per benchmark)")
+    path: Path | None = Field(
+        None, description="local data file; for aime24/math500/gpqa it overrides the hub"
+    )
+    hub_id: str | None = Field(
+        None, description="hub dataset id or local dataset folder (default per benchmark)"
+    )
     hub_config: str | None = Field(None, description="dataset config name (default: gpqa_diamond for GPQA)")
     split: str | None = Field(None, description="split (default: train, MATH500: test)")
-    fields: dict[str, str] = Field(default_factory=dict,
-                                   description="our key -> column: id, question, answer, choices, "
-                                               "incorrect_1..N, kind (merged over the defaults)")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="our key -> column: id, question, answer, choices, "
+        "incorrect_1..N, kind (merged over the defaults)",
+    )
     kind: Kind | None = Field(None, description="grading kind for jsonl: math, aime or mcq (default math)")
     limit: int | None = Field(None, ge=1, description="keep only the first N questions")
     label: str | None = Field(None, description="name in records and shard groups (default: name)")
     prompt_template: str | None = Field(
-        None, description="user message with {question} (MCQ: also {letters}), or a template name: "
-        + ", ".join(PROMPT_TEMPLATES) + " (default: bare, the question alone, as s1)")
+        None,
+        description="user message with {question} (MCQ: also {letters}), or a template name: "
+        + ", ".join(PROMPT_TEMPLATES)
+        + " (default: bare, the question alone, as s1)",
+    )
 
     @field_validator("label")
     @classmethod
@@ -115,8 +145,11 @@ class BenchmarkConfig(BaseModel):
     @classmethod
     def _template(cls, v: str | None) -> str | None:
         if v is not None and v not in PROMPT_TEMPLATES and "{question}" not in v:
-            raise ValueError("must contain the placeholder {question}, or be a template name ("
-                             + ", ".join(PROMPT_TEMPLATES) + ")")
+            raise ValueError(
+                "must contain the placeholder {question}, or be a template name ("
+                + ", ".join(PROMPT_TEMPLATES)
+                + ")"
+            )
         return v
 
     @field_validator("fields")
@@ -124,7 +157,9 @@ class BenchmarkConfig(BaseModel):
     def _fields(cls, v: dict[str, str]) -> dict[str, str]:
         bad = sorted(k for k in v if not _FIELD_KEYS.match(k))
         if bad:
-            raise ValueError(f"unknown keys {bad} (allowed: id, question, answer, choices, kind, incorrect_1..N)")
+            raise ValueError(
+                f"unknown keys {bad} (allowed: id, question, answer, choices, kind, incorrect_1..N)"
+            )
         return v
 
     @model_validator(mode="after")
@@ -181,9 +216,12 @@ def load_benchmark(cfg: BenchmarkConfig, seed: int = 0, *, source: str = "<spec>
             break
         q = _question(cfg, fields, id_col, index, row, seed, where)
         if q.id in seen:
-            raise where.error(index, id_col or "id",
-                              f"duplicate question id (also record {seen[q.id] + 1})",
-                              "unique question ids")
+            raise where.error(
+                index,
+                id_col or "id",
+                f"duplicate question id (also record {seen[q.id] + 1})",
+                "unique question ids",
+            )
         seen[q.id] = index
         questions.append(q)
     return questions
@@ -227,22 +265,34 @@ def reads_hub(cfg: BenchmarkConfig) -> bool:
 def _load_rows(cfg: BenchmarkConfig, source: str) -> tuple[Table, _Where]:
     preset = _PRESETS[cfg.name]
     label = cfg.effective_label
-    hint = ("GPQA is gated: accept its terms on huggingface.co/datasets/Idavidrein/gpqa and log in "
-            "(hf auth login, or set HF_TOKEN)" if cfg.name == "gpqa_diamond" else "")
+    hint = (
+        "GPQA is gated: accept its terms on huggingface.co/datasets/Idavidrein/gpqa and log in "
+        "(hf auth login, or set HF_TOKEN)"
+        if cfg.name == "gpqa_diamond"
+        else ""
+    )
     try:
         if cfg.path is not None:
             table = load_table(str(cfg.path), field="path", file=source, redact=cfg.redact)
         else:
             hub_id = cfg.hub_id or preset.hub_id
             assert hub_id is not None  # only the jsonl preset has no hub id, and it requires path
-            table = load_table(hub_id, field="hub_id", file=source,
-                               config=cfg.hub_config or preset.hub_config, split=cfg.split or preset.split,
-                               redact=cfg.redact, hint=hint, local_field="path")
+            table = load_table(
+                hub_id,
+                field="hub_id",
+                file=source,
+                config=cfg.hub_config or preset.hub_config,
+                split=cfg.split or preset.split,
+                redact=cfg.redact,
+                hint=hint,
+                local_field="path",
+            )
     except ConfigError as e:
         if e.file != source:  # the data file itself is at fault: name it, as the loader did
             raise
-        raise ConfigError(f"benchmark '{label}': {e.detail}", file=source, field=e.field,
-                          expected=e.expected) from None
+        raise ConfigError(
+            f"benchmark '{label}': {e.detail}", file=source, field=e.field, expected=e.expected
+        ) from None
     except S1SlurmError as e:  # the hub out of reach: say which benchmark
         raise S1SlurmError(f"benchmark '{label}': {e}") from None
     return table, _Where(table.where, table.path)
@@ -260,8 +310,15 @@ def _id_column(cfg: BenchmarkConfig, rows: Any) -> str | None:
     return None
 
 
-def _question(cfg: BenchmarkConfig, fields: dict[str, str], id_col: str | None, index: int,
-              row: dict[str, Any], seed: int, where: _Where) -> Question:
+def _question(
+    cfg: BenchmarkConfig,
+    fields: dict[str, str],
+    id_col: str | None,
+    index: int,
+    row: dict[str, Any],
+    seed: int,
+    where: _Where,
+) -> Question:
     def need(key: str, expected: str, column: str | None = None) -> Any:
         column = column or fields[key]
         value = row.get(column)
@@ -300,14 +357,17 @@ def _question(cfg: BenchmarkConfig, fields: dict[str, str], id_col: str | None, 
     return Question(qid, _render(cfg, text, shuffled), gold, "mcq", shuffled, meta)
 
 
-def _mcq_choices(fields: dict[str, str], row: dict[str, Any], index: int, where: _Where,
-                 need: Any, answer: str) -> tuple[list[str], int]:
+def _mcq_choices(
+    fields: dict[str, str], row: dict[str, Any], index: int, where: _Where, need: Any, answer: str
+) -> tuple[list[str], int]:
     """(choices in source order, index of the correct one)."""
     wrong_keys = sorted((k for k in fields if k.startswith("incorrect_")), key=lambda k: int(k[10:]))
     if "choices" in fields:
         raw = need("choices", "a list of choices")
         if not isinstance(raw, list) or len(raw) < 2 or any(c is None for c in raw):
-            raise where.error(index, fields["choices"], "not a list of at least 2 choices", "a list of choices")
+            raise where.error(
+                index, fields["choices"], "not a list of at least 2 choices", "a list of choices"
+            )
         choices = [str(c).strip() for c in raw]
         if answer in choices:
             return choices, choices.index(answer)
@@ -316,8 +376,9 @@ def _mcq_choices(fields: dict[str, str], row: dict[str, Any], index: int, where:
             return choices, ord(letter) - ord("A")
         raise where.error(index, fields["answer"], "matches no choice", "a choice's text or its letter")
     if not wrong_keys:
-        raise ConfigError("an mcq benchmark needs fields.choices or fields.incorrect_1..N", file=where.name,
-                          field="fields")
+        raise ConfigError(
+            "an mcq benchmark needs fields.choices or fields.incorrect_1..N", file=where.name, field="fields"
+        )
     choices = [answer] + [str(need(k, "an incorrect choice")).strip() for k in wrong_keys]
     if len(choices) > 26:
         raise where.error(index, fields["answer"], "more than 26 choices", "at most 26 choices")

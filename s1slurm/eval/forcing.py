@@ -50,6 +50,7 @@ from s1slurm.models.delimiters import DelimiterText
 
 AUTO_ANSWER_ROOM = 100  # s1 (lm-evaluation-harness fork, vllm_causallms.py): "Leave 100 tokens for answer"
 
+
 def encode(tokenizer: Any, text: str) -> tuple[int, ...]:
     """Token ids of ``text`` alone (no BOS/EOS added)."""
     return tuple(tokenizer.encode(text, add_special_tokens=False)) if text else ()
@@ -62,9 +63,17 @@ class Forcing:
     None: the answer runs to the end of the context ("auto").
     """
 
-    def __init__(self, tokenizer: Any, *, eos_ids: Sequence[int], max_model_len: int,
-                 delimiters: DelimiterText = DelimiterText(), max_answer_tokens: int | None = None,
-                 temperature: float = 0.0, top_p: float = 1.0) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        eos_ids: Sequence[int],
+        max_model_len: int,
+        delimiters: DelimiterText = DelimiterText(),
+        max_answer_tokens: int | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+    ) -> None:
         if max_answer_tokens is not None and max_answer_tokens < 1:
             raise ValueError("max_answer_tokens must be >= 1 (or None for the rest of the context)")
         self.tokenizer = tokenizer
@@ -80,8 +89,9 @@ class Forcing:
             ids = encode(tokenizer, d)
             if len(ids) == 1 and tokenizer.decode(list(ids), skip_special_tokens=False) == d:
                 single.append(ids[0])
-        self.thinking_stop = StopRule(strings=tuple(delimiters.thinking_end),
-                                      token_ids=tuple(dict.fromkeys(eos + tuple(single))))
+        self.thinking_stop = StopRule(
+            strings=tuple(delimiters.thinking_end), token_ids=tuple(dict.fromkeys(eos + tuple(single)))
+        )
         self.answer_stop = StopRule(token_ids=eos)
         # min_mode "suppress": only token ids stop (an engine's min_tokens suppresses ids, not text)
         self.thinking_stop_ids = StopRule(token_ids=self.thinking_stop.token_ids)
@@ -92,14 +102,21 @@ class Forcing:
         self.top_p = top_p
         self._ignore: dict[str, tuple[int, ...]] = {}
 
-    def with_delimiters(self, delimiters: DelimiterText | None = None,
-                        temperature: float | None = None) -> Forcing:
+    def with_delimiters(
+        self, delimiters: DelimiterText | None = None, temperature: float | None = None
+    ) -> Forcing:
         """The same tokenizer, model end of turn and answer settings with other delimiters (the
         step-conditional format of a model trained with step delimiters) or another temperature
         (rejection sampling's); None keeps this one's."""
-        return Forcing(self.tokenizer, eos_ids=self.eos_ids, max_model_len=self.max_model_len,
-                       delimiters=delimiters or self.delimiters, max_answer_tokens=self.max_answer_tokens,
-                       temperature=self.temperature if temperature is None else temperature, top_p=self.top_p)
+        return Forcing(
+            self.tokenizer,
+            eos_ids=self.eos_ids,
+            max_model_len=self.max_model_len,
+            delimiters=delimiters or self.delimiters,
+            max_answer_tokens=self.max_answer_tokens,
+            temperature=self.temperature if temperature is None else temperature,
+            top_p=self.top_p,
+        )
 
     def ignore_ids(self, text: str) -> tuple[int, ...]:
         if text not in self._ignore:
@@ -118,8 +135,9 @@ class Forcing:
             messages.insert(0, {"role": "system", "content": system_prompt})
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         left = self._opening_left(text)
-        return encode(self.tokenizer, text) + (self.thinking_start if left == self.delimiters.thinking_start
-                                               else encode(self.tokenizer, left))
+        return encode(self.tokenizer, text) + (
+            self.thinking_start if left == self.delimiters.thinking_start else encode(self.tokenizer, left)
+        )
 
     def _opening_left(self, template_text: str) -> str:
         """The part of the thinking delimiter the chat template has not written already: templates of
@@ -133,14 +151,19 @@ class Forcing:
 
     def cap(self, setting: BudgetSetting, prompt_len: int) -> int:
         """Most thinking tokens a sample may have: the setting's max and the room in the context."""
-        room = (self.max_model_len - prompt_len - len(self.newline) - len(self.answer_start)
-                - len(self.final_answer) - self.answer_room)
+        room = (
+            self.max_model_len
+            - prompt_len
+            - len(self.newline)
+            - len(self.answer_start)
+            - len(self.final_answer)
+            - self.answer_room
+        )
         room = max(0, room)
         return room if setting.max_thinking_tokens is None else min(setting.max_thinking_tokens, room)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(list(ids), skip_special_tokens=False,
-                                     clean_up_tokenization_spaces=False)
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
 @dataclass(frozen=True)
@@ -156,7 +179,7 @@ class Sample:
 class Round:
     """One engine call of thinking: ids generated (cut after the stop match) and the match."""
 
-    start: int                      # thinking ids before this round
+    start: int  # thinking ids before this round
     tokens: list[int]
     stop: StopMatch | None
     time_s: float = 0.0
@@ -166,10 +189,10 @@ class Round:
 class Thinking:
     """The outcome of thinking under one setting."""
 
-    ids: list[int]                  # thinking ids, appended ignore strings included
-    forced: int                     # times the ignore string was appended
-    end: str | None                 # "natural" | "budget"; None: needs another round
-    rounds: int                     # rounds used
+    ids: list[int]  # thinking ids, appended ignore strings included
+    forced: int  # times the ignore string was appended
+    end: str | None  # "natural" | "budget"; None: needs another round
+    rounds: int  # rounds used
 
 
 @dataclass
@@ -191,8 +214,7 @@ class Result:
         return self.think_time_s + self.answer_time_s
 
 
-def replay(rounds: Sequence[Round], setting: BudgetSetting, cap: int,
-           ignore: Sequence[int]) -> Thinking:
+def replay(rounds: Sequence[Round], setting: BudgetSetting, cap: int, ignore: Sequence[int]) -> Thinking:
     """Thinking under ``setting`` given the rounds of a trace (the rules of the module docstring).
 
     The rounds may come from a run of this very setting or of one that dominates it (same
@@ -206,10 +228,11 @@ def replay(rounds: Sequence[Round], setting: BudgetSetting, cap: int,
         if remaining <= 0:
             return Thinking(thinking, forced, "budget", used - 1)
         if r.start != len(thinking):
-            raise ValueError(f"trace does not fit this setting: round starts at {r.start}, "
-                             f"replay is at {len(thinking)}")
+            raise ValueError(
+                f"trace does not fit this setting: round starts at {r.start}, replay is at {len(thinking)}"
+            )
         if r.stop is not None and r.stop.end <= remaining:
-            thinking += r.tokens[:r.stop.cut]
+            thinking += r.tokens[: r.stop.cut]
             short = setting.min_mode == "append" and len(thinking) < setting.min_thinking_tokens
             if forced < setting.num_ignore or short:
                 if len(thinking) + len(ignore) <= cap:
@@ -225,8 +248,9 @@ def replay(rounds: Sequence[Round], setting: BudgetSetting, cap: int,
     return Thinking(thinking, forced, None, len(rounds))
 
 
-def trace(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
-          setting: BudgetSetting) -> list[list[Round]]:
+def trace(
+    engine: Engine, forcing: Forcing, samples: Sequence[Sample], setting: BudgetSetting
+) -> list[list[Round]]:
     """Run thinking under ``setting`` for every sample, batching each round over all samples.
 
     Returns each sample's rounds; ``replay(rounds, setting, ...)`` gives its outcome.
@@ -246,15 +270,21 @@ def trace(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
                 pending.append((i, state))
         if not pending:
             break
-        requests = [Request(prompt=samples[i].prompt + tuple(state.ids),
-                            max_tokens=caps[i] - len(state.ids), stop=stop,
-                            seed=derive_seed(samples[i].seed, "think", len(rounds[i])),
-                            temperature=forcing.temperature, top_p=forcing.top_p,
-                            min_tokens=max(
-                                (max(0, min(setting.min_thinking_tokens, caps[i]) - len(state.ids))
-                                 if suppress else 0),
-                                1 if state.forced else 0))
-                    for i, state in pending]
+        requests = [
+            Request(
+                prompt=samples[i].prompt + tuple(state.ids),
+                max_tokens=caps[i] - len(state.ids),
+                stop=stop,
+                seed=derive_seed(samples[i].seed, "think", len(rounds[i])),
+                temperature=forcing.temperature,
+                top_p=forcing.top_p,
+                min_tokens=max(
+                    (max(0, min(setting.min_thinking_tokens, caps[i]) - len(state.ids)) if suppress else 0),
+                    1 if state.forced else 0,
+                ),
+            )
+            for i, state in pending
+        ]
         for (i, state), gen in zip(pending, engine.generate(requests)):
             rounds[i].append(_round(gen, len(state.ids), scanner))
         active = [i for i, _ in pending]
@@ -263,7 +293,7 @@ def trace(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
 
 def _round(gen: Generation, start: int, scanner: StopScanner) -> Round:
     match = scanner.first(gen.token_ids)
-    tokens = gen.token_ids[:match.end] if match else list(gen.token_ids)
+    tokens = gen.token_ids[: match.end] if match else list(gen.token_ids)
     return Round(start=start, tokens=tokens, stop=match, time_s=gen.time_s)
 
 
@@ -286,8 +316,9 @@ def answer_prefix(forcing: Forcing, thinking: Thinking) -> tuple[int, ...]:
     return newline + forcing.answer_start + forcing.final_answer
 
 
-def run_answers(engine: Engine, forcing: Forcing,
-                jobs: Sequence[AnswerJob]) -> list[tuple[list[int], str, float]]:
+def run_answers(
+    engine: Engine, forcing: Forcing, jobs: Sequence[AnswerJob]
+) -> list[tuple[list[int], str, float]]:
     """Answer phase for every job in one batch: (answer ids, answer text, engine time)."""
     scanner = StopScanner(engine.tokenizer, forcing.answer_stop)
     requests = []
@@ -295,28 +326,51 @@ def run_answers(engine: Engine, forcing: Forcing,
         context = job.sample.prompt + tuple(job.thinking.ids) + answer_prefix(forcing, job.thinking)
         room = forcing.max_model_len - len(context)
         limit = room if forcing.max_answer_tokens is None else min(forcing.max_answer_tokens, room)
-        requests.append(Request(prompt=context, max_tokens=max(1, limit),
-                                stop=forcing.answer_stop, seed=derive_seed(job.sample.seed, "answer"),
-                                temperature=forcing.temperature, top_p=forcing.top_p))
+        requests.append(
+            Request(
+                prompt=context,
+                max_tokens=max(1, limit),
+                stop=forcing.answer_stop,
+                seed=derive_seed(job.sample.seed, "answer"),
+                temperature=forcing.temperature,
+                top_p=forcing.top_p,
+            )
+        )
     results = []
     for job, gen in zip(jobs, engine.generate(requests)):
         match = scanner.first(gen.token_ids)
-        ids = gen.token_ids[:match.cut] if match else list(gen.token_ids)
+        ids = gen.token_ids[: match.cut] if match else list(gen.token_ids)
         forced_text = forcing.final_answer if job.thinking.end == "budget" else ()
         results.append((ids, forcing.decode(tuple(forced_text) + tuple(ids)), gen.time_s))
     return results
 
 
-def make_result(forcing: Forcing, setting: BudgetSetting, thinking: Thinking, cap: int,
-                answer: tuple[list[int], str, float], think_time_s: float, **extra: Any) -> Result:
+def make_result(
+    forcing: Forcing,
+    setting: BudgetSetting,
+    thinking: Thinking,
+    cap: int,
+    answer: tuple[list[int], str, float],
+    think_time_s: float,
+    **extra: Any,
+) -> Result:
     ids, text, answer_time = answer
-    return Result(setting=setting, thinking=thinking, cap=cap, answer_ids=ids, answer_text=text,
-                  thinking_text=forcing.decode(thinking.ids), think_time_s=think_time_s,
-                  answer_time_s=answer_time, extra=extra)
+    return Result(
+        setting=setting,
+        thinking=thinking,
+        cap=cap,
+        answer_ids=ids,
+        answer_text=text,
+        thinking_text=forcing.decode(thinking.ids),
+        think_time_s=think_time_s,
+        answer_time_s=answer_time,
+        extra=extra,
+    )
 
 
-def run_naive(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
-              settings: Sequence[BudgetSetting]) -> list[dict[str, Result]]:
+def run_naive(
+    engine: Engine, forcing: Forcing, samples: Sequence[Sample], settings: Sequence[BudgetSetting]
+) -> list[dict[str, Result]]:
     """Every setting run on its own (thinking, then answers): the reference the ladder must equal.
 
     Returns, for each sample, its results by setting label.
@@ -330,6 +384,13 @@ def run_naive(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
         answers = run_answers(engine, forcing, [AnswerJob(s, t) for s, t in zip(samples, thinkings)])
         for i, (rounds, thinking, answer) in enumerate(zip(traces, thinkings, answers)):
             out[i][setting.label] = make_result(
-                forcing, setting, thinking, caps[i], answer, sum(r.time_s for r in rounds),
-                ladder=False, prompt_tokens=len(samples[i].prompt))
+                forcing,
+                setting,
+                thinking,
+                caps[i],
+                answer,
+                sum(r.time_s for r in rounds),
+                ladder=False,
+                prompt_tokens=len(samples[i].prompt),
+            )
     return out

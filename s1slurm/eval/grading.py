@@ -86,7 +86,7 @@ def _after_last_answer(text: str) -> str | None:
     matches = list(re.finditer(r"answer\s*:", text, re.IGNORECASE))
     if not matches:
         return None
-    rest = text[matches[-1].end():].strip().split("\n", 1)[0].strip().strip("*").strip()
+    rest = text[matches[-1].end() :].strip().split("\n", 1)[0].strip().strip("*").strip()
     math = re.match(r"\$\$?((?:\\.|[^$\\])+)\$", rest) or re.match(r"\\[(\[](.+?)\\[)\]]", rest)
     if math:
         rest = math.group(1)
@@ -118,9 +118,12 @@ def _letter(s: str, letters: str) -> str | None:
 def _answer_phrase(letters: str) -> re.Pattern[str]:
     """``Answer: C``, ``the answer is (C)``, ``answer is $\\textbf{C}$`` (an upper-case letter)."""
     # the letter must stand alone: closed by markup, or last on its line (after . , ; or :)
-    return re.compile(rf"""(?i:answer)(?:\s+(?i:is))?\s*:?\s*
+    return re.compile(
+        rf"""(?i:answer)(?:\s+(?i:is))?\s*:?\s*
                            [*$({{\[\s]*(?:\\(?:text|textbf|mathrm|mathbf)\{{)?\s*
-                           ([{letters}])(?=\s*[)*$}}\]]|[.,;:]?[ \t]*(?:\n|\Z))""", re.VERBOSE)
+                           ([{letters}])(?=\s*[)*$}}\]]|[.,;:]?[ \t]*(?:\n|\Z))""",
+        re.VERBOSE,
+    )
 
 
 _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*(.+?)\s*(?:\.\s|\.?$|\n)", re.IGNORECASE | re.MULTILINE)
@@ -137,14 +140,16 @@ def _answer_is(text: str) -> str | None:
     return value or None
 
 
-def extract_answer(text: str, kind: str, *, n_choices: int = 4,
-                   choices: list[str] | None = None) -> str | None:
+def extract_answer(
+    text: str, kind: str, *, n_choices: int = 4, choices: list[str] | None = None
+) -> str | None:
     """The final answer in ``text``, or None (see :func:`extract_with_method`)."""
     return extract_with_method(text, kind, n_choices=n_choices, choices=choices)[0]
 
 
-def extract_with_method(text: str, kind: str, *, n_choices: int = 4,
-                        choices: list[str] | None = None) -> tuple[str | None, str | None]:
+def extract_with_method(
+    text: str, kind: str, *, n_choices: int = 4, choices: list[str] | None = None
+) -> tuple[str | None, str | None]:
     """The final answer in ``text``, or None when nothing readable is found.
 
     math/aime: the last ``\\boxed{}`` (or ``\\fbox{}``), else the rest of the line after the last
@@ -155,8 +160,11 @@ def extract_with_method(text: str, kind: str, *, n_choices: int = 4,
     if not text:
         return None, None
     if kind != "mcq":
-        for method, find in (("boxed", _last_boxed), ("answer_line", _after_last_answer),
-                             ("answer_is", _answer_is)):
+        for method, find in (
+            ("boxed", _last_boxed),
+            ("answer_line", _after_last_answer),
+            ("answer_is", _answer_is),
+        ):
             value = find(text)
             if value:
                 return value, method
@@ -186,6 +194,7 @@ def extract_with_method(text: str, kind: str, *, n_choices: int = 4,
 
 
 # ---------------------------------------------------------------- grading
+
 
 def grade(question: Question, answer_text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade ``answer_text`` against ``question.gold``; never raises."""
@@ -251,7 +260,9 @@ def _strip_decoration(value: str) -> str:
     return _scientific(s)
 
 
-_TIMES_TEN = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*([-+]?\d+)\s*\}?")
+_TIMES_TEN = re.compile(
+    r"(?<![\w.])([-+]?\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*([-+]?\d+)\s*\}?"
+)
 
 
 def _scientific(s: str) -> str:
@@ -265,11 +276,13 @@ def _scientific(s: str) -> str:
         if abs(exponent) <= 20:
             return format(Decimal(mantissa).scaleb(exponent).normalize(), "f")
         return f"{mantissa}\\times 10^{{{exponent}}}"
+
     return _TIMES_TEN.sub(one, _SCI.sub(one, s))
 
 
-def grade_many(items: Iterable[tuple[Question, str]], *, max_workers: int = 1,
-               timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Grade]:
+def grade_many(
+    items: Iterable[tuple[Question, str]], *, max_workers: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> list[Grade]:
     """Grade (question, answer) pairs in order, in a pool of ``max_workers`` spawned processes
     when more than one (math-verify is CPU-bound, so threads would not help)."""
     items = list(items)
@@ -277,6 +290,7 @@ def grade_many(items: Iterable[tuple[Question, str]], *, max_workers: int = 1,
         return [grade(q, a, timeout_s=timeout_s) for q, a in items]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
     ctx = multiprocessing.get_context("spawn")
     chunk = max(1, len(items) // (max_workers * 4))
     with ProcessPoolExecutor(max_workers, mp_context=ctx) as pool:
@@ -337,8 +351,11 @@ def _verify(gold: str, extracted: str) -> Grade:
 
 def _math_with_timeout(gold: str, extracted: str, timeout_s: float) -> Grade:
     # getsignal is None when a non-Python SIGALRM handler is installed: we could not put it back.
-    if (threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-            and signal.getsignal(signal.SIGALRM) is not None):
+    if (
+        threading.current_thread() is threading.main_thread()
+        and hasattr(signal, "setitimer")
+        and signal.getsignal(signal.SIGALRM) is not None
+    ):
         return _verify_with_alarm(gold, extracted, timeout_s)
     return _HELPER.verify(gold, extracted, timeout_s)
 
@@ -364,8 +381,9 @@ def _verify_with_alarm(gold: str, extracted: str, timeout_s: float) -> Grade:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
         if old_delay > 0:  # put back a timer someone else had set, minus the time spent here
-            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - started), 1e-3),
-                             old_interval)
+            signal.setitimer(
+                signal.ITIMER_REAL, max(old_delay - (time.monotonic() - started), 1e-3), old_interval
+            )
 
 
 class _Helper:
@@ -407,10 +425,16 @@ class _Helper:
         import subprocess
         import sys
         from multiprocessing.connection import Connection
+
         self._stop()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        proc = subprocess.Popen([sys.executable, "-c", self.CODE], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, env=env, close_fds=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", self.CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,
+        )
         self._proc = proc
         assert proc.stdin is not None and proc.stdout is not None  # both are PIPE
         self._send = Connection(os.dup(proc.stdin.fileno()), readable=False)
@@ -435,6 +459,7 @@ def _helper_main() -> None:
     stderr so that stray prints cannot corrupt the framing)."""
     import os
     from multiprocessing.connection import Connection
+
     recv = Connection(os.dup(0), writable=False)
     send = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
@@ -456,6 +481,7 @@ _HELPER = _Helper()
 
 # ---------------------------------------------------------------- answers that are the same
 
+
 def answer_key(answer: str, *, integers: bool = False) -> str:
     """A cheap canonical form: equal keys are the same answer (``033`` and ``33`` when
     ``integers``; spacing, ``$``, ``\\text{}``, units and choice markup never matter)."""
@@ -472,17 +498,30 @@ def answer_key(answer: str, *, integers: bool = False) -> str:
 def _plain_number(s: str) -> Any:
     """``0.5``, ``1/2``, ``\\frac{1}{2}``, ``-\\frac12`` as an exact Fraction; None otherwise."""
     from fractions import Fraction
-    m = (re.fullmatch(r"([-+]?)\\frac\{(\d+)\}\{(\d+)\}", s) or re.fullmatch(r"([-+]?)\\frac(\d)(\d)", s)
-         or re.fullmatch(r"([-+]?)(\d+)/(\d+)", s))
+
+    m = (
+        re.fullmatch(r"([-+]?)\\frac\{(\d+)\}\{(\d+)\}", s)
+        or re.fullmatch(r"([-+]?)\\frac(\d)(\d)", s)
+        or re.fullmatch(r"([-+]?)(\d+)/(\d+)", s)
+    )
     if m:
-        return None if int(m.group(3)) == 0 else Fraction(int(m.group(2)), int(m.group(3))) * (-1 if m.group(1) == "-" else 1)
+        return (
+            None
+            if int(m.group(3)) == 0
+            else Fraction(int(m.group(2)), int(m.group(3))) * (-1 if m.group(1) == "-" else 1)
+        )
     if re.fullmatch(r"[-+]?\d+(?:\.\d+)?", s.replace(",", "")):
         return Fraction(s.replace(",", ""))
     return None
 
 
-def answer_classes(answers: Sequence[str], *, integers: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
-                   max_compared: int = 24) -> list[int]:
+def answer_classes(
+    answers: Sequence[str],
+    *,
+    integers: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_compared: int = 24,
+) -> list[int]:
     """Group answers by mathematical equivalence: the class index of each answer (classes are
     numbered in order of first appearance). ``\\frac{1}{2}``, ``0.5`` and ``1/2`` share a class;
     with ``integers`` (AIME) ``033`` and ``33`` do too. Answers are first grouped by

@@ -49,13 +49,18 @@ def dominant(group: Sequence[BudgetSetting]) -> BudgetSetting:
     caps = [s.max_thinking_tokens for s in group]
     top_cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
     first = group[0]
-    return BudgetSetting(max_thinking_tokens=top_cap, min_thinking_tokens=first.min_thinking_tokens,
-                         num_ignore=max(s.num_ignore for s in group), ignore_string=first.ignore_string,
-                         method="ladder")
+    return BudgetSetting(
+        max_thinking_tokens=top_cap,
+        min_thinking_tokens=first.min_thinking_tokens,
+        num_ignore=max(s.num_ignore for s in group),
+        ignore_string=first.ignore_string,
+        method="ladder",
+    )
 
 
-def run_ladder(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
-               settings: Sequence[BudgetSetting]) -> list[dict[str, Result]]:
+def run_ladder(
+    engine: Engine, forcing: Forcing, samples: Sequence[Sample], settings: Sequence[BudgetSetting]
+) -> list[dict[str, Result]]:
     """Every setting for every sample; the same results as ``run_naive``, at about the cost of
     the largest setting alone. Returns, for each sample, its results by setting label.
 
@@ -95,6 +100,13 @@ def run_ladder(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
         j = job_of[key]
         ids, text, answer_time = answers[j]
         out[i][setting.label] = make_result(
-            forcing, setting, thinking, cap, (list(ids), text, answer_time / uses[j]), think_time,
-            ladder=True, prompt_tokens=len(samples[i].prompt))
+            forcing,
+            setting,
+            thinking,
+            cap,
+            (list(ids), text, answer_time / uses[j]),
+            think_time,
+            ladder=True,
+            prompt_tokens=len(samples[i].prompt),
+        )
     return out

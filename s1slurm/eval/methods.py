@@ -118,13 +118,23 @@ def _count(tokenizer: Any, text: str) -> int:
 def steps_written(thinking_text: str) -> int:
     """Step delimiters the model wrote in its thinking (which starts after the opening
     ``<|im_start|>``, so the first step's delimiter is its first line)."""
-    return sum(1 for c in (STEP_OPEN + thinking_text).split(STEP_OPEN)[1:]
-               if STEP_LEFT.fullmatch(c.split("\n")[0].strip()))
+    return sum(
+        1
+        for c in (STEP_OPEN + thinking_text).split(STEP_OPEN)[1:]
+        if STEP_LEFT.fullmatch(c.split("\n")[0].strip())
+    )
 
 
-def run_settings(engine: Engine, forcing: Forcing, items: Sequence[Item],
-                 settings: Sequence[BudgetSetting], *, system_prompt: str | None = None,
-                 prompts: ConditionPrompts | None = None, ladder: bool = True) -> list[dict[str, Result]]:
+def run_settings(
+    engine: Engine,
+    forcing: Forcing,
+    items: Sequence[Item],
+    settings: Sequence[BudgetSetting],
+    *,
+    system_prompt: str | None = None,
+    prompts: ConditionPrompts | None = None,
+    ladder: bool = True,
+) -> list[dict[str, Result]]:
     """Every setting for every item; for each item, its results by setting label."""
     out: list[dict[str, Result]] = [{} for _ in items]
     groups: dict[tuple, list[BudgetSetting]] = {}
@@ -133,8 +143,14 @@ def run_settings(engine: Engine, forcing: Forcing, items: Sequence[Item],
     for (runner, _variant), group in groups.items():
         # the step format opens thinking with its own delimiter
         opener = step_forcing(forcing, False) if runner == "model_steps" else forcing
-        samples = [Sample(key=item.key, seed=item.seed, prompt=opener.prompt_ids(
-            conditioned(item.question, group[0], prompts), system_prompt)) for item in items]
+        samples = [
+            Sample(
+                key=item.key,
+                seed=item.seed,
+                prompt=opener.prompt_ids(conditioned(item.question, group[0], prompts), system_prompt),
+            )
+            for item in items
+        ]
         if runner == "forcing":
             per_sample = (run_ladder if ladder else run_naive)(engine, forcing, samples, group)
         elif runner == "model_steps":
@@ -145,24 +161,33 @@ def run_settings(engine: Engine, forcing: Forcing, items: Sequence[Item],
         else:
             per_sample = [{} for _ in samples]
             for s in group:
-                results = (run_steps(engine, forcing, samples, s, prompts) if runner == "steps"
-                           else run_rejection(engine, forcing, samples, s))
+                results = (
+                    run_steps(engine, forcing, samples, s, prompts)
+                    if runner == "steps"
+                    else run_rejection(engine, forcing, samples, s)
+                )
                 for i, r in enumerate(results):
                     per_sample[i][s.label] = r
         for i, by_label in enumerate(per_sample):
             for label, r in by_label.items():
                 r.extra["prompt_variant"] = group[0].prompt_variant[0]
-                text = (STEP_LEFT.sub("", r.thinking_text) if runner == "steps"  # injected markers
-                        else r.thinking_text)
+                text = (
+                    STEP_LEFT.sub("", r.thinking_text)
+                    if runner == "steps"  # injected markers
+                    else r.thinking_text
+                )
                 r.extra["s1_thinking_tokens"] = (
-                    s1_step_tokens(engine.tokenizer, text) if runner == "model_steps"
-                    else s1_thinking_tokens(engine.tokenizer, text, cut=r.thinking.end == "budget"))
+                    s1_step_tokens(engine.tokenizer, text)
+                    if runner == "model_steps"
+                    else s1_thinking_tokens(engine.tokenizer, text, cut=r.thinking.end == "budget")
+                )
                 out[i][label] = r
     return out
 
 
-def run_model_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
-                    setting: BudgetSetting) -> list[Result]:
+def run_model_steps(
+    engine: Engine, forcing: Forcing, samples: Sequence[Sample], setting: BudgetSetting
+) -> list[Result]:
     """The paper's step-conditional control on a model trained with step delimiters: thinking in
     s1's step format (:func:`step_forcing`; the samples' prompts end with its opening delimiter)
     under the context's room only (s1's ``max_tokens_thinking=auto``); ``steps_used`` counts the
@@ -181,17 +206,23 @@ def run_model_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
 
 # ------------------------------------------------------------------------- step-conditional control
 
+
 @dataclass
 class _StepState:
     ids: list[int]
-    steps: int = 0          # steps thought so far
+    steps: int = 0  # steps thought so far
     end: str | None = None
     time_s: float = 0.0
     rounds: int = 0
 
 
-def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setting: BudgetSetting,
-              prompts: ConditionPrompts | None = None) -> list[Result]:
+def run_steps(
+    engine: Engine,
+    forcing: Forcing,
+    samples: Sequence[Sample],
+    setting: BudgetSetting,
+    prompts: ConditionPrompts | None = None,
+) -> list[Result]:
     """Injected steps (not the paper's step-conditional control): rounds of at most ``step_tokens``
     tokens; after a step without
     a natural end, the steps left are stated (the marker counts as thinking, like ``Wait``). With
@@ -211,10 +242,16 @@ def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setti
             st = states[i]
             left = caps[i] - len(st.ids)
             size = min(setting.step_tokens, left) if st.steps < stated else left
-            requests.append(Request(prompt=samples[i].prompt + tuple(st.ids), max_tokens=size,
-                                    stop=forcing.thinking_stop, temperature=forcing.temperature,
-                                    top_p=forcing.top_p,
-                                    seed=derive_seed(samples[i].seed, "think", st.rounds)))
+            requests.append(
+                Request(
+                    prompt=samples[i].prompt + tuple(st.ids),
+                    max_tokens=size,
+                    stop=forcing.thinking_stop,
+                    temperature=forcing.temperature,
+                    top_p=forcing.top_p,
+                    seed=derive_seed(samples[i].seed, "think", st.rounds),
+                )
+            )
         still = []
         for i, gen in zip(active, engine.generate(requests)):
             st = states[i]
@@ -222,7 +259,7 @@ def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setti
             st.time_s += gen.time_s
             match = scanner.first(gen.token_ids)
             if match is not None:
-                st.ids += gen.token_ids[:match.cut]
+                st.ids += gen.token_ids[: match.cut]
                 st.end = "natural"
                 continue
             st.ids += gen.token_ids
@@ -232,7 +269,7 @@ def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setti
                 continue
             left = stated - st.steps
             if left == 0 and setting.max_thinking_tokens is not None:
-                st.end = "budget"   # the forced variant: no step left
+                st.end = "budget"  # the forced variant: no step left
                 continue
             if left > 0:
                 marker = forcing.ignore_ids(step_marker(prompts, left))
@@ -244,21 +281,34 @@ def run_steps(engine: Engine, forcing: Forcing, samples: Sequence[Sample], setti
         active = still
     thinkings = [Thinking(st.ids, 0, st.end or "budget", st.rounds) for st in states]
     answers = run_answers(engine, forcing, [AnswerJob(s, t) for s, t in zip(samples, thinkings)])
-    return [make_result(forcing, setting, t, caps[i], answers[i], states[i].time_s, ladder=False,
-                        prompt_tokens=len(samples[i].prompt), steps_used=states[i].steps)
-            for i, t in enumerate(thinkings)]
+    return [
+        make_result(
+            forcing,
+            setting,
+            t,
+            caps[i],
+            answers[i],
+            states[i].time_s,
+            ladder=False,
+            prompt_tokens=len(samples[i].prompt),
+            steps_used=states[i].steps,
+        )
+        for i, t in enumerate(thinkings)
+    ]
 
 
 # ------------------------------------------------------------------------------ rejection sampling
 
-def run_rejection(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
-                  setting: BudgetSetting) -> list[Result]:
+
+def run_rejection(
+    engine: Engine, forcing: Forcing, samples: Sequence[Sample], setting: BudgetSetting
+) -> list[Result]:
     """Sample thinking (seed ``derive_seed(sample seed, "reject", try)``) until it ends naturally
     within the cap -- with no limit on tries, as s1 (``rejection_sample=true``), or at most
     ``setting.max_tries``. Accepted samples are answered; a sample that never fits is recorded as
     not accepted (``accepted`` false, its last try's thinking, no answer) and never cut and
     answered, which would be budget forcing. ``tries`` records how many tries were made."""
-    if setting.temperature is not None:   # s1 samples thinking and answer at temperature 1
+    if setting.temperature is not None:  # s1 samples thinking and answer at temperature 1
         forcing = forcing.with_delimiters(temperature=setting.temperature)
     plain = BudgetSetting(setting.max_thinking_tokens, method="rejection")
     caps = [forcing.cap(setting, len(s.prompt)) for s in samples]
@@ -269,8 +319,10 @@ def run_rejection(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
     pending = [i for i, c in enumerate(caps) if c > 0]
     attempt = 0
     while pending and (not setting.max_tries or attempt < setting.max_tries):
-        batch = [Sample(samples[i].key, samples[i].prompt, derive_seed(samples[i].seed, "reject", attempt))
-                 for i in pending]
+        batch = [
+            Sample(samples[i].key, samples[i].prompt, derive_seed(samples[i].seed, "reject", attempt))
+            for i in pending
+        ]
         traces: list[list[Round]] = trace(engine, forcing, batch, plain)
         still = []
         for i, rounds in zip(pending, traces):
@@ -285,13 +337,29 @@ def run_rejection(engine: Engine, forcing: Forcing, samples: Sequence[Sample],
         pending = still
         attempt += 1
         if pending:
-            _LOG.info("rejection sampling %s: try %d, %d of %d samples not yet within the budget",
-                      setting.label, attempt, len(pending), len(samples))
+            _LOG.info(
+                "rejection sampling %s: try %d, %d of %d samples not yet within the budget",
+                setting.label,
+                attempt,
+                len(pending),
+                len(samples),
+            )
     thinkings = [t if t is not None else Thinking([], 0, "budget", 0) for t in chosen]
     ok = [i for i in range(len(samples)) if accepted[i]]
     answers = run_answers(engine, forcing, [AnswerJob(samples[i], thinkings[i]) for i in ok])
     answer_of: dict[int, tuple[list[int], str, float]] = dict(zip(ok, answers))
-    return [make_result(forcing, setting, t, caps[i], answer_of.get(i, ([], "", 0.0)), times[i],
-                        ladder=False, prompt_tokens=len(samples[i].prompt), tries=tries[i],
-                        accepted=accepted[i])
-            for i, t in enumerate(thinkings)]
+    return [
+        make_result(
+            forcing,
+            setting,
+            t,
+            caps[i],
+            answer_of.get(i, ([], "", 0.0)),
+            times[i],
+            ladder=False,
+            prompt_tokens=len(samples[i].prompt),
+            tries=tries[i],
+            accepted=accepted[i],
+        )
+        for i, t in enumerate(thinkings)
+    ]

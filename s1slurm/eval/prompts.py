@@ -22,10 +22,14 @@ PROMPT_TEMPLATES: dict[str, str] = {
     "bare": "{question}",
     # the instruction prompts s1slurm used before it followed s1's evaluation
     "boxed": "{question}\n\nPlease reason step by step, and put your final answer within \\boxed{}.",
-    "mcq_boxed": ("{question}\n\nAnswer with the letter of the correct choice: put only the letter "
-                  "({letters}) of your final answer within \\boxed{}."),
-    "mcq_answer_line": ("{question}\n\nThe last line of your response should be of the form "
-                        "'Answer: LETTER' where LETTER is one of {letters}."),
+    "mcq_boxed": (
+        "{question}\n\nAnswer with the letter of the correct choice: put only the letter "
+        "({letters}) of your final answer within \\boxed{}."
+    ),
+    "mcq_answer_line": (
+        "{question}\n\nThe last line of your response should be of the form "
+        "'Answer: LETTER' where LETTER is one of {letters}."
+    ),
 }
 DEFAULT_TEMPLATE = "bare"
 
@@ -41,22 +45,33 @@ def template_text(name_or_text: str | None) -> str:
 class ConditionPrompts(Strict):
     """Wordings of the conditional-control prompts; ``{question}`` is the benchmark's user message."""
 
-    token: str = Field("{question}\n\nThink for up to {tokens} tokens.",
-                       description="token-conditional control; {tokens}: the stated budget")
+    token: str = Field(
+        "{question}\n\nThink for up to {tokens} tokens.",
+        description="token-conditional control; {tokens}: the stated budget",
+    )
     # s1 eval/lm-evaluation-harness/lm_eval/tasks/aime/utils.py line 12 (PROMPTSTEP)
-    step: str = Field("{question}\n\nThink for up to {steps} steps.",
-                      description="step-conditional control (the paper's); {steps}")
-    step_injected: str = Field("{question}\n\nThink for up to {steps} steps (each step is about "
-                               "{step_tokens} tokens).",
-                               description="injected steps (not the paper's); {steps}, {step_tokens}")
-    step_marker: str = Field("\n{left} steps left\n",
-                             description="injected steps: appended after each step; {left}: steps left")
-    short: str = Field("{question}\n\nAnswer after a short amount of thinking. Do not spend excessive "
-                       "time double-checking your work.", description="class-conditional: short")
-    long: str = Field("{question}\n\nAnswer after a long amount of thinking. If you feel like you are "
-                      "finished early, spend the extra time trying to double-check your work until you "
-                      "are absolutely sure that you have the correct answer.",
-                      description="class-conditional: long")
+    step: str = Field(
+        "{question}\n\nThink for up to {steps} steps.",
+        description="step-conditional control (the paper's); {steps}",
+    )
+    step_injected: str = Field(
+        "{question}\n\nThink for up to {steps} steps (each step is about {step_tokens} tokens).",
+        description="injected steps (not the paper's); {steps}, {step_tokens}",
+    )
+    step_marker: str = Field(
+        "\n{left} steps left\n", description="injected steps: appended after each step; {left}: steps left"
+    )
+    short: str = Field(
+        "{question}\n\nAnswer after a short amount of thinking. Do not spend excessive "
+        "time double-checking your work.",
+        description="class-conditional: short",
+    )
+    long: str = Field(
+        "{question}\n\nAnswer after a long amount of thinking. If you feel like you are "
+        "finished early, spend the extra time trying to double-check your work until you "
+        "are absolutely sure that you have the correct answer.",
+        description="class-conditional: long",
+    )
 
     @field_validator("token", "step", "step_injected", "short", "long")
     @classmethod
@@ -75,8 +90,11 @@ def conditioned(question: str, setting: BudgetSetting, prompts: ConditionPrompts
     if kind == "tokens":
         text = p.token.replace("{tokens}", str(setting.stated_tokens))
     elif kind in ("steps", "steps_injected"):
-        text = (p.step if kind == "steps" else p.step_injected).replace(
-            "{steps}", str(setting.stated_steps)).replace("{step_tokens}", str(setting.step_tokens))
+        text = (
+            (p.step if kind == "steps" else p.step_injected)
+            .replace("{steps}", str(setting.stated_steps))
+            .replace("{step_tokens}", str(setting.step_tokens))
+        )
     elif kind == "class":
         text = p.short if setting.thinking_class == "short" else p.long
     else:

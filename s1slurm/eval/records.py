@@ -9,9 +9,20 @@ from typing import Any, Literal
 ThinkingEnd = Literal["natural", "budget"]
 
 
-METHODS = ("max", "ignore", "min", "none", "token_conditional", "token_conditional_forced",
-           "step_conditional", "step_conditional_forced", "class_conditional", "rejection",
-           "step_injected", "step_injected_forced")
+METHODS = (
+    "max",
+    "ignore",
+    "min",
+    "none",
+    "token_conditional",
+    "token_conditional_forced",
+    "step_conditional",
+    "step_conditional_forced",
+    "class_conditional",
+    "rejection",
+    "step_injected",
+    "step_injected_forced",
+)
 """Families of settings (curves of the report). ``token_conditional`` .. ``rejection`` are the s1
 paper's other test-time methods (section 4 and Table 3 of the paper); ``step_injected*`` is a
 variant for models never trained with step delimiters, not the paper's; see
@@ -64,7 +75,7 @@ class BudgetSetting:
     max_tries: int = 0
     step_source: str = "model"
     stop_at_zero: bool = False
-    temperature: float | None = None    # sampling temperature of this setting (None: the spec's)
+    temperature: float | None = None  # sampling temperature of this setting (None: the spec's)
 
     def __post_init__(self) -> None:
         if self.max_thinking_tokens is not None and self.max_thinking_tokens < 0:
@@ -107,16 +118,18 @@ class BudgetSetting:
             parts.append(f"class={self.thinking_class}")
         if self.method == "rejection" or self.max_tries:
             parts.append(f"reject={self.max_tries}" if self.max_tries else "reject")
-            if self.temperature is not None and self.temperature != 1.0:   # s1 sampled at temperature 1
+            if self.temperature is not None and self.temperature != 1.0:  # s1 sampled at temperature 1
                 parts.append(f"t={self.temperature:g}")
         if self.num_ignore:
             parts.append(f"ignore={self.num_ignore}")
-        if self.ignore_string != "Wait" and (self.num_ignore or
-                                             (self.min_thinking_tokens and self.min_mode == "append")):
+        if self.ignore_string != "Wait" and (
+            self.num_ignore or (self.min_thinking_tokens and self.min_mode == "append")
+        ):
             parts.append(f"string={self.ignore_string!r}")
         if self.min_thinking_tokens:
-            parts.append(f"min={self.min_thinking_tokens}" + ("(suppress)" if self.min_mode == "suppress"
-                                                             else ""))
+            parts.append(
+                f"min={self.min_thinking_tokens}" + ("(suppress)" if self.min_mode == "suppress" else "")
+            )
         parts.append(f"max={self.max_thinking_tokens if self.max_thinking_tokens is not None else 'none'}")
         return ",".join(parts)
 
@@ -162,18 +175,18 @@ class EvalRecord:
     question_id: str
     sample_index: int
     seed: int
-    budget: dict[str, Any]          # BudgetSetting.to_dict()
-    setting: str                    # BudgetSetting.label
-    method: str                     # BudgetSetting.method
+    budget: dict[str, Any]  # BudgetSetting.to_dict()
+    setting: str  # BudgetSetting.label
+    method: str  # BudgetSetting.method
     thinking: str
     answer: str
     thinking_tokens: int
     answer_tokens: int
-    forced_continuations: int       # times the ignore string was appended
-    thinking_end: str               # "natural" | "budget"
+    forced_continuations: int  # times the ignore string was appended
+    thinking_end: str  # "natural" | "budget"
     extracted_answer: str | None
     gold_answer: str | None
-    correct: bool | None            # None when grading failed (see grade_error)
+    correct: bool | None  # None when grading failed (see grade_error)
     engine: str
     model: str
     wall_time_s: float
@@ -204,17 +217,27 @@ _BIG = 2**53  # integers above this are not plausible counts (and would overflow
 def _fast_ok(d: Any) -> bool:
     """True for a well-formed record (the common case, checked in one expression)."""
     try:
-        return (type(d["benchmark"]) is str and type(d["setting"]) is str and type(d["method"]) is str
-                and type(d["question_id"]) is str and d["benchmark"] != "" and d["setting"] != ""
-                and d["method"] != "" and d["question_id"] != ""
-                and type(d["sample_index"]) is int and 0 <= d["sample_index"] < _BIG
-                and type(d["thinking_tokens"]) is int and 0 <= d["thinking_tokens"] < _BIG
-                and type(d["forced_continuations"]) is int and 0 <= d["forced_continuations"] < _BIG
-                and (d["correct"] is True or d["correct"] is False or d["correct"] is None)
-                and d["thinking_end"] in _THINKING_ENDS
-                and (d["extracted_answer"] is None or type(d["extracted_answer"]) is str)
-                and (d["gold_answer"] is None or type(d["gold_answer"]) is str)
-                and type(d["budget"]) is dict)
+        return (
+            type(d["benchmark"]) is str
+            and type(d["setting"]) is str
+            and type(d["method"]) is str
+            and type(d["question_id"]) is str
+            and d["benchmark"] != ""
+            and d["setting"] != ""
+            and d["method"] != ""
+            and d["question_id"] != ""
+            and type(d["sample_index"]) is int
+            and 0 <= d["sample_index"] < _BIG
+            and type(d["thinking_tokens"]) is int
+            and 0 <= d["thinking_tokens"] < _BIG
+            and type(d["forced_continuations"]) is int
+            and 0 <= d["forced_continuations"] < _BIG
+            and (d["correct"] is True or d["correct"] is False or d["correct"] is None)
+            and d["thinking_end"] in _THINKING_ENDS
+            and (d["extracted_answer"] is None or type(d["extracted_answer"]) is str)
+            and (d["gold_answer"] is None or type(d["gold_answer"]) is str)
+            and type(d["budget"]) is dict
+        )
     except (KeyError, TypeError, IndexError):
         return False
 

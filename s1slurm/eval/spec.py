@@ -31,12 +31,15 @@ class Delimiters(Strict):
     ``<|im_start|>`` in the thinking."""
 
     preset: PresetName = Field("s1", description="s1 (<|im_start|>think/answer) or r1 (<think>...</think>)")
-    thinking_start: str = Field("<|im_start|>think\n", min_length=1,
-                                description="opens the assistant turn; thinking follows")
-    thinking_end: list[str] = Field(["<|im_start|>"],
-                                    description="any of these ends thinking (the model's end of turn too)")
-    answer_start: str = Field("<|im_start|>answer\n", min_length=1,
-                              description="appended after thinking; the answer follows")
+    thinking_start: str = Field(
+        "<|im_start|>think\n", min_length=1, description="opens the assistant turn; thinking follows"
+    )
+    thinking_end: list[str] = Field(
+        ["<|im_start|>"], description="any of these ends thinking (the model's end of turn too)"
+    )
+    answer_start: str = Field(
+        "<|im_start|>answer\n", min_length=1, description="appended after thinking; the answer follows"
+    )
     final_answer: str = Field("Final Answer:", description="appended too when the budget cut thinking")
 
     @model_validator(mode="before")
@@ -45,8 +48,12 @@ class Delimiters(Strict):
         # Fields not written in the spec come from the preset (an unknown preset is left to the field check).
         if isinstance(data, dict) and data.get("preset") in PRESETS:
             base = PRESETS[data["preset"]]
-            defaults = {"thinking_start": base.thinking_start, "thinking_end": list(base.thinking_end),
-                        "answer_start": base.answer_start, "final_answer": base.final_answer}
+            defaults = {
+                "thinking_start": base.thinking_start,
+                "thinking_end": list(base.thinking_end),
+                "answer_start": base.answer_start,
+                "final_answer": base.final_answer,
+            }
             return {**defaults, **data}
         return data
 
@@ -58,8 +65,9 @@ class Delimiters(Strict):
         return v
 
     def text(self) -> DelimiterText:
-        return DelimiterText(self.thinking_start, tuple(self.thinking_end), self.answer_start,
-                             self.final_answer)
+        return DelimiterText(
+            self.thinking_start, tuple(self.thinking_end), self.answer_start, self.final_answer
+        )
 
 
 class TokenConditional(Strict):
@@ -72,9 +80,15 @@ class TokenConditional(Strict):
     budget_forcing: list[bool] = Field([False, True], min_length=1)
 
     def settings(self) -> list[BudgetSetting]:
-        return [BudgetSetting(n if forced else None, stated_tokens=n,
-                              method="token_conditional_forced" if forced else "token_conditional")
-                for forced in self.budget_forcing for n in self.tokens]
+        return [
+            BudgetSetting(
+                n if forced else None,
+                stated_tokens=n,
+                method="token_conditional_forced" if forced else "token_conditional",
+            )
+            for forced in self.budget_forcing
+            for n in self.tokens
+        ]
 
     @field_validator("tokens")
     @classmethod
@@ -104,19 +118,38 @@ class StepConditional(Strict):
     method: Literal["step_conditional"]
     steps: list[int] = Field(..., min_length=1)
     source: Literal["model", "injected"] = Field("model", description="model: the paper's; injected: not")
-    step_tokens: int = Field(100, ge=1, description="injected: tokens per step; model: the 100 tokens per "
-                             "step that Control allows (the paper, Appendix E.1)")
+    step_tokens: int = Field(
+        100,
+        ge=1,
+        description="injected: tokens per step; model: the 100 tokens per "
+        "step that Control allows (the paper, Appendix E.1)",
+    )
     budget_forcing: list[bool] = Field([False, True], min_length=1)
 
     def settings(self) -> list[BudgetSetting]:
         if self.source == "model":
-            return [BudgetSetting(None, stated_steps=n, step_tokens=self.step_tokens, stop_at_zero=forced,
-                                  method="step_conditional_forced" if forced else "step_conditional")
-                    for forced in self.budget_forcing for n in self.steps]
-        return [BudgetSetting(n * self.step_tokens if forced else None, stated_steps=n,
-                              step_tokens=self.step_tokens, step_source="injected",
-                              method="step_injected_forced" if forced else "step_injected")
-                for forced in self.budget_forcing for n in self.steps]
+            return [
+                BudgetSetting(
+                    None,
+                    stated_steps=n,
+                    step_tokens=self.step_tokens,
+                    stop_at_zero=forced,
+                    method="step_conditional_forced" if forced else "step_conditional",
+                )
+                for forced in self.budget_forcing
+                for n in self.steps
+            ]
+        return [
+            BudgetSetting(
+                n * self.step_tokens if forced else None,
+                stated_steps=n,
+                step_tokens=self.step_tokens,
+                step_source="injected",
+                method="step_injected_forced" if forced else "step_injected",
+            )
+            for forced in self.budget_forcing
+            for n in self.steps
+        ]
 
     @field_validator("steps")
     @classmethod
@@ -137,8 +170,10 @@ class ClassConditional(Strict):
     max_thinking_tokens: int | None = Field(None, ge=1, description="a cap for both (null: none)")
 
     def settings(self) -> list[BudgetSetting]:
-        return [BudgetSetting(self.max_thinking_tokens, thinking_class=c, method="class_conditional")
-                for c in self.classes]
+        return [
+            BudgetSetting(self.max_thinking_tokens, thinking_class=c, method="class_conditional")
+            for c in self.classes
+        ]
 
 
 class Rejection(Strict):
@@ -151,13 +186,19 @@ class Rejection(Strict):
     method: Literal["rejection"]
     max_thinking_tokens: list[int] = Field(..., min_length=1)
     max_tries: int | None = Field(None, ge=1, description="null: until accepted (s1)")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature of these settings (s1: "
-                               "temperature=1, eval/commands.sh 'Rejection sampling'); the spec's applies "
-                               "to the other methods")
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        description="sampling temperature of these settings (s1: "
+        "temperature=1, eval/commands.sh 'Rejection sampling'); the spec's applies "
+        "to the other methods",
+    )
 
     def settings(self) -> list[BudgetSetting]:
-        return [BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection",
-                              temperature=self.temperature) for b in self.max_thinking_tokens]
+        return [
+            BudgetSetting(b, max_tries=self.max_tries or 0, method="rejection", temperature=self.temperature)
+            for b in self.max_thinking_tokens
+        ]
 
     @field_validator("max_thinking_tokens")
     @classmethod
@@ -167,8 +208,9 @@ class Rejection(Strict):
         return v
 
 
-MethodBlock = Annotated[TokenConditional | StepConditional | ClassConditional | Rejection,
-                        Field(discriminator="method")]
+MethodBlock = Annotated[
+    TokenConditional | StepConditional | ClassConditional | Rejection, Field(discriminator="method")
+]
 
 
 class Sweep(Strict):
@@ -190,10 +232,15 @@ class Sweep(Strict):
     grid: bool = False
     min_thinking_tokens: int = Field(0, ge=0)
     min_mode: Literal["append", "suppress"] = Field(
-        "append", description="reach min_thinking_tokens by appending the ignore string at each early "
-        "end, or by suppressing the end-of-thinking token (s1's min_tokens_thinking)")
-    ignore_string: str = Field("Wait", description="appended at each suppressed end ('' appends "
-                               "nothing: the paper's 'without string' ablation)")
+        "append",
+        description="reach min_thinking_tokens by appending the ignore string at each early "
+        "end, or by suppressing the end-of-thinking token (s1's min_tokens_thinking)",
+    )
+    ignore_string: str = Field(
+        "Wait",
+        description="appended at each suppressed end ('' appends "
+        "nothing: the paper's 'without string' ablation)",
+    )
     methods: list[MethodBlock] = Field(default_factory=list)
 
     @field_validator("max_thinking_tokens")
@@ -222,8 +269,11 @@ class Sweep(Strict):
 
     def settings(self) -> list[BudgetSetting]:
         """Every setting of the sweep, in a stable order, without duplicate labels."""
-        common: dict[str, Any] = {"min_thinking_tokens": self.min_thinking_tokens,
-                                  "ignore_string": self.ignore_string, "min_mode": self.min_mode}
+        common: dict[str, Any] = {
+            "min_thinking_tokens": self.min_thinking_tokens,
+            "ignore_string": self.ignore_string,
+            "min_mode": self.min_mode,
+        }
         budgets, ignores = self.max_thinking_tokens, self.num_ignore
         out: list[BudgetSetting] = []
         if self.grid and budgets and ignores:
@@ -252,17 +302,20 @@ class EvalSpec(EngineSettings, JobSpec):
     fields, shared with curation's model steps, are :class:`EngineSettings`)."""
 
     stage: str = "eval"
-    model: str = Field(..., min_length=1,
-                       description="local model folder, hub id, or 'smollm2' (SmolLM2-135M-Instruct)")
+    model: str = Field(
+        ..., min_length=1, description="local model folder, hub id, or 'smollm2' (SmolLM2-135M-Instruct)"
+    )
     benchmarks: list[BenchmarkConfig] = Field(..., min_length=1)
     sweep: Sweep = Field(default_factory=Sweep)
     delimiters: Delimiters = Field(default_factory=Delimiters)
     system_prompt: str | None = Field(None, description="system message (default: the model's own)")
     samples: int = Field(1, ge=1, description="samples per question")
     max_answer_tokens: int | Literal["auto"] = Field(
-        "auto", description="answer tokens; 'auto': the rest of the context (s1: max_gen_toks)")
-    prompts: ConditionPrompts = Field(default_factory=ConditionPrompts,
-                                      description="prompts of the conditional-control methods")
+        "auto", description="answer tokens; 'auto': the rest of the context (s1: max_gen_toks)"
+    )
+    prompts: ConditionPrompts = Field(
+        default_factory=ConditionPrompts, description="prompts of the conditional-control methods"
+    )
     shards: int | dict[str, int] = Field(1, description="array tasks per benchmark (or per label)")
     ladder: bool = Field(True, description="derive all settings from one trace per sample")
 
@@ -283,10 +336,15 @@ class EvalSpec(EngineSettings, JobSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalSpec:
-        if any(s.method == "rejection" and not (self.temperature if s.temperature is None else s.temperature)
-               for s in self.settings()):
-            raise FieldError("temperature", "rejection sampling needs temperature > 0 (greedy decoding repeats the "
-                             "same thinking at every try; s1 used temperature 1)")
+        if any(
+            s.method == "rejection" and not (self.temperature if s.temperature is None else s.temperature)
+            for s in self.settings()
+        ):
+            raise FieldError(
+                "temperature",
+                "rejection sampling needs temperature > 0 (greedy decoding repeats the "
+                "same thinking at every try; s1 used temperature 1)",
+            )
         return self
 
     # -- derived values ------------------------------------------------------------------------
@@ -309,9 +367,14 @@ class EvalSpec(EngineSettings, JobSpec):
         """What runs, for the manifest and the report header: engine and its installed version,
         dtype, tensor-parallel size, batch size and whether kernels are batch-invariant (the
         transformers engine runs one request at a time unless told otherwise, so it is by default)."""
-        return {"engine": self.engine, "engine_version": engine_version(self.engine), "dtype": self.dtype,
-                "tensor_parallel_size": self.tensor_parallel_size,
-                "batch_size": self.effective_batch_size(), "batch_invariant": self.is_batch_invariant()}
+        return {
+            "engine": self.engine,
+            "engine_version": engine_version(self.engine),
+            "dtype": self.dtype,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "batch_size": self.effective_batch_size(),
+            "batch_invariant": self.is_batch_invariant(),
+        }
 
 
 # ---------------------------------------------------------------------------- checks before submission
@@ -327,25 +390,37 @@ def load_tokenizer(spec: EvalSpec, spec_path: Path | str) -> Any | None:
     if not is_smollm2(spec.model) and looks_local(spec.model):
         folder = Path(spec.model).expanduser()
         if not folder.is_dir():
-            raise ConfigError(f"model folder {str(folder)!r} not found", file=str(spec_path), field="model",
-                              expected="a local model folder, a hub id, or 'smollm2'")
+            raise ConfigError(
+                f"model folder {str(folder)!r} not found",
+                file=str(spec_path),
+                field="model",
+                expected="a local model folder, a hub id, or 'smollm2'",
+            )
         if not (folder / "config.json").is_file():
-            raise ConfigError(f"model folder {str(folder)!r} has no config.json", file=str(spec_path),
-                              field="model", expected="a Hugging Face model folder (save_pretrained)")
+            raise ConfigError(
+                f"model folder {str(folder)!r} has no config.json",
+                file=str(spec_path),
+                field="model",
+                expected="a Hugging Face model folder (save_pretrained)",
+            )
         try:
             return AutoTokenizer.from_pretrained(str(folder))
         except Exception as e:  # transformers raises several types for a folder without tokenizer files
-            raise ConfigError(f"model folder {str(folder)!r} has no usable tokenizer ({type(e).__name__})",
-                              file=str(spec_path), field="model",
-                              expected="tokenizer files (tokenizer.json or tokenizer_config.json) "
-                                       "saved next to the model") from None
+            raise ConfigError(
+                f"model folder {str(folder)!r} has no usable tokenizer ({type(e).__name__})",
+                file=str(spec_path),
+                field="model",
+                expected="tokenizer files (tokenizer.json or tokenizer_config.json) saved next to the model",
+            ) from None
     model = resolve_model(spec.model, file=str(spec_path))  # a bad smollm2:<layers> alias is an error here
     try:
         return AutoTokenizer.from_pretrained(model)
     except Exception as e:
         logging.getLogger("s1slurm").warning(
-            "could not load the tokenizer of %r here (%s); delimiter checks skipped", spec.model,
-            type(e).__name__)
+            "could not load the tokenizer of %r here (%s); delimiter checks skipped",
+            spec.model,
+            type(e).__name__,
+        )
         return None
 
 
@@ -358,25 +433,38 @@ def check_text(tokenizer: Any, text: str, *, spec_path: Path | str, field: str) 
         raise ConfigError(f"{text!r} encodes to no tokens", expected="text the tokenizer can encode", **where)
     unk = getattr(tokenizer, "unk_token_id", None)
     if unk is not None and unk in ids:
-        raise ConfigError(f"{text!r} contains characters this tokenizer does not know (unknown token)",
-                          expected="text the tokenizer can encode", **where)
+        raise ConfigError(
+            f"{text!r} contains characters this tokenizer does not know (unknown token)",
+            expected="text the tokenizer can encode",
+            **where,
+        )
     back = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
     if back != text:
-        raise ConfigError(f"{text!r} does not survive encoding (decodes to {back!r})",
-                          expected="text the tokenizer can encode exactly", **where)
+        raise ConfigError(
+            f"{text!r} does not survive encoding (decodes to {back!r})",
+            expected="text the tokenizer can encode exactly",
+            **where,
+        )
     vocab = tokenizer.get_vocab()
     for special in _SPECIAL.findall(text):
         if special not in vocab or len(tokenizer.encode(special, add_special_tokens=False)) != 1:
-            raise ConfigError(f"{special!r} is not a token of this model's tokenizer (the model does not "
-                              f"use this format)", expected="delimiters made of the model's own special "
-                              "tokens, e.g. '<|im_start|>' for ChatML models", **where)
+            raise ConfigError(
+                f"{special!r} is not a token of this model's tokenizer (the model does not use this format)",
+                expected="delimiters made of the model's own special "
+                "tokens, e.g. '<|im_start|>' for ChatML models",
+                **where,
+            )
 
 
 def check_tokenizer(spec: EvalSpec, tokenizer: Any, spec_path: Path | str) -> None:
     """Chat template present; every delimiter and the ignore string encodable."""
     if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError("the model's tokenizer has no chat template", file=str(spec_path), field="model",
-                          expected="a chat (instruct) model with a chat template")
+        raise ConfigError(
+            "the model's tokenizer has no chat template",
+            file=str(spec_path),
+            field="model",
+            expected="a chat (instruct) model with a chat template",
+        )
     d = spec.delimiters
     items = [("delimiters.thinking_start", d.thinking_start), ("delimiters.answer_start", d.answer_start)]
     if spec.sweep.ignore_string:
@@ -389,10 +477,13 @@ def check_tokenizer(spec: EvalSpec, tokenizer: Any, spec_path: Path | str) -> No
     if spec.sweep.min_mode == "suppress" and spec.sweep.min_thinking_tokens:
         for i, s in enumerate(d.thinking_end):
             if len(tokenizer.encode(s, add_special_tokens=False)) != 1:
-                raise ConfigError(f"{s!r} is not a single token: min_mode 'suppress' can only suppress "
-                                  "single-token ends of thinking", file=str(spec_path),
-                                  field=f"delimiters.thinking_end[{i}]",
-                                  expected="single-token delimiters such as '<|im_start|>', or min_mode 'append'")
+                raise ConfigError(
+                    f"{s!r} is not a single token: min_mode 'suppress' can only suppress "
+                    "single-token ends of thinking",
+                    file=str(spec_path),
+                    field=f"delimiters.thinking_end[{i}]",
+                    expected="single-token delimiters such as '<|im_start|>', or min_mode 'append'",
+                )
 
 
 def context_length(spec: EvalSpec, tokenizer: Any) -> int | None:
@@ -401,21 +492,28 @@ def context_length(spec: EvalSpec, tokenizer: Any) -> int | None:
         return spec.max_model_len
     try:
         from transformers import AutoConfig
+
         return int(AutoConfig.from_pretrained(spec.resolved_model()).max_position_embeddings)
     except Exception:  # unknown here (hub model offline): the engine will clamp at run time
         return None
 
 
-def check_room(spec: EvalSpec, tokenizer: Any, questions: dict[str, list[Any]],
-               spec_path: Path | str) -> None:
+def check_room(
+    spec: EvalSpec, tokenizer: Any, questions: dict[str, list[Any]], spec_path: Path | str
+) -> None:
     """The longest prompt, the largest budget and the answer must fit in the context."""
 
     length = context_length(spec, tokenizer)
     if length is None:
         return
 
-    forcing = Forcing(tokenizer, eos_ids=(), max_model_len=length, delimiters=spec.delimiters.text(),
-                      max_answer_tokens=spec.answer_tokens())
+    forcing = Forcing(
+        tokenizer,
+        eos_ids=(),
+        max_model_len=length,
+        delimiters=spec.delimiters.text(),
+        max_answer_tokens=spec.answer_tokens(),
+    )
     longest, where = 0, ""
     variants = {s.prompt_variant: s for s in spec.settings()}
     for label, qs in questions.items():
@@ -432,5 +530,7 @@ def check_room(spec: EvalSpec, tokenizer: Any, questions: dict[str, list[Any]],
         raise ConfigError(
             f"a budget of {need} thinking tokens does not fit: the longest prompt ({where}) has {longest} "
             f"tokens, answers get {forcing.answer_room}, and the context holds {length}",
-            file=str(spec_path), field="sweep.max_thinking_tokens" if budgets else "max_answer_tokens",
-            expected=f"budgets of at most {max(room, 0)} tokens, or a larger max_model_len")
+            file=str(spec_path),
+            field="sweep.max_thinking_tokens" if budgets else "max_answer_tokens",
+            expected=f"budgets of at most {max(room, 0)} tokens, or a larger max_model_len",
+        )

@@ -27,9 +27,9 @@ class Submission:
     """What a backend did: the jobs it created and which task each job runs."""
 
     executor: str
-    arrays: list[dict[str, Any]] = field(default_factory=list)   # one entry per sbatch call
-    task_jobs: dict[int, str] = field(default_factory=dict)      # task index -> SLURM job id
-    failed_tasks: list[int] = field(default_factory=list)        # local runs: tasks that raised
+    arrays: list[dict[str, Any]] = field(default_factory=list)  # one entry per sbatch call
+    task_jobs: dict[int, str] = field(default_factory=dict)  # task index -> SLURM job id
+    failed_tasks: list[int] = field(default_factory=list)  # local runs: tasks that raised
 
 
 class Launcher(ABC):
@@ -59,8 +59,9 @@ class Launcher(ABC):
         return ["local execution needs no scheduler: nothing to test"]
 
     @abstractmethod
-    def launch(self, run: RunDir, tasks: list[PlannedTask],
-               on_chunk: Callable[[Submission], None] | None = None) -> Submission:
+    def launch(
+        self, run: RunDir, tasks: list[PlannedTask], on_chunk: Callable[[Submission], None] | None = None
+    ) -> Submission:
         """Run or submit ``tasks`` for the (already written) run.
 
         ``on_chunk`` is called with the submission so far after each part SLURM accepted, so that

@@ -10,20 +10,46 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 
-_PREFIXES = ("SLURM_", "SLURMD_", "SBATCH_", "SRUN_", "SALLOC_", "SUBMITIT_", "TORCHELASTIC_", "PMI_",
-             "PMIX_", "OMPI_")
+_PREFIXES = (
+    "SLURM_",
+    "SLURMD_",
+    "SBATCH_",
+    "SRUN_",
+    "SALLOC_",
+    "SUBMITIT_",
+    "TORCHELASTIC_",
+    "PMI_",
+    "PMIX_",
+    "OMPI_",
+)
 # What torch.distributed and torchrun read to place a process; never inherited by a new job or launcher.
-TORCH_DISTRIBUTED_VARS = frozenset({
-    "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "NODE_RANK",
-    "MASTER_ADDR", "MASTER_PORT", "GROUP_WORLD_SIZE", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID"})
+TORCH_DISTRIBUTED_VARS = frozenset(
+    {
+        "RANK",
+        "LOCAL_RANK",
+        "WORLD_SIZE",
+        "LOCAL_WORLD_SIZE",
+        "GROUP_RANK",
+        "ROLE_RANK",
+        "NODE_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+        "GROUP_WORLD_SIZE",
+        "ROLE_WORLD_SIZE",
+        "TORCHELASTIC_RUN_ID",
+    }
+)
 # Variables that locate the cluster rather than describe the current job.
 _KEEP = {"SLURM_CONF", "SLURM_CONFIG_DIR"}
 
 
 def scrubbed(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` without inherited job, step and torch-distributed variables (SLURM_CONF kept)."""
-    return {k: v for k, v in environ.items()
-            if k in _KEEP or not (k.startswith(_PREFIXES) or k in TORCH_DISTRIBUTED_VARS)}
+    return {
+        k: v
+        for k, v in environ.items()
+        if k in _KEEP or not (k.startswith(_PREFIXES) or k in TORCH_DISTRIBUTED_VARS)
+    }
 
 
 @contextlib.contextmanager

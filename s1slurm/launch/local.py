@@ -29,8 +29,12 @@ class LocalLauncher(Launcher):
 
     def launch(self, run: RunDir, tasks: list[PlannedTask], on_chunk=None) -> Submission:
         submission = Submission(executor="local")
-        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn()]
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=self.console, transient=False) as progress:
             bar = progress.add_task(f"{self.stage_name} tasks", total=len(tasks))
             for task in tasks:
@@ -43,8 +47,10 @@ class LocalLauncher(Launcher):
                         submission.failed_tasks.append(task.index)
                         with open(log_path, "a", encoding="utf-8") as log:  # the log holds the whole error
                             log.write(f"task {task.index} failed:\n{traceback.format_exc()}")
-                        progress.console.print(f"[red]task {task.index} ({task.shard.id}) failed: "
-                                               f"{type(e).__name__}: {e}[/red] (log: {log_path})")
+                        progress.console.print(
+                            f"[red]task {task.index} ({task.shard.id}) failed: "
+                            f"{type(e).__name__}: {e}[/red] (log: {log_path})"
+                        )
                 progress.advance(bar)
         return submission
 

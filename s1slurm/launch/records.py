@@ -20,9 +20,14 @@ class SubmissionRecord:
 
     def __init__(self, run: RunDir, manifest: dict[str, Any], command_line: list[str] | None = None) -> None:
         self.run, self.manifest = run, manifest
-        self.entry: dict[str, Any] = {"time": time.time(), "executor": manifest.get("executor"),
-                                      "command_line": command_line or manifest["command_line"],
-                                      "arrays": [], "tasks": None, "failed_tasks": []}
+        self.entry: dict[str, Any] = {
+            "time": time.time(),
+            "executor": manifest.get("executor"),
+            "command_line": command_line or manifest["command_line"],
+            "arrays": [],
+            "tasks": None,
+            "failed_tasks": [],
+        }
         manifest["submissions"].append(self.entry)
 
     def update(self, submission: Submission) -> None:
@@ -32,9 +37,12 @@ class SubmissionRecord:
             if job is not None and task.get("job_id") != job:
                 task["job_id"] = job
                 task.setdefault("job_ids", []).append(job)
-        self.entry.update(executor=submission.executor, arrays=list(submission.arrays),
-                          tasks=sorted(submission.task_jobs) or None,
-                          failed_tasks=list(submission.failed_tasks))
+        self.entry.update(
+            executor=submission.executor,
+            arrays=list(submission.arrays),
+            tasks=sorted(submission.task_jobs) or None,
+            failed_tasks=list(submission.failed_tasks),
+        )
         atomic_write_json(self.run.manifest_path, self.manifest)
 
     def failed(self, error: BaseException) -> None:
@@ -46,8 +54,13 @@ class SubmissionRecord:
         atomic_write_json(self.run.manifest_path, self.manifest)
 
 
-def launch_recorded(run: RunDir, manifest: dict[str, Any], launcher: Launcher, tasks: list[PlannedTask],
-                    command_line: list[str] | None = None) -> Submission:
+def launch_recorded(
+    run: RunDir,
+    manifest: dict[str, Any],
+    launcher: Launcher,
+    tasks: list[PlannedTask],
+    command_line: list[str] | None = None,
+) -> Submission:
     """Launch ``tasks`` and record every accepted part in the manifest as it is accepted."""
     record = SubmissionRecord(run, manifest, command_line)
     try:
@@ -79,8 +92,9 @@ def waiting_jobs(run: RunDir) -> list[str]:
     current: dict[str, list[str]] = {}
     for t in manifest["tasks"]:
         if t.get("job_id"):
-            current.setdefault(t["job_id"].split("_")[0], []).append(t["job_id"] if t["shard_id"] not in done
-                                                                     else "")
+            current.setdefault(t["job_id"].split("_")[0], []).append(
+                t["job_id"] if t["shard_id"] not in done else ""
+            )
     out = []
     for base, jobs in current.items():
         todo = [j for j in jobs if j]

@@ -17,8 +17,10 @@ def pending_tasks(run: RunDir, failed_only: bool = False, scheduler=None) -> lis
     """
     status = read_status(run, scheduler=scheduler)
     if status.slurm_unavailable:
-        raise SlurmError("SLURM (squeue) could not be asked about this run's jobs; refusing to resubmit "
-                         f"shards that may still be queued or running ({'; '.join(status.errors)})")
+        raise SlurmError(
+            "SLURM (squeue) could not be asked about this run's jobs; refusing to resubmit "
+            f"shards that may still be queued or running ({'; '.join(status.errors)})"
+        )
     todo = []
     for t, task in zip(status.tasks, status.manifest["tasks"]):
         if t.done or t.active or t.state == "UNKNOWN":

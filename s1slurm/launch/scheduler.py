@@ -22,8 +22,23 @@ _RANGE = re.compile(r"^(?P<base>\d+)_\[(?P<ranges>[^\]%]+)(?:%\d+)?\]$")
 # sacct's words when the cluster keeps no accounting at all (not a failure: nothing to retry).
 _NO_ACCOUNTING = ("accounting storage is disabled", "accounting_storage/none")
 # Active states: the job holds, or waits for, an allocation.
-ACTIVE = frozenset({"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED",
-                    "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT", "STOPPED", "SPECIAL_EXIT"})
+ACTIVE = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "CONFIGURING",
+        "COMPLETING",
+        "REQUEUED",
+        "RESIZING",
+        "SUSPENDED",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "SPECIAL_EXIT",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,15 +51,22 @@ class JobInfo:
     elapsed: str = ""
     exit_code: str = ""
     reason: str = ""
-    source: str = "squeue"          # squeue (live) or sacct (accounting)
+    source: str = "squeue"  # squeue (live) or sacct (accounting)
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE
 
     def to_dict(self) -> dict:
-        return {"job_id": self.job_id, "state": self.state, "nodes": self.nodes, "elapsed": self.elapsed,
-                "exit_code": self.exit_code, "reason": self.reason, "source": self.source}
+        return {
+            "job_id": self.job_id,
+            "state": self.state,
+            "nodes": self.nodes,
+            "elapsed": self.elapsed,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "source": self.source,
+        }
 
 
 def expand_array(job_id: str) -> list[str]:
@@ -122,11 +144,11 @@ class Snapshot:
     """The scheduler's answer for a set of jobs, with where it came from and how fresh it is."""
 
     jobs: dict[str, JobInfo] = field(default_factory=dict)
-    squeue_ok: bool = True          # the live view was read now (absence from it means: not queued)
-    accounting: str = "ok"          # ok, disabled, failing, skipped (nothing needed it), absent
+    squeue_ok: bool = True  # the live view was read now (absence from it means: not queued)
+    accounting: str = "ok"  # ok, disabled, failing, skipped (nothing needed it), absent
     errors: list[str] = field(default_factory=list)
     stale_since: dict[str, float] = field(default_factory=dict)  # job id -> time its info was read
-    calls: int = 0                  # scheduler commands run for this snapshot (retries included)
+    calls: int = 0  # scheduler commands run for this snapshot (retries included)
     taken: float = field(default_factory=time.time)
 
     def age(self, job_id: str) -> float | None:
@@ -144,7 +166,7 @@ class Scheduler:
     """
 
     runner: Runner = run_command
-    retries: int = 2                 # extra attempts after a failure
+    retries: int = 2  # extra attempts after a failure
     retry_delay_s: float = 0.3
     timeout_s: float = 20.0
     which: Callable[[str], str | None] = shutil.which
@@ -169,8 +191,9 @@ class Scheduler:
             if jid not in self.last or self.last[jid][1] < when:
                 self.last[jid] = (info, when)
 
-    def query(self, job_ids: Iterable[str], *, need_accounting: Callable[[str], bool] = lambda _: True
-              ) -> Snapshot:
+    def query(
+        self, job_ids: Iterable[str], *, need_accounting: Callable[[str], bool] = lambda _: True
+    ) -> Snapshot:
         """The state of ``job_ids`` (array elements like ``12_3`` or plain ids) in at most two calls.
 
         ``need_accounting(job_id)`` says whether a job absent from the live view still matters
@@ -189,8 +212,10 @@ class Scheduler:
             snap.squeue_ok = False
             snap.errors.append("squeue was not found on PATH")
         else:
-            res = self._call([squeue, "-h", "-a", "-r", "--states=all", "-o", "%i|%T|%N|%M|%r",
-                              "-j", ",".join(bases)], snap)
+            res = self._call(
+                [squeue, "-h", "-a", "-r", "--states=all", "-o", "%i|%T|%N|%M|%r", "-j", ",".join(bases)],
+                snap,
+            )
             if res.ok or _unknown_job(res):
                 live = parse_squeue(res.stdout) if res.ok else {}
             else:
@@ -208,8 +233,20 @@ class Scheduler:
         elif sacct is None:
             snap.accounting = "absent"
         else:
-            res = self._call([sacct, "-X", "-n", "-P", "-D", "-o", "JobID,State,NodeList,Elapsed,ExitCode,Reason",
-                              "-j", ",".join(sorted({j.split("_")[0] for j in missing}))], snap)
+            res = self._call(
+                [
+                    sacct,
+                    "-X",
+                    "-n",
+                    "-P",
+                    "-D",
+                    "-o",
+                    "JobID,State,NodeList,Elapsed,ExitCode,Reason",
+                    "-j",
+                    ",".join(sorted({j.split("_")[0] for j in missing})),
+                ],
+                snap,
+            )
             if res.ok:
                 found = parse_sacct(res.stdout)
                 for jid in missing:
@@ -246,7 +283,9 @@ def _no_accounting(result: CallResult) -> bool:
     return not result.ok and any(w in result.error.lower() for w in _NO_ACCOUNTING)
 
 
-def max_array_size(runner: Runner = run_command, which: Callable[[str], str | None] = shutil.which) -> int | None:
+def max_array_size(
+    runner: Runner = run_command, which: Callable[[str], str | None] = shutil.which
+) -> int | None:
     """The cluster's ``MaxArraySize`` (``scontrol show config``); None when it cannot be read.
 
     Array indices go from 0 to MaxArraySize - 1, so an array of MaxArraySize tasks is the largest.

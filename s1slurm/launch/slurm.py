@@ -80,7 +80,7 @@ def sbatch_parameters(profile, job_name: str, *, requeue: bool = False) -> dict[
 
 def chunks(tasks: list[PlannedTask], size: int) -> list[list[PlannedTask]]:
     """Split the task list into arrays of at most ``size`` tasks."""
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
 
 # SLURM's own default MaxArraySize, used when the cluster cannot be asked (dry runs away from it).
@@ -121,7 +121,6 @@ class SlurmLauncher(Launcher):
         make sbatch refuse a later chunk); the profile's alone, or SLURM's default, otherwise.
         Indices run 0..MaxArraySize-1; 0 means no arrays at all, so one job per task."""
         if self._chunk_size is None:
-
             found = max_array_size()
             cluster = None if found is None else max(found, 1)
             wanted = [n for n in (self.profile.max_array_size, cluster) if n is not None]
@@ -141,10 +140,15 @@ class SlurmLauncher(Launcher):
     def _script(self, run: RunDir, n_tasks: int) -> str:
         from submitit.slurm.slurm import _make_sbatch_string
 
-        command = " ".join([self._python(), "-u -m submitit.core._submit",
-                            shlex.quote(str(run.submitit_dir))])
-        return _make_sbatch_string(command=command, folder=run.submitit_dir,
-                                   map_count=n_tasks if n_tasks > 1 else None, **self._params(n_tasks))
+        command = " ".join(
+            [self._python(), "-u -m submitit.core._submit", shlex.quote(str(run.submitit_dir))]
+        )
+        return _make_sbatch_string(
+            command=command,
+            folder=run.submitit_dir,
+            map_count=n_tasks if n_tasks > 1 else None,
+            **self._params(n_tasks),
+        )
 
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
         return [self._script(run, len(chunk)) for chunk in chunks(tasks, self.chunk_size())]
@@ -157,19 +161,24 @@ class SlurmLauncher(Launcher):
                 path = Path(tmp) / f"array-{i:03d}.sh"
                 path.write_text(text)
                 try:
-                    proc = subprocess.run([sbatch, "--test-only", str(path)], capture_output=True,
-                                          text=True, env=scrubbed(os.environ), timeout=60)
+                    proc = subprocess.run(
+                        [sbatch, "--test-only", str(path)],
+                        capture_output=True,
+                        text=True,
+                        env=scrubbed(os.environ),
+                        timeout=60,
+                    )
                 except (OSError, subprocess.TimeoutExpired) as e:
                     raise SlurmError(f"sbatch --test-only could not be run: {e}") from None
                 answer = (proc.stderr + proc.stdout).strip()
                 if proc.returncode != 0:
                     raise SlurmError(f"SLURM would refuse array {i}: {answer}")
-                answers.append(f"array {i} ({len(chunks(tasks, self.chunk_size())[i])} "
-                               f"task(s)): {answer}")
+                answers.append(f"array {i} ({len(chunks(tasks, self.chunk_size())[i])} task(s)): {answer}")
         return answers
 
-    def launch(self, run: RunDir, tasks: list[PlannedTask],
-               on_chunk: Callable[[Submission], None] | None = None) -> Submission:
+    def launch(
+        self, run: RunDir, tasks: list[PlannedTask], on_chunk: Callable[[Submission], None] | None = None
+    ) -> Submission:
         import submitit
         from submitit.core.utils import FailedJobError, FailedSubmissionError
 
@@ -179,8 +188,9 @@ class SlurmLauncher(Launcher):
         parts = chunks(tasks, self.chunk_size())
         previous: str | None = None
         for i, chunk in enumerate(parts):
-            executor = submitit.SlurmExecutor(folder=run.submitit_dir, python=self._python(),
-                                              max_num_timeout=self.spec.max_requeues)
+            executor = submitit.SlurmExecutor(
+                folder=run.submitit_dir, python=self._python(), max_num_timeout=self.spec.max_requeues
+            )
             params = self._params(len(chunk))
             if previous and self.profile.array_parallelism:
                 params = _with_dependency(params, f"afterany:{previous}")  # the limit holds across chunks
@@ -198,15 +208,24 @@ class SlurmLauncher(Launcher):
                         f"sbatch refused array {i + 1} of {len(parts)} after accepting {i} (job(s) "
                         f"{', '.join(a['job_id'] for a in submission.arrays)}, recorded in manifest.json; "
                         f"'s1slurm cancel' reaches them, 's1slurm resume' submits the rest): "
-                        f"{_slurm_words(e)}", submission) from None
+                        f"{_slurm_words(e)}",
+                        submission,
+                    ) from None
                 raise SlurmError(f"sbatch refused the submission: {_slurm_words(e)}") from None
             base_id = jobs[0].job_id.split("_")[0]
             script = run.sbatch_dir / f"{base_id}.sh"  # job ids are unique: resubmissions never overwrite
             submitted_file = jobs[0].paths.submission_file
             text = submitted_file.read_text() if submitted_file.exists() else self._script(run, len(chunk))
             atomic_write_text(script, text)
-            submission.arrays.append({"job_id": base_id, "first_task": chunk[0].index, "size": len(chunk),
-                                      "array": len(chunk) > 1, "script": str(script.relative_to(run.path))})
+            submission.arrays.append(
+                {
+                    "job_id": base_id,
+                    "first_task": chunk[0].index,
+                    "size": len(chunk),
+                    "array": len(chunk) > 1,
+                    "script": str(script.relative_to(run.path)),
+                }
+            )
             for task, job in zip(chunk, jobs):
                 submission.task_jobs[task.index] = job.job_id
             previous = base_id
@@ -218,8 +237,10 @@ class SlurmLauncher(Launcher):
 def _require_sbatch() -> str:
     sbatch = shutil.which("sbatch")
     if sbatch is None:
-        raise SlurmError("sbatch was not found on PATH: is this a SLURM login node? "
-                         "(use a profile with 'executor: local' to run on this machine)")
+        raise SlurmError(
+            "sbatch was not found on PATH: is this a SLURM login node? "
+            "(use a profile with 'executor: local' to run on this machine)"
+        )
     return sbatch
 
 

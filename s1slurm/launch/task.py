@@ -69,9 +69,12 @@ class StageRef:
         """The reference recorded in a run's manifest at submission."""
         data = manifest.get("stage_ref")
         if not isinstance(data, dict) or set(data) != {"name", "target", "requeueable"}:
-
-            raise ConfigError("the manifest's stage reference is missing or not one s1slurm wrote", file=file,
-                              field="stage_ref", expected="name, target and requeueable")
+            raise ConfigError(
+                "the manifest's stage reference is missing or not one s1slurm wrote",
+                file=file,
+                field="stage_ref",
+                expected="name, target and requeueable",
+            )
         return cls(**data)
 
 
@@ -94,14 +97,22 @@ def run_config(run: RunDir, spec_model: type[JobSpec]) -> tuple[JobSpec, Profile
 
 def write_task_state(run: RunDir, task_index: int, rank: int, state: str, **extra) -> None:
     """Record a task's state in the run folder (read by ``status`` and the dashboard)."""
-    atomic_write_json(run.task_state_path(task_index, rank), {
-        "task": task_index, "rank": rank, "state": state, "time": time.time(),
-        "host": socket.gethostname(), "node": os.environ.get("SLURMD_NODENAME"),
-        "job_id": os.environ.get("SLURM_JOB_ID"),
-        "array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
-        "array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
-        "pid": os.getpid(), **extra,
-    })
+    atomic_write_json(
+        run.task_state_path(task_index, rank),
+        {
+            "task": task_index,
+            "rank": rank,
+            "state": state,
+            "time": time.time(),
+            "host": socket.gethostname(),
+            "node": os.environ.get("SLURMD_NODENAME"),
+            "job_id": os.environ.get("SLURM_JOB_ID"),
+            "array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+            "array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
+            "pid": os.getpid(),
+            **extra,
+        },
+    )
 
 
 @dataclass
@@ -126,20 +137,32 @@ class ShardTask:
             return shard.id
         if dist.world_size > 1:
             os.environ.update(dist.torch_env())
-        ctx = TaskContext(run=run, spec=spec, profile=profile, shard=shard,
-                          task_index=self.task_index, dist=dist, logger=logger)
+        ctx = TaskContext(
+            run=run,
+            spec=spec,
+            profile=profile,
+            shard=shard,
+            task_index=self.task_index,
+            dist=dist,
+            logger=logger,
+        )
         self._ctx, self._stage = ctx, stage
         write_task_state(run, self.task_index, dist.global_rank, "running", dist=dist.to_dict())
         started = time.time()
         try:
             stage.run(ctx)
         except BaseException as e:
-            write_task_state(run, self.task_index, dist.global_rank, "failed",
-                             error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(),
-                             elapsed_s=time.time() - started)
+            write_task_state(
+                run,
+                self.task_index,
+                dist.global_rank,
+                "failed",
+                error=f"{type(e).__name__}: {e}",
+                traceback=traceback.format_exc(),
+                elapsed_s=time.time() - started,
+            )
             raise
-        write_task_state(run, self.task_index, dist.global_rank, "completed",
-                         elapsed_s=time.time() - started)
+        write_task_state(run, self.task_index, dist.global_rank, "completed", elapsed_s=time.time() - started)
         return shard.id
 
     def checkpoint(self, *args, **kwargs):
@@ -166,7 +189,8 @@ def _task_logger(task_index: int, rank: int) -> logging.Logger:
     logger.propagate = False
     if not any(isinstance(h, _TaskStderr) for h in logger.handlers):
         handler = _TaskStderr(sys.stderr)
-        handler.setFormatter(logging.Formatter(
-            f"%(asctime)s task {task_index} rank {rank} %(levelname)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s task {task_index} rank {rank} %(levelname)s %(message)s")
+        )
         logger.addHandler(handler)
     return logger

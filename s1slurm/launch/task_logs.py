@@ -25,8 +25,12 @@ def task_logs(run: RunDir, manifest: dict, task_index: int) -> list[LogFile]:
     """The log files of one task: submitit's per-rank stdout/stderr for SLURM, ours for local runs."""
     tasks = {t["index"]: t for t in manifest["tasks"]}
     if task_index not in tasks:
-        raise ConfigError(f"no task {task_index} in this run", file=str(run.manifest_path), field="tasks",
-                          expected=f"0..{len(tasks) - 1}")
+        raise ConfigError(
+            f"no task {task_index} in this run",
+            file=str(run.manifest_path),
+            field="tasks",
+            expected=f"0..{len(tasks) - 1}",
+        )
     if manifest.get("executor") == "local":
         return [LogFile("log", run.local_log_path(task_index))]
     job_id = tasks[task_index].get("job_id")

@@ -34,11 +34,24 @@ from s1slurm.core.shard import Shard
 from s1slurm.launch.scheduler import ACTIVE, JobInfo, Scheduler, Snapshot
 from s1slurm.launch.task_logs import task_logs
 
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-            "BOOT_FAIL", "DEADLINE", "DONE", "NOT SUBMITTED", "NOT RUN", "LOST"}
+TERMINAL = {
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "DONE",
+    "NOT SUBMITTED",
+    "NOT RUN",
+    "LOST",
+}
 # End states that say the work did not succeed (what ``resume --failed-only`` reruns).
 FAILURES = {"FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "LOST"}
-CACHE_FILE = ".scheduler-cache.json"   # last answers about this run's jobs, for stale display
+CACHE_FILE = ".scheduler-cache.json"  # last answers about this run's jobs, for stale display
 
 
 @dataclass
@@ -48,16 +61,16 @@ class TaskStatus:
     index: int
     shard_id: str
     job_id: str | None
-    state: str                  # DONE, the scheduler's state, the task's own, LOST or UNKNOWN
+    state: str  # DONE, the scheduler's state, the task's own, LOST or UNKNOWN
     slurm_state: str | None
     nodes: str
     elapsed: str
     done: bool
     error: str | None = None
-    ranks: dict[int, str] = field(default_factory=dict)   # rank -> task state
-    reason: str = ""            # the scheduler's reason (pending: Priority, Dependency...)
-    stale_s: float | None = None   # the scheduler's answer is this old (None: fresh)
-    started: float | None = None   # when rank 0 last wrote "running"
+    ranks: dict[int, str] = field(default_factory=dict)  # rank -> task state
+    reason: str = ""  # the scheduler's reason (pending: Priority, Dependency...)
+    stale_s: float | None = None  # the scheduler's answer is this old (None: fresh)
+    started: float | None = None  # when rank 0 last wrote "running"
 
     @property
     def terminal(self) -> bool:
@@ -73,10 +86,20 @@ class TaskStatus:
         return (self.job_id or "-").split("_")[0]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "shard": self.shard_id, "job_id": self.job_id, "state": self.state,
-                "slurm_state": self.slurm_state, "nodes": self.nodes, "elapsed": self.elapsed,
-                "done": self.done, "error": self.error, "reason": self.reason, "stale_s": self.stale_s,
-                "ranks": {str(r): s for r, s in self.ranks.items()}}
+        return {
+            "index": self.index,
+            "shard": self.shard_id,
+            "job_id": self.job_id,
+            "state": self.state,
+            "slurm_state": self.slurm_state,
+            "nodes": self.nodes,
+            "elapsed": self.elapsed,
+            "done": self.done,
+            "error": self.error,
+            "reason": self.reason,
+            "stale_s": self.stale_s,
+            "ranks": {str(r): s for r, s in self.ranks.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,7 @@ class Failure:
     """Where a run failed, as the user needs it: which task (or pipeline step), the first line of
     its error, and the log file that holds the rest."""
 
-    where: str                  # "task 0 (train-00000-of-00001)", or a pipeline's "step 'train'"
+    where: str  # "task 0 (train-00000-of-00001)", or a pipeline's "step 'train'"
     first_line: str
     log: Path | None = None
 
@@ -97,8 +120,11 @@ class Failure:
         return Failure(f"{where}, {self.where}", self.first_line, self.log)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"where": self.where, "first_line": self.first_line,
-                "log": str(self.log) if self.log else None}
+        return {
+            "where": self.where,
+            "first_line": self.first_line,
+            "log": str(self.log) if self.log else None,
+        }
 
 
 @dataclass
@@ -135,9 +161,11 @@ class RunStatus:
 
     def failure_of(self, task: TaskStatus) -> Failure:
         """Task ``task``'s failure: its error's first line and the log that holds the rest."""
-        return Failure(f"task {task.index} ({task.shard_id})",
-                       first_line(task.error or task.reason or task.state),
-                       _error_log(self.run, self.manifest, task.index))
+        return Failure(
+            f"task {task.index} ({task.shard_id})",
+            first_line(task.error or task.reason or task.state),
+            _error_log(self.run, self.manifest, task.index),
+        )
 
     @property
     def stale(self) -> float | None:
@@ -191,7 +219,7 @@ def _elapsed(ranks: dict[int, dict]) -> str:
     seconds = max((d.get("elapsed_s") or 0 for d in ranks.values()), default=0)
     if not seconds:
         return ""
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
@@ -202,8 +230,16 @@ def _job_of(state: dict) -> str | None:
     return state.get("job_id")
 
 
-def decide(*, done: bool, submitted: bool, local: bool, own: str | None, info: JobInfo | None,
-           live_ok: bool, alive: bool = True) -> str:
+def decide(
+    *,
+    done: bool,
+    submitted: bool,
+    local: bool,
+    own: str | None,
+    info: JobInfo | None,
+    live_ok: bool,
+    alive: bool = True,
+) -> str:
     """The state of one task from what is known about it (the rules of this module's docstring).
 
     ``own`` is the task's own word over its ranks: ``failed``, ``running``, ``completed`` or None.
@@ -231,8 +267,15 @@ def decide(*, done: bool, submitted: bool, local: bool, own: str | None, info: J
 
 def _own_word(rank_states: dict[int, str]) -> str | None:
     values = set(rank_states.values())
-    return ("failed" if "failed" in values else "running" if "running" in values else
-            "completed" if values else None)
+    return (
+        "failed"
+        if "failed" in values
+        else "running"
+        if "running" in values
+        else "completed"
+        if values
+        else None
+    )
 
 
 def _load_cache(run: RunDir) -> dict[str, tuple[JobInfo, float]]:
@@ -243,8 +286,9 @@ def _load_cache(run: RunDir) -> dict[str, tuple[JobInfo, float]]:
         return {}
 
 
-def _save_cache(run: RunDir, scheduler: Scheduler, job_ids: Iterable[str],
-                previous: dict[str, tuple[JobInfo, float]]) -> None:
+def _save_cache(
+    run: RunDir, scheduler: Scheduler, job_ids: Iterable[str], previous: dict[str, tuple[JobInfo, float]]
+) -> None:
     """Keep the last answers about this run's jobs in its folder (a later ``status`` may need them)."""
     known = {jid: scheduler.last[jid] for jid in job_ids if jid in scheduler.last}
     if known.keys() == previous.keys() and all(previous[k][0] == v[0] for k, v in known.items()):
@@ -252,15 +296,18 @@ def _save_cache(run: RunDir, scheduler: Scheduler, job_ids: Iterable[str],
     previous.clear()
     previous.update(known)
     try:
-        rows = {jid: [i.state, i.nodes, i.elapsed, i.exit_code, i.reason, i.source, when]
-                for jid, (i, when) in known.items()}
+        rows = {
+            jid: [i.state, i.nodes, i.elapsed, i.exit_code, i.reason, i.source, when]
+            for jid, (i, when) in known.items()
+        }
         atomic_write_text(run.path / CACHE_FILE, json.dumps(rows, separators=(",", ":")))
     except OSError:
         pass  # a run folder we may not write to: the memory of this process still serves
 
 
-def read_statuses(runs: list[RunDir], scheduler: Scheduler | None = None, query_slurm: bool = True
-                  ) -> list[RunStatus]:
+def read_statuses(
+    runs: list[RunDir], scheduler: Scheduler | None = None, query_slurm: bool = True
+) -> list[RunStatus]:
     """The status of every task of every run in ``runs``, with one scheduler query for all of them."""
     scheduler = scheduler or Scheduler()
     loaded = []
@@ -276,15 +323,18 @@ def read_statuses(runs: list[RunDir], scheduler: Scheduler | None = None, query_
             cache = scheduler.saved[str(run.path)]
         loaded.append((run, manifest, done, local, cache))
     wanted: dict[str, bool] = {}
-    for run, manifest, done, local, _ in loaded:
+    for _, manifest, done, local, _ in loaded:
         if local:
             continue
         for t in manifest["tasks"]:
             if t.get("job_id"):
                 shard_id = t.get("shard_id") or Shard.from_dict(t["shard"]).id
                 wanted[t["job_id"]] = wanted.get(t["job_id"], False) or shard_id not in done
-    snap = (scheduler.query(wanted, need_accounting=lambda j: wanted.get(j, True))
-            if query_slurm and wanted else Snapshot(accounting="skipped"))
+    snap = (
+        scheduler.query(wanted, need_accounting=lambda j: wanted.get(j, True))
+        if query_slurm and wanted
+        else Snapshot(accounting="skipped")
+    )
     out = []
     for run, manifest, done, local, cache in loaded:
         status = _run_status(run, manifest, done, local, snap)
@@ -311,25 +361,60 @@ def _run_status(run: RunDir, manifest: dict, done: set[str], local: bool, snap: 
         own = _own_word(rank_states)
         info = snap.jobs.get(job_id or "") if not local else None
         alive = any(_alive(d) for d in ranks.values()) if local and own == "running" else True
-        state = decide(done=shard_id in done, submitted=bool(job_id), local=local, own=own, info=info,
-                       live_ok=snap.squeue_ok, alive=alive)
+        state = decide(
+            done=shard_id in done,
+            submitted=bool(job_id),
+            local=local,
+            own=own,
+            info=info,
+            live_ok=snap.squeue_ok,
+            alive=alive,
+        )
         error = next((d.get("error") for d in ranks.values() if d.get("error")), None)
         if state in FAILURES and state != "LOST" and not error and info is not None:
-            error = (f"SLURM: {info.state}" + (f", exit code {info.exit_code}" if info.exit_code else "") +
-                     (f", {info.reason}" if info.reason and info.reason != "None" else ""))
+            error = (
+                f"SLURM: {info.state}"
+                + (f", exit code {info.exit_code}" if info.exit_code else "")
+                + (f", {info.reason}" if info.reason and info.reason != "None" else "")
+            )
         if state == "LOST" and not error:
-            error = ("the task ended without recording why" +
-                     (f" (SLURM: {info.state}, exit {info.exit_code or '?'})" if info else
-                      " (SLURM no longer knows its job)" if not local else " (its process is gone)"))
-        nodes = info.nodes if info and info.nodes else ",".join(
-            sorted({d.get("node") or d.get("host") or "" for d in ranks.values()} - {""}))
+            error = "the task ended without recording why" + (
+                f" (SLURM: {info.state}, exit {info.exit_code or '?'})"
+                if info
+                else " (SLURM no longer knows its job)"
+                if not local
+                else " (its process is gone)"
+            )
+        nodes = (
+            info.nodes
+            if info and info.nodes
+            else ",".join(sorted({d.get("node") or d.get("host") or "" for d in ranks.values()} - {""}))
+        )
         started = next((d.get("time") for r, d in sorted(ranks.items()) if d.get("state") == "running"), None)
-        rows.append(TaskStatus(
-            index=t["index"], shard_id=shard_id, job_id=job_id, state=state,
-            slurm_state=info.state if info else None, nodes=nodes,
-            elapsed=(info.elapsed if info and info.elapsed else _elapsed(ranks)), done=shard_id in done,
-            error=error, ranks=rank_states, reason=(info.reason if info and info.reason != "None" else ""),
-            stale_s=snap.age(job_id) if job_id and not local else None, started=started))
-    return RunStatus(run=run, manifest=manifest, tasks=rows, squeue_ok=snap.squeue_ok or local,
-                     accounting="local" if local else snap.accounting, errors=[] if local else list(snap.errors),
-                     calls=snap.calls, taken=snap.taken)
+        rows.append(
+            TaskStatus(
+                index=t["index"],
+                shard_id=shard_id,
+                job_id=job_id,
+                state=state,
+                slurm_state=info.state if info else None,
+                nodes=nodes,
+                elapsed=(info.elapsed if info and info.elapsed else _elapsed(ranks)),
+                done=shard_id in done,
+                error=error,
+                ranks=rank_states,
+                reason=(info.reason if info and info.reason != "None" else ""),
+                stale_s=snap.age(job_id) if job_id and not local else None,
+                started=started,
+            )
+        )
+    return RunStatus(
+        run=run,
+        manifest=manifest,
+        tasks=rows,
+        squeue_ok=snap.squeue_ok or local,
+        accounting="local" if local else snap.accounting,
+        errors=[] if local else list(snap.errors),
+        calls=snap.calls,
+        taken=snap.taken,
+    )

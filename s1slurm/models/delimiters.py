@@ -32,10 +32,10 @@ class DelimiterText:
 
         The opening delimiter is dropped when present; thinking runs to the first ``answer_start``, else
         to the first ``thinking_end``; with neither, everything is thinking and the answer is empty."""
-        body = text[len(self.thinking_start):] if text.startswith(self.thinking_start) else text
+        body = text[len(self.thinking_start) :] if text.startswith(self.thinking_start) else text
         stripped = self.thinking_start.strip()
         if stripped and body.lstrip().startswith(stripped):
-            body = body.lstrip()[len(stripped):]
+            body = body.lstrip()[len(stripped) :]
         for marker in (self.answer_start.strip(), *self.thinking_end):
             if marker and marker in body:
                 thinking, _, answer = body.partition(marker)

@@ -62,8 +62,11 @@ def download_dataset(source: str, cache: str | Path) -> Path:
     try:
         return Path(snapshot_download(source, repo_type="dataset", local_dir=str(target)))
     except Exception as e:
-        raise ConfigError(f"cannot download dataset {source} into {target}: {e}", field="data.source",
-                          expected="a hub dataset you can read, or a local file") from None
+        raise ConfigError(
+            f"cannot download dataset {source} into {target}: {e}",
+            field="data.source",
+            expected="a hub dataset you can read, or a local file",
+        ) from None
 
 
 def download_weights(model: str, cache: str | Path, *, revision: str | None = None) -> Path:
@@ -76,12 +79,26 @@ def download_weights(model: str, cache: str | Path, *, revision: str | None = No
 
     target = snapshot_folder(cache, model)
     try:
-        path = snapshot_download(model, revision=revision, local_dir=str(target),
-                                 allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja",
-                                                 "*.tiktoken", "tokenizer*"])
+        path = snapshot_download(
+            model,
+            revision=revision,
+            local_dir=str(target),
+            allow_patterns=[
+                "*.json",
+                "*.safetensors",
+                "*.model",
+                "*.txt",
+                "*.jinja",
+                "*.tiktoken",
+                "tokenizer*",
+            ],
+        )
     except Exception as e:  # unknown id, gated model, no space: one message for the user
-        raise ConfigError(f"cannot download the weights of {model} into {target}: {e}", field="model",
-                          expected="a hub id you can read, or a local model folder") from None
+        raise ConfigError(
+            f"cannot download the weights of {model} into {target}: {e}",
+            field="model",
+            expected="a hub id you can read, or a local model folder",
+        ) from None
     folder = Path(path)
     if not (folder / "config.json").is_file():
         raise ConfigError(f"the snapshot of {model} in {folder} has no config.json", field="model")

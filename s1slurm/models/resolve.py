@@ -29,8 +29,12 @@ def smollm2_model(name: str, *, file: str | None = None) -> Path:
 
     _, _, layers = name.partition(":")
     if not is_smollm2(name) or (layers and not layers.isdigit()):
-        raise ConfigError(f"unknown model alias {name!r}", file=file, field="model",
-                          expected="smollm2 or smollm2:<number of layers>")
+        raise ConfigError(
+            f"unknown model alias {name!r}",
+            file=file,
+            field="model",
+            expected="smollm2 or smollm2:<number of layers>",
+        )
     return smollm2_folder(num_layers=int(layers) if layers else None)
 
 

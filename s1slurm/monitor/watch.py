@@ -59,13 +59,27 @@ def build_views(runs: list[RunDir], scheduler: Scheduler, reader: ProgressReader
 
 
 def _signature(views: list[RunView]) -> tuple:
-    return tuple((v.status.run.path, tuple(t.state for t in v.status.tasks),
-                  v.progress.done if v.progress else 0, tuple(s["state"] for s in v.steps)) for v in views)
+    return tuple(
+        (
+            v.status.run.path,
+            tuple(t.state for t in v.status.tasks),
+            v.progress.done if v.progress else 0,
+            tuple(s["state"] for s in v.steps),
+        )
+        for v in views
+    )
 
 
-def watch(runs: list[RunDir], console: Console, *, min_interval: float = 2.0, max_interval: float = 30.0,
-          timeout: float | None = None, plain: bool | None = None,
-          sleep: Callable[[float], None] = time.sleep) -> list[RunView]:
+def watch(
+    runs: list[RunDir],
+    console: Console,
+    *,
+    min_interval: float = 2.0,
+    max_interval: float = 30.0,
+    timeout: float | None = None,
+    plain: bool | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[RunView]:
     """Show ``runs`` until every task of every run has ended (or ``timeout`` seconds pass)."""
     scheduler, reader = Scheduler(), ProgressReader()
     backoff = Backoff(max(min_interval, 1.0), max(max_interval, min_interval))
@@ -85,8 +99,9 @@ def watch(runs: list[RunDir], console: Console, *, min_interval: float = 2.0, ma
             views = build_views(runs, scheduler, reader)
             sig = _signature(views)
             if sig != last_sig or over():
-                console.print("\n".join(plain_line(v) for v in views), markup=False, highlight=False,
-                              soft_wrap=True)
+                console.print(
+                    "\n".join(plain_line(v) for v in views), markup=False, highlight=False, soft_wrap=True
+                )
             next_poll = time.time() + backoff.next(sig != last_sig)
             last_sig = sig
         for view in views:  # the end: every task's final state, once

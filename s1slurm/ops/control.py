@@ -28,8 +28,12 @@ def cancel(run: RunDir, task: int | None = None) -> list[str]:
     """
     manifest = run.read_manifest(require=("tasks", "submissions"))
     if task is not None and task not in {t["index"] for t in manifest["tasks"]}:
-        raise ConfigError(f"no task {task} in this run", file=str(run.manifest_path), field="tasks",
-                          expected=f"0..{len(manifest['tasks']) - 1}")
+        raise ConfigError(
+            f"no task {task} in this run",
+            file=str(run.manifest_path),
+            field="tasks",
+            expected=f"0..{len(manifest['tasks']) - 1}",
+        )
     if manifest.get("executor") == "local":
         out = _cancel_local(run, task)
         _record_cancel(run, task, [])
@@ -45,8 +49,9 @@ def cancel(run: RunDir, task: int | None = None) -> list[str]:
     if scancel is None:
         raise SlurmError("scancel was not found on PATH: is this a SLURM login node?")
     try:
-        proc = subprocess.run([scancel, *ids], capture_output=True, text=True, env=scrubbed(os.environ),
-                              timeout=60)
+        proc = subprocess.run(
+            [scancel, *ids], capture_output=True, text=True, env=scrubbed(os.environ), timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SlurmError(f"scancel could not be run: {e}") from None
     out = [f"scancel {' '.join(ids)}"]
@@ -60,8 +65,9 @@ def cancel(run: RunDir, task: int | None = None) -> list[str]:
 
 def _record_cancel(run: RunDir, task: int | None, ids: list[str]) -> None:
     manifest = run.read_manifest()  # re-read: a running pipeline may have added jobs meanwhile
-    manifest.setdefault("cancellations", []).append({"time": time.time(), "task": task, "jobs": ids,
-                                                     "command_line": sys.argv})
+    manifest.setdefault("cancellations", []).append(
+        {"time": time.time(), "task": task, "jobs": ids, "command_line": sys.argv}
+    )
     atomic_write_json(run.manifest_path, manifest)
 
 
@@ -93,7 +99,9 @@ def _is_s1slurm_process(pid: int) -> bool:
         return False
 
 
-def resume(run: RunDir, console=None, failed_only: bool = False) -> tuple[list[PlannedTask], Submission | None]:
+def resume(
+    run: RunDir, console=None, failed_only: bool = False
+) -> tuple[list[PlannedTask], Submission | None]:
     """Launch again, as one new submission, the unfinished work of ``run`` with its recorded config
     (the stage decides what that is: its pending shards, or a pipeline's first unfinished step)."""
     manifest = run.read_manifest(require=("stage", "tasks", "spec", "profile"))

@@ -85,8 +85,9 @@ def step_output(paths: StepPaths) -> Path:
     return paths.stage.output(child)
 
 
-def child_spec(step: StepConfig, previous: StepConfig | None, previous_output: Path | None,
-               runs_dir: Path) -> dict[str, Any]:
+def child_spec(
+    step: StepConfig, previous: StepConfig | None, previous_output: Path | None, runs_dir: Path
+) -> dict[str, Any]:
     """The step's spec with its input taken from the previous step's output where its stage takes
     what that one produces (a training the curated dataset, an evaluation the trained model), its
     runs under ``runs_dir``."""
@@ -114,8 +115,10 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
                 submit_link(run, index, after=jobs)
                 return
         if not step_complete(previous):
-            raise StageError(f"step '{previous.step.step_name}' did not finish: step "
-                             f"'{paths.step.step_name}' is not started (see 's1slurm status {run.path}')")
+            raise StageError(
+                f"step '{previous.step.step_name}' did not finish: step "
+                f"'{paths.step.step_name}' is not started (see 's1slurm status {run.path}')"
+            )
         run.mark_done(spec.shard(index - 1), {"run": str(before.path) if before else None})
     if paths.step.stage == REPORT:
         _report(paths, previous)
@@ -127,7 +130,9 @@ def run_step(run: RunDir, spec: PipelineSpec, index: int, manifest: dict[str, An
         stage_of(child).resume(child)
     if local:
         if not paths.stage.is_complete(child):
-            raise StageError(f"step '{paths.step.step_name}' did not finish: see 's1slurm status {child.path}'")
+            raise StageError(
+                f"step '{paths.step.step_name}' did not finish: see 's1slurm status {child.path}'"
+            )
         run.mark_done(spec.shard(index), {"run": str(child.path)})
         return
     if index + 1 < len(spec.steps):
@@ -141,12 +146,20 @@ def _submit_child(paths: StepPaths, previous: StepPaths | None, manifest: dict[s
     data = child_spec(paths.step, previous.step if previous else None, output, paths.root)
 
     def record(child: RunDir) -> None:  # before its tasks launch: status finds the run while it is submitted
-        atomic_write_json(paths.record, {"run": str(child.path), "stage": paths.step.stage,
-                                         "spec": str(paths.root / SPEC_FILE)})
+        atomic_write_json(
+            paths.record,
+            {"run": str(child.path), "stage": paths.step.stage, "spec": str(paths.root / SPEC_FILE)},
+        )
 
-    child, _ = submit_after(paths.stage, data, paths.root / SPEC_FILE, manifest, after=[],
-                            command_line=["s1slurm", "pipeline", str(paths.run.path), paths.step.step_name],
-                            on_created=record)
+    child, _ = submit_after(
+        paths.stage,
+        data,
+        paths.root / SPEC_FILE,
+        manifest,
+        after=[],
+        command_line=["s1slurm", "pipeline", str(paths.run.path), paths.step.step_name],
+        on_created=record,
+    )
     return child
 
 
@@ -156,5 +169,7 @@ def _report(paths: StepPaths, previous: StepPaths | None) -> None:
     if child is None:
         raise StageError("the eval step made no run to report on")
     result = build_report([child.path], paths.root, strict=False, reference=paths.step.reference)
-    paths.run.mark_done(paths.spec.shard(paths.index), {"report": {k: str(v) for k, v in result.files.items()},
-                                                        "eval_run": str(child.path)})
+    paths.run.mark_done(
+        paths.spec.shard(paths.index),
+        {"report": {k: str(v) for k, v in result.files.items()}, "eval_run": str(child.path)},
+    )

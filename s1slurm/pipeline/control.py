@@ -38,8 +38,9 @@ def pipeline_job_ids(run: RunDir, task: int | None = None) -> list[str]:
     return sorted(set(ids))
 
 
-def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
-                    ) -> tuple[list[PlannedTask], Submission | None]:
+def resume_pipeline(
+    run: RunDir, console=None, failed_only: bool = False
+) -> tuple[list[PlannedTask], Submission | None]:
     """Pick the pipeline up at its first unfinished step.
 
     Nothing is done while that step is still pending or running. Otherwise the links left waiting
@@ -57,12 +58,18 @@ def resume_pipeline(run: RunDir, console=None, failed_only: bool = False
     spec, profile = run_config(run, PipelineSpec)
     manifest = run.read_manifest()
     stage = StageRef.from_manifest(manifest, file=str(run.manifest_path))  # before anything is cancelled
-    stale = [s["link_job"] for s in steps[first["index"]:]
-             if s.get("link_job") and pipeline.tasks[s["index"]].active]
+    stale = [
+        s["link_job"]
+        for s in steps[first["index"] :]
+        if s.get("link_job") and pipeline.tasks[s["index"]].active
+    ]
     if stale and profile.executor == "slurm":
         _scancel(stale)
-    todo = [PlannedTask(t["index"], Shard.from_dict(t["shard"])) for t in manifest["tasks"]
-            if t["index"] >= first["index"]]
+    todo = [
+        PlannedTask(t["index"], Shard.from_dict(t["shard"]))
+        for t in manifest["tasks"]
+        if t["index"] >= first["index"]
+    ]
     launcher = make_launcher(profile, spec, stage, console=console)
     return todo, launch_recorded(run, manifest, launcher, todo, command_line=sys.argv)
 

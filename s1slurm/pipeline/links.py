@@ -27,11 +27,13 @@ class LinkLauncher(SlurmLauncher):
     """The SLURM backend of a pipeline's links: submits the first of the given links only (waiting
     for ``after``); that link submits the next, and so on."""
 
-    def __init__(self, profile: Profile, spec: JobSpec, stage: StageRef, *,
-                 after: list[str] | None = None) -> None:
+    def __init__(
+        self, profile: Profile, spec: JobSpec, stage: StageRef, *, after: list[str] | None = None
+    ) -> None:
         if after:
-            profile = profile.merged({"extra_sbatch": after_ok(profile.extra_sbatch, after)},
-                                     source="pipeline link")
+            profile = profile.merged(
+                {"extra_sbatch": after_ok(profile.extra_sbatch, after)}, source="pipeline link"
+            )
         super().__init__(profile, spec, stage)
 
     def render(self, run: RunDir, tasks: list[PlannedTask]) -> list[str]:
@@ -51,8 +53,13 @@ def submit_link(run: RunDir, index: int, after: list[str]) -> Submission:
     task = next(t for t in manifest["tasks"] if t["index"] == index)
     launcher = LinkLauncher(profile, spec, StageRef.from_manifest(manifest), after=after)
     with submission_environment():
-        return launch_recorded(run, manifest, launcher, [PlannedTask(index, Shard.from_dict(task["shard"]))],
-                               command_line=["s1slurm", "pipeline-link", str(run.path), str(index)])
+        return launch_recorded(
+            run,
+            manifest,
+            launcher,
+            [PlannedTask(index, Shard.from_dict(task["shard"]))],
+            command_line=["s1slurm", "pipeline-link", str(run.path), str(index)],
+        )
 
 
 def make_launcher(profile: Profile, spec: JobSpec, stage: StageRef, console=None) -> Launcher:
@@ -60,4 +67,3 @@ def make_launcher(profile: Profile, spec: JobSpec, stage: StageRef, console=None
     if profile.executor == "local":
         return LocalLauncher(profile, spec, stage, console=console)
     return LinkLauncher(profile, spec, stage)
-

@@ -15,7 +15,7 @@ from s1slurm.stages import get_stage, stage_names
 
 # The report step: built by the pipeline's own link from the evaluation before it (not a stage).
 REPORT = "report"
-REPORT_INPUT = "evaluation records"   # what the step before a report must produce
+REPORT_INPUT = "evaluation records"  # what the step before a report must produce
 _STEP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.+]*$")
 
 
@@ -69,7 +69,9 @@ class PipelineSpec(JobSpec):
         names = [s.step_name for s in self.steps]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise FieldError("steps", f"step names must be unique (give 'name:' to repeated stages): {', '.join(dup)}")
+            raise FieldError(
+                "steps", f"step names must be unique (give 'name:' to repeated stages): {', '.join(dup)}"
+            )
         for i, s in enumerate(self.steps):
             if s.stage == REPORT and (i == 0 or not _reportable(self.steps[i - 1].stage)):
                 raise FieldError(f"steps.{i}", "a report step must come right after an eval step")

@@ -29,8 +29,16 @@ from s1slurm.stages.base import Stage, TaskContext
 
 # What a link job asks for unless the pipeline spec's ``cluster:`` says otherwise: it only submits
 # jobs (and builds the report), so one CPU, a little memory, no GPU, never a whole node.
-_LINK_RESOURCES = {"nodes": 1, "tasks_per_node": 1, "gpus_per_node": 0, "cpus_per_task": 1, "mem_gb": 4,
-                   "time": "01:00:00", "array_parallelism": None, "container": None}
+_LINK_RESOURCES = {
+    "nodes": 1,
+    "tasks_per_node": 1,
+    "gpus_per_node": 0,
+    "cpus_per_task": 1,
+    "mem_gb": 4,
+    "time": "01:00:00",
+    "array_parallelism": None,
+    "container": None,
+}
 # What stands for the output of the step before when a step's spec is checked before anything ran.
 _PREVIOUS_OUTPUT = "<the output of the step before>"
 
@@ -39,37 +47,63 @@ class PipelineStage(Stage[PipelineSpec]):
     name = "pipeline"
     spec_model = PipelineSpec
 
-    def check(self, spec: PipelineSpec, profile: Profile, spec_path: Path, *,
-              force: bool = False, dry_run: bool = False) -> None:
+    def check(
+        self,
+        spec: PipelineSpec,
+        profile: Profile,
+        spec_path: Path,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         """Every step's stage exists and its spec file is there and well formed; paths made absolute."""
         base = Path(spec_path).resolve().parent
         for i, step in enumerate(spec.steps):
             if step.stage == self.name:
-                raise ConfigError("a pipeline cannot contain a pipeline", file=str(spec_path),
-                                  field=f"steps.{i}.stage", expected="curate, train, eval, report or probe")
+                raise ConfigError(
+                    "a pipeline cannot contain a pipeline",
+                    file=str(spec_path),
+                    field=f"steps.{i}.stage",
+                    expected="curate, train, eval, report or probe",
+                )
             if step.stage == REPORT:
                 try:  # a typo here would only show once the evaluation has run
                     get_reference(step.reference)
                 except ConfigError as e:
-                    raise ConfigError(e.detail, file=str(spec_path), field=f"steps.{i}.reference",
-                                      expected=e.expected) from None
+                    raise ConfigError(
+                        e.detail, file=str(spec_path), field=f"steps.{i}.reference", expected=e.expected
+                    ) from None
                 continue
             try:
                 stage = get_stage(step.stage)
             except ConfigError as e:
-                raise ConfigError(e.detail, file=str(spec_path), field=f"steps.{i}.stage",
-                                  expected="curate, train, eval, report or probe") from None
+                raise ConfigError(
+                    e.detail,
+                    file=str(spec_path),
+                    field=f"steps.{i}.stage",
+                    expected="curate, train, eval, report or probe",
+                ) from None
             assert step.config is not None
-            found = next((p for p in (Path(step.config).expanduser(), base / step.config) if p.is_file()), None)
+            found = next(
+                (p for p in (Path(step.config).expanduser(), base / step.config) if p.is_file()), None
+            )
             if found is None:
-                raise ConfigError(f"spec file {step.config} not found (relative to {Path.cwd()} or {base})",
-                                  file=str(spec_path), field=f"steps.{i}.config", expected="an existing job spec")
+                raise ConfigError(
+                    f"spec file {step.config} not found (relative to {Path.cwd()} or {base})",
+                    file=str(spec_path),
+                    field=f"steps.{i}.config",
+                    expected="an existing job spec",
+                )
             step.config = found.resolve()
             data = read_yaml(step.config)
             declared = data.setdefault("stage", step.stage)
             if declared != step.stage:
-                raise ConfigError(f"this spec is for stage '{declared}', not '{step.stage}'", file=str(step.config),
-                                  field="stage", expected=f"'{step.stage}'")
+                raise ConfigError(
+                    f"this spec is for stage '{declared}', not '{step.stage}'",
+                    file=str(step.config),
+                    field="stage",
+                    expected=f"'{step.stage}'",
+                )
             before = spec.steps[i - 1].stage if i > 0 else None
             if before is not None and before != REPORT and stage.takes_from(get_stage(before)):
                 data = stage.take_input(data, _PREVIOUS_OUTPUT)
@@ -90,8 +124,9 @@ class PipelineStage(Stage[PipelineSpec]):
     def run(self, ctx: TaskContext[PipelineSpec]) -> None:
         if not ctx.dist.is_main:
             return
-        run_step(ctx.run, ctx.spec, ctx.task_index, ctx.run.read_manifest(),
-                 local=ctx.profile.executor == "local")
+        run_step(
+            ctx.run, ctx.spec, ctx.task_index, ctx.run.read_manifest(), local=ctx.profile.executor == "local"
+        )
 
     def make_launcher(self, profile: Profile, spec: PipelineSpec, console: Any = None) -> Launcher:
         """Links in order here, or chained SLURM link jobs (see :mod:`s1slurm.pipeline.links`)."""
@@ -107,7 +142,8 @@ class PipelineStage(Stage[PipelineSpec]):
     def steps(self, status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[str, Any]]:
         return pipeline_steps(status, runs)
 
-    def resume(self, run: RunDir, console: Any = None, failed_only: bool = False
-               ) -> tuple[list[PlannedTask], Submission | None]:
+    def resume(
+        self, run: RunDir, console: Any = None, failed_only: bool = False
+    ) -> tuple[list[PlannedTask], Submission | None]:
         """From the pipeline's first unfinished step (:func:`~s1slurm.pipeline.control.resume_pipeline`)."""
         return resume_pipeline(run, console=console, failed_only=failed_only)

@@ -43,25 +43,33 @@ def step_runs(run: RunDir) -> list[RunDir]:
 
 
 def _first_problem(status: RunStatus) -> TaskStatus | None:
-    return next((t for t in status.tasks if not t.done and (t.state in FAILURES or t.state == "CANCELLED")), None)
+    return next(
+        (t for t in status.tasks if not t.done and (t.state in FAILURES or t.state == "CANCELLED")), None
+    )
 
 
 def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[str, Any]]:
     """One row per step: name, stage, state, its run and why it is in that state."""
     spec = _spec(status.manifest)
     rows: list[dict[str, Any]] = []
-    stopped: str | None = None       # the step that stopped the chain, if any
+    stopped: str | None = None  # the step that stopped the chain, if any
     for i, step in enumerate(spec.steps):
         link = status.tasks[i]
         child = StepPaths(status.run, spec, i).child()
         child_status = runs.get(child.path) if child is not None else None
-        row: dict[str, Any] = {"index": i, "name": step.step_name, "stage": step.stage,
-                               "run": str(child.path) if child else None,
-                               "run_name": child.name if child else None, "why": ""}
+        row: dict[str, Any] = {
+            "index": i,
+            "name": step.step_name,
+            "stage": step.stage,
+            "run": str(child.path) if child else None,
+            "run_name": child.name if child else None,
+            "why": "",
+        }
         if stopped is not None and not link.done:
             state, why = "BLOCKED", stopped
-        elif link.done or (child_status is not None and child_status.tasks and
-                           all(t.done for t in child_status.tasks)):
+        elif link.done or (
+            child_status is not None and child_status.tasks and all(t.done for t in child_status.tasks)
+        ):
             state, why = "DONE", ""
             left = StepPaths(status.run, spec, i).stage.unfinished(child) if not link.done and child else None
             if left is not None:  # the step's own chain goes on in other runs (a curation's next steps)
@@ -92,10 +100,18 @@ def pipeline_steps(status: RunStatus, runs: dict[Path, RunStatus]) -> list[dict[
             state, why = _link_state(link, step.stage, i, spec)
         if state in ("FAILED", "CANCELLED") and stopped is None:
             stopped = f"step '{step.step_name}' " + ("was cancelled" if state == "CANCELLED" else "failed")
-        failure = (_step_failure(step.step_name, state, why, status, link, child_status)
-                   if state == "FAILED" else None)
-        row.update(state=state, why=why, terminal=state in STEP_TERMINAL, link_job=link.job_id,
-                   failure=failure.to_dict() if failure else None)
+        failure = (
+            _step_failure(step.step_name, state, why, status, link, child_status)
+            if state == "FAILED"
+            else None
+        )
+        row.update(
+            state=state,
+            why=why,
+            terminal=state in STEP_TERMINAL,
+            link_job=link.job_id,
+            failure=failure.to_dict() if failure else None,
+        )
         rows.append(row)
     return rows
 
@@ -114,14 +130,17 @@ def _link_state(link: TaskStatus, stage: str, index: int, spec: PipelineSpec) ->
     if link.state == "CANCELLED" and "Dependency" in (link.reason or ""):
         return "BLOCKED", f"{before} failed"
     if link.state in FAILURES or link.state == "CANCELLED":
-        return ("FAILED" if link.state != "CANCELLED" else "CANCELLED"), (link.error or link.reason or link.state)
+        return ("FAILED" if link.state != "CANCELLED" else "CANCELLED"), (
+            link.error or link.reason or link.state
+        )
     if link.state == "COMPLETED":
         return "FAILED", "the link ended without starting the step"
     return link.state, link.reason
 
 
-def _step_failure(name: str, state: str, why: str, links: RunStatus, link: TaskStatus,
-                  run: RunStatus | None) -> Failure:
+def _step_failure(
+    name: str, state: str, why: str, links: RunStatus, link: TaskStatus, run: RunStatus | None
+) -> Failure:
     """What failed in step ``name``: a task of its run, else its link (which submits the step or
     builds the report), else what the row says."""
     where = f"step '{name}'"

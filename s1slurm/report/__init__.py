@@ -16,10 +16,24 @@ if TYPE_CHECKING:
     from s1slurm.report.terminal import render_terminal
     from s1slurm.report.types import FILES, ReportResult
 
-_WHERE = {"FILES": "types", "PartialReportError": "build", "ReportResult": "types",
-          "build_report": "build", "default_out_dir": "build", "REFERENCES": "reference",
-          "render_terminal": "terminal"}
-__all__ = sorted(_WHERE)
+_WHERE = {
+    "FILES": "types",
+    "PartialReportError": "build",
+    "ReportResult": "types",
+    "build_report": "build",
+    "default_out_dir": "build",
+    "REFERENCES": "reference",
+    "render_terminal": "terminal",
+}
+__all__ = [
+    "FILES",
+    "REFERENCES",
+    "PartialReportError",
+    "ReportResult",
+    "build_report",
+    "default_out_dir",
+    "render_terminal",
+]  # loaded on first use (see __getattr__): the report stack is slow to import
 
 
 def __getattr__(name: str) -> Any:

@@ -29,10 +29,12 @@ class PartialReportError(S1SlurmError):
     def __init__(self, result: ReportResult) -> None:
         self.result = result
         i = result.issues
-        counts = (f"{len(i.shards_not_done)} shard(s) without done marker, "
-                  f"{len(i.shards_without_records)} done shard(s) without records, "
-                  f"{i.missing_total} missing record(s), {i.duplicates_total} duplicate(s), "
-                  f"{i.malformed_total} malformed line(s)")
+        counts = (
+            f"{len(i.shards_not_done)} shard(s) without done marker, "
+            f"{len(i.shards_without_records)} done shard(s) without records, "
+            f"{i.missing_total} missing record(s), {i.duplicates_total} duplicate(s), "
+            f"{i.malformed_total} malformed line(s)"
+        )
         where = result.files.get("report.md", result.out_dir)
         super().__init__(f"report is partial ({counts}); see {where}")
 
@@ -46,9 +48,14 @@ def default_out_dir(run_dirs: Sequence[Path | str], root: Path | str = "reports"
     return Path(root) / name
 
 
-def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bool = False,
-                 reference: str | None = None, tokens: str | None = None,
-                 timings: dict[str, float] | None = None) -> ReportResult:
+def build_report(
+    run_dirs: Sequence[Path | str],
+    out_dir: Path | str,
+    strict: bool = False,
+    reference: str | None = None,
+    tokens: str | None = None,
+    timings: dict[str, float] | None = None,
+) -> ReportResult:
     """Merge the records of ``run_dirs`` and write report.json, report.md, scaling.png/.svg and
     report.html into ``out_dir``.
 
@@ -69,7 +76,9 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     out = check_output_folder(out_dir, field="--out")
     issues = Issues()
     if tokens is not None and tokens not in TOKEN_COUNTS:
-        raise ConfigError(f"unknown token count {tokens!r}", field="--tokens", expected=" or ".join(TOKEN_COUNTS))
+        raise ConfigError(
+            f"unknown token count {tokens!r}", field="--tokens", expected=" or ".join(TOKEN_COUNTS)
+        )
     rec = read_records(runs, issues, tokens or ("s1" if ref is not None else "generated"))
     find_missing(runs, rec, issues)
     clock.lap("read")
@@ -80,14 +89,27 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     if ref_setting is not None and ref_setting not in {m.setting for m in settings}:
         issues.warnings.append(f"reference setting {ref_setting!r} is not a setting of these runs")
     result = ReportResult(
-        out_dir=out, runs=runs, issues=issues, settings=settings,
-        methods=method_metrics(settings, per_question), reference=ref, reference_setting=ref_setting,
-        records=len(rec), models=sorted(rec.models | {r.model for r in runs if r.model}),
-        engines=sorted(rec.engines | {r.engine for r in runs if r.engine}), setting_extras=rec.extras,
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), training=training_runs(runs, out))
+        out_dir=out,
+        runs=runs,
+        issues=issues,
+        settings=settings,
+        methods=method_metrics(settings, per_question),
+        reference=ref,
+        reference_setting=ref_setting,
+        records=len(rec),
+        models=sorted(rec.models | {r.model for r in runs if r.model}),
+        engines=sorted(rec.engines | {r.engine for r in runs if r.engine}),
+        setting_extras=rec.extras,
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        training=training_runs(runs, out),
+    )
     if result.run_differences():
-        issues.warnings.insert(0, "the merged runs differ in " + ", ".join(result.run_differences())
-                               + ": their numbers may not be comparable")
+        issues.warnings.insert(
+            0,
+            "the merged runs differ in "
+            + ", ".join(result.run_differences())
+            + ": their numbers may not be comparable",
+        )
     clock.lap("metrics")
     browser = build_browser(rec, settings)
     del rec
@@ -97,8 +119,7 @@ def build_report(run_dirs: Sequence[Path | str], out_dir: Path | str, strict: bo
     k_png, k_svg = render_k_curves(result)
     clock.lap("plots")
     outputs: dict[str, bytes] = {
-        "report.json": (json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str)
-                        + "\n").encode(),
+        "report.json": (json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str) + "\n").encode(),
         "report.md": render_markdown(result).encode(),
         "scaling.png": png,
         "scaling.svg": svg,

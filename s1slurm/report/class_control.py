@@ -40,4 +40,4 @@ def apply_class_control(methods: Sequence[Any], settings: Sequence[Any]) -> None
         inside = sum(class_follows(s, default.avg_thinking_tokens) for s in classes)
         m.control = 100.0 * inside / len(classes)
         m.settings_in_control = inside
-        m.control_ci = None   # the bootstrap interval was for the budget rule
+        m.control_ci = None  # the bootstrap interval was for the budget rule

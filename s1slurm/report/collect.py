@@ -52,15 +52,28 @@ class RunInfo:
         if isinstance(run, dict):
             return dict(run)
         spec = self.spec if isinstance(self.spec, dict) else {}
-        return {"engine": self.engine, "engine_version": None, "dtype": spec.get("dtype"),
-                "tensor_parallel_size": spec.get("tensor_parallel_size"),
-                "batch_size": spec.get("batch_size"), "batch_invariant": None}
+        return {
+            "engine": self.engine,
+            "engine_version": None,
+            "dtype": spec.get("dtype"),
+            "tensor_parallel_size": spec.get("tensor_parallel_size"),
+            "batch_size": spec.get("batch_size"),
+            "batch_invariant": None,
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "run": self.run, "s1slurm_version": self.version,
-                "model": self.model, "engine": self.engine, "run_description": self.description,
-                "profile": self.profile,
-                "spec": self.spec, "eval_plan": self.plan, "shards": self.shard_ids}
+        return {
+            "path": str(self.path),
+            "run": self.run,
+            "s1slurm_version": self.version,
+            "model": self.model,
+            "engine": self.engine,
+            "run_description": self.description,
+            "profile": self.profile,
+            "spec": self.spec,
+            "eval_plan": self.plan,
+            "shards": self.shard_ids,
+        }
 
 
 @dataclass
@@ -69,7 +82,7 @@ class Issues:
 
     shards_not_done: list[dict[str, str]] = field(default_factory=list)
     shards_without_records: list[dict[str, str]] = field(default_factory=list)
-    missing: list[dict[str, Any]] = field(default_factory=list)      # per benchmark/setting/question
+    missing: list[dict[str, Any]] = field(default_factory=list)  # per benchmark/setting/question
     missing_total: int = 0
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     duplicates_total: int = 0
@@ -79,31 +92,48 @@ class Issues:
 
     @property
     def partial(self) -> bool:
-        return bool(self.shards_not_done or self.shards_without_records or self.missing_total
-                    or self.duplicates_total or self.malformed_total)
+        return bool(
+            self.shards_not_done
+            or self.shards_without_records
+            or self.missing_total
+            or self.duplicates_total
+            or self.malformed_total
+        )
 
     def missing_questions(self) -> list[dict[str, Any]]:
         """Missing records summed per benchmark and question (the compact listing)."""
         per: dict[tuple[str, str], dict[str, Any]] = {}
         for m in self.missing:
-            entry = per.setdefault((m["benchmark"], m["question_id"]),
-                                   {"benchmark": m["benchmark"], "question_id": m["question_id"],
-                                    "missing_records": 0, "settings": 0, "absent": True})
+            entry = per.setdefault(
+                (m["benchmark"], m["question_id"]),
+                {
+                    "benchmark": m["benchmark"],
+                    "question_id": m["question_id"],
+                    "missing_records": 0,
+                    "settings": 0,
+                    "absent": True,
+                },
+            )
             entry["missing_records"] += m["missing_samples"]
             entry["settings"] += 1
             entry["absent"] = entry["absent"] and m["present_samples"] == 0
         return list(per.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"partial": self.partial,
-                "shards_not_done": self.shards_not_done,
-                "shards_without_records": self.shards_without_records,
-                "missing_records_total": self.missing_total,
-                "missing_records": self.missing[:LIST_CAP],
-                "missing_by_question": self.missing_questions()[:LIST_CAP],
-                "duplicates_total": self.duplicates_total, "duplicates": self.duplicates,
-                "malformed_total": self.malformed_total, "malformed": self.malformed,
-                "warnings": self.warnings, "list_cap": LIST_CAP}
+        return {
+            "partial": self.partial,
+            "shards_not_done": self.shards_not_done,
+            "shards_without_records": self.shards_without_records,
+            "missing_records_total": self.missing_total,
+            "missing_records": self.missing[:LIST_CAP],
+            "missing_by_question": self.missing_questions()[:LIST_CAP],
+            "duplicates_total": self.duplicates_total,
+            "duplicates": self.duplicates,
+            "malformed_total": self.malformed_total,
+            "malformed": self.malformed,
+            "warnings": self.warnings,
+            "list_cap": LIST_CAP,
+        }
 
 
 class Codes:
@@ -128,21 +158,21 @@ class Codes:
 class Records:
     """All merged records as numpy columns (one row per kept record) plus the code tables."""
 
-    benchmark: np.ndarray      # code into benchmarks.values
-    setting: np.ndarray        # code into settings.values
-    question: np.ndarray       # code into questions.values
+    benchmark: np.ndarray  # code into benchmarks.values
+    setting: np.ndarray  # code into settings.values
+    question: np.ndarray  # code into questions.values
     sample: np.ndarray
-    correct: np.ndarray        # 1 correct, 0 wrong, -1 not graded
+    correct: np.ndarray  # 1 correct, 0 wrong, -1 not graded
     thinking_tokens: np.ndarray
     forced: np.ndarray
-    cut: np.ndarray            # 1 when thinking_end == "budget"
-    extracted: np.ndarray      # code into answers.values, -1 for None
+    cut: np.ndarray  # 1 when thinking_end == "budget"
+    extracted: np.ndarray  # code into answers.values, -1 for None
     benchmarks: Codes
     settings: Codes
     questions: Codes
     answers: Codes
-    setting_info: dict[str, tuple[str, dict[str, Any]]]   # label -> (method, budget dict)
-    gold: dict[tuple[int, int], str | None]               # (benchmark, question) -> gold answer
+    setting_info: dict[str, tuple[str, dict[str, Any]]]  # label -> (method, budget dict)
+    gold: dict[tuple[int, int], str | None]  # (benchmark, question) -> gold answer
     models: set[str]
     engines: set[str]
     # (benchmark, setting) -> averages of what some methods record besides thinking: answer_tokens,
@@ -167,21 +197,33 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
         manifest = run.read_manifest()
         if not isinstance(manifest, dict) or manifest.get("stage") != "eval":
             stage = manifest.get("stage") if isinstance(manifest, dict) else None
-            raise ConfigError(f"not an evaluation run (stage {stage!r})", file=str(run.manifest_path),
-                              expected="a run made by an eval job spec")
+            raise ConfigError(
+                f"not an evaluation run (stage {stage!r})",
+                file=str(run.manifest_path),
+                expected="a run made by an eval job spec",
+            )
         shard_ids = []
         for i, task in enumerate(manifest.get("tasks") or []):
             try:
                 shard_ids.append(Shard.from_dict(task["shard"]).id)
             except (KeyError, TypeError, ValueError) as e:
-                raise ConfigError(f"task {i} has no valid shard ({e})", file=str(run.manifest_path),
-                                  field="tasks") from None
+                raise ConfigError(
+                    f"task {i} has no valid shard ({e})", file=str(run.manifest_path), field="tasks"
+                ) from None
         plan = manifest.get("eval_plan")
         if plan is not None and not isinstance(plan, dict):
             raise ConfigError("eval_plan is not an object", file=str(run.manifest_path), field="eval_plan")
-        runs.append(RunInfo(path=run.path, run=str(manifest.get("run") or run.name),
-                            version=manifest.get("s1slurm_version"), profile=manifest.get("profile"),
-                            spec=manifest.get("spec"), plan=plan, shard_ids=shard_ids))
+        runs.append(
+            RunInfo(
+                path=run.path,
+                run=str(manifest.get("run") or run.name),
+                version=manifest.get("s1slurm_version"),
+                profile=manifest.get("profile"),
+                spec=manifest.get("spec"),
+                plan=plan,
+                shard_ids=shard_ids,
+            )
+        )
     return runs
 
 
@@ -191,8 +233,9 @@ TOKEN_COUNTS = ("generated", "s1")
 by the eval stage; records without it keep their generated count)."""
 
 
-def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated",
-                 workers: int | None = None) -> Records:
+def read_records(
+    runs: Sequence[RunInfo], issues: Issues, tokens: str = "generated", workers: int | None = None
+) -> Records:
     """Merge every shard's records of every run, in the order given; the first copy of a key wins.
 
     ``tokens``: one of :data:`TOKEN_COUNTS`. Files are parsed (JSON, the record check) by
@@ -202,8 +245,8 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
     """
     sums: dict[tuple[str, str], dict[str, list[float]]] = {}
     B, S, Q, A = Codes(), Codes(), Codes(), Codes()
-    rows: list[tuple[int, ...]] = []   # one tuple a record: one append, one conversion at the end
-    first_seen: dict[tuple[int, int, int, int], int] = {}   # key -> file number << 32 | line number
+    rows: list[tuple[int, ...]] = []  # one tuple a record: one append, one conversion at the end
+    first_seen: dict[tuple[int, int, int, int], int] = {}  # key -> file number << 32 | line number
     files: list[Path] = []
     setting_info: dict[str, tuple[str, dict[str, Any]]] = {}
     gold: dict[tuple[int, int], str | None] = {}
@@ -216,13 +259,19 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
         planned = list(info.shard_ids)
         extra = sorted(p.name for p in run.outputs_dir.glob("*") if p.is_dir() and p.name not in planned)
         for shard_id in extra:
-            issues.warnings.append(f"{info.run}: outputs/{shard_id} is not a shard of the manifest "
-                                   "(its records are read anyway)")
+            issues.warnings.append(
+                f"{info.run}: outputs/{shard_id} is not a shard of the manifest (its records are read anyway)"
+            )
         for shard_id in planned + extra:
             path = run.outputs_dir / shard_id / RECORDS_FILE
             if shard_id in planned and shard_id not in done:
-                issues.shards_not_done.append({"run": info.run, "shard": shard_id,
-                                               "records_file": "present" if path.is_file() else "absent"})
+                issues.shards_not_done.append(
+                    {
+                        "run": info.run,
+                        "shard": shard_id,
+                        "records_file": "present" if path.is_file() else "absent",
+                    }
+                )
             if not path.is_file():
                 if shard_id in done:
                     issues.shards_without_records.append({"run": info.run, "shard": shard_id})
@@ -237,8 +286,24 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
                 if len(row) == 2:
                     _malformed(issues, path, lineno, row[1])
                     continue
-                (_, bench, label, method, qid, sample, c, thought, forced, cut, ex, gold_answer, budget,
-                 model, engine, extras) = row
+                (
+                    _,
+                    bench,
+                    label,
+                    method,
+                    qid,
+                    sample,
+                    c,
+                    thought,
+                    forced,
+                    cut,
+                    ex,
+                    gold_answer,
+                    budget,
+                    model,
+                    engine,
+                    extras,
+                ) = row
                 # the code tables' own dicts first: a method call per column costs a tenth of the merge
                 b = bget(bench)
                 if b is None:
@@ -254,10 +319,16 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
                 if first is not None:
                     issues.duplicates_total += 1
                     if len(issues.duplicates) < LIST_CAP:
-                        issues.duplicates.append({
-                            "benchmark": bench, "setting": label, "question_id": qid, "sample_index": sample,
-                            "at": f"{path}:{lineno}",
-                            "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}"})
+                        issues.duplicates.append(
+                            {
+                                "benchmark": bench,
+                                "setting": label,
+                                "question_id": qid,
+                                "sample_index": sample,
+                                "at": f"{path}:{lineno}",
+                                "first_at": f"{files[first >> 32]}:{first & 0xFFFFFFFF}",
+                            }
+                        )
                     continue
                 first_seen[key] = file_tag | lineno
                 known = setting_info.get(label)
@@ -265,8 +336,10 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
                     setting_info[label] = (method, budget)
                 elif known[0] != method and label not in warned:
                     warned.add(label)
-                    issues.warnings.append(f"setting {label} has method {method!r} at {path}:{lineno} "
-                                           f"but {known[0]!r} before (first kept)")
+                    issues.warnings.append(
+                        f"setting {label} has method {method!r} at {path}:{lineno} "
+                        f"but {known[0]!r} before (first kept)"
+                    )
                 if (b, q) not in gold:
                     gold[(b, q)] = gold_answer
                 if ex is None:
@@ -289,8 +362,18 @@ def read_records(runs: Sequence[RunInfo], issues: Issues, tokens: str = "generat
     del table
     _dedupe_warnings(issues)
     extras = {key: {name: v[0] / v[1] for name, v in per.items()} for key, per in sums.items()}
-    return Records(*arr, benchmarks=B, settings=S, questions=Q, answers=A, setting_info=setting_info,
-                   gold=gold, models=models, engines=engines, extras=extras)
+    return Records(
+        *arr,
+        benchmarks=B,
+        settings=S,
+        questions=Q,
+        answers=A,
+        setting_info=setting_info,
+        gold=gold,
+        models=models,
+        engines=engines,
+        extras=extras,
+    )
 
 
 def _add_extras(per: dict[str, list[float]], values: tuple[float | None, ...]) -> None:
@@ -336,21 +419,26 @@ def plan_settings(runs: Sequence[RunInfo]) -> dict[str, BudgetSetting]:
 def find_missing(runs: Sequence[RunInfo], rec: Records, issues: Issues) -> None:
     """Compare each run's plan (questions x settings x samples) with the merged records."""
     present: dict[tuple[int, int, int], set[int]] = {}
-    for b, s, q, i in zip(rec.benchmark.tolist(), rec.setting.tolist(), rec.question.tolist(),
-                          rec.sample.tolist()):
+    for b, s, q, i in zip(
+        rec.benchmark.tolist(), rec.setting.tolist(), rec.question.tolist(), rec.sample.tolist()
+    ):
         present.setdefault((b, s, q), set()).add(i)
     expected: dict[tuple[str, str, str], set[int]] = {}
     for info in runs:
         plan = info.plan
         if not plan:
-            issues.warnings.append(f"{info.run}: the manifest has no eval_plan, so records missing "
-                                   "from this run cannot be detected")
+            issues.warnings.append(
+                f"{info.run}: the manifest has no eval_plan, so records missing "
+                "from this run cannot be detected"
+            )
             continue
         try:
             samples = int(plan.get("samples", 1))
             labels = [BudgetSetting.from_dict(d).label for d in plan.get("settings") or []]
-            benches = {str(name): [str(q) for q in b.get("question_ids") or []]
-                       for name, b in (plan.get("benchmarks") or {}).items()}
+            benches = {
+                str(name): [str(q) for q in b.get("question_ids") or []]
+                for name, b in (plan.get("benchmarks") or {}).items()
+            }
         except (TypeError, ValueError, AttributeError) as e:
             issues.warnings.append(f"{info.run}: eval_plan unreadable ({e}); missing records not checked")
             continue
@@ -364,9 +452,16 @@ def find_missing(runs: Sequence[RunInfo], rec: Records, issues: Issues) -> None:
         lacking = want - have
         if lacking:
             issues.missing_total += len(lacking)
-            issues.missing.append({"benchmark": bench, "setting": label, "question_id": q,
-                                   "missing_samples": len(lacking), "present_samples": len(want & have),
-                                   "sample_indices": sorted(lacking)[:20]})
+            issues.missing.append(
+                {
+                    "benchmark": bench,
+                    "setting": label,
+                    "question_id": q,
+                    "missing_samples": len(lacking),
+                    "present_samples": len(want & have),
+                    "sample_indices": sorted(lacking)[:20],
+                }
+            )
     issues.missing.sort(key=lambda m: (m["benchmark"], m["question_id"], m["setting"]))
     planned_pairs = {(bench, q) for (bench, _l, q) in expected}
     if expected:
@@ -375,5 +470,7 @@ def find_missing(runs: Sequence[RunInfo], rec: Records, issues: Issues) -> None:
         if unplanned:
             shown = ", ".join(f"{b}/{q}" for b, q in unplanned[:10])
             more = f" and {len(unplanned) - 10} more" if len(unplanned) > 10 else ""
-            issues.warnings.append(f"{len(unplanned)} question(s) have records but are in no run's plan "
-                                   f"(included in the metrics): {shown}{more}")
+            issues.warnings.append(
+                f"{len(unplanned)} question(s) have records but are in no run's plan "
+                f"(included in the metrics): {shown}{more}"
+            )

@@ -40,8 +40,10 @@ def extras_of(d: dict[str, Any]) -> tuple[float | None, ...] | None:
     """One record's :data:`EXTRAS` (None where absent), or None when it has none of them."""
     extra = d.get("extra") if isinstance(d.get("extra"), dict) else {}
     values = (d.get("answer_tokens"), extra.get("steps_used"), extra.get("tries"), extra.get("accepted"))
-    out = tuple(float(v) if isinstance(v, (int, float)) and (name == "accepted" or not isinstance(v, bool))
-                else None for name, v in zip(EXTRAS, values))
+    out = tuple(
+        float(v) if isinstance(v, (int, float)) and (name == "accepted" or not isinstance(v, bool)) else None
+        for name, v in zip(EXTRAS, values)
+    )
     return None if all(v is None for v in out) else out
 
 
@@ -74,26 +76,43 @@ def parse_records_file(path: Path | str, s1_count: bool = False) -> list[tuple[A
                 extra = d.get("extra")
                 n = extra.get("s1_thinking_tokens") if isinstance(extra, dict) else None
                 thought = n if type(n) is int and n >= 0 else thought
-            out.append((lineno, keep(d["benchmark"], d["benchmark"]), keep(label, label),
-                        keep(d["method"], d["method"]), keep(d["question_id"], d["question_id"]),
-                        d["sample_index"], -1 if c is None else int(c), thought,
-                        d["forced_continuations"], _END_VALUES[d["thinking_end"]],
-                        None if ex is None else keep(ex, ex), keep(d["gold_answer"], d["gold_answer"]),
-                        keep(("budget", label), d["budget"]), keep(m, m) if m.__class__ is str else None,
-                        keep(e, e) if e.__class__ is str else None, extras_of(d)))
+            out.append(
+                (
+                    lineno,
+                    keep(d["benchmark"], d["benchmark"]),
+                    keep(label, label),
+                    keep(d["method"], d["method"]),
+                    keep(d["question_id"], d["question_id"]),
+                    d["sample_index"],
+                    -1 if c is None else int(c),
+                    thought,
+                    d["forced_continuations"],
+                    _END_VALUES[d["thinking_end"]],
+                    None if ex is None else keep(ex, ex),
+                    keep(d["gold_answer"], d["gold_answer"]),
+                    keep(("budget", label), d["budget"]),
+                    keep(m, m) if m.__class__ is str else None,
+                    keep(e, e) if e.__class__ is str else None,
+                    extras_of(d),
+                )
+            )
     return out
 
 
 @contextlib.contextmanager
-def parsed_files(files: Sequence[Path], workers: int | None,
-                 s1_count: bool = False) -> Iterator[Iterable[list[tuple[Any, ...]]]]:
+def parsed_files(
+    files: Sequence[Path], workers: int | None, s1_count: bool = False
+) -> Iterator[Iterable[list[tuple[Any, ...]]]]:
     """The parsed rows of each file, in order: in this process, or from two forked workers (the
     merge consumes one file while the workers parse the next ones)."""
     if workers is None:
         size = sum(p.stat().st_size for p in files)
         # fork only without other threads (a forked child inherits their locks)
-        workers = 2 if (size > PARALLEL_BYTES and len(files) > 1 and _cpus() > 1
-                        and threading.active_count() == 1) else 1
+        workers = (
+            2
+            if (size > PARALLEL_BYTES and len(files) > 1 and _cpus() > 1 and threading.active_count() == 1)
+            else 1
+        )
     if workers <= 1 or len(files) < 2:
         yield (parse_records_file(p, s1_count) for p in files)
         return

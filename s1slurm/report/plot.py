@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from s1slurm.report.types import ReportResult
 
-MAX_LABELS = 10   # points labelled per line at most
-_MIN_GAP = 0.07   # labels closer than this (fraction of the axes, in x and in y) are left out
+MAX_LABELS = 10  # points labelled per line at most
+_MIN_GAP = 0.07  # labels closer than this (fraction of the axes, in x and in y) are left out
 
 
 def short_labels(labels: list[str]) -> list[str]:
@@ -121,21 +121,37 @@ def _panel(ax, result: ReportResult, bench: str) -> None:
         x = [m.avg_thinking_tokens for m in pts]
         y = [m.accuracy for m in pts]
         err = [[max(m.accuracy - m.ci_low, 0) for m in pts], [max(m.ci_high - m.accuracy, 0) for m in pts]]
-        line = ax.errorbar(x, y, yerr=err, marker="o", markersize=4, capsize=3, linewidth=1.4,
-                           elinewidth=0.8, label=f"{bench} · {c.method}")
+        line = ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            marker="o",
+            markersize=4,
+            capsize=3,
+            linewidth=1.4,
+            elinewidth=0.8,
+            label=f"{bench} · {c.method}",
+        )
         color = line[0].get_color()
         names = short_labels([m.setting for m in pts])
         for i in _candidates(len(pts)):
             if placer is not None and placer.free(x[i], y[i]):
-                ax.annotate(names[i], (x[i], y[i]), textcoords="offset points", xytext=(4, 5),
-                            fontsize=7, color=color)
+                ax.annotate(
+                    names[i], (x[i], y[i]), textcoords="offset points", xytext=(4, 5), fontsize=7, color=color
+                )
     hit = result.reference.for_benchmark(bench) if result.reference else None
     if hit:
         name = result.reference.name  # type: ignore[union-attr]
-        ax.axhline(hit[1], color="#555555", linestyle="--", linewidth=1,
-                   label=f"{name} with budget forcing ({hit[1]:.1f})")
-        ax.axhline(hit[2], color="#555555", linestyle=":", linewidth=1,
-                   label=f"{name} without ({hit[2]:.1f})")
+        ax.axhline(
+            hit[1],
+            color="#555555",
+            linestyle="--",
+            linewidth=1,
+            label=f"{name} with budget forcing ({hit[1]:.1f})",
+        )
+        ax.axhline(
+            hit[2], color="#555555", linestyle=":", linewidth=1, label=f"{name} without ({hit[2]:.1f})"
+        )
     ax.set_xscale("symlog", base=2, linthresh=1.0, linscale=0.5)
     _plain_ticks(ax.xaxis)
     if any(m.avg_thinking_tokens < 1 for m in every):  # points at 0 off the frame's edges
@@ -171,10 +187,24 @@ def render_k_curves(result: ReportResult) -> tuple[bytes, bytes]:
                 m = by_setting[c.performance_setting]
                 if not m.ks:
                     continue
-                line = ax.plot(m.ks, m.pass_at_k, marker="o", markersize=3, linewidth=1.3,
-                               label=f"{c.method} pass@k ({m.setting})")
-                ax.plot(m.ks, m.maj_at_k, marker="s", markersize=3, linewidth=1.1, linestyle="--",
-                        color=line[0].get_color(), label=f"{c.method} maj@k")
+                line = ax.plot(
+                    m.ks,
+                    m.pass_at_k,
+                    marker="o",
+                    markersize=3,
+                    linewidth=1.3,
+                    label=f"{c.method} pass@k ({m.setting})",
+                )
+                ax.plot(
+                    m.ks,
+                    m.maj_at_k,
+                    marker="s",
+                    markersize=3,
+                    linewidth=1.1,
+                    linestyle="--",
+                    color=line[0].get_color(),
+                    label=f"{c.method} maj@k",
+                )
             ax.set_xscale("log", base=2)
             _plain_ticks(ax.xaxis)
             ax.set_xlabel("k (samples, log2 scale)")
@@ -185,6 +215,8 @@ def render_k_curves(result: ReportResult) -> tuple[bytes, bytes]:
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=6, loc="best")
         title = "pass@k (solid) and maj@k (dashed) over k, each method at its best setting"
-        fig.suptitle(("PARTIAL DATA: " if result.partial else "") + title,
-                     color="#b00020" if result.partial else "black")
+        fig.suptitle(
+            ("PARTIAL DATA: " if result.partial else "") + title,
+            color="#b00020" if result.partial else "black",
+        )
         return _save(fig)

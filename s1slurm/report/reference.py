@@ -33,10 +33,14 @@ class Reference:
         return canon, self.with_budget_forcing[canon], self.without_budget_forcing[canon]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source,
-                "with_budget_forcing": self.with_budget_forcing,
-                "without_budget_forcing": self.without_budget_forcing,
-                "figures": len(self.figures), "scaling_unit": self.scaling_unit}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "with_budget_forcing": self.with_budget_forcing,
+            "without_budget_forcing": self.without_budget_forcing,
+            "figures": len(self.figures),
+            "scaling_unit": self.scaling_unit,
+        }
 
 
 CARD_FILE = "reference_card.yaml"  # package data beside this module: the paper's figures, by table
@@ -79,6 +83,7 @@ def load_card(text: str | None = None) -> tuple[dict[str, Any], list[Figure], li
 
     if text is None:
         from importlib.resources import files
+
         text = files("s1slurm.report").joinpath(CARD_FILE).read_text(encoding="utf-8")
     card = yaml.safe_load(text)
     figures: list[Figure] = []
@@ -86,18 +91,43 @@ def load_card(text: str | None = None) -> tuple[dict[str, Any], list[Figure], li
         benches, note = t["benchmarks"], t.get("note", "")
         for row in t.get("rows", []):
             for bench, v in zip(benches, row["values"]):
-                figures.append(Figure(t["source"], row["model"], bench, row.get("method"), row.get("setting"),
-                                      t["metric"], float(v), row.get("label", ""), note))
+                figures.append(
+                    Figure(
+                        t["source"],
+                        row["model"],
+                        bench,
+                        row.get("method"),
+                        row.get("setting"),
+                        t["metric"],
+                        float(v),
+                        row.get("label", ""),
+                        note,
+                    )
+                )
         for method, labels in t.get("settings", {}).items():
             for metric, values in t["series"][method].items():
                 for setting, v in zip(labels, values):
                     per_bench = v if isinstance(v, list) else [v]
                     for bench, x in zip(benches, per_bench):
-                        figures.append(Figure(t["source"], t["model"], bench, method, setting, metric,
-                                              float(x), "", note))
+                        figures.append(
+                            Figure(
+                                t["source"], t["model"], bench, method, setting, metric, float(x), "", note
+                            )
+                        )
     m = card["methods"]
-    methods = [MethodFigure(m["source"], m["benchmark"], r["method"], r["label"], float(r["control"]),
-                            float(r["scaling"]), float(r["performance"]), int(r["runs"])) for r in m["rows"]]
+    methods = [
+        MethodFigure(
+            m["source"],
+            m["benchmark"],
+            r["method"],
+            r["label"],
+            float(r["control"]),
+            float(r["scaling"]),
+            float(r["performance"]),
+            int(r["runs"]),
+        )
+        for r in m["rows"]
+    ]
     header = {k: card[k] for k in ("name", "source", "models")}
     header["scaling_unit"] = m["scaling_unit"]
     return header, figures, methods
@@ -110,11 +140,16 @@ def _table1(figures: list[Figure], label: str) -> dict[str, float]:
 def s1_32b() -> Reference:
     """The s1-32B reference: Table 1's rows and the whole card."""
     header, figures, methods = load_card()
-    return Reference(name=header["name"], source=header["source"],
-                     with_budget_forcing=_table1(figures, "s1-32B (with budget forcing)"),
-                     without_budget_forcing=_table1(figures, "s1 w/o BF"),
-                     figures=tuple(figures), methods=tuple(methods), models=dict(header["models"]),
-                     scaling_unit=header["scaling_unit"])
+    return Reference(
+        name=header["name"],
+        source=header["source"],
+        with_budget_forcing=_table1(figures, "s1-32B (with budget forcing)"),
+        without_budget_forcing=_table1(figures, "s1 w/o BF"),
+        figures=tuple(figures),
+        methods=tuple(methods),
+        models=dict(header["models"]),
+        scaling_unit=header["scaling_unit"],
+    )
 
 
 REFERENCES = {"s1-32b": s1_32b}
@@ -152,15 +187,20 @@ def get_reference(name: str | None) -> Reference | None:
         return None
     make = REFERENCES.get(name.lower())
     if make is None:
-        raise ConfigError(f"unknown reference '{name}'", field="--reference",
-                          expected=f"one of: {', '.join(sorted(REFERENCES))}")
+        raise ConfigError(
+            f"unknown reference '{name}'",
+            field="--reference",
+            expected=f"one of: {', '.join(sorted(REFERENCES))}",
+        )
     check_setting_label(full)
     return make()
 
 
 # the parts of a setting label (BudgetSetting.label), "max=..." always last
-_LABEL_PART = re.compile(r"^(?:(?:tokens|steps|step_tokens|reject|ignore)=\d+|class=\w+|min=\d+(?:\(suppress\))?"
-                         r"|string=.*|reject|stop0|injected)$")
+_LABEL_PART = re.compile(
+    r"^(?:(?:tokens|steps|step_tokens|reject|ignore)=\d+|class=\w+|min=\d+(?:\(suppress\))?"
+    r"|string=.*|reject|stop0|injected)$"
+)
 _LABEL_MAX = re.compile(r"^max=(none|\d+)$")
 
 
@@ -172,15 +212,20 @@ def check_setting_label(text: str) -> None:
     setting = text.partition("@")[2].strip()
     parts = setting.split(",") if setting else []
     if not parts or not _LABEL_MAX.match(parts[-1]) or not all(_LABEL_PART.match(p) for p in parts[:-1]):
-        raise ConfigError(f"'{setting}' is not a setting label", field="--reference",
-                          expected="NAME@SETTING with SETTING as the report names settings, e.g. "
-                                   "s1-32b@ignore=2,max=none or s1-32b@max=4096")
+        raise ConfigError(
+            f"'{setting}' is not a setting label",
+            field="--reference",
+            expected="NAME@SETTING with SETTING as the report names settings, e.g. "
+            "s1-32b@ignore=2,max=none or s1-32b@max=4096",
+        )
 
 
 # ------------------------------------------------------------------------- measured beside published
 
-def card_rows(ref: Reference, settings: Sequence[Any],
-              extras: dict[tuple[str, str], dict[str, float]] | None = None) -> list[dict[str, Any]]:
+
+def card_rows(
+    ref: Reference, settings: Sequence[Any], extras: dict[tuple[str, str], dict[str, float]] | None = None
+) -> list[dict[str, Any]]:
     """Every published figure of ``ref`` beside this report's measurement at the same benchmark and
     setting: accuracy with its 95% interval and ``outside`` true where the published figure falls
     outside it; average thinking tokens (s1's count when the report uses it); from ``extras`` (by
@@ -196,15 +241,25 @@ def card_rows(ref: Reference, settings: Sequence[Any],
     published: set[tuple[str, str]] = set()
     for f in ref.figures:
         m = here.get((f.benchmark, f.setting)) if f.setting and f.model in ref.models else None
-        row: dict[str, Any] = {"source": f.source, "model": f.model, "benchmark": f.benchmark,
-                               "method": f.method, "setting": f.setting, "metric": f.metric,
-                               "published": f.value, "measured": None, "ci": None, "outside": None,
-                               "label": f.label}
+        row: dict[str, Any] = {
+            "source": f.source,
+            "model": f.model,
+            "benchmark": f.benchmark,
+            "method": f.method,
+            "setting": f.setting,
+            "metric": f.metric,
+            "published": f.value,
+            "measured": None,
+            "ci": None,
+            "outside": None,
+            "label": f.label,
+        }
         if f.setting and f.model in ref.models:
             published.add((f.benchmark, f.setting))
         if m is not None and f.metric == "accuracy":
-            row.update(measured=m.accuracy, ci=[m.ci_low, m.ci_high],
-                       outside=not (m.ci_low <= f.value <= m.ci_high))
+            row.update(
+                measured=m.accuracy, ci=[m.ci_low, m.ci_high], outside=not (m.ci_low <= f.value <= m.ci_high)
+            )
         elif m is not None and f.metric == "thinking_tokens":
             row.update(measured=m.avg_thinking_tokens)
         elif m is not None:
@@ -212,10 +267,21 @@ def card_rows(ref: Reference, settings: Sequence[Any],
         rows.append(row)
     for (bench, setting), m in sorted(here.items()):
         if (bench, setting) not in published:
-            rows.append({"source": None, "model": None, "benchmark": bench, "method": m.method,
-                         "setting": setting, "metric": "accuracy", "published": None,
-                         "measured": m.accuracy, "ci": [m.ci_low, m.ci_high], "outside": None,
-                         "label": "no published figure"})
+            rows.append(
+                {
+                    "source": None,
+                    "model": None,
+                    "benchmark": bench,
+                    "method": m.method,
+                    "setting": setting,
+                    "metric": "accuracy",
+                    "published": None,
+                    "measured": m.accuracy,
+                    "ci": [m.ci_low, m.ci_high],
+                    "outside": None,
+                    "label": "no published figure",
+                }
+            )
     return rows
 
 
@@ -235,12 +301,30 @@ def method_rows(ref: Reference, methods: Sequence[Any]) -> list[dict[str, Any]]:
     rows = []
     for f in ref.methods:
         m = here.get((f.benchmark, f.method))
-        rows.append({"source": f.source, "benchmark": f.benchmark, "method": f.method, "label": f.label,
-                     "published": {"control": f.control, "scaling": f.scaling, "performance": f.performance,
-                                   "runs": f.runs},
-                     "measured": None if m is None else {
-                         "control": m.control, "control_ci": m.control_ci, "scaling": m.scaling_log2,
-                         "scaling_ci": m.scaling_log2_ci, "performance": m.performance,
-                         "performance_ci": m.performance_ci, "runs": len(m.settings)},
-                     "scaling_unit": ref.scaling_unit})
+        rows.append(
+            {
+                "source": f.source,
+                "benchmark": f.benchmark,
+                "method": f.method,
+                "label": f.label,
+                "published": {
+                    "control": f.control,
+                    "scaling": f.scaling,
+                    "performance": f.performance,
+                    "runs": f.runs,
+                },
+                "measured": None
+                if m is None
+                else {
+                    "control": m.control,
+                    "control_ci": m.control_ci,
+                    "scaling": m.scaling_log2,
+                    "scaling_ci": m.scaling_log2_ci,
+                    "performance": m.performance,
+                    "performance_ci": m.performance_ci,
+                    "runs": len(m.settings),
+                },
+                "scaling_unit": ref.scaling_unit,
+            }
+        )
     return rows

@@ -41,29 +41,80 @@ def reference_card_md(r: ReportResult, table: Table) -> list[str]:
     rows = card_rows(ref, r.settings, r.setting_extras)
     measured = [x for x in rows if x["measured"] is not None and x["published"] is not None]
     unpublished = [x for x in rows if x["published"] is None]
-    out = [f"## Reproduction card: {ref.name}", "",
-           f"Every figure the paper publishes for these runs ({ref.source}), beside this report at the "
-           "same benchmark and setting. Accuracy in %, with this report's 95% bootstrap interval; thinking "
-           "tokens as s1 counts them (the decoded thinking re-tokenized, step delimiters left out).", ""]
-    out += table(["source", "model", "benchmark", "setting", "metric", "published", "measured here",
-                  "published figure"],
-                 [(x["source"], x["model"], x["benchmark"], x["setting"], x["metric"], num(x["published"]),
-                   _measured(x), _mark(x)) for x in measured]
-                 or [("-", "-", "-", "-", "-", "-", "no setting of this report is published", "")])
+    out = [
+        f"## Reproduction card: {ref.name}",
+        "",
+        f"Every figure the paper publishes for these runs ({ref.source}), beside this report at the "
+        "same benchmark and setting. Accuracy in %, with this report's 95% bootstrap interval; thinking "
+        "tokens as s1 counts them (the decoded thinking re-tokenized, step delimiters left out).",
+        "",
+    ]
+    out += table(
+        [
+            "source",
+            "model",
+            "benchmark",
+            "setting",
+            "metric",
+            "published",
+            "measured here",
+            "published figure",
+        ],
+        [
+            (
+                x["source"],
+                x["model"],
+                x["benchmark"],
+                x["setting"],
+                x["metric"],
+                num(x["published"]),
+                _measured(x),
+                _mark(x),
+            )
+            for x in measured
+        ]
+        or [("-", "-", "-", "-", "-", "-", "no setting of this report is published", "")],
+    )
     if unpublished:
-        out += ["Settings of this report with no published figure: "
-                + ", ".join(f"{x['benchmark']} {x['setting']}"
-                            + (f" ({NOT_THE_PAPERS[x['method']]})" if x["method"] in NOT_THE_PAPERS else "")
-                            for x in unpublished) + ".", ""]
+        out += [
+            "Settings of this report with no published figure: "
+            + ", ".join(
+                f"{x['benchmark']} {x['setting']}"
+                + (f" ({NOT_THE_PAPERS[x['method']]})" if x["method"] in NOT_THE_PAPERS else "")
+                for x in unpublished
+            )
+            + ".",
+            "",
+        ]
     t3 = method_rows(ref, r.methods)
     out += [f"Table 3 of the paper beside this report. Scaling: {ref.scaling_unit}.", ""]
-    out += table(["method", "paper Control %", "here", "paper Scaling", "here", "paper Performance", "here",
-                  "paper runs |A|", "here"],
-                 [(x["label"] + f" ({x['method']})", num(x["published"]["control"], 0),
-                   _num_ci(x, "control"), num(x["published"]["scaling"], 0), _num_ci(x, "scaling"),
-                   num(x["published"]["performance"]), _num_ci(x, "performance"), x["published"]["runs"],
-                   x["measured"]["runs"] if x["measured"] else "not run")
-                  for x in t3])
+    out += table(
+        [
+            "method",
+            "paper Control %",
+            "here",
+            "paper Scaling",
+            "here",
+            "paper Performance",
+            "here",
+            "paper runs |A|",
+            "here",
+        ],
+        [
+            (
+                x["label"] + f" ({x['method']})",
+                num(x["published"]["control"], 0),
+                _num_ci(x, "control"),
+                num(x["published"]["scaling"], 0),
+                _num_ci(x, "scaling"),
+                num(x["published"]["performance"]),
+                _num_ci(x, "performance"),
+                x["published"]["runs"],
+                x["measured"]["runs"] if x["measured"] else "not run",
+            )
+            for x in t3
+        ],
+    )
     return out
 
 

@@ -65,35 +65,53 @@ def issue_lines(issues: Issues, cap: int = 20) -> list[tuple[str, list[str]]]:
     def add(heading: str, lines: list[str], total: int) -> None:
         shown = lines[:cap]
         if total > len(shown):
-            shown.append(f"... and {total - len(shown)} more (report.json lists up to "
-                         f"{min(total, 1000)})")
+            shown.append(f"... and {total - len(shown)} more (report.json lists up to {min(total, 1000)})")
         out.append((heading, shown))
 
     i = issues
     if i.shards_not_done:
-        add(f"{len(i.shards_not_done)} shard(s) without a done marker",
+        add(
+            f"{len(i.shards_not_done)} shard(s) without a done marker",
             [f"{s['run']} / {s['shard']} (records file {s['records_file']})" for s in i.shards_not_done],
-            len(i.shards_not_done))
+            len(i.shards_not_done),
+        )
     if i.shards_without_records:
-        add(f"{len(i.shards_without_records)} done shard(s) without a records file",
+        add(
+            f"{len(i.shards_without_records)} done shard(s) without a records file",
             [f"{s['run']} / {s['shard']}" for s in i.shards_without_records],
-            len(i.shards_without_records))
+            len(i.shards_without_records),
+        )
     if i.missing_total:
         per_q = i.missing_questions()
-        lines = [f"{q['benchmark']} / {q['question_id']}: "
-                 + ("no records at all" if q["absent"] else "")
-                 + ("; " if q["absent"] else "")
-                 + f"{q['missing_records']} record(s) missing over {q['settings']} setting(s)"
-                 for q in per_q]
-        add(f"{i.missing_total} expected record(s) missing (questions × settings × samples of the plan), "
-            f"in {len(per_q)} question(s)", lines, len(per_q))
+        lines = [
+            f"{q['benchmark']} / {q['question_id']}: "
+            + ("no records at all" if q["absent"] else "")
+            + ("; " if q["absent"] else "")
+            + f"{q['missing_records']} record(s) missing over {q['settings']} setting(s)"
+            for q in per_q
+        ]
+        add(
+            f"{i.missing_total} expected record(s) missing (questions × settings × samples of the plan), "
+            f"in {len(per_q)} question(s)",
+            lines,
+            len(per_q),
+        )
     if i.duplicates_total:
-        add(f"{i.duplicates_total} duplicate record(s) (the first copy is kept)",
-            [f"{d['benchmark']} / {d['setting']} / {d['question_id']} / sample {d['sample_index']} "
-             f"at {d['at']} (first at {d['first_at']})" for d in i.duplicates], i.duplicates_total)
+        add(
+            f"{i.duplicates_total} duplicate record(s) (the first copy is kept)",
+            [
+                f"{d['benchmark']} / {d['setting']} / {d['question_id']} / sample {d['sample_index']} "
+                f"at {d['at']} (first at {d['first_at']})"
+                for d in i.duplicates
+            ],
+            i.duplicates_total,
+        )
     if i.malformed_total:
-        add(f"{i.malformed_total} malformed line(s) (skipped)",
-            [f"{m['file']}:{m['line']}: {m['error']}" for m in i.malformed], i.malformed_total)
+        add(
+            f"{i.malformed_total} malformed line(s) (skipped)",
+            [f"{m['file']}:{m['line']}: {m['error']}" for m in i.malformed],
+            i.malformed_total,
+        )
     if i.warnings:
         add(f"{len(i.warnings)} warning(s)", list(i.warnings), len(i.warnings))
     return out
@@ -107,8 +125,9 @@ def interval(ci: tuple[float, float] | list[float] | None, digits: int = 1, sign
     return f"[{f(ci[0], digits)}, {f(ci[1], digits)}]"
 
 
-def with_interval(value: float | None, ci: tuple[float, float] | None, digits: int = 1,
-                  signed_: bool = False) -> str:
+def with_interval(
+    value: float | None, ci: tuple[float, float] | None, digits: int = 1, signed_: bool = False
+) -> str:
     """A value followed by its interval: ``+3.10 [-1.20, +7.00]``."""
     shown = signed(value, digits) if signed_ else num(value, digits)
     return shown if value is None else f"{shown} {interval(ci, digits, signed_)}"
@@ -121,14 +140,18 @@ def curve_text(ks: list[int], values: list[float]) -> str:
 
 def neighbour_text(n: dict) -> str:
     """``max=64 -> max=128: +5.0 pp [-2.5, +12.5]``."""
-    return (f"{n['from']} → {n['to']}: {n['difference']:+.1f} pp [{n['ci_low']:+.1f}, {n['ci_high']:+.1f}]"
-            f" (n={n['questions']}, resamples not better: {100 * n['share_not_better']:.0f}%)")
+    return (
+        f"{n['from']} → {n['to']}: {n['difference']:+.1f} pp [{n['ci_low']:+.1f}, {n['ci_high']:+.1f}]"
+        f" (n={n['questions']}, resamples not better: {100 * n['share_not_better']:.0f}%)"
+    )
 
 
 def run_line(description: dict) -> str:
     """One line about what ran: engine and version, dtype, TP size, batch size, determinism."""
     d = description
     inv = {True: "batch-invariant kernels", False: "kernels not batch-invariant", None: "determinism unknown"}
-    return (f"{d.get('engine') or '?'} ({d.get('engine_version') or 'version unknown'}), "
-            f"dtype {d.get('dtype') or '?'}, tensor parallel {d.get('tensor_parallel_size') or '?'}, "
-            f"batch {d.get('batch_size') or '?'}, {inv.get(d.get('batch_invariant'), '?')}")
+    return (
+        f"{d.get('engine') or '?'} ({d.get('engine_version') or 'version unknown'}), "
+        f"dtype {d.get('dtype') or '?'}, tensor parallel {d.get('tensor_parallel_size') or '?'}, "
+        f"batch {d.get('batch_size') or '?'}, {inv.get(d.get('batch_invariant'), '?')}"
+    )

@@ -29,8 +29,14 @@ def training_runs(runs: Sequence[RunInfo], out_dir: Path) -> list[dict[str, Any]
         curve = summary.get("loss_curve") or []
         plot = summary.get("curves_plot")
         plot_path = Path(plot) if isinstance(plot, str) and Path(plot).is_file() else None
-        out.append({"model": model, "folder": str(folder), "steps": summary.get("steps"),
-                    "last_loss": curve[-1].get("loss") if curve else None,
-                    "curves_plot": str(plot_path) if plot_path else None,
-                    "link": quote(os.path.relpath(plot_path, out_dir)) if plot_path else None})
+        out.append(
+            {
+                "model": model,
+                "folder": str(folder),
+                "steps": summary.get("steps"),
+                "last_loss": curve[-1].get("loss") if curve else None,
+                "curves_plot": str(plot_path) if plot_path else None,
+                "link": quote(os.path.relpath(plot_path, out_dir)) if plot_path else None,
+            }
+        )
     return out

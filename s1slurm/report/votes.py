@@ -46,7 +46,7 @@ def binomial_table(n: int) -> np.ndarray:
     table = np.zeros((n + 1, n + 1), dtype=object if exact else np.float64)
     table[:, 0] = 1
     for i in range(1, n + 1):
-        table[i, 1:i + 1] = table[i - 1, 1:i + 1] + table[i - 1, :i]
+        table[i, 1 : i + 1] = table[i - 1, 1 : i + 1] + table[i - 1, :i]
     return table
 
 
@@ -58,7 +58,7 @@ def correct_vote_counts(classes: np.ndarray, correct: np.ndarray, table: np.ndar
     counts = np.zeros(n, dtype=table.dtype)
     if n == 0:
         return counts
-    order = np.argsort(classes, kind="stable")                  # by class, then position
+    order = np.argsort(classes, kind="stable")  # by class, then position
     ranked = classes[order]
     starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
     sizes = np.diff(starts, append=n)
@@ -73,20 +73,20 @@ def correct_vote_counts(classes: np.ndarray, correct: np.ndarray, table: np.ndar
     singles = np.sort(order[starts[sizes == 1]])
     size_list = sizes.tolist()
     for i in np.flatnonzero(has_correct).tolist():
-        pos_a = order[starts[i]:starts[i] + size_list[i]]
+        pos_a = order[starts[i] : starts[i] + size_list[i]]
         n_a = size_list[i]
-        firsts = np.flatnonzero(correct[pos_a] == 1)            # j: correct samples of A, as ranks in A
-        later_a = n_a - 1 - firsts                               # l_A(j)
-        a_max = max(size_list[:i] + size_list[i + 1:], default=0)
+        firsts = np.flatnonzero(correct[pos_a] == 1)  # j: correct samples of A, as ranks in A
+        later_a = n_a - 1 - firsts  # l_A(j)
+        a_max = max(size_list[:i] + size_list[i + 1 :], default=0)
         # a > every other class: all of them are (1 + t)^n_B, one binomial for all of a
-        weights = table[later_a, :n].sum(axis=0)                 # at t^(a-1): sum_j C(l_A(j), a-1)
+        weights = table[later_a, :n].sum(axis=0)  # at t^(a-1): sum_j C(l_A(j), a-1)
         weights[:a_max] = 0
         if n_a > a_max:
             free = n - n_a
-            counts += np.convolve(weights, table[free, :free + 1])[:n]
+            counts += np.convolve(weights, table[free, : free + 1])[:n]
         for a in range(1, min(a_max, n_a) + 1):
             keep = later_a >= a - 1
-            at = pos_a[firsts[keep]]                              # positions of those j
+            at = pos_a[firsts[keep]]  # positions of those j
             if at.size == 0:
                 break
             free = n0 + sum(s for b, s in enumerate(size_list) if s < a and b != i)
@@ -95,38 +95,41 @@ def correct_vote_counts(classes: np.ndarray, correct: np.ndarray, table: np.ndar
                 after = singles.shape[0] - np.searchsorted(singles, at, side="right")
                 poly = table[free + after, :n]
             else:
-                poly = np.repeat(table[free:free + 1, :n], at.shape[0], axis=0)
+                poly = np.repeat(table[free : free + 1, :n], at.shape[0], axis=0)
             for b in active:
-                poly = _times_class(poly, table, order[starts[b]:starts[b] + size_list[b]], at, a)
+                poly = _times_class(poly, table, order[starts[b] : starts[b] + size_list[b]], at, a)
             weight = table[later_a[keep], a - 1]
-            counts[a - 1:] += (weight @ poly)[:n - a + 1]
+            counts[a - 1 :] += (weight @ poly)[: n - a + 1]
     return counts
 
 
-def _times_class(poly: np.ndarray, table: np.ndarray, pos_b: np.ndarray, at: np.ndarray,
-                 a: int) -> np.ndarray:
+def _times_class(
+    poly: np.ndarray, table: np.ndarray, pos_b: np.ndarray, at: np.ndarray, a: int
+) -> np.ndarray:
     """Each row of ``poly`` (one per first sample j at ``at``) times G_B(t) of a class B at
     ``pos_b``, truncated to the row length."""
     n_b = pos_b.shape[0]
-    later = n_b - np.searchsorted(pos_b, at, side="right")      # l_B(j)
+    later = n_b - np.searchsorted(pos_b, at, side="right")  # l_B(j)
     out = poly.copy()
     width = poly.shape[1]
     for m in range(1, min(a, width)):
-        out[:, m:] += poly[:, :width - m] * table[n_b, m]
+        out[:, m:] += poly[:, : width - m] * table[n_b, m]
     if a < width:
-        out[:, a:] += poly[:, :width - a] * table[later, a][:, None]
+        out[:, a:] += poly[:, : width - a] * table[later, a][:, None]
     return out
 
 
-def maj_at_k_curve(classes: np.ndarray, correct: np.ndarray, ks: Sequence[int],
-                   table: np.ndarray | None = None) -> list[float]:
+def maj_at_k_curve(
+    classes: np.ndarray, correct: np.ndarray, ks: Sequence[int], table: np.ndarray | None = None
+) -> list[float]:
     """maj@k of one question for each k of ``ks`` (fractions; a k above n counts as n)."""
     n = int(classes.shape[0])
     if n == 0:
         return [0.0 for _ in ks]
     table = binomial_table(n) if table is None else table
-    counts = correct_vote_counts(np.asarray(classes, dtype=np.int64), np.asarray(correct, dtype=np.int64),
-                                 table)
+    counts = correct_vote_counts(
+        np.asarray(classes, dtype=np.int64), np.asarray(correct, dtype=np.int64), table
+    )
     return [float(counts[min(k, n) - 1] / table[n, min(k, n)]) for k in ks]
 
 
@@ -134,4 +137,3 @@ def maj_at_k(classes: Sequence[int], correct: Sequence[int], k: int) -> float:
     """Majority vote over k of one question's samples, averaged over all its k-subsets (each
     keeps sample order, so votes follow :func:`majority_correct`)."""
     return maj_at_k_curve(np.asarray(classes, dtype=np.int64), np.asarray(correct, dtype=np.int64), [k])[0]
-

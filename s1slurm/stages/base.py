@@ -57,8 +57,9 @@ class Stage(ABC, Generic[SpecT]):
         spec, profile = run_config(run, self.spec_model)
         return cast(SpecT, spec), profile  # as in load_spec
 
-    def check(self, spec: SpecT, profile: Profile, spec_path: Path, *, force: bool = False,
-              dry_run: bool = False) -> None:
+    def check(
+        self, spec: SpecT, profile: Profile, spec_path: Path, *, force: bool = False, dry_run: bool = False
+    ) -> None:
         """Validate inputs before anything is submitted; raise ConfigError naming ``spec_path``.
 
         ``force`` (``submit --force``) lets a stage skip refusals that are estimates, not errors
@@ -146,8 +147,9 @@ class Stage(ABC, Generic[SpecT]):
         """Rows of the steps a run chains (a pipeline's), given the status of the runs it made."""
         return []
 
-    def resume(self, run: RunDir, console: Any = None, failed_only: bool = False
-               ) -> tuple[list[PlannedTask], Submission | None]:
+    def resume(
+        self, run: RunDir, console: Any = None, failed_only: bool = False
+    ) -> tuple[list[PlannedTask], Submission | None]:
         """Launch the pending tasks of ``run`` again (see :func:`~s1slurm.launch.resume.pending_tasks`),
         as one new submission with the spec and profile recorded in its manifest; returns them and
         the submission (None when nothing was pending)."""

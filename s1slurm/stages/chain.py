@@ -36,17 +36,25 @@ def spec_after(data: dict[str, Any], jobs: list[str]) -> dict[str, Any]:
     return {**data, "cluster": cluster}
 
 
-def submit_after(stage: Stage[Any], data: dict[str, Any], spec_file: Path, parent_manifest: dict[str, Any], *,
-                 after: list[str], command_line: list[str],
-                 on_created: Callable[[RunDir], None] | None = None) -> tuple[RunDir, Submission]:
+def submit_after(
+    stage: Stage[Any],
+    data: dict[str, Any],
+    spec_file: Path,
+    parent_manifest: dict[str, Any],
+    *,
+    after: list[str],
+    command_line: list[str],
+    on_created: Callable[[RunDir], None] | None = None,
+) -> tuple[RunDir, Submission]:
     """Write ``data`` (a spec of ``stage``) to ``spec_file`` and submit it as a new run that waits for
     ``after``; ``on_created`` is called with the run folder before its tasks are launched (so that
     whoever follows the chain finds the run while it is being submitted). Raises what a submission
     raises (ConfigError, SlurmError, ...)."""
     atomic_write_text(spec_file, yaml.safe_dump(spec_after(data, after), sort_keys=False))
     found = profiles_for_run(parent_manifest)  # the profiles the chain's first submission saw
-    resolved = resolve(stage, spec_file, found.cluster, Path(found.source.label),
-                       parent_manifest.get("profile_name"))
+    resolved = resolve(
+        stage, spec_file, found.cluster, Path(found.source.label), parent_manifest.get("profile_name")
+    )
     launcher = make_launcher(resolved)
     launcher.preflight()
     run, manifest = create_run(resolved, command_line)
@@ -57,17 +65,30 @@ def submit_after(stage: Stage[Any], data: dict[str, Any], spec_file: Path, paren
     return run, submission
 
 
-def follow_up(stage: Stage[Any], data: dict[str, Any], spec_file: Path, parent_manifest: dict[str, Any], *,
-              after: list[str], command_line: list[str]) -> dict[str, Any]:
+def follow_up(
+    stage: Stage[Any],
+    data: dict[str, Any],
+    spec_file: Path,
+    parent_manifest: dict[str, Any],
+    *,
+    after: list[str],
+    command_line: list[str],
+) -> dict[str, Any]:
     """:func:`submit_after` for a run that already succeeded: what happened, as a record (the new
     run and its jobs, or the error); never raises."""
-    record: dict[str, Any] = {"spec": str(spec_file),
-                              "dependency": "afterok:" + ":".join(after) if after else None}
+    record: dict[str, Any] = {
+        "spec": str(spec_file),
+        "dependency": "afterok:" + ":".join(after) if after else None,
+    }
     try:
-        run, submission = submit_after(stage, data, spec_file, parent_manifest, after=after,
-                                       command_line=command_line)
-        record.update(run=str(run.path), jobs=[a["job_id"] for a in submission.arrays],
-                      failed_tasks=submission.failed_tasks)
+        run, submission = submit_after(
+            stage, data, spec_file, parent_manifest, after=after, command_line=command_line
+        )
+        record.update(
+            run=str(run.path),
+            jobs=[a["job_id"] for a in submission.arrays],
+            failed_tasks=submission.failed_tasks,
+        )
     except Exception as e:  # the parent succeeded whatever happens here: record, do not raise
         record["error"] = f"{type(e).__name__}: {e}"
     return record

@@ -60,13 +60,23 @@ class CurateStage(Stage[CurateSpec]):
     produces = "dataset"
     requeueable = True  # model steps resume per question; CPU steps simply run again
 
-    def check(self, spec: CurateSpec, profile: Profile, spec_path: Path, *, force: bool = False,
-              dry_run: bool = False) -> None:
+    def check(
+        self,
+        spec: CurateSpec,
+        profile: Profile,
+        spec_path: Path,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         step = pending_step(spec)
         if step is None:
-            raise ConfigError(f"every step of this curation is finished (markers in {curation(spec).path}); "
-                              "delete a step's marker <out>/<step>.done to run it again", file=str(spec_path),
-                              field="out")
+            raise ConfigError(
+                f"every step of this curation is finished (markers in {curation(spec).path}); "
+                "delete a step's marker <out>/<step>.done to run it again",
+                file=str(spec_path),
+                field="out",
+            )
 
         if step == "collect":  # a missing file or a mapping to a missing column: refused before submission
             for i, src in enumerate(spec.sources):
@@ -76,12 +86,18 @@ class CurateStage(Stage[CurateSpec]):
         if step == "decontaminate" or (step == "collect" and "decontaminate" in spec.steps):
             for i, b in enumerate(spec.decontaminate.against):
                 if b.path is not None and not Path(b.path).expanduser().is_file():
-                    raise ConfigError(f"benchmark {b.effective_label!r}: file {str(b.path)!r} not found",
-                                      file=str(spec_path), field=f"decontaminate.against.{i}.path",
-                                      expected="an existing JSON Lines file")
+                    raise ConfigError(
+                        f"benchmark {b.effective_label!r}: file {str(b.path)!r} not found",
+                        file=str(spec_path),
+                        field=f"decontaminate.against.{i}.path",
+                        expected="an existing JSON Lines file",
+                    )
         if "domains" in spec.steps and not spec.domains.use_source and not spec.domains.model:
-            raise ConfigError("domains need a classifier model when use_source is false",
-                              file=str(spec_path), field="domains.model")
+            raise ConfigError(
+                "domains need a classifier model when use_source is false",
+                file=str(spec_path),
+                field="domains.model",
+            )
         if step == "select" and spec.select.strategy != "full":
             cur = curation(spec)
 
@@ -90,8 +106,12 @@ class CurateStage(Stage[CurateSpec]):
             except Exception:  # no input yet: the task reports it
                 rows = None
             if rows is not None and spec.select.n > rows:
-                raise ConfigError(f"cannot select {spec.select.n} questions from {rows} rows",
-                                  file=str(spec_path), field="select.n", expected=f"at most {rows}")
+                raise ConfigError(
+                    f"cannot select {spec.select.n} questions from {rows} rows",
+                    file=str(spec_path),
+                    field="select.n",
+                    expected=f"at most {rows}",
+                )
         self.resources(spec, profile)
 
     def resources(self, spec: CurateSpec, profile: Profile) -> Profile:
@@ -112,8 +132,11 @@ class CurateStage(Stage[CurateSpec]):
             updates.update(cfg.cluster)
         elif "gpus_per_node" not in fixed:
             updates["gpus_per_node"] = 0
-        if updates.get("gpus_per_node", profile.gpus_per_node) < (profile.gpus_per_node or 0) \
-                and profile.extra_sbatch.get("exclusive") and "extra_sbatch" not in fixed | set(updates):
+        if (
+            updates.get("gpus_per_node", profile.gpus_per_node) < (profile.gpus_per_node or 0)
+            and profile.extra_sbatch.get("exclusive")
+            and "extra_sbatch" not in fixed | set(updates)
+        ):
             updates["extra_sbatch"] = {k: v for k, v in profile.extra_sbatch.items() if k != "exclusive"}
         return profile.merged(updates, source=f"curate step {step}")
 
@@ -125,9 +148,11 @@ class CurateStage(Stage[CurateSpec]):
             return f"curation {cur.path}: every step is finished"
         kind = f"a job array of {spec.shards_for(step)} task(s)" if spec.is_model_step(step) else "one task"
         names = [str(s) for s in spec.steps]
-        later = names[names.index(step) + 1:]
-        return (f"curation {cur.path}\n  finished: {', '.join(done) or 'none'}\n  this submission: step "
-                f"{step!r}, {kind}\n  then, each submitted by the step before it: {', '.join(later) or 'nothing'}")
+        later = names[names.index(step) + 1 :]
+        return (
+            f"curation {cur.path}\n  finished: {', '.join(done) or 'none'}\n  this submission: step "
+            f"{step!r}, {kind}\n  then, each submitted by the step before it: {', '.join(later) or 'nothing'}"
+        )
 
     def plan(self, spec: CurateSpec) -> list[Shard]:
         step = pending_step(spec)
@@ -173,8 +198,11 @@ class CurateStage(Stage[CurateSpec]):
             info = pipeline.run_model_shard(cur, spec, step, ctx.shard, ctx.logger)
         else:
             with cur.lock(step):
-                info = (json.loads(cur.step_marker(step).read_text()) if cur.is_done(step)
-                        else pipeline.run_cpu_step(cur, spec, step, spec_file))
+                info = (
+                    json.loads(cur.step_marker(step).read_text())
+                    if cur.is_done(step)
+                    else pipeline.run_cpu_step(cur, spec, step, spec_file)
+                )
         for name in ("contamination.txt", "selection.txt"):  # the rich tables, in the task's log too
             table = cur.report_path(step, name)
             if step in ("decontaminate", "select") and table.is_file():
@@ -217,10 +245,24 @@ def submit_next(ctx: TaskContext[CurateSpec], spec: CurateSpec, step: str) -> di
     spec_file = curation(spec).step_dir(step) / f"spec-{ctx.run.name}.yaml"
     found = profiles_for_run(manifest)
     cluster_args = ["--cluster", str(found.source.path)] if found.source.path is not None else []
-    command = ["s1slurm", *cluster_args, "--profile", str(manifest.get("profile_name")), "submit", "curate",
-               "--config", str(spec_file)]
-    record = follow_up(CurateStage(), next_spec(spec, job_id), spec_file, manifest,
-                       after=[job_id] if job_id else [], command_line=command)
+    command = [
+        "s1slurm",
+        *cluster_args,
+        "--profile",
+        str(manifest.get("profile_name")),
+        "submit",
+        "curate",
+        "--config",
+        str(spec_file),
+    ]
+    record = follow_up(
+        CurateStage(),
+        next_spec(spec, job_id),
+        spec_file,
+        manifest,
+        after=[job_id] if job_id else [],
+        command_line=command,
+    )
     return {"next": step, **record, "after_run": str(ctx.run.path)}
 
 

@@ -84,18 +84,27 @@ class EvalStage(Stage[EvalSpec]):
 
     # -- before submission ---------------------------------------------------------------------
 
-    def check(self, spec: EvalSpec, profile: Profile, spec_path: Path, *,
-              force: bool = False, dry_run: bool = False) -> None:
+    def check(
+        self, spec: EvalSpec, profile: Profile, spec_path: Path, *, force: bool = False, dry_run: bool = False
+    ) -> None:
         labels = [b.effective_label for b in spec.benchmarks]
         for i, label in enumerate(labels):
             if labels.index(label) != i:
-                raise ConfigError(f"two benchmarks are named {label!r}", file=str(spec_path),
-                                  field=f"benchmarks.{i}.label", expected="a unique label per benchmark")
+                raise ConfigError(
+                    f"two benchmarks are named {label!r}",
+                    file=str(spec_path),
+                    field=f"benchmarks.{i}.label",
+                    expected="a unique label per benchmark",
+                )
         if isinstance(spec.shards, dict):
             unknown = sorted(set(spec.shards) - set(labels))
             if unknown:
-                raise ConfigError(f"shards given for unknown benchmarks {unknown}", file=str(spec_path),
-                                  field="shards", expected=f"labels among {labels}")
+                raise ConfigError(
+                    f"shards given for unknown benchmarks {unknown}",
+                    file=str(spec_path),
+                    field="shards",
+                    expected=f"labels among {labels}",
+                )
         # A dry run on a machine without internet skips what needs the hub (a real submission
         # never does): the plan and the scripts do not depend on it.
         offline = _offline_reason() if dry_run else None
@@ -117,11 +126,16 @@ class EvalStage(Stage[EvalSpec]):
             except ConfigError as e:  # the loader names the benchmark's own field: say which benchmark
                 if e.file != str(spec_path) or not e.field or e.field.startswith("benchmarks."):
                     raise
-                raise ConfigError(e.detail, file=e.file, field=f"benchmarks.{i}.{e.field}",
-                                  expected=e.expected) from None
+                raise ConfigError(
+                    e.detail, file=e.file, field=f"benchmarks.{i}.{e.field}", expected=e.expected
+                ) from None
             if not questions[b.effective_label]:
-                raise ConfigError(f"benchmark {b.effective_label!r} has no questions", file=str(spec_path),
-                                  field=f"benchmarks.{i}", expected="at least one question")
+                raise ConfigError(
+                    f"benchmark {b.effective_label!r} has no questions",
+                    file=str(spec_path),
+                    field=f"benchmarks.{i}",
+                    expected="at least one question",
+                )
         if tokenizer is not None:
             check_room(spec, tokenizer, questions, spec_path)
         if profile.executor == "slurm" and profile.weights_cache and hub_model:
@@ -141,8 +155,10 @@ class EvalStage(Stage[EvalSpec]):
         """What a dry run skipped (offline), so that nobody mistakes it for a full check."""
         if not self._skipped:
             return None
-        return "\n".join(["# checks skipped by this dry run (a real submission runs them):"]
-                         + [f"#   {line}" for line in self._skipped])
+        return "\n".join(
+            ["# checks skipped by this dry run (a real submission runs them):"]
+            + [f"#   {line}" for line in self._skipped]
+        )
 
     def resources(self, spec: EvalSpec, profile: Profile) -> Profile:
         """One single-process task per ``tensor_parallel_size`` GPUs: several tasks share a node
@@ -153,16 +169,21 @@ class EvalStage(Stage[EvalSpec]):
         for key in ("nodes", "tasks_per_node"):
             if getattr(profile, key) != 1:
                 if key in fixed:
-                    raise ConfigError(f"eval tasks run as one process on one node, got {key} "
-                                      f"{getattr(profile, key)}", field=f"cluster.{key}", expected="1")
+                    raise ConfigError(
+                        f"eval tasks run as one process on one node, got {key} {getattr(profile, key)}",
+                        field=f"cluster.{key}",
+                        expected="1",
+                    )
                 updates[key] = 1
         gpus = profile.gpus_per_node
         tp = spec.tensor_parallel_size
         if gpus and "gpus_per_node" not in fixed:
             if tp > gpus:
-                raise ConfigError(f"tensor_parallel_size {tp} needs more GPUs than a node of this "
-                                  f"profile has ({gpus})", field="tensor_parallel_size",
-                                  expected=f"at most {gpus}")
+                raise ConfigError(
+                    f"tensor_parallel_size {tp} needs more GPUs than a node of this profile has ({gpus})",
+                    field="tensor_parallel_size",
+                    expected=f"at most {gpus}",
+                )
             updates["gpus_per_node"] = tp
             if profile.cpus_per_task and "cpus_per_task" not in fixed:
                 updates["cpus_per_task"] = max(1, profile.cpus_per_task * tp // gpus)
@@ -191,17 +212,29 @@ class EvalStage(Stage[EvalSpec]):
         benchmarks = {}
         for b in spec.benchmarks:
             label = b.effective_label
-            benchmarks[label] = {"question_ids": [q.id for q in self._load(spec, b, "<spec>")],
-                                 "shards": spec.shards_for(label), "kind": b.effective_kind}
-        return {"eval_plan": {"benchmarks": benchmarks, "settings": [s.to_dict() for s in spec.settings()],
-                              "samples": spec.samples, "model": spec.model, "engine": spec.engine,
-                              "run": spec.run_description()}}
+            benchmarks[label] = {
+                "question_ids": [q.id for q in self._load(spec, b, "<spec>")],
+                "shards": spec.shards_for(label),
+                "kind": b.effective_kind,
+            }
+        return {
+            "eval_plan": {
+                "benchmarks": benchmarks,
+                "settings": [s.to_dict() for s in spec.settings()],
+                "samples": spec.samples,
+                "model": spec.model,
+                "engine": spec.engine,
+                "run": spec.run_description(),
+            }
+        }
 
     def prepare_run(self, spec: EvalSpec, run: RunDir) -> None:
         """Freeze every benchmark's questions into the run folder: the tasks read them there, so a
         compute node without internet never asks the hub, and every task sees the same questions."""
         for b in spec.benchmarks:
-            lines = [json.dumps(asdict(q), ensure_ascii=False, default=str) for q in self._load(spec, b, "<spec>")]
+            lines = [
+                json.dumps(asdict(q), ensure_ascii=False, default=str) for q in self._load(spec, b, "<spec>")
+            ]
             atomic_write_text(questions_path(run, b.effective_label), "".join(line + "\n" for line in lines))
 
     def take_input(self, data: dict[str, Any], previous_output: str) -> dict[str, Any]:
@@ -248,13 +281,22 @@ class EvalStage(Stage[EvalSpec]):
         records = RecordFile(ctx.run.shard_dir(ctx.shard) / RECORDS_FILE).load()
         started = time.time()
         written = run_shard(ctx, spec, label, ctx.shard.select(questions), records)
-        ctx.run.mark_done(ctx.shard, {
-            "records": records.valid, "written": written, "malformed_lines": records.malformed,
-            "questions": len(ctx.shard.select(questions)), "settings": len(spec.settings()),
-            "samples": spec.samples, "elapsed_s": round(time.time() - started, 3)})
+        ctx.run.mark_done(
+            ctx.shard,
+            {
+                "records": records.valid,
+                "written": written,
+                "malformed_lines": records.malformed,
+                "questions": len(ctx.shard.select(questions)),
+                "settings": len(spec.settings()),
+                "samples": spec.samples,
+                "elapsed_s": round(time.time() - started, 3),
+            },
+        )
 
-    def _frozen_questions(self, ctx: TaskContext[EvalSpec], spec: EvalSpec,
-                          cfg: BenchmarkConfig) -> list[Question]:
+    def _frozen_questions(
+        self, ctx: TaskContext[EvalSpec], spec: EvalSpec, cfg: BenchmarkConfig
+    ) -> list[Question]:
         """The benchmark's questions in the order frozen in the manifest at submission: from the
         run folder (written at submission), or, for a run made before that, loaded again."""
         frozen = questions_path(ctx.run, cfg.effective_label)
@@ -272,8 +314,10 @@ class EvalStage(Stage[EvalSpec]):
         by_id = {q.id: q for q in questions}
         missing = [i for i in ids if i not in by_id]
         if missing:
-            raise StageError(f"benchmark {cfg.effective_label!r} changed since submission: {len(missing)} "
-                             f"of its {len(ids)} question ids are gone (first: {missing[0]!r})")
+            raise StageError(
+                f"benchmark {cfg.effective_label!r} changed since submission: {len(missing)} "
+                f"of its {len(ids)} question ids are gone (first: {missing[0]!r})"
+            )
         return [by_id[i] for i in ids]
 
 
@@ -301,8 +345,9 @@ def sample_seed(spec: EvalSpec, label: str, question_id: str, index: int) -> int
     return derive_seed(spec.seed, label, question_id, index)
 
 
-def run_shard(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, questions: list[Question],
-              records: RecordFile) -> int:
+def run_shard(
+    ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, questions: list[Question], records: RecordFile
+) -> int:
     """Evaluate what ``records`` lacks for ``questions``; returns the number of records written."""
     settings = spec.settings()
     todo: Todo = []
@@ -312,42 +357,66 @@ def run_shard(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, questions:
             if missing:
                 todo.append((q, i, missing))
     total = len(questions) * spec.samples * len(settings)
-    ctx.logger.info("shard %s: %d questions x %d samples x %d settings; %d records already written, "
-                    "%d to do", ctx.shard.id, len(questions), spec.samples, len(settings),
-                    total - sum(len(m) for _, _, m in todo), sum(len(m) for _, _, m in todo))
+    ctx.logger.info(
+        "shard %s: %d questions x %d samples x %d settings; %d records already written, %d to do",
+        ctx.shard.id,
+        len(questions),
+        spec.samples,
+        len(settings),
+        total - sum(len(m) for _, _, m in todo),
+        sum(len(m) for _, _, m in todo),
+    )
     if not todo:
         return 0
     engine = get_engine(spec.engine_config(spec.resolved_model()))
-    forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                      delimiters=spec.delimiters.text(), max_answer_tokens=spec.answer_tokens(),
-                      temperature=spec.temperature, top_p=spec.top_p)
+    forcing = Forcing(
+        engine.tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=spec.delimiters.text(),
+        max_answer_tokens=spec.answer_tokens(),
+        temperature=spec.temperature,
+        top_p=spec.top_p,
+    )
     order = list(dict.fromkeys(q.id for q, _, _ in todo))
     batch = spec.effective_batch_size()
     written, done_questions = 0, 0
     for start in range(0, len(order), batch):
-        chunk_ids = set(order[start:start + batch])
+        chunk_ids = set(order[start : start + batch])
         chunk = [item for item in todo if item[0].id in chunk_ids]
         results = _evaluate(engine, forcing, spec, label, chunk)
-        for qid in order[start:start + batch]:
+        for qid in order[start : start + batch]:
             items = [(q, i, missing) for q, i, missing in chunk if q.id == qid]
-            new = [_record(ctx, spec, label, q, i, results[(q.id, i)][s.label])
-                   for q, i, missing in items for s in missing]
+            new = [
+                _record(ctx, spec, label, q, i, results[(q.id, i)][s.label])
+                for q, i, missing in items
+                for s in missing
+            ]
             records.append(new)
             written += len(new)
             done_questions += 1
             correct = sum(bool(r.correct) for r in new)
-            ctx.logger.info("%s %d/%d question %s: %d records, %d correct, thinking %d-%d tokens, %.1fs",
-                            ctx.shard.id, done_questions, len(order), qid, len(new), correct,
-                            min(r.thinking_tokens for r in new), max(r.thinking_tokens for r in new),
-                            sum(r.wall_time_s for r in new))
+            ctx.logger.info(
+                "%s %d/%d question %s: %d records, %d correct, thinking %d-%d tokens, %.1fs",
+                ctx.shard.id,
+                done_questions,
+                len(order),
+                qid,
+                len(new),
+                correct,
+                min(r.thinking_tokens for r in new),
+                max(r.thinking_tokens for r in new),
+                sum(r.wall_time_s for r in new),
+            )
     return written
 
 
 Todo = list[tuple[Question, int, tuple[BudgetSetting, ...]]]  # (question, sample index, missing settings)
 
 
-def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
-              chunk: Todo) -> dict[tuple[str, int], dict[str, Result]]:
+def _evaluate(
+    engine: Any, forcing: Forcing, spec: EvalSpec, label: str, chunk: Todo
+) -> dict[tuple[str, int], dict[str, Result]]:
     """Results by (question id, sample index) and setting label, batched over the chunk; samples
     that miss the same settings (normally all of them) run together."""
     groups: dict[tuple[str, ...], Todo] = {}
@@ -355,29 +424,60 @@ def _evaluate(engine: Any, forcing: Forcing, spec: EvalSpec, label: str,
         groups.setdefault(tuple(s.label for s in item[2]), []).append(item)
     out: dict[tuple[str, int], dict[str, Result]] = {}
     for items in groups.values():
-        batch = [Item(key=(q.id, i), question=q.prompt, seed=sample_seed(spec, label, q.id, i))
-                 for q, i, _ in items]
-        results = run_settings(engine, forcing, batch, list(items[0][2]), system_prompt=spec.system_prompt,
-                               prompts=spec.prompts, ladder=spec.ladder)
+        batch = [
+            Item(key=(q.id, i), question=q.prompt, seed=sample_seed(spec, label, q.id, i))
+            for q, i, _ in items
+        ]
+        results = run_settings(
+            engine,
+            forcing,
+            batch,
+            list(items[0][2]),
+            system_prompt=spec.system_prompt,
+            prompts=spec.prompts,
+            ladder=spec.ladder,
+        )
         for (q, i, _), per_setting in zip(items, results):  # results come in the batch's order
             out[(q.id, i)] = per_setting
     return out
 
 
-def _record(ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, q: Question, index: int,
-            r: Result) -> EvalRecord:
+def _record(
+    ctx: TaskContext[EvalSpec], spec: EvalSpec, label: str, q: Question, index: int, r: Result
+) -> EvalRecord:
     g = grade(q, r.answer_text)
     return EvalRecord(
-        run=ctx.run.name, benchmark=label, question_id=q.id, sample_index=index,
-        seed=sample_seed(spec, label, q.id, index), budget=r.setting.to_dict(), setting=r.setting.label,
-        method=r.setting.method, thinking=r.thinking_text, answer=r.answer_text,
-        thinking_tokens=len(r.thinking.ids), answer_tokens=len(r.answer_ids),
-        forced_continuations=r.thinking.forced, thinking_end=r.thinking.end or "budget",
-        extracted_answer=g.extracted, gold_answer=q.gold, correct=g.correct, engine=spec.engine,
-        model=spec.model, wall_time_s=round(r.wall_time_s, 4), shard=ctx.shard.id, grade_error=g.error,
+        run=ctx.run.name,
+        benchmark=label,
+        question_id=q.id,
+        sample_index=index,
+        seed=sample_seed(spec, label, q.id, index),
+        budget=r.setting.to_dict(),
+        setting=r.setting.label,
+        method=r.setting.method,
+        thinking=r.thinking_text,
+        answer=r.answer_text,
+        thinking_tokens=len(r.thinking.ids),
+        answer_tokens=len(r.answer_ids),
+        forced_continuations=r.thinking.forced,
+        thinking_end=r.thinking.end or "budget",
+        extracted_answer=g.extracted,
+        gold_answer=q.gold,
+        correct=g.correct,
+        engine=spec.engine,
+        model=spec.model,
+        wall_time_s=round(r.wall_time_s, 4),
+        shard=ctx.shard.id,
+        grade_error=g.error,
         extraction_method=g.method,
-        extra={"rounds": r.thinking.rounds, "thinking_cap": r.cap, "think_time_s": round(r.think_time_s, 4),
-               "answer_time_s": round(r.answer_time_s, 4), **r.extra})
+        extra={
+            "rounds": r.thinking.rounds,
+            "thinking_cap": r.cap,
+            "think_time_s": round(r.think_time_s, 4),
+            "answer_time_s": round(r.answer_time_s, 4),
+            **r.extra,
+        },
+    )
 
 
 def _offline_reason() -> str | None:

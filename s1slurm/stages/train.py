@@ -66,8 +66,9 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
         raise MissingDependencyError("transformers", "train") from None
 
     if spec.model.startswith((".", "/", "~")) and not Path(spec.model).is_dir():
-        raise ConfigError("model folder not found", file=file, field="model",
-                          expected="a hub id or a local model folder")
+        raise ConfigError(
+            "model folder not found", file=file, field="model", expected="a hub id or a local model folder"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.model)
         config = AutoConfig.from_pretrained(spec.model)
@@ -76,8 +77,12 @@ def check_model(spec: TrainSpec, *, file: str) -> None:
     train_data.check_template(tokenizer, model=spec.model, file=file)
     limit = getattr(config, "max_position_embeddings", None)
     if limit and spec.recipe.block_size > limit:
-        raise ConfigError(f"block size {spec.recipe.block_size} is above the model's maximum of {limit} "
-                          "positions", file=file, field="recipe.block_size", expected=f"at most {limit}")
+        raise ConfigError(
+            f"block size {spec.recipe.block_size} is above the model's maximum of {limit} positions",
+            file=file,
+            field="recipe.block_size",
+            expected=f"at most {limit}",
+        )
 
 
 class TrainStage(Stage[TrainSpec]):
@@ -88,8 +93,15 @@ class TrainStage(Stage[TrainSpec]):
     requeueable = True
     produces, consumes = "model", "dataset"
 
-    def check(self, spec: TrainSpec, profile: Profile, spec_path: Path, *,
-              force: bool = False, dry_run: bool = False) -> None:
+    def check(
+        self,
+        spec: TrainSpec,
+        profile: Profile,
+        spec_path: Path,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         """Paths, layout, memory options and the plan; hub checks (skipped offline by dry runs only);
         a hub model's weights downloaded into the profile's ``weights_cache`` (real submissions)."""
         file = str(spec_path)
@@ -100,8 +112,12 @@ class TrainStage(Stage[TrainSpec]):
         if train_data.is_local_source(spec.data.source):
             spec.data.source = _absolute(spec.data.source, spec_path)
         if profile.executor == "local" and profile.nodes > 1:
-            raise ConfigError(f"the local executor runs on this one machine, not {profile.nodes} nodes",
-                              file=file, field="cluster.nodes", expected="1 (or a SLURM profile)")
+            raise ConfigError(
+                f"the local executor runs on this one machine, not {profile.nodes} nodes",
+                file=file,
+                field="cluster.nodes",
+                expected="1 (or a SLURM profile)",
+            )
         if is_smollm2(spec.model):
             spec.model = str(smollm2_model(spec.model, file=file))
         elif Path(spec.model).expanduser().exists() or spec.model.startswith((".", "/", "~")):
@@ -112,44 +128,63 @@ class TrainStage(Stage[TrainSpec]):
                 raise ConfigError("eval spec not found", file=file, field="eval_after")
         plan = TrainPlan.build(spec, profile, file=file)  # layout, global batch, DeepSpeed template
         plan.deepspeed_config()  # a template that contradicts the spec's offload is refused here
-        offline = hub.offline_reason() if (is_hub_id(spec.model) or not train_data.is_local_source(spec.data.source)) \
+        offline = (
+            hub.offline_reason()
+            if (is_hub_id(spec.model) or not train_data.is_local_source(spec.data.source))
             else None
+        )
         estimate = self._estimate(spec, profile, plan, file=file, offline=offline)
-        self.notes += check_memory_options(spec, plan.layout, estimate.shape if estimate else None, file=file,
-                                           dry_run=dry_run)
+        self.notes += check_memory_options(
+            spec, plan.layout, estimate.shape if estimate else None, file=file, dry_run=dry_run
+        )
         if estimate is not None:
             self._refuse_if_over(estimate, spec, profile, file=file, force=force)
         if offline is not None and dry_run:
-            what = [w for w, needed in (("the dataset's columns", not train_data.is_local_source(spec.data.source)),
-                                        ("the model's chat template and positions", is_hub_id(spec.model)))
-                    if needed]
-            self.notes.append(f"skipped (hub not reachable: {offline}): checks of {' and '.join(what)}; "
-                              "a real submission runs them")
+            what = [
+                w
+                for w, needed in (
+                    ("the dataset's columns", not train_data.is_local_source(spec.data.source)),
+                    ("the model's chat template and positions", is_hub_id(spec.model)),
+                )
+                if needed
+            ]
+            self.notes.append(
+                f"skipped (hub not reachable: {offline}): checks of {' and '.join(what)}; "
+                "a real submission runs them"
+            )
             if not train_data.is_local_source(spec.data.source):
                 return
         elif offline is not None:
-            raise ConfigError(f"the hub is needed to check this spec but cannot be reached: {offline}", file=file,
-                              field="model" if is_hub_id(spec.model) else "data.source",
-                              expected="a machine that reaches the hub, local files, or --dry-run / plan to "
-                                       "skip hub checks")
+            raise ConfigError(
+                f"the hub is needed to check this spec but cannot be reached: {offline}",
+                file=file,
+                field="model" if is_hub_id(spec.model) else "data.source",
+                expected="a machine that reaches the hub, local files, or --dry-run / plan to "
+                "skip hub checks",
+            )
         columns, _ = train_data.peek_columns(spec.data)
         train_data.check_fields(columns, spec.data.field_map(), source=spec.data.source, file=file)
         if is_hub_id(spec.model) and profile.weights_cache and not dry_run:
             # Every rank loads this folder with HF_HUB_OFFLINE=1: one download, here, with a progress bar.
             try:
                 spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
-                if not train_data.is_local_source(spec.data.source):  # the ranks are offline: the data comes along
+                if not train_data.is_local_source(
+                    spec.data.source
+                ):  # the ranks are offline: the data comes along
                     spec.data.source = str(hub.download_dataset(spec.data.source, profile.weights_cache))
             except ConfigError as e:
                 raise e.in_file(file) from None
         elif is_hub_id(spec.model) and profile.weights_cache:
-            self.notes.append(f"weights: a real submission downloads {spec.model} into "
-                              f"{hub.snapshot_folder(profile.weights_cache, spec.model)}")
+            self.notes.append(
+                f"weights: a real submission downloads {spec.model} into "
+                f"{hub.snapshot_folder(profile.weights_cache, spec.model)}"
+            )
         if offline is None or not is_hub_id(spec.model):
             check_model(spec, file=file)
 
-    def _estimate(self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str,
-                  offline: str | None):
+    def _estimate(
+        self, spec: TrainSpec, profile: Profile, plan: TrainPlan, *, file: str, offline: str | None
+    ):
         """The planner's estimate (None when the model's shape cannot be known)."""
         est, note = estimate_for(spec, profile, plan, offline=offline, file=file)
         if note:
@@ -160,46 +195,70 @@ class TrainStage(Stage[TrainSpec]):
     def _refuse_if_over(self, estimate, spec: TrainSpec, profile: Profile, *, file: str, force: bool) -> None:
         """Exit 2, with the breakdown, for a peak above the GPU or a warning too short (unless --force);
         a note when the partition's preemption GraceTime is shorter than a step and a checkpoint."""
-        grace = (requeue.partition_grace_s(profile.partition)
-                 if profile.executor == "slurm" and profile.partition else None)
+        grace = (
+            requeue.partition_grace_s(profile.partition)
+            if profile.executor == "slurm" and profile.partition
+            else None
+        )
         if grace and grace < estimate.margin_s:  # GraceTime=0: no grace configured, nothing to compare
             self.notes.append(
                 f"warning: partition {profile.partition}'s GraceTime {grace:g} s is shorter than one step + a "
                 f"checkpoint + the stop margin ({estimate.margin_s:.0f} s): a preemption (SIGTERM) would kill the "
                 "checkpoint and the job would restart from the previous one; checkpoint more often "
-                "(checkpoint.every_minutes) or ask your admins for a longer GraceTime")
+                "(checkpoint.every_minutes) or ask your admins for a longer GraceTime"
+            )
 
         problems = []
         if profile.gpu_memory_gb and estimate.peak_gb > profile.gpu_memory_gb:
-            problems.append((f"the planned peak of {estimate.peak_gb:.1f} GB per GPU exceeds the profile's "
-                             f"gpu_memory_gb {profile.gpu_memory_gb:g}", "memory",
-                             "memory options (liger_kernel, sequence_parallel_size, offload) or a shorter block"))
+            problems.append(
+                (
+                    f"the planned peak of {estimate.peak_gb:.1f} GB per GPU exceeds the profile's "
+                    f"gpu_memory_gb {profile.gpu_memory_gb:g}",
+                    "memory",
+                    "memory options (liger_kernel, sequence_parallel_size, offload) or a shorter block",
+                )
+            )
         if profile.executor == "slurm" and profile.signal_delay_s < estimate.margin_s:
-            problems.append((f"signal_delay_s {profile.signal_delay_s} s cannot cover one step + a checkpoint + "
-                             f"the stop margin ({estimate.margin_s:.0f} s)", "cluster.signal_delay_s",
-                             f"at least {estimate.margin_s:.0f}"))
+            problems.append(
+                (
+                    f"signal_delay_s {profile.signal_delay_s} s cannot cover one step + a checkpoint + "
+                    f"the stop margin ({estimate.margin_s:.0f} s)",
+                    "cluster.signal_delay_s",
+                    f"at least {estimate.margin_s:.0f}",
+                )
+            )
         if not problems:
             return
         if force:
             self.notes.extend(f"--force: submitted although {p[0]}" for p in problems)
             return
         text, field, expected = problems[0]
-        breakdown = render(estimate, gpu_memory_gb=profile.gpu_memory_gb, signal_delay_s=profile.signal_delay_s)
-        raise ConfigError(f"{text}; --force submits anyway\n{breakdown}\n", file=file, field=field,
-                          expected=expected)
+        breakdown = render(
+            estimate, gpu_memory_gb=profile.gpu_memory_gb, signal_delay_s=profile.signal_delay_s
+        )
+        raise ConfigError(
+            f"{text}; --force submits anyway\n{breakdown}\n", file=file, field=field, expected=expected
+        )
 
     def plan_text(self, spec: TrainSpec, profile: Profile, width: int | None = None) -> str | None:
         """The planner's breakdown for ``submit --dry-run`` (after check), with the checks skipped
         (``width``: laid out for a terminal that wide, see :func:`s1slurm.train.cost_estimate.render`)."""
         est, note = getattr(self, "estimate", None), None
         if est is None:
-            est, note = estimate_for(spec, profile, TrainPlan.build(spec, profile),
-                                     offline=hub.offline_reason(), file=None)
+            est, note = estimate_for(
+                spec, profile, TrainPlan.build(spec, profile), offline=hub.offline_reason(), file=None
+            )
         notes = list(dict.fromkeys([*getattr(self, "notes", []), *([note] if note else [])]))
-        text = render(est, gpu_memory_gb=profile.gpu_memory_gb,
-                      signal_delay_s=profile.signal_delay_s if profile.executor == "slurm" else None,
-                      width=width) \
-            if est is not None else "Training plan: not available (the model's shape is unknown)"
+        text = (
+            render(
+                est,
+                gpu_memory_gb=profile.gpu_memory_gb,
+                signal_delay_s=profile.signal_delay_s if profile.executor == "slurm" else None,
+                width=width,
+            )
+            if est is not None
+            else "Training plan: not available (the model's shape is unknown)"
+        )
         return text + "".join(f"\n  note: {n}" for n in notes)
 
     def manifest_extra(self, spec: TrainSpec) -> dict:
@@ -228,8 +287,10 @@ class TrainStage(Stage[TrainSpec]):
         paths = TrainPaths(ctx.run, ctx.shard)
         tasks = plan.layout.world_size if plan.layout.one_task_per_rank else plan.layout.nodes
         if ctx.dist.world_size != tasks:
-            raise StageError(f"this job has {ctx.dist.world_size} task(s) but the layout has {tasks} "
-                             f"({plan.layout.to_dict()})")
+            raise StageError(
+                f"this job has {ctx.dist.world_size} task(s) but the layout has {tasks} "
+                f"({plan.layout.to_dict()})"
+            )
         attempt = current_attempt()
         if attempt.startswith("local."):
             attempt = f"{attempt}.{time.time_ns()}"  # several local attempts in one process
@@ -237,12 +298,16 @@ class TrainStage(Stage[TrainSpec]):
         if job:
             self._install_signal_handlers(ctx)
             if ctx.dist.is_main:
-
                 note = start_new_count(paths, job, ctx.spec.max_requeues)
                 if note:
-                    ctx.logger.warning("job %s is a new submission of this run (s1slurm resume): its requeue count "
-                                       "starts again at 0 (job %s used %d of max_requeues %d)", job,
-                                       note["previous_job_id"], note["previous_requeues"], ctx.spec.max_requeues)
+                    ctx.logger.warning(
+                        "job %s is a new submission of this run (s1slurm resume): its requeue count "
+                        "starts again at 0 (job %s used %d of max_requeues %d)",
+                        job,
+                        note["previous_job_id"],
+                        note["previous_requeues"],
+                        ctx.spec.max_requeues,
+                    )
         node = L.TorchrunSupervisor(paths, plan, ctx.dist, attempt, ctx.logger)
         self._node = node
         node.start()
@@ -251,25 +316,35 @@ class TrainStage(Stage[TrainSpec]):
         if self._requeued:
             _wait_for_requeue(ctx, "SLURM accepted the requeue")
         if rc != 0:
-            raise StageError(f"training ranks on node {ctx.dist.node_rank} exited with {rc}; "
-                             f"rank logs in {paths.rank_log(attempt, 0).parent}\n{node.log_tail()}")
+            raise StageError(
+                f"training ranks on node {ctx.dist.node_rank} exited with {rc}; "
+                f"rank logs in {paths.rank_log(attempt, 0).parent}\n{node.log_tail()}"
+            )
         if record is None or record.get("outcome") != "completed":
             step = record.get("last_step") if record else None
             if not ctx.dist.is_main and job:  # the rank-0 task requeues the job; SLURM ends this task
                 _wait_for_requeue(ctx, "the ranks stopped for a requeue")
-            raise StageError(f"training stopped at step {step} and was not requeued; "
-                             f"'s1slurm resume {ctx.run.path}' continues from the newest checkpoint")
+            raise StageError(
+                f"training stopped at step {step} and was not requeued; "
+                f"'s1slurm resume {ctx.run.path}' continues from the newest checkpoint"
+            )
         if ctx.dist.is_main:
-            ctx.run.mark_done(ctx.shard, {"steps": record["last_step"], "model": str(paths.model_dir),
-                                          "summary": str(paths.summary)})
+            ctx.run.mark_done(
+                ctx.shard,
+                {"steps": record["last_step"], "model": str(paths.model_dir), "summary": str(paths.summary)},
+            )
             ctx.logger.info("training finished at step %s; model in %s", record["last_step"], paths.model_dir)
             if plan.spec.eval_after is not None:
                 result = submit_eval_after(paths, Path(plan.spec.eval_after), ctx.run.read_manifest())
                 if "error" in result:
                     ctx.logger.error("follow-up evaluation not submitted: %s", result["error"])
                 else:
-                    ctx.logger.info("follow-up evaluation %s (jobs %s, %s)", result["run"],
-                                    ", ".join(result["jobs"]) or "local", result["dependency"] or "no dependency")
+                    ctx.logger.info(
+                        "follow-up evaluation %s (jobs %s, %s)",
+                        result["run"],
+                        ", ".join(result["jobs"]) or "local",
+                        result["dependency"] or "no dependency",
+                    )
 
     def _install_signal_handlers(self, ctx: TaskContext[TrainSpec]) -> None:
         """USR2 and SIGTERM (preemption) both mean: checkpoint, then requeue (replaces submitit's
@@ -300,15 +375,25 @@ class TrainStage(Stage[TrainSpec]):
         job = os.environ.get("SLURM_JOB_ID", "")
         accepted, words = requeue.requeue_job(job)
         if not accepted:
-            ctx.logger.error("SLURM refused to requeue job %s: %s; 's1slurm resume %s' continues from the newest "
-                             "checkpoint", job, words, ctx.run.path)
+            ctx.logger.error(
+                "SLURM refused to requeue job %s: %s; 's1slurm resume %s' continues from the newest "
+                "checkpoint",
+                job,
+                words,
+                ctx.run.path,
+            )
             record_not_requeued(paths, decision["kind"], {**decision["event"], "refused": words})
             return False
         self._requeued = True
         if decision["count"]:
             counts = record_requeue(paths, decision["kind"], decision["event"])
-            ctx.logger.warning("requeued after %s at step %s (timeouts %d, preemptions %d)", decision["kind"],
-                               decision["event"]["checkpoint_step"], counts["timeouts"], counts["preemptions"])
+            ctx.logger.warning(
+                "requeued after %s at step %s (timeouts %d, preemptions %d)",
+                decision["kind"],
+                decision["event"]["checkpoint_step"],
+                counts["timeouts"],
+                counts["preemptions"],
+            )
         return True
 
     def _stop_ranks(self, ctx: TaskContext[TrainSpec], signal_name: str) -> dict:
@@ -323,10 +408,15 @@ class TrainStage(Stage[TrainSpec]):
         # on a busy controller) would otherwise eat into a preemption's grace before anyone checkpoints.
         if node is not None and not completed and not ctx.run.is_done(ctx.shard):
             node.request_stop()
-        kind = requeue.classify_signal(ctx.profile, getattr(self, "_started", time.time()),
-                                       requeue.seconds_left_in_job())
-        event: dict[str, Any] = {"attempt": current_attempt(), "job_id": job, "signal": signal_name,
-                                 "checkpoint_step": None}
+        kind = requeue.classify_signal(
+            ctx.profile, getattr(self, "_started", time.time()), requeue.seconds_left_in_job()
+        )
+        event: dict[str, Any] = {
+            "attempt": current_attempt(),
+            "job_id": job,
+            "signal": signal_name,
+            "checkpoint_step": None,
+        }
         if ctx.run.is_done(ctx.shard):
             # Training is over (a follow-up submission may be running): a restart finds the done
             # marker and ends at once, which keeps the job successful for an afterok dependency.
@@ -336,22 +426,45 @@ class TrainStage(Stage[TrainSpec]):
             if completed:
                 ctx.logger.info("%s right after training completed: requeuing to finish the run", signal_name)
                 return {"requeue": True, "count": False, "kind": kind, "event": event}
-            grace, why = requeue.stop_grace_s(signal_name, kind, ctx.profile, spec.launch.stop_margin_s,
-                                              requeue.partition_grace_s() if signal_name == "SIGTERM" else None)
-            ctx.logger.warning("%s (%s): asked the ranks to checkpoint and exit within %.0fs (%s)", signal_name,
-                               kind, grace, why)
+            grace, why = requeue.stop_grace_s(
+                signal_name,
+                kind,
+                ctx.profile,
+                spec.launch.stop_margin_s,
+                requeue.partition_grace_s() if signal_name == "SIGTERM" else None,
+            )
+            ctx.logger.warning(
+                "%s (%s): asked the ranks to checkpoint and exit within %.0fs (%s)",
+                signal_name,
+                kind,
+                grace,
+                why,
+            )
             if not node.wait_exit(grace):
-                ctx.logger.error("ranks did not exit in %.0fs; stopping them (the next start resumes from the "
-                                 "newest complete checkpoint)", grace)
+                ctx.logger.error(
+                    "ranks did not exit in %.0fs; stopping them (the next start resumes from the "
+                    "newest complete checkpoint)",
+                    grace,
+                )
                 node.terminate()
             record = _read_attempt(paths, node.attempt)
             event.update(checkpoint_step=record.get("last_step") if record else None, grace_s=grace)
         used = requeues_of_job(read_requeues(paths), job)
         if used >= spec.max_requeues:
-            ctx.logger.error("not requeuing: job %s was requeued %d time(s) already (max_requeues %d); "
-                             "'s1slurm resume %s' continues from the newest checkpoint with a new count", job, used,
-                             spec.max_requeues, ctx.run.path)
-            return {"requeue": False, "count": False, "kind": kind, "event": {**event, "reason": "max_requeues"}}
+            ctx.logger.error(
+                "not requeuing: job %s was requeued %d time(s) already (max_requeues %d); "
+                "'s1slurm resume %s' continues from the newest checkpoint with a new count",
+                job,
+                used,
+                spec.max_requeues,
+                ctx.run.path,
+            )
+            return {
+                "requeue": False,
+                "count": False,
+                "kind": kind,
+                "event": {**event, "reason": "max_requeues"},
+            }
         return {"requeue": True, "count": True, "kind": kind, "event": event}
 
     def on_requeue_signal(self, ctx: TaskContext[TrainSpec]) -> bool:
@@ -369,9 +482,18 @@ def submit_eval_after(paths: TrainPaths, eval_spec: Path, manifest: dict[str, An
     job_id = os.environ.get("SLURM_JOB_ID")
     data = {**read_yaml(eval_spec), "model": str(paths.model_dir)}
     spec_file = paths.root / "eval_after.yaml"
-    record = {"eval_spec": str(eval_spec), "submitted_spec": str(spec_file),
-              **follow_up(get_stage("eval"), data, spec_file, manifest, after=[job_id] if job_id else [],
-                          command_line=["s1slurm", "eval_after", str(spec_file)])}
+    record = {
+        "eval_spec": str(eval_spec),
+        "submitted_spec": str(spec_file),
+        **follow_up(
+            get_stage("eval"),
+            data,
+            spec_file,
+            manifest,
+            after=[job_id] if job_id else [],
+            command_line=["s1slurm", "eval_after", str(spec_file)],
+        ),
+    }
     atomic_write_json(paths.root / "eval_after.json", record)
     return record
 

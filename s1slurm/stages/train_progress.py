@@ -22,8 +22,13 @@ def planned_steps(paths: TrainPaths) -> int | None:
         return None
     r = plan.spec.recipe
     n = stats.get("used_examples") or stats.get("examples")
-    return total_steps(int(n), r.epochs, plan.layout.world_size, r.micro_batch_size, plan.accumulation,
-                       r.max_steps) if n else None
+    return (
+        total_steps(
+            int(n), r.epochs, plan.layout.world_size, r.micro_batch_size, plan.accumulation, r.max_steps
+        )
+        if n
+        else None
+    )
 
 
 def pace(records: list[dict]) -> dict[str, float]:

@@ -152,15 +152,16 @@ class CheckpointManager:
     def latest(self, *, checksums: bool = False) -> Path | None:
         """The newest complete checkpoint; newer broken ones are logged and skipped (``checksums``:
         every file's checksum is verified too, as before loading)."""
-        for step, path in reversed(self.all_checkpoints()):
+        for _step, path in reversed(self.all_checkpoints()):
             reason = verify(path, checksums=checksums)
             if reason is None:
                 return path
             log.warning("skipping broken checkpoint %s: %s", path, reason)
         return None
 
-    def finalize(self, step: int, info: dict[str, Any] | None = None,
-                 sealed: dict[str, dict[str, Any]] | None = None) -> Path:
+    def finalize(
+        self, step: int, info: dict[str, Any] | None = None, sealed: dict[str, dict[str, Any]] | None = None
+    ) -> Path:
         """Seal the staged checkpoint of ``step`` (call on one rank, after every rank wrote).
 
         ``sealed`` holds the size and checksum of every file, as the ranks' :func:`seal_files`
@@ -173,8 +174,10 @@ class CheckpointManager:
         missing = set(file_sizes(staging)) - set(files)
         if missing:
             raise RuntimeError(f"files not sealed in {staging}: {', '.join(sorted(missing))}")
-        atomic_write_json(staging / MARKER, {"step": step, "time": time.time(), "files": dict(sorted(files.items())),
-                                             **(info or {})})
+        atomic_write_json(
+            staging / MARKER,
+            {"step": step, "time": time.time(), "files": dict(sorted(files.items())), **(info or {})},
+        )
         fsync_path(staging / MARKER)
         for dirpath, _, _ in os.walk(staging):
             fsync_path(Path(dirpath))  # the entries of every folder, before the rename publishes them
@@ -192,7 +195,7 @@ class CheckpointManager:
         """Delete all but the newest ``keep_last`` complete checkpoints, and broken ones older than
         the newest complete one. Returns what was deleted."""
         complete = self.complete()
-        keep = {p for _, p in complete[-self.keep_last:]}
+        keep = {p for _, p in complete[-self.keep_last :]}
         newest = complete[-1][0] if complete else None
         deleted = []
         for step, path in self.all_checkpoints():

@@ -51,13 +51,17 @@ class ModelShape:
     def from_config(cls, config: dict[str, Any]) -> ModelShape:
         """From a ``config.json`` (nested ``text_config`` of multimodal models is read too)."""
         c = config.get("text_config") or config
-        return cls(hidden_size=int(c["hidden_size"]), intermediate_size=int(c["intermediate_size"]),
-                   num_hidden_layers=int(c["num_hidden_layers"]),
-                   num_attention_heads=int(c["num_attention_heads"]),
-                   num_key_value_heads=int(c.get("num_key_value_heads") or c["num_attention_heads"]),
-                   vocab_size=int(c["vocab_size"]),
-                   tie_word_embeddings=bool(config.get("tie_word_embeddings", c.get("tie_word_embeddings", False))),
-                   max_position_embeddings=c.get("max_position_embeddings"), head_dim=c.get("head_dim"))
+        return cls(
+            hidden_size=int(c["hidden_size"]),
+            intermediate_size=int(c["intermediate_size"]),
+            num_hidden_layers=int(c["num_hidden_layers"]),
+            num_attention_heads=int(c["num_attention_heads"]),
+            num_key_value_heads=int(c.get("num_key_value_heads") or c["num_attention_heads"]),
+            vocab_size=int(c["vocab_size"]),
+            tie_word_embeddings=bool(config.get("tie_word_embeddings", c.get("tie_word_embeddings", False))),
+            max_position_embeddings=c.get("max_position_embeddings"),
+            head_dim=c.get("head_dim"),
+        )
 
     @property
     def dim_per_head(self) -> int:
@@ -155,26 +159,49 @@ def _next_pow2(n: int) -> int:
     return 1 << max(n - 1, 0).bit_length()
 
 
-def estimate(spec: Any, shape: ModelShape, layout: Layout, *, model: str, source: str,
-             max_live_parameters: float = 1e9, examples: int | None = None, examples_source: str = "",
-             stop_margin_s: float | None = None) -> Estimate:
+def estimate(
+    spec: Any,
+    shape: ModelShape,
+    layout: Layout,
+    *,
+    model: str,
+    source: str,
+    max_live_parameters: float = 1e9,
+    examples: int | None = None,
+    examples_source: str = "",
+    stop_margin_s: float | None = None,
+) -> Estimate:
     """The worked estimate (docs/training.md) for ``spec`` (a TrainSpec) on ``layout``."""
     r, m, a = spec.recipe, spec.memory, spec.planner
-    P, n, h, V, L = shape.parameters, layout.world_size, shape.hidden_size, shape.vocab_size, shape.num_hidden_layers
+    P, n, h, V, L = (
+        shape.parameters,
+        layout.world_size,
+        shape.hidden_size,
+        shape.vocab_size,
+        shape.num_hidden_layers,
+    )
     s = r.block_size
     s_local = math.ceil(s / layout.sequence_parallel)  # Ulysses: each GPU holds 1/sp of the sequence
     tokens = s_local * r.micro_batch_size
     e = Estimate(model=model, source=source, shape=shape, layout=layout, block_size=s)
     on = "CPU (offloaded)"
     e.fixed = [
-        Line("bf16 weights (ZeRO-3 shard)", f"2 P / {n}" + (f" -> {on}" if m.offload_parameters else ""),
-             0.0 if m.offload_parameters else 2 * P / n / GB),
+        Line(
+            "bf16 weights (ZeRO-3 shard)",
+            f"2 P / {n}" + (f" -> {on}" if m.offload_parameters else ""),
+            0.0 if m.offload_parameters else 2 * P / n / GB,
+        ),
         Line("bf16 gradients (shard)", f"2 P / {n}", 2 * P / n / GB),
-        Line("fp32 master weights + AdamW m, v (shard)", f"12 P / {n}" + (f" -> {on}" if m.offload_optimizer else ""),
-             0.0 if m.offload_optimizer else 12 * P / n / GB),
-        Line("ZeRO-3 working set: live gathered parameters + the largest module (embedding/output layer)",
-             f"2 B x min({max_live_parameters:.0e}, P) + 2 B x V x h",
-             (2 * min(max_live_parameters, P) + 2 * V * h) / GB),
+        Line(
+            "fp32 master weights + AdamW m, v (shard)",
+            f"12 P / {n}" + (f" -> {on}" if m.offload_optimizer else ""),
+            0.0 if m.offload_optimizer else 12 * P / n / GB,
+        ),
+        Line(
+            "ZeRO-3 working set: live gathered parameters + the largest module (embedding/output layer)",
+            f"2 B x min({max_live_parameters:.0e}, P) + 2 B x V x h",
+            (2 * min(max_live_parameters, P) + 2 * V * h) / GB,
+        ),
         Line("CUDA context, NCCL buffers, allocator fragmentation", "assumed", a.overhead_gb),
     ]
     per_token_layer = (_NORM_ATTN_VALUES * h + 4 * shape.intermediate_size) * 2  # bytes
@@ -182,20 +209,38 @@ def estimate(spec: Any, shape: ModelShape, layout: Layout, *, model: str, source
     if r.gradient_checkpointing:
         kept = tokens * h * 2 * L / GB
         e.activations = [
-            Line("activations with gradient checkpointing: each layer's input kept", f"{tokens} x h x 2 B x {L}", kept),
-            Line("one layer recomputed in the backward pass, with gradient temporaries",
-                 f"(7.6 h + 4 I) x 2 B x {tokens} x {_RECOMPUTE_FACTOR}", one_layer * _RECOMPUTE_FACTOR),
+            Line(
+                "activations with gradient checkpointing: each layer's input kept",
+                f"{tokens} x h x 2 B x {L}",
+                kept,
+            ),
+            Line(
+                "one layer recomputed in the backward pass, with gradient temporaries",
+                f"(7.6 h + 4 I) x 2 B x {tokens} x {_RECOMPUTE_FACTOR}",
+                one_layer * _RECOMPUTE_FACTOR,
+            ),
         ]
     else:
-        e.activations = [Line("activations without gradient checkpointing",
-                              f"(7.6 h + 4 I) x 2 B x {tokens} tokens x {L} layers", one_layer * L)]
+        e.activations = [
+            Line(
+                "activations without gradient checkpointing",
+                f"(7.6 h + 4 I) x 2 B x {tokens} tokens x {L} layers",
+                one_layer * L,
+            )
+        ]
     if m.liger_kernel:
         chunk = _next_pow2(math.ceil(tokens / math.ceil(V / h)))
-        e.loss = Line("logits and loss, fused (Liger): fp32 logits and their gradient for one chunk, input grad",
-                      f"2 x {chunk} x V x 4 B + {tokens} x h x 4 B", (2 * chunk * V * 4 + tokens * h * 4) / GB)
+        e.loss = Line(
+            "logits and loss, fused (Liger): fp32 logits and their gradient for one chunk, input grad",
+            f"2 x {chunk} x V x 4 B + {tokens} x h x 4 B",
+            (2 * chunk * V * 4 + tokens * h * 4) / GB,
+        )
     else:
-        e.loss = Line("logits and loss, unfused: bf16 logits, fp32 upcast, fp32 log-softmax",
-                      f"{tokens} x V x (2 + 4 + 4) B", tokens * V * 10 / GB)
+        e.loss = Line(
+            "logits and loss, unfused: bf16 logits, fp32 upcast, fp32 log-softmax",
+            f"{tokens} x V x (2 + 4 + 4) B",
+            tokens * V * 10 / GB,
+        )
     kept_gb = e.activations[0].gb if r.gradient_checkpointing else 0.0
     dense = e.fixed_gb + sum(line.gb for line in e.activations)
     at_loss = e.fixed_gb + (kept_gb if r.gradient_checkpointing else e.activations[0].gb) + e.loss.gb
@@ -208,7 +253,7 @@ def estimate(spec: Any, shape: ModelShape, layout: Layout, *, model: str, source
     flops_per_s = a.peak_tflops * 1e12 * a.mfu
 
     def step_seconds(longest: int) -> float:
-        flops = 2 * passes * P * longest + 2 * passes * L * longest ** 2 * h
+        flops = 2 * passes * P * longest + 2 * passes * L * longest**2 * h
         return flops * r.micro_batch_size / layout.sequence_parallel / flops_per_s * layout.accumulation
 
     e.tokens_per_step = s * r.global_batch_size
@@ -219,9 +264,9 @@ def estimate(spec: Any, shape: ModelShape, layout: Layout, *, model: str, source
     e.zero3_comm_s = (gathers + 1) * 2 * P / GB / a.interconnect_gb_s_per_gpu * layout.accumulation
     e.examples, e.examples_source = examples, examples_source
     if examples:
-
-        e.steps = total_steps(examples, r.epochs, layout.data_parallel, r.micro_batch_size, layout.accumulation,
-                              r.max_steps)
+        e.steps = total_steps(
+            examples, r.epochs, layout.data_parallel, r.micro_batch_size, layout.accumulation, r.max_steps
+        )
         e.total_s = e.steps * max(e.step_s_typical, e.zero3_comm_s)
     e.checkpoint_gb = (CHECKPOINT_BYTES_PER_PARAM + (2 if spec.checkpoint.with_weights else 0)) * P / GB
     write_s = e.checkpoint_gb / (a.checkpoint_write_gb_s_per_node * layout.nodes)
@@ -260,8 +305,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: float | None = None,
-           width: int | None = None) -> str:
+def render(
+    e: Estimate,
+    *,
+    gpu_memory_gb: float | None = None,
+    signal_delay_s: float | None = None,
+    width: int | None = None,
+) -> str:
     """The plan as text: the memory table, times, checkpoint, margin and the assumptions.
 
     ``width``: lay the memory table out for a terminal that many columns wide (items and formulas
@@ -271,11 +321,15 @@ def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: f
     verdict = ""
     if gpu_memory_gb:
         room = 1 - e.peak_gb / gpu_memory_gb
-        verdict = (f" of {gpu_memory_gb:g} GB: " + (f"fits, {room:.0%} headroom" if room >= 0 else
-                                                      f"does NOT fit ({-room:.0%} over)"))
-    rows = [*((x.item, x.gb, f"   ({x.formula})") for x in e.fixed), ("fixed part", e.fixed_gb, ""),
-            *((x.item, x.gb, f"   ({x.formula})") for x in [*e.activations, e.loss] if x is not None),
-            (f"planned peak (at {e.peak_at})", e.peak_gb, verdict)]
+        verdict = f" of {gpu_memory_gb:g} GB: " + (
+            f"fits, {room:.0%} headroom" if room >= 0 else f"does NOT fit ({-room:.0%} over)"
+        )
+    rows = [
+        *((x.item, x.gb, f"   ({x.formula})") for x in e.fixed),
+        ("fixed part", e.fixed_gb, ""),
+        *((x.item, x.gb, f"   ({x.formula})") for x in [*e.activations, e.loss] if x is not None),
+        (f"planned peak (at {e.peak_at})", e.peak_gb, verdict),
+    ]
     if width is None:
         out += [f"  {item:<96} {gb:7.1f} GB{rest}" for item, gb, rest in rows]
     else:
@@ -292,19 +346,28 @@ def render(e: Estimate, *, gpu_memory_gb: float | None = None, signal_delay_s: f
         out += ["  " + line.rstrip() for line in plain_text(table, width - 2).splitlines()]
     out.append("")
     out.append(f"  tokens per step (global batch x block): {e.tokens_per_step}")
-    out.append(f"  step time: {_duration(e.step_s_worst)} when a step's longest sequence fills the block, "
-               f"{_duration(e.step_s_typical)} typical; ZeRO-3 traffic {_duration(e.zero3_comm_s)} per step")
+    out.append(
+        f"  step time: {_duration(e.step_s_worst)} when a step's longest sequence fills the block, "
+        f"{_duration(e.step_s_typical)} typical; ZeRO-3 traffic {_duration(e.zero3_comm_s)} per step"
+    )
     if e.steps is not None:
-        out.append(f"  steps: {e.steps} ({e.examples} examples from {e.examples_source}); total for the epochs "
-                   f"~{_duration(e.total_s or 0)} of steps (plus loading and the final 16-bit save)")
+        out.append(
+            f"  steps: {e.steps} ({e.examples} examples from {e.examples_source}); total for the epochs "
+            f"~{_duration(e.total_s or 0)} of steps (plus loading and the final 16-bit save)"
+        )
     else:
         out.append("  steps: unknown (set planner.examples to count them)")
-    out.append(f"  checkpoint: {e.checkpoint_gb:.0f} GB ({e.checkpoint_gb / e.layout.world_size:.1f} GB per rank), "
-               f"~{_duration(e.checkpoint_s)} to write, fsync and checksum")
-    needed = f"  USR2 / preemption margin needed: one step + a checkpoint + the stop margin = {e.margin_s:.0f} s"
+    out.append(
+        f"  checkpoint: {e.checkpoint_gb:.0f} GB ({e.checkpoint_gb / e.layout.world_size:.1f} GB per rank), "
+        f"~{_duration(e.checkpoint_s)} to write, fsync and checksum"
+    )
+    needed = (
+        f"  USR2 / preemption margin needed: one step + a checkpoint + the stop margin = {e.margin_s:.0f} s"
+    )
     if signal_delay_s is not None:
-        needed += (f"; signal_delay_s is {signal_delay_s:g} s: "
-                   + ("enough" if signal_delay_s >= e.margin_s else "NOT enough"))
+        needed += f"; signal_delay_s is {signal_delay_s:g} s: " + (
+            "enough" if signal_delay_s >= e.margin_s else "NOT enough"
+        )
     out.append(needed)
     out.append("")
     out.append("  assumptions:")

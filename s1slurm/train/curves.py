@@ -20,7 +20,7 @@ from s1slurm.core.atomic import atomic_write_bytes
 from s1slurm.core.errors import ConfigError
 from s1slurm.train.paths import TrainPaths
 
-REPORTERS = ("tensorboard", "wandb")   # the values report_to accepts, by their package name
+REPORTERS = ("tensorboard", "wandb")  # the values report_to accepts, by their package name
 _PANELS = (("loss", "training loss"), ("learning_rate", "learning rate"), ("grad_norm", "gradient norm"))
 
 
@@ -35,8 +35,11 @@ def reporting(report_to: Sequence[str], paths: TrainPaths) -> list[str] | str:
         return "none"
     missing = [name for name in report_to if importlib.util.find_spec(name) is None]
     if missing:
-        raise ConfigError(f"report_to names {', '.join(missing)}, not installed where training runs",
-                          field="report_to", expected=f"pip install {' '.join(missing)}, or leave it out")
+        raise ConfigError(
+            f"report_to names {', '.join(missing)}, not installed where training runs",
+            field="report_to",
+            expected=f"pip install {' '.join(missing)}, or leave it out",
+        )
     if "tensorboard" in report_to:
         # the Trainer's default is under output_dir, the checkpoint staging area that is cleaned
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(paths.tensorboard_dir)
@@ -61,8 +64,13 @@ def render_curves(rows: Sequence[dict[str, Any]], title: str) -> bytes:
         for ax, (key, label) in zip(axes, _PANELS):
             points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
             if points:
-                ax.plot([p[0] for p in points], [p[1] for p in points],
-                        marker="o" if len(points) < 40 else None, markersize=3, linewidth=1.2)
+                ax.plot(
+                    [p[0] for p in points],
+                    [p[1] for p in points],
+                    marker="o" if len(points) < 40 else None,
+                    markersize=3,
+                    linewidth=1.2,
+                )
             else:
                 ax.text(0.5, 0.5, f"no {label} logged", ha="center", va="center", transform=ax.transAxes)
             for step in resumes:

@@ -40,8 +40,8 @@ IGNORE_INDEX = -100
 THINK = "<|im_start|>think\n"
 ANSWER = "\n<|im_start|>answer\n"
 STEP_OPEN = "<|im_start|>"
-TOKEN_PROMPT = "{question}\n\nThink for up to {n} tokens."   # s1 aime/utils.py, PROMPTTOKEN
-STEP_PROMPT = "{question}\n\nThink for up to {n} steps."     # s1 aime/utils.py, PROMPTSTEP
+TOKEN_PROMPT = "{question}\n\nThink for up to {n} tokens."  # s1 aime/utils.py, PROMPTTOKEN
+STEP_PROMPT = "{question}\n\nThink for up to {n} steps."  # s1 aime/utils.py, PROMPTSTEP
 
 
 def is_local_source(source: str) -> bool:
@@ -61,8 +61,12 @@ def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
     if is_local_source(spec.source):
         path = Path(spec.source)
         if not path.is_file():
-            raise ConfigError("file not found", file=str(path), field="data.source",
-                              expected="a .jsonl, .json or .parquet file, or a hub dataset id")
+            raise ConfigError(
+                "file not found",
+                file=str(path),
+                field="data.source",
+                expected="a .jsonl, .json or .parquet file, or a hub dataset id",
+            )
         suffix = path.suffix.lower()
         try:
             if suffix == ".parquet":
@@ -76,8 +80,12 @@ def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
                 # every line, not only the first: a bad line 900 would otherwise fail the job once queued
                 bad = first_bad_line(path)
                 if bad:
-                    raise ConfigError(f"cannot read: {bad}", file=str(path), field="data.source",
-                                      expected="one JSON object per line")
+                    raise ConfigError(
+                        f"cannot read: {bad}",
+                        file=str(path),
+                        field="data.source",
+                        expected="one JSON object per line",
+                    )
                 with open(path, encoding="utf-8") as f:
                     line = next((ln for ln in f if ln.strip()), None)
                 first = json.loads(line) if line else None
@@ -85,8 +93,12 @@ def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 first = data[0] if isinstance(data, list) and data else None
         except (OSError, ValueError, ImportError) as e:
-            raise ConfigError(f"cannot read: {e}", file=str(path), field="data.source",
-                              expected="a .jsonl file of JSON objects, a .json list of them, or a .parquet file") from None
+            raise ConfigError(
+                f"cannot read: {e}",
+                file=str(path),
+                field="data.source",
+                expected="a .jsonl file of JSON objects, a .json list of them, or a .parquet file",
+            ) from None
         if first is not None and not isinstance(first, dict):
             raise ConfigError("records are not JSON objects", file=str(path), field="data.source")
         return (sorted(first) if first else []), first
@@ -96,21 +108,24 @@ def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
         stream = datasets.load_dataset(spec.source, split=spec.split, streaming=True)
         first = next(iter(stream), None)
     except Exception as e:  # network, unknown id, gated dataset: all end the check the same way
-        raise ConfigError(f"cannot open hub dataset {spec.source!r} (split {spec.split!r}): {e}",
-                          field="data.source") from None
+        raise ConfigError(
+            f"cannot open hub dataset {spec.source!r} (split {spec.split!r}): {e}", field="data.source"
+        ) from None
     return (sorted(first) if first else []), first
 
 
-def check_fields(columns: Sequence[str], fields: FieldMap, *, source: str,
-                 file: str | None = None) -> None:
+def check_fields(columns: Sequence[str], fields: FieldMap, *, source: str, file: str | None = None) -> None:
     """ConfigError naming every mapped field the dataset lacks, and the columns it has."""
     missing = [f"{role}={name!r}" for role, name in fields.model_dump().items() if name not in columns]
     if missing:
         raise ConfigError(
             f"dataset {source} has no column for {', '.join(missing)}; its columns are: "
-            f"{', '.join(columns) or '(none)'}", file=file, field="data.fields",
+            f"{', '.join(columns) or '(none)'}",
+            file=file,
+            field="data.fields",
             expected="a preset (s1k, s1k-1.1, s1k-1.1-gemini, curate) or a mapping of question, trace, "
-                     "answer to existing columns")
+            "answer to existing columns",
+        )
 
 
 def _text(value: Any) -> str:
@@ -150,8 +165,13 @@ def step_assistant_text(trace: Any, answer: Any) -> str:
     return body + STEP_OPEN + "answer\n" + answer_text
 
 
-def to_messages(record: dict[str, Any], fields: FieldMap, system_prompt: str | None = None,
-                fmt: str = "s1", tokenizer: Any = None) -> list[dict[str, str]]:
+def to_messages(
+    record: dict[str, Any],
+    fields: FieldMap,
+    system_prompt: str | None = None,
+    fmt: str = "s1",
+    tokenizer: Any = None,
+) -> list[dict[str, str]]:
     """One record as a chat: optional system, user = question (with the stated budget for the
     conditional formats), assistant = thinking + answer in the format ``fmt``. The
     token-conditional format counts the trace's tokens with ``tokenizer``."""
@@ -207,29 +227,39 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], block_size: in
     full_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
     n = len(prompt_ids)
     if full_ids[:n] != prompt_ids or len(full_ids) <= n:
-        raise ValueError("the chat template's prompt is not a token prefix of the full conversation; "
-                         "cannot mask the user turn")
+        raise ValueError(
+            "the chat template's prompt is not a token prefix of the full conversation; "
+            "cannot mask the user turn"
+        )
     labels = [IGNORE_INDEX] * n + full_ids[n:]
-    return Tokenized(input_ids=full_ids[:block_size], labels=labels[:block_size], prompt_length=n,
-                     length=len(full_ids))
+    return Tokenized(
+        input_ids=full_ids[:block_size], labels=labels[:block_size], prompt_length=n, length=len(full_ids)
+    )
 
 
 def check_template(tokenizer: Any, *, model: str, file: str | None = None) -> None:
     """ConfigError when the tokenizer has no chat template or the template drops the assistant text."""
     if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError(f"model {model} has no chat template (tokenizer_config.json / "
-                          "chat_template.jinja)", file=file, field="model",
-                          expected="an instruct model folder with a chat template")
+        raise ConfigError(
+            f"model {model} has no chat template (tokenizer_config.json / chat_template.jinja)",
+            file=file,
+            field="model",
+            expected="an instruct model folder with a chat template",
+        )
     probe = to_messages({"q": "1+1?", "t": ["2"], "a": "2"}, FieldMap(question="q", trace="t", answer="a"))
     try:
         text = tokenizer.apply_chat_template(probe, tokenize=False)
         tokenize_chat(tokenizer, probe, block_size=10**9)
     except Exception as e:
-        raise ConfigError(f"model {model}: cannot use its chat template for training: {e}", file=file,
-                          field="model") from None
+        raise ConfigError(
+            f"model {model}: cannot use its chat template for training: {e}", file=file, field="model"
+        ) from None
     if probe[-1]["content"] not in text:
-        raise ConfigError(f"model {model}: its chat template does not keep the assistant's text verbatim",
-                          file=file, field="model")
+        raise ConfigError(
+            f"model {model}: its chat template does not keep the assistant's text verbatim",
+            file=file,
+            field="model",
+        )
 
 
 @dataclass
@@ -252,9 +282,14 @@ class DatasetStats:
         return d
 
 
-def tokenize_records(records: Iterable[dict[str, Any]], tokenizer: Any, fields: FieldMap,
-                     block_size: int, system_prompt: str | None = None, fmt: str = "s1"
-                     ) -> tuple[list[dict[str, list[int]]], DatasetStats]:
+def tokenize_records(
+    records: Iterable[dict[str, Any]],
+    tokenizer: Any,
+    fields: FieldMap,
+    block_size: int,
+    system_prompt: str | None = None,
+    fmt: str = "s1",
+) -> tuple[list[dict[str, list[int]]], DatasetStats]:
     """Tokenized examples (``input_ids``, ``labels``) in the format ``fmt`` and the statistics of
     the whole set."""
     rows: list[dict[str, list[int]]] = []
@@ -292,5 +327,8 @@ def pad_batch(features: list[dict[str, list[int]]], pad_id: int, multiple: int =
         ids.append(list(f["input_ids"]) + [pad_id] * pad)
         labels.append(list(f["labels"]) + [IGNORE_INDEX] * pad)
         mask.append([1] * len(f["input_ids"]) + [0] * pad)
-    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels),
-            "attention_mask": torch.tensor(mask)}
+    return {
+        "input_ids": torch.tensor(ids),
+        "labels": torch.tensor(labels),
+        "attention_mask": torch.tensor(mask),
+    }

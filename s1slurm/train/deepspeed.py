@@ -25,8 +25,11 @@ def resolve_template(path: Path) -> Path:
         if candidate.is_file():
             return candidate.resolve()
     shipped = ", ".join(f"templates/{p.relative_to(SHIPPED)}" for p in sorted(SHIPPED.rglob("*.json")))
-    raise ConfigError(f"DeepSpeed template {str(path)!r} not found (the package ships {shipped})",
-                      field="deepspeed", expected="a JSON file such as templates/deepspeed/zero3.json")
+    raise ConfigError(
+        f"DeepSpeed template {str(path)!r} not found (the package ships {shipped})",
+        field="deepspeed",
+        expected="a JSON file such as templates/deepspeed/zero3.json",
+    )
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -38,25 +41,46 @@ def load_template(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid JSON: {e}", file=str(file), field="deepspeed") from None
     zero = config.get("zero_optimization") if isinstance(config, dict) else None
     if not isinstance(zero, dict) or zero.get("stage") != 3:
-        raise ConfigError("not a ZeRO stage 3 config", file=str(file), field="zero_optimization.stage",
-                          expected="3")
+        raise ConfigError(
+            "not a ZeRO stage 3 config", file=str(file), field="zero_optimization.stage", expected="3"
+        )
     if zero.get("stage3_gather_16bit_weights_on_model_save") is not True:
-        raise ConfigError("the final model could not be saved as one folder", file=str(file),
-                          field="zero_optimization.stage3_gather_16bit_weights_on_model_save",
-                          expected="true")
+        raise ConfigError(
+            "the final model could not be saved as one folder",
+            file=str(file),
+            field="zero_optimization.stage3_gather_16bit_weights_on_model_save",
+            expected="true",
+        )
     for key in ("optimizer", "scheduler"):
         if key in config:
-            raise ConfigError(f"'{key}' is set by the recipe (AdamW, warmup + cosine), not the template",
-                              file=str(file), field=key, expected="no such block")
+            raise ConfigError(
+                f"'{key}' is set by the recipe (AdamW, warmup + cosine), not the template",
+                file=str(file),
+                field=key,
+                expected="no such block",
+            )
     if "fp16" in config and config["fp16"].get("enabled") not in (False, "auto"):
-        raise ConfigError("the s1 recipe trains in bf16 (or fp32), not fp16", file=str(file),
-                          field="fp16.enabled", expected="false")
+        raise ConfigError(
+            "the s1 recipe trains in bf16 (or fp32), not fp16",
+            file=str(file),
+            field="fp16.enabled",
+            expected="false",
+        )
     return config
 
 
-def render(template: dict[str, Any], *, micro_batch: int, accumulation: int, world_size: int,
-           precision: str, max_grad_norm: float, sequence_parallel: int = 1, offload_optimizer: bool = False,
-           offload_parameters: bool = False) -> dict[str, Any]:
+def render(
+    template: dict[str, Any],
+    *,
+    micro_batch: int,
+    accumulation: int,
+    world_size: int,
+    precision: str,
+    max_grad_norm: float,
+    sequence_parallel: int = 1,
+    offload_optimizer: bool = False,
+    offload_parameters: bool = False,
+) -> dict[str, Any]:
     """The config one run uses: batch sizes, clipping, precision and offload written out, the rest as given.
 
     ``train_batch_size`` counts data-parallel ranks (world size / sequence-parallel size), as
@@ -73,9 +97,11 @@ def render(template: dict[str, Any], *, micro_batch: int, accumulation: int, wor
         if wanted:
             zero[key] = {"device": "cpu", "pin_memory": True}
         elif key in zero and zero[key].get("device") not in (None, "none"):
-            raise ConfigError(f"the template offloads {key} but the spec does not ask for it",
-                              field=f"zero_optimization.{key}",
-                              expected=f"no {key} block (set memory.{'offload_optimizer' if key == 'offload_optimizer' else 'offload_parameters'}: true in the spec)")
+            raise ConfigError(
+                f"the template offloads {key} but the spec does not ask for it",
+                field=f"zero_optimization.{key}",
+                expected=f"no {key} block (set memory.{'offload_optimizer' if key == 'offload_optimizer' else 'offload_parameters'}: true in the spec)",
+            )
     config["gradient_clipping"] = max_grad_norm
     config["bf16"] = {**config.get("bf16", {}), "enabled": precision == "bf16"}
     config.pop("fp16", None)

@@ -31,7 +31,10 @@ def model_shape(model: str, *, offline: str | None) -> tuple[P.ModelShape | None
             offline = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
     shape = P.known_shape(model)
     if shape is None:
-        return None, f"{model}'s config.json could not be read ({offline}) and the built-in table does not know it"
+        return (
+            None,
+            f"{model}'s config.json could not be read ({offline}) and the built-in table does not know it",
+        )
     return shape, f"the built-in table ({model}; hub not read: {offline})"
 
 
@@ -67,19 +70,32 @@ def count_examples(spec: Any) -> tuple[int | None, str]:
     return n, source
 
 
-def estimate_for(spec: Any, profile: Profile, plan: TrainPlan, *, offline: str | None,
-                 file: str | None = None) -> tuple[P.Estimate | None, str | None]:
+def estimate_for(
+    spec: Any, profile: Profile, plan: TrainPlan, *, offline: str | None, file: str | None = None
+) -> tuple[P.Estimate | None, str | None]:
     """The estimate of ``spec`` on its plan's layout, and a note when the model's shape is unknown."""
     shape, source = model_shape(spec.model, offline=offline)
     if shape is None:
         return None, f"no training plan: {source}"
-    layout = P.Layout(nodes=plan.layout.nodes, gpus_per_node=plan.layout.gpus_per_node,
-                      world_size=plan.layout.world_size, sequence_parallel=plan.layout.sequence_parallel,
-                      micro_batch=spec.recipe.micro_batch_size, accumulation=plan.accumulation)
+    layout = P.Layout(
+        nodes=plan.layout.nodes,
+        gpus_per_node=plan.layout.gpus_per_node,
+        world_size=plan.layout.world_size,
+        sequence_parallel=plan.layout.sequence_parallel,
+        micro_batch=spec.recipe.micro_batch_size,
+        accumulation=plan.accumulation,
+    )
     zero = plan.template.get("zero_optimization", {})
     live = zero.get("stage3_max_live_parameters", 1e9)
     examples, examples_source = count_examples(spec)
-    est = P.estimate(spec, shape, layout, model=spec.model, source=source,
-                     max_live_parameters=float(live) if isinstance(live, (int, float)) else 1e9,
-                     examples=examples, examples_source=examples_source)
+    est = P.estimate(
+        spec,
+        shape,
+        layout,
+        model=spec.model,
+        source=source,
+        max_live_parameters=float(live) if isinstance(live, (int, float)) else 1e9,
+        examples=examples,
+        examples_source=examples_source,
+    )
     return est, None

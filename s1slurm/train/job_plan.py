@@ -27,14 +27,28 @@ class TrainPlan:
     template: dict[str, Any]
 
     @classmethod
-    def build(cls, spec: TrainSpec, profile: Profile, template: dict[str, Any] | None = None, *,
-              file: str | None = None) -> TrainPlan:
+    def build(
+        cls,
+        spec: TrainSpec,
+        profile: Profile,
+        template: dict[str, Any] | None = None,
+        *,
+        file: str | None = None,
+    ) -> TrainPlan:
         """Check the layout against the recipe; ConfigError (exit 2) when it cannot work."""
-        layout = layout_for(profile, spec.launch.processes_per_node,
-                            sequence_parallel=spec.memory.sequence_parallel_size, file=file)
-        accumulation = gradient_accumulation(spec.recipe.global_batch_size, layout.data_parallel,
-                                             spec.recipe.micro_batch_size, file=file,
-                                             sequence_parallel=layout.sequence_parallel)
+        layout = layout_for(
+            profile,
+            spec.launch.processes_per_node,
+            sequence_parallel=spec.memory.sequence_parallel_size,
+            file=file,
+        )
+        accumulation = gradient_accumulation(
+            spec.recipe.global_batch_size,
+            layout.data_parallel,
+            spec.recipe.micro_batch_size,
+            file=file,
+            sequence_parallel=layout.sequence_parallel,
+        )
         if template is None:
             template = ds.load_template(Path(spec.deepspeed))
         return cls(spec, profile, layout, accumulation, template)
@@ -49,10 +63,17 @@ class TrainPlan:
 
     def deepspeed_config(self) -> dict[str, Any]:
         r, m = self.spec.recipe, self.spec.memory
-        return ds.render(self.template, micro_batch=r.micro_batch_size, accumulation=self.accumulation,
-                         world_size=self.layout.world_size, precision=r.precision,
-                         max_grad_norm=r.max_grad_norm, sequence_parallel=self.layout.sequence_parallel,
-                         offload_optimizer=m.offload_optimizer, offload_parameters=m.offload_parameters)
+        return ds.render(
+            self.template,
+            micro_batch=r.micro_batch_size,
+            accumulation=self.accumulation,
+            world_size=self.layout.world_size,
+            precision=r.precision,
+            max_grad_norm=r.max_grad_norm,
+            sequence_parallel=self.layout.sequence_parallel,
+            offload_optimizer=m.offload_optimizer,
+            offload_parameters=m.offload_parameters,
+        )
 
     def backend(self, cuda: bool) -> str:
         """torch.distributed backend: the spec's choice, else NCCL on GPUs and gloo on CPUs."""

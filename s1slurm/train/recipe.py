@@ -39,14 +39,18 @@ class Layout:
         return {**asdict(self), "world_size": self.world_size}
 
 
-def layout_for(profile: Profile, processes_per_node: int | None, *, sequence_parallel: int = 1,
-               file: str | None = None) -> Layout:
+def layout_for(
+    profile: Profile, processes_per_node: int | None, *, sequence_parallel: int = 1, file: str | None = None
+) -> Layout:
     """The layout of a job run with ``profile``; ConfigError when tasks and ranks do not fit."""
     ppn = processes_per_node or (profile.gpus_per_node or 1)
     if profile.gpus_per_node and ppn > profile.gpus_per_node:
-        raise ConfigError(f"{ppn} processes per node but only {profile.gpus_per_node} GPUs per node",
-                          file=file, field="launch.processes_per_node",
-                          expected=f"at most {profile.gpus_per_node}")
+        raise ConfigError(
+            f"{ppn} processes per node but only {profile.gpus_per_node} GPUs per node",
+            file=file,
+            field="launch.processes_per_node",
+            expected=f"at most {profile.gpus_per_node}",
+        )
     if profile.tasks_per_node == 1:
         per_task = False
     elif profile.tasks_per_node == ppn:
@@ -54,19 +58,36 @@ def layout_for(profile: Profile, processes_per_node: int | None, *, sequence_par
     else:
         raise ConfigError(
             f"tasks_per_node is {profile.tasks_per_node} but there are {ppn} processes per node",
-            file=file, field="cluster.tasks_per_node",
-            expected=f"1 (one torchrun per node) or {ppn} (one task per rank)")
+            file=file,
+            field="cluster.tasks_per_node",
+            expected=f"1 (one torchrun per node) or {ppn} (one task per rank)",
+        )
     world = profile.nodes * ppn
     if world % sequence_parallel:
-        raise ConfigError(f"sequence-parallel size {sequence_parallel} does not divide the {world} ranks "
-                          f"({profile.nodes} node(s) x {ppn})", file=file, field="memory.sequence_parallel_size",
-                          expected=f"a divisor of {world}")
-    return Layout(nodes=profile.nodes, processes_per_node=ppn, gpus_per_node=profile.gpus_per_node,
-                  one_task_per_rank=per_task, sequence_parallel=sequence_parallel)
+        raise ConfigError(
+            f"sequence-parallel size {sequence_parallel} does not divide the {world} ranks "
+            f"({profile.nodes} node(s) x {ppn})",
+            file=file,
+            field="memory.sequence_parallel_size",
+            expected=f"a divisor of {world}",
+        )
+    return Layout(
+        nodes=profile.nodes,
+        processes_per_node=ppn,
+        gpus_per_node=profile.gpus_per_node,
+        one_task_per_rank=per_task,
+        sequence_parallel=sequence_parallel,
+    )
 
 
-def gradient_accumulation(global_batch: int, world_size: int, micro_batch: int, *,
-                          file: str | None = None, sequence_parallel: int = 1) -> int:
+def gradient_accumulation(
+    global_batch: int,
+    world_size: int,
+    micro_batch: int,
+    *,
+    file: str | None = None,
+    sequence_parallel: int = 1,
+) -> int:
     """Accumulation steps so that ``data-parallel ranks x micro_batch x steps == global_batch`` exactly.
 
     ``world_size`` counts data-parallel ranks (GPUs / sequence-parallel size).
@@ -74,13 +95,18 @@ def gradient_accumulation(global_batch: int, world_size: int, micro_batch: int, 
     per_step = world_size * micro_batch
     if per_step <= 0 or global_batch % per_step:
         options = sorted({d for d in range(1, global_batch + 1) if global_batch % d == 0})
-        sp = f" data-parallel ranks (GPUs / sequence-parallel size {sequence_parallel})" if sequence_parallel > 1 \
+        sp = (
+            f" data-parallel ranks (GPUs / sequence-parallel size {sequence_parallel})"
+            if sequence_parallel > 1
             else " processes"
+        )
         raise ConfigError(
             f"global batch {global_batch} cannot be reached with {world_size}{sp} x micro batch "
             f"{micro_batch} = {per_step} sequences per accumulation step",
-            file=file, field="recipe.global_batch_size",
-            expected=f"processes x micro batch dividing {global_batch} (one of {options})")
+            file=file,
+            field="recipe.global_batch_size",
+            expected=f"processes x micro batch dividing {global_batch} (one of {options})",
+        )
     return global_batch // per_step
 
 
@@ -96,8 +122,14 @@ def steps_per_epoch(num_examples: int, world_size: int, micro_batch: int, accumu
     return max(math.ceil(batches_per_rank / accumulation), 1)
 
 
-def total_steps(num_examples: int, epochs: float, world_size: int, micro_batch: int,
-                accumulation: int, max_steps: int | None = None) -> int:
+def total_steps(
+    num_examples: int,
+    epochs: float,
+    world_size: int,
+    micro_batch: int,
+    accumulation: int,
+    max_steps: int | None = None,
+) -> int:
     """All optimizer steps of the run (``max_steps`` wins when set)."""
     if max_steps:
         return max_steps

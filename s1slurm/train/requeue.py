@@ -72,8 +72,9 @@ def classify_signal(profile: Profile, started: float, left: float | None) -> str
     return "timeout" if left <= profile.signal_delay_s + 60 else "preemption"
 
 
-def stop_grace_s(signal_name: str, kind: str, profile: Profile, margin_s: float,
-                 grace_time_s: float | None) -> tuple[float, str]:
+def stop_grace_s(
+    signal_name: str, kind: str, profile: Profile, margin_s: float, grace_time_s: float | None
+) -> tuple[float, str]:
     """How long the ranks may take to checkpoint and exit, and why.
 
     USR2 (time limit, or a preemption with ``send_user_signal``) comes ``signal_delay_s`` early;

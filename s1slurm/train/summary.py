@@ -26,25 +26,49 @@ def checkpoint_step(path: Path | str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def write_attempt(paths: TrainPaths, attempt: str, plan: Any, *, outcome: str, started: float,
-                  resume: Path | None, state: Any, steps: Any, signal_at: float | None,
-                  signal_name: str | None = None, timed_saves: list[int] | None = None) -> dict:
+def write_attempt(
+    paths: TrainPaths,
+    attempt: str,
+    plan: Any,
+    *,
+    outcome: str,
+    started: float,
+    resume: Path | None,
+    state: Any,
+    steps: Any,
+    signal_at: float | None,
+    signal_name: str | None = None,
+    timed_saves: list[int] | None = None,
+) -> dict:
     """What this attempt did (rank 0 writes it when the attempt ends)."""
     tokens_end = int(state.num_input_tokens_seen or 0)
     tokens = tokens_end - steps.tokens_start
-    train_time = (steps.train_ended - steps.train_started) if steps.train_ended and steps.train_started else 0.0
+    train_time = (
+        (steps.train_ended - steps.train_started) if steps.train_ended and steps.train_started else 0.0
+    )
     world = plan.layout.world_size
     record = {
-        "attempt": attempt, "job_id": os.environ.get("SLURM_JOB_ID"),
+        "attempt": attempt,
+        "job_id": os.environ.get("SLURM_JOB_ID"),
         "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", "0")),
-        "outcome": outcome, "started": started, "ended": time.time(),
-        "resumed_from": str(resume) if resume else None, "resumed_step": checkpoint_step(resume),
-        "first_step": steps.first_step, "last_step": int(state.global_step),
-        "steps_done": int(state.global_step) - steps.start_step, "max_steps": int(state.max_steps),
-        "epoch": state.epoch, "tokens_seen_start": steps.tokens_start, "tokens_seen_end": tokens_end,
-        "train_time_s": train_time, "world_size": world,
+        "outcome": outcome,
+        "started": started,
+        "ended": time.time(),
+        "resumed_from": str(resume) if resume else None,
+        "resumed_step": checkpoint_step(resume),
+        "first_step": steps.first_step,
+        "last_step": int(state.global_step),
+        "steps_done": int(state.global_step) - steps.start_step,
+        "max_steps": int(state.max_steps),
+        "epoch": state.epoch,
+        "tokens_seen_start": steps.tokens_start,
+        "tokens_seen_end": tokens_end,
+        "train_time_s": train_time,
+        "world_size": world,
         "tokens_per_s_per_gpu": tokens / train_time / world if train_time > 0 else None,
-        "signal_received_at": signal_at, "signal": signal_name, "timed_checkpoints": timed_saves or [],
+        "signal_received_at": signal_at,
+        "signal": signal_name,
+        "timed_checkpoints": timed_saves or [],
         "peak_gpu_memory_gb": _peak_gpu_memory_gb(),
     }
     atomic_write_json(paths.attempt_record(attempt), record)
@@ -70,8 +94,10 @@ def read_attempts(paths: TrainPaths) -> list[dict]:
 
 
 def read_requeues(paths: TrainPaths) -> dict:
-    return _read_json(paths.requeues, {"timeouts": 0, "preemptions": 0, "total": 0, "events": [],
-                                       "not_requeued": [], "new_counts": []})
+    return _read_json(
+        paths.requeues,
+        {"timeouts": 0, "preemptions": 0, "total": 0, "events": [], "not_requeued": [], "new_counts": []},
+    )
 
 
 def _write_requeues(paths: TrainPaths, data: dict) -> dict:
@@ -133,8 +159,9 @@ def loss_curve(paths: TrainPaths) -> list[dict]:
             row = json.loads(line)
         except ValueError:
             continue  # a line cut by a kill
-        by_step[int(row["step"])] = {k: row.get(k) for k in ("step", "loss", "learning_rate", "grad_norm",
-                                                             "attempt")}
+        by_step[int(row["step"])] = {
+            k: row.get(k) for k in ("step", "loss", "learning_rate", "grad_norm", "attempt")
+        }
     return [by_step[s] for s in sorted(by_step)]
 
 
@@ -149,22 +176,34 @@ def build_summary(paths: TrainPaths, plan: Any) -> dict:
     requeues = read_requeues(paths)
     r = plan.spec.recipe
     return {
-        "model": plan.spec.model, "output_model": str(paths.model_dir), "data": plan.spec.data.source,
-        "steps": last.get("last_step"), "max_steps": last.get("max_steps"),
-        "epochs": last.get("epoch"), "planned_epochs": r.epochs,
-        "examples": stats.get("examples"), "used_examples": stats.get("used_examples"),
-        "truncated_examples": stats.get("truncated_examples"), "dropped_examples": stats.get("dropped_examples"),
-        "block_size": r.block_size, "dataset_tokens": stats.get("total_tokens"),
+        "model": plan.spec.model,
+        "output_model": str(paths.model_dir),
+        "data": plan.spec.data.source,
+        "steps": last.get("last_step"),
+        "max_steps": last.get("max_steps"),
+        "epochs": last.get("epoch"),
+        "planned_epochs": r.epochs,
+        "examples": stats.get("examples"),
+        "used_examples": stats.get("used_examples"),
+        "truncated_examples": stats.get("truncated_examples"),
+        "dropped_examples": stats.get("dropped_examples"),
+        "block_size": r.block_size,
+        "dataset_tokens": stats.get("total_tokens"),
         "tokens_seen": last.get("tokens_seen_end"),
         "loss_curve": loss_curve(paths),
         "wall_time_s": (last["ended"] - attempts[0]["started"]) if attempts else None,
         "train_time_s": train_time,
         "tokens_per_s_per_gpu": tokens_trained / train_time / world if train_time > 0 else None,
-        "layout": plan.layout.to_dict(), "global_batch_size": r.global_batch_size,
-        "micro_batch_size": r.micro_batch_size, "gradient_accumulation": plan.accumulation,
-        "peak_gpu_memory_gb": max((a["peak_gpu_memory_gb"] for a in attempts
-                                   if a.get("peak_gpu_memory_gb") is not None), default=None),
-        "requeues": requeues, "attempts": attempts,
+        "layout": plan.layout.to_dict(),
+        "global_batch_size": r.global_batch_size,
+        "micro_batch_size": r.micro_batch_size,
+        "gradient_accumulation": plan.accumulation,
+        "peak_gpu_memory_gb": max(
+            (a["peak_gpu_memory_gb"] for a in attempts if a.get("peak_gpu_memory_gb") is not None),
+            default=None,
+        ),
+        "requeues": requeues,
+        "attempts": attempts,
     }
 
 

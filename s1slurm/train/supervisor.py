@@ -122,15 +122,23 @@ def check_reachable(choice: dict, hostname: str | None = None) -> None:
     """Refuse a loopback rendezvous address on another host (it would point at this node itself)."""
     host = hostname or socket.gethostname()
     if choice["addr"].startswith("127.") and choice.get("host") != host:
-        raise StageError(f"the first node ({choice.get('host')}) resolves its own name to {choice['addr']}, a "
-                         f"loopback address this node ({host}) cannot reach it at: fix /etc/hosts or DNS there")
+        raise StageError(
+            f"the first node ({choice.get('host')}) resolves its own name to {choice['addr']}, a "
+            f"loopback address this node ({host}) cannot reach it at: fix /etc/hosts or DNS there"
+        )
 
 
 class TorchrunSupervisor:
     """This node's share of one attempt."""
 
-    def __init__(self, paths: TrainPaths, plan: TrainPlan, dist: DistEnv, attempt: str,
-                 logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        paths: TrainPaths,
+        plan: TrainPlan,
+        dist: DistEnv,
+        attempt: str,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self.paths, self.plan, self.dist, self.attempt = paths, plan, dist, attempt
         self.log = logger or logging.getLogger("s1slurm.train")
         self.proc: subprocess.Popen | None = None
@@ -153,23 +161,41 @@ class TorchrunSupervisor:
             check_reachable(choice)
         self.addr, self.port, self.rendezvous = choice["addr"], int(choice["port"]), choice
         if choice.get("skipped_ports"):
-            self.log.warning("rendezvous ports in use on %s: %s; using %d", choice["host"],
-                             ", ".join(map(str, choice["skipped_ports"])), self.port)
+            self.log.warning(
+                "rendezvous ports in use on %s: %s; using %d",
+                choice["host"],
+                ", ".join(map(str, choice["skipped_ports"])),
+                self.port,
+            )
         return choice
 
     def command(self) -> list[str]:
-        worker = ["-m", "s1slurm.train.worker", "--run-dir", str(self.paths.run.path), "--attempt", self.attempt]
+        worker = [
+            "-m",
+            "s1slurm.train.worker",
+            "--run-dir",
+            str(self.paths.run.path),
+            "--attempt",
+            self.attempt,
+        ]
         layout = self.plan.layout
         if layout.one_task_per_rank:
             return [sys.executable, "-u", *worker]
-        return [sys.executable, "-m", "torch.distributed.run",
-                f"--nnodes={layout.nodes}", f"--node_rank={self.dist.node_rank}",
-                f"--nproc_per_node={layout.processes_per_node}",
-                f"--master_addr={self.addr}", f"--master_port={self.port}",
-                # SIGTERM (SLURM's preemption notice) is left to the ranks, which checkpoint first;
-                # torchrun's default would stop them at once (SIGKILL 30 s later).
-                "--signals-to-handle=SIGINT,SIGHUP,SIGQUIT",
-                "--max_restarts=0", *worker]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nnodes={layout.nodes}",
+            f"--node_rank={self.dist.node_rank}",
+            f"--nproc_per_node={layout.processes_per_node}",
+            f"--master_addr={self.addr}",
+            f"--master_port={self.port}",
+            # SIGTERM (SLURM's preemption notice) is left to the ranks, which checkpoint first;
+            # torchrun's default would stop them at once (SIGKILL 30 s later).
+            "--signals-to-handle=SIGINT,SIGHUP,SIGQUIT",
+            "--max_restarts=0",
+            *worker,
+        ]
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in TORCH_DISTRIBUTED_VARS}
@@ -196,8 +222,9 @@ class TorchrunSupervisor:
             signal.signal(signal.SIGUSR2, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-        self.proc = subprocess.Popen(cmd, env=self.environment(), start_new_session=True,
-                                     preexec_fn=ignore_usr2)
+        self.proc = subprocess.Popen(
+            cmd, env=self.environment(), start_new_session=True, preexec_fn=ignore_usr2
+        )
         _ACTIVE = self
 
     def running(self) -> bool:
@@ -211,7 +238,9 @@ class TorchrunSupervisor:
         try:
             while self.proc.poll() is None:  # poll, not wait(): a signal handler may poll too
                 if failure.exists():
-                    self.log.error("another node failed (%s); stopping this node's ranks", failure.read_text())
+                    self.log.error(
+                        "another node failed (%s); stopping this node's ranks", failure.read_text()
+                    )
                     self.terminate()
                     break
                 time.sleep(poll_s)

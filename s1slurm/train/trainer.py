@@ -45,7 +45,11 @@ class StopOnRequest(TrainerCallback):
 
     def _agree(self, device: torch.device) -> tuple[bool, bool]:
         stop = 1 if (self.flag.is_set or self.stop_file.exists()) else 0
-        due = 1 if (self.every_s is not None and is_main() and time.time() - self.last_save >= self.every_s) else 0
+        due = (
+            1
+            if (self.every_s is not None and is_main() and time.time() - self.last_save >= self.every_s)
+            else 0
+        )
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             t = torch.tensor([stop, due], device=device, dtype=torch.int32)
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
@@ -65,14 +69,22 @@ class StopOnRequest(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
             self.stopped_at = state.global_step
-            why = (f"signal {self.flag.name}" if self.flag.is_set else f"a stop request ({self.stop_file})"
-                   if self.stop_file.exists() else "another rank's signal or stop request")
+            why = (
+                f"signal {self.flag.name}"
+                if self.flag.is_set
+                else f"a stop request ({self.stop_file})"
+                if self.stop_file.exists()
+                else "another rank's signal or stop request"
+            )
             print(f"s1slurm: {why}: checkpointing step {state.global_step} and stopping", flush=True)
         elif due and not control.should_save:
             control.should_save = True
             self.timed_saves.append(state.global_step)
-            print(f"s1slurm: {self.every_s / 60:g} minutes since the last checkpoint: checkpointing step "
-                  f"{state.global_step}", flush=True)
+            print(
+                f"s1slurm: {self.every_s / 60:g} minutes since the last checkpoint: checkpointing step "
+                f"{state.global_step}",
+                flush=True,
+            )
         return control
 
 
@@ -103,10 +115,16 @@ class StepLog(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs or "loss" not in logs:
             return
-        row = {"step": state.global_step, "epoch": state.epoch, "loss": logs["loss"],
-               "learning_rate": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm"),
-               "tokens_seen": int(state.num_input_tokens_seen or 0), "time": time.time(),
-               "attempt": self.attempt}
+        row = {
+            "step": state.global_step,
+            "epoch": state.epoch,
+            "loss": logs["loss"],
+            "learning_rate": logs.get("learning_rate"),
+            "grad_norm": logs.get("grad_norm"),
+            "tokens_seen": int(state.num_input_tokens_seen or 0),
+            "time": time.time(),
+            "attempt": self.attempt,
+        }
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row, default=float) + "\n")
 
@@ -119,8 +137,9 @@ def sequence_mean_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tens
     """
     shift_logits = logits[..., :-1, :].float()
     shift_labels = labels[..., 1:]
-    per_token = torch.nn.functional.cross_entropy(shift_logits.transpose(1, 2), shift_labels,
-                                                  ignore_index=-100, reduction="none")
+    per_token = torch.nn.functional.cross_entropy(
+        shift_logits.transpose(1, 2), shift_labels, ignore_index=-100, reduction="none"
+    )
     counts = (shift_labels != -100).sum(dim=1)
     kept = counts > 0
     per_sequence = per_token.sum(dim=1)[kept] / counts[kept]
@@ -131,8 +150,14 @@ class S1Trainer(Trainer):
     """Trainer whose checkpoints are staged, sealed and renamed by :class:`CheckpointManager`, with
     the loss weighted per sequence (s1) or per token (transformers' default)."""
 
-    def __init__(self, *args: Any, checkpoints: CheckpointManager, weights_in_checkpoints: bool = False,
-                 loss_averaging: str = "sequence", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        checkpoints: CheckpointManager,
+        weights_in_checkpoints: bool = False,
+        loss_averaging: str = "sequence",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.checkpoints = checkpoints
         self.weights_in_checkpoints = weights_in_checkpoints
@@ -143,8 +168,9 @@ class S1Trainer(Trainer):
             # accumulation steps and DeepSpeed averages the data-parallel ranks: a mean over sequences.
             self.loss_is_scaled_for_ga = False
 
-    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
-                     num_items_in_batch: Any = None) -> Any:
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
         pc = getattr(self.accelerator, "parallelism_config", None)
         if self.loss_averaging == "token" or (pc is not None and pc.sp_enabled):
             # token: transformers' own loss over all tokens of all devices; under sequence parallelism
@@ -192,7 +218,9 @@ class S1Trainer(Trainer):
             shares = [share]
         if is_main():
             sealed = {k: v for part in shares for k, v in part.items()}
-            self.checkpoints.finalize(step, {"epoch": self.state.epoch,
-                                             "tokens_seen": int(self.state.num_input_tokens_seen or 0)},
-                                      sealed=sealed)
+            self.checkpoints.finalize(
+                step,
+                {"epoch": self.state.epoch, "tokens_seen": int(self.state.num_input_tokens_seen or 0)},
+                sealed=sealed,
+            )
         barrier()

@@ -78,20 +78,27 @@ def prepare_dataset(plan: TrainPlan, paths: TrainPaths, tokenizer: Any) -> Any:
     """Tokenize once (rank 0 of the job) into ``tokenized/``; later calls and other ranks load it."""
     import datasets
 
-
     if not (paths.tokenized_dir / "dataset_info.json").is_file():
         spec = plan.spec
         records = D.load_records(spec.data)
-        rows, stats = D.tokenize_records(records, tokenizer, spec.data.field_map(),
-                                         spec.recipe.block_size, spec.data.system_prompt, spec.data.format)
+        rows, stats = D.tokenize_records(
+            records,
+            tokenizer,
+            spec.data.field_map(),
+            spec.recipe.block_size,
+            spec.data.system_prompt,
+            spec.data.format,
+        )
         if not rows:
             raise RuntimeError(f"no usable examples in {spec.data.source} (all {stats.examples} dropped)")
         tmp = paths.root / f".tokenized.{os.getpid()}.tmp"
         datasets.Dataset.from_list(rows).save_to_disk(str(tmp))
         atomic_write_json(paths.dataset_stats, stats.to_dict())
         os.replace(tmp, paths.tokenized_dir)
-        _say(f"tokenized {stats.used_examples} examples ({stats.truncated_examples} truncated to "
-             f"{stats.block_size} tokens, {stats.dropped_examples} dropped)")
+        _say(
+            f"tokenized {stats.used_examples} examples ({stats.truncated_examples} truncated to "
+            f"{stats.block_size} tokens, {stats.dropped_examples} dropped)"
+        )
     return datasets.load_from_disk(str(paths.tokenized_dir))
 
 
@@ -111,7 +118,9 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
         learning_rate=r.learning_rate,
         lr_scheduler_type=r.lr_scheduler,
         warmup_steps=r.warmup_fraction,  # transformers 5: a float in [0, 1) is a fraction of all steps
-        adam_beta1=r.adam_beta1, adam_beta2=r.adam_beta2, weight_decay=r.weight_decay,
+        adam_beta1=r.adam_beta1,
+        adam_beta2=r.adam_beta2,
+        weight_decay=r.weight_decay,
         optim="adamw_torch",
         max_grad_norm=r.max_grad_norm,
         bf16=r.precision == "bf16",
@@ -119,16 +128,22 @@ def training_arguments(plan: TrainPlan, paths: TrainPaths, deepspeed_config: dic
         use_liger_kernel=m.liger_kernel,  # fused linear cross-entropy: the logits are never materialised
         parallelism_config=parallelism_config(plan.spec),  # DeepSpeed Ulysses when sequence_parallel_size > 1
         average_tokens_across_devices=r.loss_averaging == "token",
-        seed=r.seed, data_seed=r.seed,
+        seed=r.seed,
+        data_seed=r.seed,
         deepspeed=deepspeed_config,
         use_cpu=not cuda,
         ddp_backend=plan.backend(cuda),
-        logging_strategy="steps", logging_steps=1, logging_first_step=True,
-        save_strategy="steps", save_steps=plan.spec.checkpoint.every_steps, save_total_limit=None,
+        logging_strategy="steps",
+        logging_steps=1,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=plan.spec.checkpoint.every_steps,
+        save_total_limit=None,
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=r.dataloader_workers,
         remove_unused_columns=False,
-        report_to=reporting(plan.spec.report_to, paths), disable_tqdm=True,
+        report_to=reporting(plan.spec.report_to, paths),
+        disable_tqdm=True,
     )
 
 
@@ -184,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = TrainPlan.from_manifest(run)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world != plan.layout.world_size:
-        raise RuntimeError(f"started with WORLD_SIZE={world}, but the layout has {plan.layout.world_size} ranks")
-    _say(f"attempt {args.attempt}: world {world}, accumulation {plan.accumulation}, "
-         f"model {plan.spec.model}")
+        raise RuntimeError(
+            f"started with WORLD_SIZE={world}, but the layout has {plan.layout.world_size} ranks"
+        )
+    _say(f"attempt {args.attempt}: world {world}, accumulation {plan.accumulation}, model {plan.spec.model}")
 
     # torch, transformers and what needs them load here, not at start-up
     import torch
@@ -199,15 +215,18 @@ def main(argv: list[str] | None = None) -> int:
     _ = targs.device  # sets up torch.distributed (gloo on CPUs, NCCL on GPUs)
     import deepspeed
 
-    deepspeed.init_distributed(dist_backend=plan.backend(torch.cuda.is_available()))  # ZeRO-3 Init sees the world
+    deepspeed.init_distributed(
+        dist_backend=plan.backend(torch.cuda.is_available())
+    )  # ZeRO-3 Init sees the world
     if is_main():
         atomic_write_json(paths.deepspeed_config, ds_config)
     tokenizer = AutoTokenizer.from_pretrained(plan.spec.model)
     with targs.main_process_first(local=False, desc="tokenize"):
         dataset = prepare_dataset(plan, paths, tokenizer)
     dtype = torch.bfloat16 if plan.spec.recipe.precision == "bf16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(plan.spec.model, dtype=dtype,
-                                                 attn_implementation=plan.spec.memory.attn_implementation)
+    model = AutoModelForCausalLM.from_pretrained(
+        plan.spec.model, dtype=dtype, attn_implementation=plan.spec.memory.attn_implementation
+    )
     model.config.use_cache = False
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
@@ -218,16 +237,25 @@ def main(argv: list[str] | None = None) -> int:
         checkpoints.clean_staging()
     stopper = StopOnRequest(flag, paths.stop_request(args.attempt), plan.spec.checkpoint.every_minutes)
     steps = StepLog(paths.steps_log, args.attempt)
-    trainer = S1Trainer(model=model, args=targs, train_dataset=dataset,
-                        data_collator=partial(D.pad_batch, pad_id=pad_id, multiple=plan.layout.sequence_parallel),
-                        processing_class=tokenizer, callbacks=[stopper, steps], checkpoints=checkpoints,
-                        weights_in_checkpoints=plan.spec.checkpoint.with_weights,
-                        loss_averaging=plan.spec.recipe.loss_averaging)
+    trainer = S1Trainer(
+        model=model,
+        args=targs,
+        train_dataset=dataset,
+        data_collator=partial(D.pad_batch, pad_id=pad_id, multiple=plan.layout.sequence_parallel),
+        processing_class=tokenizer,
+        callbacks=[stopper, steps],
+        checkpoints=checkpoints,
+        weights_in_checkpoints=plan.spec.checkpoint.with_weights,
+        loss_averaging=plan.spec.recipe.loss_averaging,
+    )
     r = plan.spec.recipe
-    expected = total_steps(len(dataset), r.epochs, plan.layout.data_parallel, r.micro_batch_size,
-                           plan.accumulation, r.max_steps)
-    _say(f"{len(dataset)} examples, {expected} optimizer steps in all; "
-         + (f"resuming from {resume}" if resume else "starting from the model's weights"))
+    expected = total_steps(
+        len(dataset), r.epochs, plan.layout.data_parallel, r.micro_batch_size, plan.accumulation, r.max_steps
+    )
+    _say(
+        f"{len(dataset)} examples, {expected} optimizer steps in all; "
+        + (f"resuming from {resume}" if resume else "starting from the model's weights")
+    )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 
     if trainer.state.max_steps != expected:
@@ -236,9 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     if outcome == "completed":
         save_final_model(trainer, tokenizer, paths)
     if is_main():
-        write_attempt(paths, args.attempt, plan, outcome=outcome, started=started, resume=resume,
-                      state=trainer.state, steps=steps, signal_at=flag.received_at,
-                      signal_name=flag.name, timed_saves=stopper.timed_saves)
+        write_attempt(
+            paths,
+            args.attempt,
+            plan,
+            outcome=outcome,
+            started=started,
+            resume=resume,
+            state=trainer.state,
+            steps=steps,
+            signal_at=flag.received_at,
+            signal_name=flag.name,
+            timed_saves=stopper.timed_saves,
+        )
         if outcome == "completed":
             write_summary(paths, plan)
     _say(f"attempt {args.attempt} {outcome} at step {trainer.state.global_step}")

@@ -45,9 +45,14 @@ def run_in_tmux(command: list[str], cwd: Path, width: int, timeout: float = 240)
     # IPython plugin sets 80) would override the window's real width, as it would in a user's shell.
     screen = TmuxScreen(["env", "-u", "COLUMNS", "-u", "LINES", *command], cwd=cwd, width=width, height=50)
     try:
+
         def capture(*flags: str) -> str:
-            return subprocess.run(["tmux", "capture-pane", "-p", "-S", "-", *flags, "-t", screen.name],
-                                  capture_output=True, text=True, check=False).stdout
+            return subprocess.run(
+                ["tmux", "capture-pane", "-p", "-S", "-", *flags, "-t", screen.name],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
 
         shown = wait_for(lambda: (t := capture()) and "EXITED" in t and t, timeout, f"{command} to end")
         return Screen(width, shown, capture("-J"))

@@ -29,8 +29,10 @@ def write_jsonl(path: Path, rows: list) -> Path:
     return path
 
 
-@pytest.mark.parametrize("content, says", [("[1, 2]\n", "the manifest is a JSON list"),
-                                           ("{}\n", "field 'tasks': the manifest has no 'tasks'")])
+@pytest.mark.parametrize(
+    "content, says",
+    [("[1, 2]\n", "the manifest is a JSON list"), ("{}\n", "field 'tasks': the manifest has no 'tasks'")],
+)
 @pytest.mark.parametrize("command", ["status", "cancel"])
 def test_a_run_folder_whose_manifest_s1slurm_did_not_write(tmp_path, capsys, command, content, says):
     (tmp_path / "run").mkdir()
@@ -49,21 +51,26 @@ def test_resume_names_every_key_the_manifest_lacks(tmp_path, capsys):
 def test_a_spec_that_is_not_text_or_not_a_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     Path("binary.yaml").write_bytes(bytes(range(128, 256)))
-    assert "binary.yaml: not UTF-8 text" in refused(capsys, "submit", "eval", "--config", "binary.yaml", "--dry-run")
+    assert "binary.yaml: not UTF-8 text" in refused(
+        capsys, "submit", "eval", "--config", "binary.yaml", "--dry-run"
+    )
     Path("folder.yaml").mkdir()
     assert "folder.yaml: is a folder (expected a YAML file)" in refused(
-        capsys, "submit", "eval", "--config", "folder.yaml", "--dry-run")
+        capsys, "submit", "eval", "--config", "folder.yaml", "--dry-run"
+    )
 
 
 def test_cross_field_checks_name_their_field(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     Path("bad-cluster.yaml").write_text("default: zzz\nprofiles:\n  local:\n    executor: local\n")
     assert "bad-cluster.yaml: field 'default': profile 'zzz' is not one of the profiles (local)" in refused(
-        capsys, "--cluster", "bad-cluster.yaml", "profiles")
+        capsys, "--cluster", "bad-cluster.yaml", "profiles"
+    )
     spec = yaml.safe_load((REPO / "jobs" / "curate-smoke.yaml").read_text())
     Path("curate.yaml").write_text(yaml.safe_dump({**spec, "sources": []}))
     assert "curate.yaml: field 'sources': the collect step needs at least one source" in refused(
-        capsys, "submit", "curate", "--config", "curate.yaml", "--dry-run")
+        capsys, "submit", "curate", "--config", "curate.yaml", "--dry-run"
+    )
 
 
 def test_a_profile_the_spec_names_is_blamed_on_the_spec(tmp_path, monkeypatch, capsys):
@@ -96,10 +103,14 @@ def test_decontaminate_options_and_init_path_are_named_as_typed(tmp_path, monkey
     assert "<command line>: field '--ngram'" in refused(capsys, *base, "--ngram", "0")
     assert "field '--threshold'" in refused(capsys, *base, "--threshold", "7")
     Path("afile.txt").write_text("x\n")
-    assert "afile.txt: field '--out': exists and is not a folder" in refused(capsys, *base, "--out", "afile.txt")
+    assert "afile.txt: field '--out': exists and is not a folder" in refused(
+        capsys, *base, "--out", "afile.txt"
+    )
     assert Path("afile.txt").read_text() == "x\n"  # nothing the user had is touched
     Path("somewhere").mkdir()
-    assert "somewhere: field '--path': is a folder" in refused(capsys, "init", "--path", "somewhere", "--force")
+    assert "somewhere: field '--path': is a folder" in refused(
+        capsys, "init", "--path", "somewhere", "--force"
+    )
 
 
 def test_a_bad_smollm2_alias_in_an_eval_spec_is_refused_at_submission(tmp_path, monkeypatch, capsys):
@@ -137,8 +148,10 @@ def test_a_reference_setting_that_is_no_setting_label_is_refused(tmp_path, monke
     assert get_reference("s1-32b@ignore=2,max=none") is not None
     monkeypatch.chdir(tmp_path)
     shutil.copy(REPO / "jobs" / "eval-smoke.yaml", "eval.yaml")
-    Path("pipe.yaml").write_text("stage: pipeline\nsteps:\n  - {stage: eval, config: eval.yaml}\n"
-                                 "  - {stage: report, reference: 's1-32b@ignore=abc,max=none'}\n")
+    Path("pipe.yaml").write_text(
+        "stage: pipeline\nsteps:\n  - {stage: eval, config: eval.yaml}\n"
+        "  - {stage: report, reference: 's1-32b@ignore=abc,max=none'}\n"
+    )
     err = refused(capsys, "--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", "--dry-run")
     assert "pipe.yaml: field 'steps.1.reference'" in err
 
@@ -148,16 +161,38 @@ def test_logs_of_a_task_that_never_started(tmp_path, capsys):
     from s1slurm.core.rundir import RunDir
 
     run = RunDir.create(tmp_path, "probe")
-    atomic_write_json(run.manifest_path, {"run": run.name, "stage": "probe", "executor": "slurm", "submissions": [],
-                                          "tasks": [{"index": 0, "shard": {"group": "probe", "index": 0, "count": 1},
-                                                     "shard_id": "probe-00000-of-00001", "job_id": None}]})
+    atomic_write_json(
+        run.manifest_path,
+        {
+            "run": run.name,
+            "stage": "probe",
+            "executor": "slurm",
+            "submissions": [],
+            "tasks": [
+                {
+                    "index": 0,
+                    "shard": {"group": "probe", "index": 0, "count": 1},
+                    "shard_id": "probe-00000-of-00001",
+                    "job_id": None,
+                }
+            ],
+        },
+    )
     assert "field '--task': task 0 has no logs yet" in refused(capsys, "logs", str(run.path))
 
 
-@pytest.mark.parametrize("override, field", [({"time": "99:99"}, "time"), ({"partition": "gpu a"}, "partition"),
-                                             ({"time": "00:10:00", "signal_delay_s": 100000}, "signal_delay_s")])
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ({"time": "99:99"}, "time"),
+        ({"partition": "gpu a"}, "partition"),
+        ({"time": "00:10:00", "signal_delay_s": 100000}, "signal_delay_s"),
+    ],
+)
 def test_profile_values_slurm_would_misread_are_refused(tmp_path, monkeypatch, capsys, override, field):
     monkeypatch.chdir(tmp_path)
     profile = {"executor": "slurm", "partition": "gpu", **override}
     Path("cluster.yaml").write_text(yaml.safe_dump({"default": "x", "profiles": {"x": profile}}))
-    assert f"cluster.yaml: field 'profiles.x.{field}'" in refused(capsys, "--cluster", "cluster.yaml", "profiles")
+    assert f"cluster.yaml: field 'profiles.x.{field}'" in refused(
+        capsys, "--cluster", "cluster.yaml", "profiles"
+    )

@@ -20,8 +20,7 @@ def places(tmp_path, monkeypatch):
     for p in (cwd, home, xdg):
         p.mkdir()
     monkeypatch.chdir(cwd)
-    return {"cwd": cwd, "home": home, "xdg": xdg,
-            "env": {"HOME": str(home), "XDG_CONFIG_HOME": str(xdg)}}
+    return {"cwd": cwd, "home": home, "xdg": xdg, "env": {"HOME": str(home), "XDG_CONFIG_HOME": str(xdg)}}
 
 
 def write(path: Path, text: str = SLURM_ONLY) -> Path:
@@ -41,8 +40,10 @@ def test_the_user_config_folder_follows_xdg_config_home_else_home(places):
     assert user_config_dir(places["env"]) == places["xdg"] / "s1slurm"
     assert user_config_dir({"HOME": str(places["home"])}) == places["home"] / ".config" / "s1slurm"
     # A relative XDG_CONFIG_HOME is invalid by the XDG specification and ignored.
-    assert user_config_dir({"HOME": str(places["home"]), "XDG_CONFIG_HOME": "rel"}) == \
-        places["home"] / ".config" / "s1slurm"
+    assert (
+        user_config_dir({"HOME": str(places["home"]), "XDG_CONFIG_HOME": "rel"})
+        == places["home"] / ".config" / "s1slurm"
+    )
 
 
 def test_search_order_each_place_wins_over_the_next(places):
@@ -65,8 +66,10 @@ def test_a_file_without_local_gets_the_built_in_one_and_says_where_each_came_fro
 
 
 def test_a_files_own_local_profile_is_kept(places):
-    write(places["cwd"] / "cluster.yaml", "default: local\nprofiles:\n  local:\n    executor: local\n"
-          "    setup: ['echo mine']\n")
+    write(
+        places["cwd"] / "cluster.yaml",
+        "default: local\nprofiles:\n  local:\n    executor: local\n    setup: ['echo mine']\n",
+    )
     found = discover(None, places["env"])
     assert found.cluster.profiles["local"].setup == ["echo mine"] and found.origins["local"] == "cluster.yaml"
 
@@ -77,7 +80,7 @@ def test_a_file_the_user_names_must_exist(places, how):
     missing = places["cwd"] / "missing.yaml"
     if how == "$S1SLURM_CLUSTER":
         env["S1SLURM_CLUSTER"] = str(missing)
-    with pytest.raises(ConfigError, match="missing.yaml: file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: file not found"):
         discover(missing if how == "--cluster" else None, env)
 
 

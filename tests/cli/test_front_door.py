@@ -20,14 +20,23 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "S1SLURM_CLUSTER"}
     for name in ("home", "xdg-config", "xdg-cache"):
         (tmp_path / name).mkdir(exist_ok=True)
-    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
-               XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        XDG_CACHE_HOME=str(tmp_path / "xdg-cache"),
+    )
     return env
 
 
 def s1slurm(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "s1slurm", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_a_probe_runs_from_an_empty_folder_with_no_cluster_yaml_anywhere(tmp_path):
@@ -50,9 +59,11 @@ def test_a_probe_runs_from_an_empty_folder_with_no_cluster_yaml_anywhere(tmp_pat
 
 def test_the_before_stop_checks_exit_2_without_traceback(tmp_path):
     env = bare_env(tmp_path)
-    for args, needle in ((["nosuchcommand"], "No such command 'nosuchcommand'"),
-                         (["submit"], "Missing argument"),
-                         (["status", "--nosuchoption", "x"], "No such option: --nosuchoption")):
+    for args, needle in (
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+        (["submit"], "Missing argument"),
+        (["status", "--nosuchoption", "x"], "No such option: --nosuchoption"),
+    ):
         proc = s1slurm(*args, env=env, cwd=tmp_path)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr
         assert needle in proc.stderr and proc.stderr.startswith("Usage: s1slurm"), proc.stderr
@@ -71,16 +82,20 @@ def test_profile_and_cluster_are_accepted_after_the_command_and_win_there(workdi
     assert "#SBATCH" not in dry_run(capsys, *spec)  # the file's default: local
     assert "#SBATCH" not in dry_run(capsys, "--profile", "ci", *spec, "--profile", "local")
     assert "#SBATCH --partition=debug" in dry_run(capsys, "--profile", "local", *spec, "--profile", "ci")
-    (workdir / "other.yaml").write_text("default: x\nprofiles:\n  x:\n    executor: slurm\n    partition: other\n")
-    assert "#SBATCH --partition=other" in dry_run(capsys, "--cluster", "cluster.yaml", *spec,
-                                                  "--cluster", "other.yaml")
+    (workdir / "other.yaml").write_text(
+        "default: x\nprofiles:\n  x:\n    executor: slurm\n    partition: other\n"
+    )
+    assert "#SBATCH --partition=other" in dry_run(
+        capsys, "--cluster", "cluster.yaml", *spec, "--cluster", "other.yaml"
+    )
 
 
 def test_dry_run_prints_the_stages_plan_before_the_scripts(workdir, capsys, monkeypatch):
     from s1slurm.stages.probe import ProbeStage
 
-    monkeypatch.setattr(ProbeStage, "plan_text",
-                        lambda self, spec, profile, width=None: f"PLAN on {profile.partition}")
+    monkeypatch.setattr(
+        ProbeStage, "plan_text", lambda self, spec, profile, width=None: f"PLAN on {profile.partition}"
+    )
     out = dry_run(capsys, "--profile", "ci", "submit", "probe", "--config", "jobs/probe.yaml", "--dry-run")
     assert out.startswith("PLAN on debug\n") and out.index("PLAN") < out.index("#!/bin/bash")
 
@@ -99,7 +114,9 @@ def test_force_is_passed_to_the_stages_check(workdir, capsys, monkeypatch):
     assert run_app(app, [*args, "--force"]) == 0
 
 
-def test_init_writes_a_commented_file_that_loads_and_never_overwrites_without_force(tmp_path, monkeypatch, capsys):
+def test_init_writes_a_commented_file_that_loads_and_never_overwrites_without_force(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     assert run_app(app, ["init"]) == 0
     text = (tmp_path / "cluster.yaml").read_text()
@@ -114,7 +131,9 @@ def test_init_writes_a_commented_file_that_loads_and_never_overwrites_without_fo
     assert "# my edit" not in (tmp_path / "cluster.yaml").read_text()
 
 
-def test_init_user_writes_to_the_user_config_folder_that_every_folder_then_finds(tmp_path, monkeypatch, capsys):
+def test_init_user_writes_to_the_user_config_folder_that_every_folder_then_finds(
+    tmp_path, monkeypatch, capsys
+):
     env = bare_env(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
     monkeypatch.chdir(tmp_path / "home")

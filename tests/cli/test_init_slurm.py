@@ -30,8 +30,16 @@ PARTITIONS = (
 SINFO = "cpu|64|256000|(null)\ngpu|96|2000000|gpu:h100:8(S:0-1)\ngpu|96+|1000000|gpu:h100:4\n"
 
 
-@pytest.mark.parametrize("gres, gpus", [("gpu:8", 8), ("gpu:h100:8(S:0-1)", 8), ("(null)", 0),
-                                        ("gpu:a100:4,gpu:v100:2", 6), ("shard:8,gpu:2", 2)])
+@pytest.mark.parametrize(
+    "gres, gpus",
+    [
+        ("gpu:8", 8),
+        ("gpu:h100:8(S:0-1)", 8),
+        ("(null)", 0),
+        ("gpu:a100:4,gpu:v100:2", 6),
+        ("shard:8,gpu:2", 2),
+    ],
+)
 def test_gpus_per_node_from_gres(gres, gpus):
     assert gpus_in_gres(gres) == gpus
 
@@ -40,11 +48,24 @@ def test_partitions_and_node_sizes_from_scontrol_and_sinfo():
     parts = parse_partitions(PARTITIONS)
     parse_sinfo_nodes(SINFO, parts)
     cpu, gpu = parts
-    assert (cpu.name, cpu.default, cpu.max_time, cpu.default_time, cpu.gpus_per_node) == ("cpu", True, None, None, 0)
-    assert (gpu.max_time, gpu.default_time, gpu.gpus_per_node, gpu.cpus_per_node) == ("2-00:00:00", "02:00:00", 8, 96)
+    assert (cpu.name, cpu.default, cpu.max_time, cpu.default_time, cpu.gpus_per_node) == (
+        "cpu",
+        True,
+        None,
+        None,
+        0,
+    )
+    assert (gpu.max_time, gpu.default_time, gpu.gpus_per_node, gpu.cpus_per_node) == (
+        "2-00:00:00",
+        "02:00:00",
+        8,
+        96,
+    )
     assert gpu.mixed_nodes and not cpu.mixed_nodes
-    assert parse_config("ClusterName             = my cluster\nMaxArraySize            = 1001\n") == \
-        {"ClusterName": "my cluster", "MaxArraySize": "1001"}
+    assert parse_config("ClusterName             = my cluster\nMaxArraySize            = 1001\n") == {
+        "ClusterName": "my cluster",
+        "MaxArraySize": "1001",
+    }
 
 
 def test_the_profile_uses_a_gpu_partition_when_the_default_has_none():
@@ -54,7 +75,13 @@ def test_the_profile_uses_a_gpu_partition_when_the_default_has_none():
     cluster = ClusterFile.model_validate(yaml.safe_load(text))
     assert cluster.default == "big-iron" and set(cluster.profiles) == {"local", "big-iron"}
     p = cluster.profiles["big-iron"]
-    assert (p.executor, p.partition, p.gpus_per_node, p.max_array_size, p.time) == ("slurm", "gpu", 8, 5001, "02:00:00")
+    assert (p.executor, p.partition, p.gpus_per_node, p.max_array_size, p.time) == (
+        "slurm",
+        "gpu",
+        8,
+        5001,
+        "02:00:00",
+    )
     assert "Partition 'cpu' (default): no time limit" in text and "# cpus_per_task: 96" in text
 
 

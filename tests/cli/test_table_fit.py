@@ -9,9 +9,18 @@ from rich.table import Table
 
 from s1slurm.core.table_fit import FittedTable, plain_text, wrap_lines
 
-ROWS = [("0", "math500-00000-of-00004", "40_0", "FAILED", "node1,node2", "01:02:03",
-         "RuntimeError: CUDA out of memory while allocating the logits of the last chunk"),
-        ("1", "math500-00001-of-00004", "40_1", "RUNNING", "node3", "00:10:00", "")]
+ROWS = [
+    (
+        "0",
+        "math500-00000-of-00004",
+        "40_0",
+        "FAILED",
+        "node1,node2",
+        "01:02:03",
+        "RuntimeError: CUDA out of memory while allocating the logits of the last chunk",
+    ),
+    ("1", "math500-00001-of-00004", "40_1", "RUNNING", "node3", "00:10:00", ""),
+]
 
 
 def table(**options) -> FittedTable:
@@ -42,7 +51,7 @@ def test_a_table_that_fits_is_drawn_as_rich_draws_it():
 
 
 def test_columns_leave_lowest_priority_first_and_are_named_under_the_table():
-    assert "not shown" not in draw(table(), 100)    # every column, the note wrapped at its 20 cells
+    assert "not shown" not in draw(table(), 100)  # every column, the note wrapped at its 20 cells
     text = draw(table(), 95)
     assert "nodes" not in text.split("\n")[2] and "elapsed" in text and "job id" in text
     assert "(not shown at this width: nodes)" in text
@@ -54,9 +63,9 @@ def test_columns_leave_lowest_priority_first_and_are_named_under_the_table():
 def test_a_stacked_column_leaves_as_lines_under_the_table_keyed_by_row():
     text = draw(table(), 60)
     header = next(line for line in text.splitlines() if "task" in line)
-    assert "note" not in header and "job id" in header        # the note leaves before the job id
+    assert "note" not in header and "job id" in header  # the note leaves before the job id
     assert "task 0 note: RuntimeError: CUDA out of memory" in " ".join(text.split())
-    assert "task 1  note" not in text                          # an empty note says nothing
+    assert "task 1  note" not in text  # an empty note says nothing
     assert "(not shown at this width: nodes, elapsed)" in text
     assert "…" not in text and all(len(line) <= 60 for line in text.splitlines())
 

@@ -33,7 +33,10 @@ def annotation(param):
     """The Python type behind a parameter (typer >= 0.2x keeps it; older versions use click types)."""
     ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     args = [a for a in typing.get_args(ann) if a is not type(None)]
-    if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+    if (
+        typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None))
+        and len(args) == 1
+    ):
         ann = args[0]
     if typing.get_origin(ann) in (list, tuple):
         ann = typing.get_args(ann)[0] if typing.get_args(ann) else None
@@ -48,8 +51,11 @@ def wrong_value(param) -> str | None:
     ann = annotation(param)
     if click_type in NUMBER_TYPES or ann in (int, float):
         return "not-a-number"
-    if click_type == "choice" or typing.get_origin(ann) is typing.Literal or (
-            isinstance(ann, type) and issubclass(ann, enum.Enum)):
+    if (
+        click_type == "choice"
+        or typing.get_origin(ann) is typing.Literal
+        or (isinstance(ann, type) and issubclass(ann, enum.Enum))
+    ):
         return "no-such-choice"
     if click_type == "boolean" or ann is bool:
         return "perhaps"

@@ -14,14 +14,29 @@ BENCH = SHARED_DATA / "benchmarks"
 NATURALLY_CONTAMINATED = {1709, 2063, 2312, 2330, 2427, 2454, 2534, 3018}
 
 GPQA_LIKE = [
-    {"Record ID": f"synthetic-{i}", "Question": text, "Correct Answer": right,
-     "Incorrect Answer 1": "alpha", "Incorrect Answer 2": "beta", "Incorrect Answer 3": "gamma"}
-    for i, (text, right) in enumerate([
-        ("A synthetic reactor vessel holds quintessence at seventeen kelvin while the observer counts "
-         "every emitted zorbon; which quantity stays conserved throughout the whole experiment?", "charge"),
-        ("In a made-up lattice of purple crystals each node binds exactly five neighbours and vibrates at "
-         "a frequency proportional to its mass; what is the resulting dispersion relation?", "linear"),
-    ])]
+    {
+        "Record ID": f"synthetic-{i}",
+        "Question": text,
+        "Correct Answer": right,
+        "Incorrect Answer 1": "alpha",
+        "Incorrect Answer 2": "beta",
+        "Incorrect Answer 3": "gamma",
+    }
+    for i, (text, right) in enumerate(
+        [
+            (
+                "A synthetic reactor vessel holds quintessence at seventeen kelvin while the observer counts "
+                "every emitted zorbon; which quantity stays conserved throughout the whole experiment?",
+                "charge",
+            ),
+            (
+                "In a made-up lattice of purple crystals each node binds exactly five neighbours and vibrates at "
+                "a frequency proportional to its mass; what is the resulting dispersion relation?",
+                "linear",
+            ),
+        ]
+    )
+]
 
 
 def read(path: Path) -> list[dict]:
@@ -50,13 +65,15 @@ def planted_rows() -> tuple[list[dict], dict[int, tuple[str, str]]]:
     words[3], words[-3] = "SOMETHING", "ELSE"  # a few words changed
     gpqa = GPQA_LIKE[0]["Question"]
     planted = [
-        (90001, "  ".join(a.upper().split()), ("aime24", str(aime[3]["id"]))),           # case + white space
+        (90001, "  ".join(a.upper().split()), ("aime24", str(aime[3]["id"]))),  # case + white space
         (90002, f"Warm-up from a practice sheet. {m1}\nGood luck!", ("math500", math[10]["unique_id"])),
-        (90003, " ".join(words), ("math500", m2["unique_id"])),                         # words changed
+        (90003, " ".join(words), ("math500", m2["unique_id"])),  # words changed
         (90004, f"Consider this. {gpqa}", ("gpqa_diamond", "synthetic-0")),
     ]
-    rows = [{"id": i, "subfield": "Algebra", "question": q, "solution": ["s"], "final_answer": ["1"]}
-            for i, q, _ in planted]
+    rows = [
+        {"id": i, "subfield": "Algebra", "question": q, "solution": ["s"], "final_answer": ["1"]}
+        for i, q, _ in planted
+    ]
     return rows, {i: where for i, _, where in planted}
 
 
@@ -70,8 +87,15 @@ def pool_file(tmp: Path, n_clean: int = 30) -> tuple[Path, dict[int, tuple[str, 
     words[len(words) // 2] = "CHANGED"
     near["question"] = " ".join(words)
     exact = dict(clean[1], id=95002, question="  " + clean[1]["question"].upper() + " ")
-    return write(tmp / "pool.jsonl", clean + planted + [near, exact]), where, {
-        "clean": [r["id"] for r in clean], "near": (95001, clean[0]["id"]), "exact": (95002, clean[1]["id"])}
+    return (
+        write(tmp / "pool.jsonl", clean + planted + [near, exact]),
+        where,
+        {
+            "clean": [r["id"] for r in clean],
+            "near": (95001, clean[0]["id"]),
+            "exact": (95002, clean[1]["id"]),
+        },
+    )
 
 
 def gpqa_file(tmp: Path) -> Path:
@@ -80,6 +104,8 @@ def gpqa_file(tmp: Path) -> Path:
 
 def against(tmp: Path) -> list[dict]:
     """The decontamination targets of the tests: AIME24, MATH500 and the synthetic GPQA."""
-    return [{"name": "aime24", "path": str(BENCH / "aime24.jsonl")},
-            {"name": "math500", "path": str(BENCH / "math500.jsonl")},
-            {"name": "gpqa_diamond", "path": str(gpqa_file(tmp))}]
+    return [
+        {"name": "aime24", "path": str(BENCH / "aime24.jsonl")},
+        {"name": "math500", "path": str(BENCH / "math500.jsonl")},
+        {"name": "gpqa_diamond", "path": str(gpqa_file(tmp))},
+    ]

@@ -29,12 +29,30 @@ TRACE_FLAGS = {None, "empty_thinking", "cut_off", "empty_attempt", "cut_off_atte
 def curate_spec(pool: Path) -> dict:
     model = {"engine": "transformers", "batch_size": 1}
     return {
-        "stage": "curate", "name": "curate-test", "out": "cur",
-        "sources": [{"name": "olympiadbench", "path": str(pool),
-                     "fields": {"id": "id", "question": "question", "solution": "solution",
-                                "answer": "final_answer", "domain": "subfield"}}],
+        "stage": "curate",
+        "name": "curate-test",
+        "out": "cur",
+        "sources": [
+            {
+                "name": "olympiadbench",
+                "path": str(pool),
+                "fields": {
+                    "id": "id",
+                    "question": "question",
+                    "solution": "solution",
+                    "answer": "final_answer",
+                    "domain": "subfield",
+                },
+            }
+        ],
         "decontaminate": {"against": [{"name": "aime24", "path": str(BENCH / "aime24.jsonl")}]},
-        "traces": {"model": "smollm2:2", "max_thinking_tokens": 6, "max_answer_tokens": 4, "shards": 2, **model},
+        "traces": {
+            "model": "smollm2:2",
+            "max_thinking_tokens": 6,
+            "max_answer_tokens": 4,
+            "shards": 2,
+            **model,
+        },
         "attempts": {"models": ["smollm2:2"], "max_tokens": 6, "shards": 2, **model},
         "domains": {"model": "smollm2:2", "max_tokens": 8, "retries": 1, **model},
         "select": {"n": 2, "tokenizer": "smollm2:2", "strategy": "full"},
@@ -42,9 +60,24 @@ def curate_spec(pool: Path) -> dict:
 
 
 def submit(cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "s1slurm", "--profile", "local", "submit", "curate", "--config",
-                             "curate.yaml"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "s1slurm",
+            "--profile",
+            "local",
+            "submit",
+            "curate",
+            "--config",
+            "curate.yaml",
+        ],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +120,8 @@ def test_killed_shard_resumes_without_duplicates_and_every_question_is_traced(cu
     keys = []
     for path in sorted((curated.step_dir("traces") / "shards").glob("*.jsonl")):
         for line in path.read_text().splitlines():
-            try:
+            with contextlib.suppress(ValueError):  # the torn line, closed and skipped
                 keys.append(json.loads(line)["key"])
-            except ValueError:
-                pass  # the torn line, closed and skipped
     assert sorted(keys) == sorted(ids) and len(ids) == 5
     done = json.loads((curated.step_dir("traces") / "shards" / "traces-00000-of-00002.done").read_text())
     assert done["torn_lines"] == 1 and done["written"] < done["questions"]  # resumed, not redone
@@ -126,7 +157,13 @@ def test_select_writes_the_s1k_schema_and_its_report(curated):
     selected = read_jsonl(curated.export_path("select"))
     assert all(tuple(r) == S1K_COLUMNS for r in selected)
     report = json.loads((curated.step_dir("select") / "selection.json").read_text())
-    assert [s["step"] for s in report["steps"]] == ["collect", "decontaminate", "traces", "attempts", "domains"]
+    assert [s["step"] for s in report["steps"]] == [
+        "collect",
+        "decontaminate",
+        "traces",
+        "attempts",
+        "domains",
+    ]
     assert report["select_filters"][0]["in"] == 5 and marker["out"] == len(selected)
     assert "## Domains" in (curated.step_dir("select") / "selection.md").read_text()
     assert "select: quality" in (curated.step_dir("select") / "selection.txt").read_text()  # the rich table

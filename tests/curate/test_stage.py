@@ -15,8 +15,11 @@ from tests.conftest import REPO
 
 
 def spec(tmp_path: Path, **over) -> CurateSpec:
-    base = {"out": str(tmp_path / "cur"), "sources": [{"name": "p", "path": str(tmp_path / "p.jsonl")}],
-            "traces": {"model": "some/teacher", "tensor_parallel_size": 4, "shards": 3}}
+    base = {
+        "out": str(tmp_path / "cur"),
+        "sources": [{"name": "p", "path": str(tmp_path / "p.jsonl")}],
+        "traces": {"model": "some/teacher", "tensor_parallel_size": 4, "shards": 3},
+    }
     return CurateSpec(**{**base, **over})
 
 
@@ -51,8 +54,11 @@ def test_cpu_steps_ask_no_gpu_and_model_steps_their_tensor_parallel_share(tmp_pa
 def test_next_submission_depends_on_this_job_and_forgets_older_dependencies(tmp_path):
     s = spec(tmp_path, cluster={"extra_sbatch": {"dependency": "afterok:1", "mail-type": "END"}})
     data = next_spec(s, "42")
-    assert data["cluster"]["extra_sbatch"] == {"mail-type": "END", "dependency": "afterok:42",
-                                               "kill-on-invalid-dep": "yes"}
+    assert data["cluster"]["extra_sbatch"] == {
+        "mail-type": "END",
+        "dependency": "afterok:42",
+        "kill-on-invalid-dep": "yes",
+    }
     assert Path(data["out"]).is_absolute()
     assert "dependency" not in next_spec(s, None)["cluster"]["extra_sbatch"]
 
@@ -60,7 +66,7 @@ def test_next_submission_depends_on_this_job_and_forgets_older_dependencies(tmp_
 def test_spec_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="pipeline order"):
         spec(tmp_path, steps=["select", "collect"])
-    with pytest.raises(ValueError, match="traces.model"):
+    with pytest.raises(ValueError, match=r"traces\.model"):
         spec(tmp_path, traces={"shards": 2})
     with pytest.raises(ValueError, match="exactly one of 'path'"):
         spec(tmp_path, sources=[{"name": "p"}])

@@ -20,17 +20,26 @@ FIELDS = {"thinking": "solution", "attempt": "answer"}
 
 
 def spec(tmp_path: Path, **traces) -> CurateSpec:
-    return CurateSpec(out=str(tmp_path / "cur"), steps=["collect", "traces"],
-                      sources=[{"name": "p", "path": str(tmp_path / "p.jsonl")}], traces=traces)
+    return CurateSpec(
+        out=str(tmp_path / "cur"),
+        steps=["collect", "traces"],
+        sources=[{"name": "p", "path": str(tmp_path / "p.jsonl")}],
+        traces=traces,
+    )
 
 
 def test_traces_are_copied_from_the_rows_and_empty_ones_are_flagged(tmp_path):
     s = spec(tmp_path, from_fields=FIELDS)
     cur = CurationDir(tmp_path / "cur")
-    save_rows(cur, "collect", [
-        {"id": "a", "question": "q1", "solution": "step 1\nstep 2", "answer": "42"},
-        {"id": "b", "question": "q2", "solution": "  ", "answer": "7"},
-        {"id": "c", "question": "q3", "solution": "work", "answer": None}])
+    save_rows(
+        cur,
+        "collect",
+        [
+            {"id": "a", "question": "q1", "solution": "step 1\nstep 2", "answer": "42"},
+            {"id": "b", "question": "q2", "solution": "  ", "answer": "7"},
+            {"id": "c", "question": "q3", "solution": "work", "answer": None},
+        ],
+    )
     cur.mark_done("collect", {"in": 3, "out": 3})
     info = run_cpu_step(cur, s, "traces", "c.yaml")
     rows = {r["id"]: r for r in load_rows(cur, "traces")}
@@ -60,11 +69,14 @@ def test_traces_from_fields_is_one_cpu_task(tmp_path):
     assert not s.is_model_step("traces") and spec(tmp_path, model="t").is_model_step("traces")
 
 
-@pytest.mark.parametrize("traces, needle", [
-    ({"model": "t", "from_fields": FIELDS}, "not both"),
-    ({}, "traces.from_fields"),
-    ({"from_fields": {"thinking": "solution"}}, "attempt"),
-])
+@pytest.mark.parametrize(
+    "traces, needle",
+    [
+        ({"model": "t", "from_fields": FIELDS}, "not both"),
+        ({}, "traces.from_fields"),
+        ({"from_fields": {"thinking": "solution"}}, "attempt"),
+    ],
+)
 def test_traces_need_exactly_one_of_a_teacher_or_fields(tmp_path, traces, needle):
     with pytest.raises(ValidationError, match=needle):
         spec(tmp_path, **traces)

@@ -19,8 +19,11 @@ from tests.cli.terminal_screen import CUT, Screen, run_in_tmux
 pytestmark = pytest.mark.slow
 
 # What engine and trainer logs look like; none of it may reach the terminal.
-THIRD_PARTY = re.compile(r"^(INFO|WARNING|DEBUG) \d\d-\d\d|\[(INFO|WARNING)\]|real_accelerator|"
-                         r"EngineCore|torch\.distributed|Loading weights|^\(\w+ pid=\d+\)", re.MULTILINE)
+THIRD_PARTY = re.compile(
+    r"^(INFO|WARNING|DEBUG) \d\d-\d\d|\[(INFO|WARNING)\]|real_accelerator|"
+    r"EngineCore|torch\.distributed|Loading weights|^\(\w+ pid=\d+\)",
+    re.MULTILINE,
+)
 
 
 def _compiled_ops() -> str:
@@ -37,8 +40,13 @@ def _compiled_ops() -> str:
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S1SLURM_", "SLURM_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-               TORCH_EXTENSIONS_DIR=_compiled_ops())
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        HF_HUB_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+        TORCH_EXTENSIONS_DIR=_compiled_ops(),
+    )
     return env
 
 
@@ -65,10 +73,14 @@ def quick_demo(tmp_path_factory, installed_s1slurm) -> QuickDemo:
     home.mkdir()
     # A new user's environment: no s1slurm variables, no checkout on the path (the wheel's package only).
     unset = [a for k in os.environ if k.startswith(("S1SLURM_", "SLURM_")) for a in ("-u", k)]
-    env = [f"{k}={v}" for k, v in _env(home).items() if k in ("HOME", "XDG_CONFIG_HOME", "HF_HUB_OFFLINE",
-                                                             "PYTHONUNBUFFERED", "TORCH_EXTENSIONS_DIR")]
-    screen = run_in_tmux([*unset, "-u", "PYTHONPATH", *env, str(installed_s1slurm), "demo", "--quick"], work,
-                         80, timeout=1500)
+    env = [
+        f"{k}={v}"
+        for k, v in _env(home).items()
+        if k in ("HOME", "XDG_CONFIG_HOME", "HF_HUB_OFFLINE", "PYTHONUNBUFFERED", "TORCH_EXTENSIONS_DIR")
+    ]
+    screen = run_in_tmux(
+        [*unset, "-u", "PYTHONPATH", *env, str(installed_s1slurm), "demo", "--quick"], work, 80, timeout=1500
+    )
     exited = re.search(r"EXITED (\d+)", screen.shown)
     folders = sorted((work / "runs").glob("demo-quick-*"))
     summary = json.loads((folders[-1] / "demo.json").read_text()) if folders else {}
@@ -97,8 +109,12 @@ def test_every_answer_counted_right_is_the_gold_letter_itself(quick_demo):
 
     summary = quick_demo.summary
     eval_run = runs_by_step(RunDir(Path(summary["pipeline_run"])))["eval"]
-    records = [json.loads(line) for path in eval_run.path.glob("outputs/*/records.jsonl")
-               for line in path.read_text().splitlines() if line.strip()]
+    records = [
+        json.loads(line)
+        for path in eval_run.path.glob("outputs/*/records.jsonl")
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     assert len(records) == 30 * 3
     right = [r for r in records if r["correct"]]
     assert right and all(r["extracted_answer"] == r["gold_answer"] for r in right)
@@ -127,8 +143,9 @@ def test_curation_runs_every_step_and_training_reads_the_selection(quick_demo):
     assert f"select {kept} -> {chosen}" in summary["curation"] and chosen < kept
     folder = Path(summary["pipeline_run"]).parent.parent
     attempts = read_jsonl(folder / "curation" / "attempts" / "attempts.jsonl")
-    assert len(attempts) == kept and all(json.loads(r["attempts"])[0]["model"].endswith("model-base")
-                                         for r in attempts)
+    assert len(attempts) == kept and all(
+        json.loads(r["attempts"])[0]["model"].endswith("model-base") for r in attempts
+    )
     train = runs_by_step(RunDir(Path(summary["pipeline_run"])))["train"]
     assert str(folder / "curation" / "select" / "select.jsonl") in train.spec_path.read_text()
 
@@ -145,11 +162,18 @@ def test_demo_needs_nothing_beside_the_package_and_keeps_logs_off_the_terminal(q
         assert str(p) in proc.stdout.replace("\n", "")
 
 
-@pytest.mark.parametrize("args, needle", [(["--engine", "tensorrt"], "--engine"),
-                                          (["--profile", "nosuch"], "nosuch")])
+@pytest.mark.parametrize(
+    "args, needle", [(["--engine", "tensorrt"], "--engine"), (["--profile", "nosuch"], "nosuch")]
+)
 def test_bad_demo_options_are_refused_with_exit_2(tmp_path: Path, args, needle):
-    proc = subprocess.run([sys.executable, "-m", "s1slurm", "demo", *args], cwd=tmp_path,
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "s1slurm", "demo", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
 
@@ -163,7 +187,13 @@ def test_its_tables_are_whole_in_80_columns(quick_demo):
     report = json.loads(Path(summary["report"]["report.json"]).read_text())
     rows = [line for line in screen.table_lines() if line.startswith("│")]
     for c in report["methods"]:
-        assert any(c["benchmark"] in r and c["method"] in r and f"{c['control']:.1f}" in r
-                   and f"{c['scaling_log2']:+,.2f}" in r and f"{c['performance']:.1f}" in r for r in rows), c
+        assert any(
+            c["benchmark"] in r
+            and c["method"] in r
+            and f"{c['control']:.1f}" in r
+            and f"{c['scaling_log2']:+,.2f}" in r
+            and f"{c['performance']:.1f}" in r
+            for r in rows
+        ), c
     for name in ("data", "model", "curate", "train", "eval", "report"):
         assert any(line.split("│")[1].strip() == name for line in rows if line.count("│") > 2)

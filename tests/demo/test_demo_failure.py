@@ -41,13 +41,28 @@ def failed_demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Pa
     home = work / "home"
     home.mkdir()
     template = work / "zero3-broken.json"
-    template.write_text(json.dumps({
-        "zero_optimization": {"stage": 3, "stage3_gather_16bit_weights_on_model_save": True,
-                              "no_such_zero_option": 1},
-        "train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto",
-        "gradient_accumulation_steps": "auto"}))
-    proc = subprocess.run([sys.executable, "-c", BROKEN_DEMO, str(template)], cwd=work,
-                          env=_env(home), capture_output=True, text=True, timeout=1500)
+    template.write_text(
+        json.dumps(
+            {
+                "zero_optimization": {
+                    "stage": 3,
+                    "stage3_gather_16bit_weights_on_model_save": True,
+                    "no_such_zero_option": 1,
+                },
+                "train_batch_size": "auto",
+                "train_micro_batch_size_per_gpu": "auto",
+                "gradient_accumulation_steps": "auto",
+            }
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", BROKEN_DEMO, str(template)],
+        cwd=work,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     folders = sorted((work / "runs").glob("demo-quick-*"))
     summary = json.loads((folders[-1] / "demo.json").read_text()) if folders else {}
     return proc, summary, work
@@ -69,14 +84,27 @@ def test_the_demo_names_the_failed_training_step_its_error_and_its_log(failed_de
 
 def test_status_of_the_pipeline_names_the_failed_step_the_same_way(failed_demo):
     _, summary, work = failed_demo
-    proc = subprocess.run([sys.executable, "-m", "s1slurm", "status", summary["pipeline_run"]], cwd=work,
-                          env=_env(work / "home"), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "s1slurm", "status", summary["pipeline_run"]],
+        cwd=work,
+        env=_env(work / "home"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     text = " ".join(proc.stdout.split())
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"\btrain (train )?FAILED", text) and re.search(r"\beval (eval )?BLOCKED", text), text
     assert "✗ step 'train', task 0 (train-00000-of-00001) failed: StageError: training ranks" in text, text
-    doc = json.loads(subprocess.run([sys.executable, "-m", "s1slurm", "status", summary["pipeline_run"],
-                                     "--json"], cwd=work, env=_env(work / "home"), capture_output=True,
-                                    text=True, timeout=300).stdout)
+    doc = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "s1slurm", "status", summary["pipeline_run"], "--json"],
+            cwd=work,
+            env=_env(work / "home"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    )
     failure = doc["runs"][0]["failure"]
     assert failure["where"].startswith("step 'train'") and Path(failure["log"]).is_file()

@@ -33,7 +33,13 @@ def test_the_folder_loads_with_auto_classes_and_keeps_the_s1_delimiters(folder: 
     model = AutoModelForCausalLM.from_pretrained(folder)
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
     assert tok.eos_token == "<|im_end|>" and len(tok) <= 400
-    for text in ("<|im_start|>think\n", "<|im_start|>answer", "Wait", "Final Answer:", "greek: from ω, 9 hops of 7"):
+    for text in (
+        "<|im_start|>think\n",
+        "<|im_start|>answer",
+        "Wait",
+        "Final Answer:",
+        "greek: from ω, 9 hops of 7",
+    ):
         assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
     assert len(tok.encode("<|im_start|>", add_special_tokens=False)) == 1
     spec = EvalSpec(model=str(folder), benchmarks=[{"name": "jsonl", "path": str(folder / "config.json")}])
@@ -49,9 +55,15 @@ def test_the_training_stage_can_mask_the_prompt(folder: Path):
     tok = AutoTokenizer.from_pretrained(folder)
     check_template(tok, model=str(folder))
     p = generate(1, seed=5)[0]
-    t = tokenize_chat(tok, to_messages({"q": p.question, "t": p.trace, "a": p.answer},
-                                       FieldMap(question="q", trace="t", answer="a")), 128)
+    t = tokenize_chat(
+        tok,
+        to_messages(
+            {"q": p.question, "t": p.trace, "a": p.answer}, FieldMap(question="q", trace="t", answer="a")
+        ),
+        128,
+    )
     completion = tok.decode([i for i, lab in zip(t.input_ids, t.labels) if lab != -100])
     assert completion.startswith("<|im_start|>think\n" + p.trace.splitlines()[0])
-    assert completion.endswith(f"<|im_start|>answer\nAnswer: {p.answer}<|im_end|>\n") or \
-        completion.endswith(f"<|im_start|>answer\nAnswer: {p.answer}<|im_end|>")
+    assert completion.endswith(f"<|im_start|>answer\nAnswer: {p.answer}<|im_end|>\n") or completion.endswith(
+        f"<|im_start|>answer\nAnswer: {p.answer}<|im_end|>"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_every_hop_follows_from_the_line_above(domain):
         letters = [start] + [line.split(" ")[1] for line in p.trace.splitlines()]
         counts = [int(line.split(" ")[0]) for line in p.trace.splitlines()]
         assert counts == list(range(p.steps, 0, -1))
-        for a, b in zip(letters, letters[1:]):
+        for a, b in itertools.pairwise(letters):
             assert ring.letters.index(b) == (ring.letters.index(a) + ring.hop) % len(ring.letters)
         assert letters[-1] == p.answer
 

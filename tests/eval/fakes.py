@@ -14,15 +14,51 @@ from typing import Any
 
 from s1slurm.eval.engines.base import Engine, EngineConfig, Request
 
-VOCAB = ["<eos>", "<|im_start|>", "think", "answer", "\n", "\n\n", "Wait", " a", " b", " c", " d",
-         ".", ".\n\n", "Final", " Answer", ":", " 4", "2", "user", "assistant", "x", " y", " z"]
+VOCAB = [
+    "<eos>",
+    "<|im_start|>",
+    "think",
+    "answer",
+    "\n",
+    "\n\n",
+    "Wait",
+    " a",
+    " b",
+    " c",
+    " d",
+    ".",
+    ".\n\n",
+    "Final",
+    " Answer",
+    ":",
+    " 4",
+    "2",
+    "user",
+    "assistant",
+    "x",
+    " y",
+    " z",
+]
 # every other printable character, as one token each (after the words above, so their ids are
 # stable): prompts of the conditional-control methods and step markers can be encoded
 VOCAB += [c for c in map(chr, range(32, 127)) if c not in VOCAB]
 EOS = 0
 # tokens the fake model writes, with weights (delimiters are rare enough for rounds of ~10-30 ids)
-_WRITES = [(" a", 20), (" b", 20), (" c", 15), (" d", 10), (" y", 8), (" z", 8), (".", 6), ("\n", 12),
-           (".\n\n", 2), ("<|im_start|>", 3), ("answer", 3), ("<eos>", 1), ("Wait", 1)]
+_WRITES = [
+    (" a", 20),
+    (" b", 20),
+    (" c", 15),
+    (" d", 10),
+    (" y", 8),
+    (" z", 8),
+    (".", 6),
+    ("\n", 12),
+    (".\n\n", 2),
+    ("<|im_start|>", 3),
+    ("answer", 3),
+    ("<eos>", 1),
+    ("Wait", 1),
+]
 _TABLE = [VOCAB.index(tok) for tok, w in _WRITES for _ in range(w)]
 
 
@@ -41,12 +77,17 @@ class FakeTokenizer:
             i += len(best)
         return ids
 
-    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False,
-               clean_up_tokenization_spaces: bool = False) -> str:
+    def decode(
+        self,
+        ids: Sequence[int],
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool = False,
+    ) -> str:
         return "".join(VOCAB[i] for i in ids)
 
-    def apply_chat_template(self, messages: list[dict], tokenize: bool = False,
-                            add_generation_prompt: bool = True) -> str:
+    def apply_chat_template(
+        self, messages: list[dict], tokenize: bool = False, add_generation_prompt: bool = True
+    ) -> str:
         text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<eos>\n" for m in messages)
         return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 
@@ -99,5 +140,11 @@ def fake_forcing(engine: FakeEngine, **kwargs: Any):
     from s1slurm.eval.forcing import DelimiterText, Forcing
 
     delimiters = kwargs.pop("delimiters", DelimiterText(thinking_end=("<|im_start|>answer", "\n\n")))
-    return Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                   delimiters=delimiters, max_answer_tokens=kwargs.pop("max_answer_tokens", 8), **kwargs)
+    return Forcing(
+        engine.tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=delimiters,
+        max_answer_tokens=kwargs.pop("max_answer_tokens", 8),
+        **kwargs,
+    )

@@ -12,8 +12,14 @@ from collections.abc import Callable, Sequence
 Generate = Callable[[list[int], int, Sequence[int]], list[int]]  # (context, max new ids, stop ids)
 
 
-def s1_loop(generate: Generate, prompt: Sequence[int], cap: int, num_ignore: int,
-            wait_ids: Sequence[int], stop_ids: Sequence[int]) -> tuple[list[int], int, str]:
+def s1_loop(
+    generate: Generate,
+    prompt: Sequence[int],
+    cap: int,
+    num_ignore: int,
+    wait_ids: Sequence[int],
+    stop_ids: Sequence[int],
+) -> tuple[list[int], int, str]:
     """(thinking ids, times Wait was appended, "natural" | "budget")."""
     thinking: list[int] = []
     forced = 0

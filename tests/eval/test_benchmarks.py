@@ -20,8 +20,15 @@ from s1slurm.eval.benchmarks import BenchmarkConfig, Question, load_benchmark
 from s1slurm.eval.grading import grade
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmarks"
-GPQA_COLUMNS = ["Record ID", "Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2",
-                "Incorrect Answer 3", "Subdomain"]
+GPQA_COLUMNS = [
+    "Record ID",
+    "Question",
+    "Correct Answer",
+    "Incorrect Answer 1",
+    "Incorrect Answer 2",
+    "Incorrect Answer 3",
+    "Subdomain",
+]
 
 
 def _write_jsonl(path: Path, rows: list[dict | str]) -> Path:
@@ -31,10 +38,18 @@ def _write_jsonl(path: Path, rows: list[dict | str]) -> Path:
 
 def _synthetic_gpqa_rows(n: int) -> list[dict]:
     """Made-up multiple-choice records in GPQA's column layout (nothing from the real dataset)."""
-    return [{"Record ID": f"recSYN{i:03d}", "Question": f"SECRET-QUESTION-{i}: which is right?",
-             "Correct Answer": f"right-{i}", "Incorrect Answer 1": f"wrong-a-{i}",
-             "Incorrect Answer 2": f"wrong-b-{i}", "Incorrect Answer 3": f"wrong-c-{i}",
-             "Subdomain": "Synthetic"} for i in range(n)]
+    return [
+        {
+            "Record ID": f"recSYN{i:03d}",
+            "Question": f"SECRET-QUESTION-{i}: which is right?",
+            "Correct Answer": f"right-{i}",
+            "Incorrect Answer 1": f"wrong-a-{i}",
+            "Incorrect Answer 2": f"wrong-b-{i}",
+            "Incorrect Answer 3": f"wrong-c-{i}",
+            "Subdomain": "Synthetic",
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -44,7 +59,8 @@ def gpqa_repo(tmp_path: Path) -> Path:
     repo.mkdir()
     (repo / "README.md").write_text(
         "---\nconfigs:\n- config_name: gpqa_diamond\n  data_files:\n  - split: train\n"
-        "    path: gpqa_diamond.csv\n---\nSynthetic test data.\n")
+        "    path: gpqa_diamond.csv\n---\nSynthetic test data.\n"
+    )
     with (repo / "gpqa_diamond.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=GPQA_COLUMNS)
         writer.writeheader()
@@ -60,8 +76,9 @@ def test_aime24_from_the_shared_file():
     assert [q.gold for q in qs] == [str(r["answer"]) for r in rows]
     # s1's default: the bare question, no instruction
     assert qs[0].prompt == rows[0]["problem"].strip()
-    boxed = load_benchmark(BenchmarkConfig(name="aime24", path=DATA / "aime24.jsonl", limit=1,
-                                           prompt_template="boxed"))
+    boxed = load_benchmark(
+        BenchmarkConfig(name="aime24", path=DATA / "aime24.jsonl", limit=1, prompt_template="boxed")
+    )
     assert boxed[0].prompt.startswith(qs[0].prompt) and r"\boxed{}" in boxed[0].prompt
     assert not qs[0].meta.get("redact")
 
@@ -78,15 +95,21 @@ def test_math500_from_the_shared_file_with_limit_and_label():
 
 def test_prompt_template_keeps_braces_and_fills_the_question(tmp_path):
     path = _write_jsonl(tmp_path / "b.jsonl", [{"q": "What is {x} + 1?", "a": "2"}])
-    cfg = BenchmarkConfig(name="jsonl", path=path, fields={"question": "q", "answer": "a"},
-                          prompt_template="Q: {question}\nEnd with \\boxed{}.")
+    cfg = BenchmarkConfig(
+        name="jsonl",
+        path=path,
+        fields={"question": "q", "answer": "a"},
+        prompt_template="Q: {question}\nEnd with \\boxed{}.",
+    )
     (q,) = load_benchmark(cfg)
     assert q.prompt == "Q: What is {x} + 1?\nEnd with \\boxed{}." and q.id == "0" and q.gold == "2"
 
 
 def test_gsm8k_style_gold_answers_keep_only_the_number_after_the_hashes(tmp_path):
-    rows = [{"question": "How much?", "answer": "She pays 2 * 9 = <<2*9=18>>18 dollars.\n#### 18"},
-            {"question": "How many?", "answer": "Add them up.\n#### 1,234"}]
+    rows = [
+        {"question": "How much?", "answer": "She pays 2 * 9 = <<2*9=18>>18 dollars.\n#### 18"},
+        {"question": "How many?", "answer": "Add them up.\n#### 1,234"},
+    ]
     qs = load_benchmark(BenchmarkConfig(name="jsonl", path=_write_jsonl(tmp_path / "g.jsonl", rows)))
     assert [q.gold for q in qs] == ["18", "1234"]
     assert grade(qs[0], "Final Answer: 18 dollars").correct is True
@@ -94,10 +117,15 @@ def test_gsm8k_style_gold_answers_keep_only_the_number_after_the_hashes(tmp_path
 
 
 def test_jsonl_field_mapping_kind_and_ids(tmp_path):
-    rows = [{"uid": "a1", "text": "1+1?", "sol": 2, "type": "aime"},
-            {"uid": "a2", "text": "x?", "sol": "\\frac12", "type": "math"}]
-    cfg = BenchmarkConfig(name="jsonl", path=_write_jsonl(tmp_path / "b.jsonl", rows),
-                          fields={"id": "uid", "question": "text", "answer": "sol", "kind": "type"})
+    rows = [
+        {"uid": "a1", "text": "1+1?", "sol": 2, "type": "aime"},
+        {"uid": "a2", "text": "x?", "sol": "\\frac12", "type": "math"},
+    ]
+    cfg = BenchmarkConfig(
+        name="jsonl",
+        path=_write_jsonl(tmp_path / "b.jsonl", rows),
+        fields={"id": "uid", "question": "text", "answer": "sol", "kind": "type"},
+    )
     qs = load_benchmark(cfg)
     assert [(q.id, q.kind, q.gold) for q in qs] == [("a1", "aime", "2"), ("a2", "math", "\\frac12")]
 
@@ -126,8 +154,10 @@ def test_invalid_json_line_duplicate_ids_missing_file_and_non_integer_aime(tmp_p
     bad.write_text('{"question": "a", "answer": "1"}\n{"question": oops}\n')
     with pytest.raises(ConfigError, match="line 2 is not valid JSON"):
         load_benchmark(BenchmarkConfig(name="jsonl", path=bad))
-    dup = _write_jsonl(tmp_path / "dup.jsonl", [{"id": 1, "question": "a", "answer": "1"},
-                                                {"id": 1, "question": "b", "answer": "2"}])
+    dup = _write_jsonl(
+        tmp_path / "dup.jsonl",
+        [{"id": 1, "question": "a", "answer": "1"}, {"id": 1, "question": "b", "answer": "2"}],
+    )
     with pytest.raises(ConfigError, match="duplicate question id"):
         load_benchmark(BenchmarkConfig(name="jsonl", path=dup))
     with pytest.raises(ConfigError, match="not found") as err:
@@ -138,17 +168,20 @@ def test_invalid_json_line_duplicate_ids_missing_file_and_non_integer_aime(tmp_p
         load_benchmark(BenchmarkConfig(name="aime24", path=aime))
 
 
-@pytest.mark.parametrize("data, match", [
-    ({"name": "aime25"}, "name"),
-    ({"name": "jsonl"}, "path"),
-    ({"name": "math500", "label": "../up"}, "label"),
-    ({"name": "math500", "label": ".."}, "label"),
-    ({"name": "math500", "labels": "x"}, "labels"),
-    ({"name": "math500", "prompt_template": "no placeholder"}, "question"),
-    ({"name": "math500", "fields": {"solution": "s"}}, "solution"),
-    ({"name": "math500", "kind": "mcq"}, "kind"),
-    ({"name": "math500", "limit": 0}, "limit"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"name": "aime25"}, "name"),
+        ({"name": "jsonl"}, "path"),
+        ({"name": "math500", "label": "../up"}, "label"),
+        ({"name": "math500", "label": ".."}, "label"),
+        ({"name": "math500", "labels": "x"}, "labels"),
+        ({"name": "math500", "prompt_template": "no placeholder"}, "question"),
+        ({"name": "math500", "fields": {"solution": "s"}}, "solution"),
+        ({"name": "math500", "kind": "mcq"}, "kind"),
+        ({"name": "math500", "limit": 0}, "limit"),
+    ],
+)
 def test_bad_configs_are_rejected(data, match):
     with pytest.raises(ValidationError, match=match):
         BenchmarkConfig.model_validate(data)
@@ -175,9 +208,11 @@ def test_gpqa_from_a_hub_style_folder_shuffles_deterministically_and_tracks_gold
 
 def test_gpqa_shuffle_is_the_same_in_another_process(gpqa_repo):
     qs = load_benchmark(BenchmarkConfig(name="gpqa_diamond", hub_id=str(gpqa_repo)), seed=7)
-    code = ("import json,sys; from s1slurm.eval.benchmarks import *; "
-            f"qs = load_benchmark(BenchmarkConfig(name='gpqa_diamond', hub_id={str(gpqa_repo)!r}), seed=7); "
-            "print(json.dumps([q.gold + ''.join(q.choices) for q in qs]))")
+    code = (
+        "import json,sys; from s1slurm.eval.benchmarks import *; "
+        f"qs = load_benchmark(BenchmarkConfig(name='gpqa_diamond', hub_id={str(gpqa_repo)!r}), seed=7); "
+        "print(json.dumps([q.gold + ''.join(q.choices) for q in qs]))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # str hashes differ from this process's
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [q.gold + "".join(q.choices) for q in qs]
@@ -204,16 +239,24 @@ def test_gpqa_unknown_config_is_a_config_error(gpqa_repo):
 
 
 def test_jsonl_multiple_choice_with_a_choices_list(tmp_path):
-    rows = [{"id": "m1", "question": "Pick", "choices": ["red", "green", "blue"], "answer": "green"},
-            {"id": "m2", "question": "Pick", "choices": ["x", "y", "z"], "answer": "C"},
-            {"id": "m3", "question": "Pick", "choices": ["x", "y"], "answer": "w"}]
+    rows = [
+        {"id": "m1", "question": "Pick", "choices": ["red", "green", "blue"], "answer": "green"},
+        {"id": "m2", "question": "Pick", "choices": ["x", "y", "z"], "answer": "C"},
+        {"id": "m3", "question": "Pick", "choices": ["x", "y"], "answer": "w"},
+    ]
     path = _write_jsonl(tmp_path / "mcq.jsonl", rows)
-    cfg = BenchmarkConfig(name="jsonl", path=path, kind="mcq", fields={"choices": "choices"}, limit=2,
-                          prompt_template="mcq_boxed")
+    cfg = BenchmarkConfig(
+        name="jsonl",
+        path=path,
+        kind="mcq",
+        fields={"choices": "choices"},
+        limit=2,
+        prompt_template="mcq_boxed",
+    )
     q1, q2 = load_benchmark(cfg, seed=3)
     assert q1.choices["ABC".index(q1.gold)] == "green" and q2.choices["ABC".index(q2.gold)] == "z"
     assert "(A, B or C)" in q1.prompt and not q1.meta.get("redact")
-    with pytest.raises(ConfigError, match="line 3.*matches no choice"):
+    with pytest.raises(ConfigError, match=r"line 3.*matches no choice"):
         load_benchmark(cfg.model_copy(update={"limit": None}))
 
 

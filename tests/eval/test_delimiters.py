@@ -9,8 +9,11 @@ from s1slurm.models.delimiters import PRESETS
 
 def test_the_default_is_s1s_format():
     d = Delimiters().text()
-    assert (d.thinking_start, d.thinking_end, d.answer_start) == \
-        ("<|im_start|>think\n", ("<|im_start|>",), "<|im_start|>answer\n")
+    assert (d.thinking_start, d.thinking_end, d.answer_start) == (
+        "<|im_start|>think\n",
+        ("<|im_start|>",),
+        "<|im_start|>answer\n",
+    )
     assert d == PRESETS["s1"]
 
 
@@ -22,8 +25,10 @@ def test_the_r1_preset_fills_every_field_a_spec_leaves_out():
 
 def test_a_whole_output_splits_into_thinking_and_answer_in_either_format():
     r1 = PRESETS["r1"]
-    assert r1.split("<think>\nTwo and two.\n</think>\n\nThe answer is \\boxed{4}.") == \
-        ("Two and two.", "The answer is \\boxed{4}.")
+    assert r1.split("<think>\nTwo and two.\n</think>\n\nThe answer is \\boxed{4}.") == (
+        "Two and two.",
+        "The answer is \\boxed{4}.",
+    )
     assert r1.split("Two and two.\n</think>\nFour") == ("Two and two.", "Four")  # opening tag in the prompt
     s1 = PRESETS["s1"]
     assert s1.split("<|im_start|>think\nhmm\n<|im_start|>answer\nAnswer: 4") == ("hmm", "Answer: 4")

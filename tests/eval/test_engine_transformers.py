@@ -20,19 +20,26 @@ pytestmark = pytest.mark.slow
 
 # SmolLM2 does not write the s1 delimiters: its turn ends (<|im_end|>) or a new one starts.
 DELIMITERS = DelimiterText(thinking_end=("<|im_start|>",))
-SETTINGS = [BudgetSetting(b) for b in (4, 8, 16)] + \
-           [BudgetSetting(16, num_ignore=n, method="ignore") for n in (1, 2)]
+SETTINGS = [BudgetSetting(b) for b in (4, 8, 16)] + [
+    BudgetSetting(16, num_ignore=n, method="ignore") for n in (1, 2)
+]
 
 
 def same(a, b):
-    return (a.thinking.ids, a.thinking.forced, a.thinking.end, a.answer_ids, a.answer_text) == \
-           (b.thinking.ids, b.thinking.forced, b.thinking.end, b.answer_ids, b.answer_text)
+    return (a.thinking.ids, a.thinking.forced, a.thinking.end, a.answer_ids, a.answer_text) == (
+        b.thinking.ids,
+        b.thinking.forced,
+        b.thinking.end,
+        b.answer_ids,
+        b.answer_text,
+    )
 
 
 @pytest.fixture(scope="module")
 def engine():
-    engine = load_engine(EngineConfig(kind="transformers", model=str(smollm2_folder()), dtype="float32",
-                                      max_model_len=1024))
+    engine = load_engine(
+        EngineConfig(kind="transformers", model=str(smollm2_folder()), dtype="float32", max_model_len=1024)
+    )
     yield engine
     engine.close()
 
@@ -44,13 +51,20 @@ def questions():
 
 
 def make_samples(forcing, questions):
-    return [Sample(key=q.id, prompt=forcing.prompt_ids(q.prompt), seed=11 + i) for i, q in enumerate(questions)]
+    return [
+        Sample(key=q.id, prompt=forcing.prompt_ids(q.prompt), seed=11 + i) for i, q in enumerate(questions)
+    ]
 
 
 @pytest.fixture(scope="module")
 def greedy(engine):
-    return Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                   delimiters=DELIMITERS, max_answer_tokens=6)
+    return Forcing(
+        engine.tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=DELIMITERS,
+        max_answer_tokens=6,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +87,15 @@ def test_wait_is_appended_exactly_n_times_when_the_model_tries_to_stop(engine, g
 
     def generate(context, max_new, stop_ids):  # plain transformers generate, no s1slurm code
         ids = torch.tensor([context])
-        out = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new,
-                                    do_sample=False, eos_token_id=list(stop_ids), pad_token_id=2)
-        return out[0, len(context):].tolist()
+        out = engine.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new,
+            do_sample=False,
+            eos_token_id=list(stop_ids),
+            pad_token_id=2,
+        )
+        return out[0, len(context) :].tolist()
 
     stop_ids = list(greedy.thinking_stop.token_ids)
     assert set(stop_ids) == {1, 2}  # <|im_start|> (the delimiter) and <|im_end|> (end of turn)
@@ -101,8 +121,14 @@ def test_ladder_equals_naive_runs_token_for_token(engine, greedy, questions, nai
 
 
 def test_ladder_equals_naive_with_seeded_sampling(engine, questions):
-    forcing = Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                      delimiters=DELIMITERS, max_answer_tokens=3, temperature=0.8)
+    forcing = Forcing(
+        engine.tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=DELIMITERS,
+        max_answer_tokens=3,
+        temperature=0.8,
+    )
     samples = make_samples(forcing, questions[:2])
     settings = [BudgetSetting(3), BudgetSetting(8, num_ignore=1, method="ignore"), BudgetSetting(8)]
     naive = run_naive(engine, forcing, samples, settings)
@@ -122,30 +148,40 @@ def batched_engine():
     import os
 
     assert "S1SLURM_TEST_ENGINE_ENV" not in os.environ
-    engine = load_engine(EngineConfig(kind="transformers", model=str(smollm2_folder()), dtype="float32",
-                                      max_model_len=1024, batch_invariant=False,
-                                      env={"S1SLURM_TEST_ENGINE_ENV": "1"}))
+    engine = load_engine(
+        EngineConfig(
+            kind="transformers",
+            model=str(smollm2_folder()),
+            dtype="float32",
+            max_model_len=1024,
+            batch_invariant=False,
+            env={"S1SLURM_TEST_ENGINE_ENV": "1"},
+        )
+    )
     assert engine.batched and os.environ["S1SLURM_TEST_ENGINE_ENV"] == "1"
     yield engine
     engine.close()
     assert "S1SLURM_TEST_ENGINE_ENV" not in os.environ
 
 
-def test_batched_greedy_rows_match_one_at_a_time_each_with_its_own_stop_and_length(engine, batched_engine,
-                                                                                   greedy, questions):
+def test_batched_greedy_rows_match_one_at_a_time_each_with_its_own_stop_and_length(
+    engine, batched_engine, greedy, questions
+):
     from s1slurm.eval.engines import Request, StopRule
 
     assert not engine.batched  # the engine's default is batch-invariant
     prompts = [greedy.prompt_ids(q.prompt) for q in questions]
     assert len({len(p) for p in prompts}) == len(prompts)  # different lengths: rows are padded
     stop = StopRule(strings=("\n\n",), token_ids=tuple(greedy.thinking_stop.token_ids))
-    requests = [Request(prompt=tuple(p), max_tokens=m, stop=stop, seed=0) for p, m in zip(prompts, (5, 40, 12))]
+    requests = [
+        Request(prompt=tuple(p), max_tokens=m, stop=stop, seed=0) for p, m in zip(prompts, (5, 40, 12))
+    ]
     requests.append(Request(prompt=tuple(prompts[0]), max_tokens=20, stop=StopRule(), seed=0, min_tokens=3))
     single = [g.token_ids for g in engine.generate(requests)]
     batched = [g.token_ids for g in batched_engine.generate(requests)]
     assert batched == single
     assert all(len(ids) <= r.max_tokens for ids, r in zip(single, requests))
-    assert len(single[3]) == 20                         # no stop rule: to its own maximum
+    assert len(single[3]) == 20  # no stop rule: to its own maximum
     assert any(len(ids) < r.max_tokens for ids, r in zip(single, requests))  # a row stopped on its own
 
 

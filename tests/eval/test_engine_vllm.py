@@ -18,8 +18,10 @@ import pytest
 from s1slurm.eval.records import EvalRecord
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +29,14 @@ def checks(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("vllm")
     out = work / "checks.json"
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "tests.eval.vllm_checks", str(out), str(work)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.eval.vllm_checks", str(out), str(work)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     if proc.returncode != 0 or not out.is_file():
         pytest.fail(f"vllm_checks.py failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
     return json.loads(out.read_text())
@@ -49,7 +57,7 @@ def test_wait_is_appended_exactly_n_times_when_the_model_tries_to_stop(checks):
     natural = 0
     for row in checks["wait"]:
         assert row["ours"] == row["reference"]  # s1's plain loop on vLLM gives the same thinking
-        ids, forced, end = row["ours"]
+        _ids, forced, end = row["ours"]
         if end == "natural":
             assert forced == row["n"]
             natural += 1
@@ -89,8 +97,15 @@ def test_resume_after_a_kill_completes_the_records_without_duplicates(checks):
     assert stage["resumed_done"]["written"] == 15 - stage["kept_lines"]
 
     def content(r):
-        return (r.thinking, r.answer, r.thinking_tokens, r.answer_tokens, r.forced_continuations, r.thinking_end,
-                r.correct)
+        return (
+            r.thinking,
+            r.answer,
+            r.thinking_tokens,
+            r.answer_tokens,
+            r.forced_continuations,
+            r.thinking_end,
+            r.correct,
+        )
 
     by_key = {r.key: content(r) for r in full}
     assert all(content(r) == by_key[r.key] for r in resumed)  # resuming changes no result

@@ -21,15 +21,29 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.usefixtures("sl
 
 
 def test_two_benchmarks_times_two_shards_finish_with_complete_records(workdir: Path):
-    spec = {"stage": "eval", "name": "eval-ci", "model": "smollm2", "engine": "transformers",
-            "benchmarks": [{"name": "math500", "path": str(DATA / "math500.jsonl"), "limit": 4},
-                           {"name": "aime24", "path": str(DATA / "aime24.jsonl"), "limit": 3}],
-            "sweep": {"max_thinking_tokens": [4, 8], "num_ignore": [1]},
-            "delimiters": {"thinking_end": ["<|im_start|>"]}, "max_answer_tokens": 4, "shards": 2,
-            "cluster": {"time": "00:15:00", "mem_gb": 3}}
+    spec = {
+        "stage": "eval",
+        "name": "eval-ci",
+        "model": "smollm2",
+        "engine": "transformers",
+        "benchmarks": [
+            {"name": "math500", "path": str(DATA / "math500.jsonl"), "limit": 4},
+            {"name": "aime24", "path": str(DATA / "aime24.jsonl"), "limit": 3},
+        ],
+        "sweep": {"max_thinking_tokens": [4, 8], "num_ignore": [1]},
+        "delimiters": {"thinking_end": ["<|im_start|>"]},
+        "max_answer_tokens": 4,
+        "shards": 2,
+        "cluster": {"time": "00:15:00", "mem_gb": 3},
+    }
     (workdir / "eval.yaml").write_text(yaml.safe_dump(spec))
-    proc = subprocess.run([sys.executable, "-m", "s1slurm", "--profile", "ci", "submit", "eval", "--config",
-                           "eval.yaml"], capture_output=True, text=True, timeout=300, cwd=workdir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "s1slurm", "--profile", "ci", "submit", "eval", "--config", "eval.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [path] = list((workdir / "runs").iterdir())
     run = RunDir.open(path)
@@ -44,13 +58,16 @@ def test_two_benchmarks_times_two_shards_finish_with_complete_records(workdir: P
             break
         assert time.time() < deadline, [(t.index, t.state) for t in status.tasks]
         time.sleep(2)
-    assert [t.state for t in status.tasks] == ["DONE"] * 4, [(t.index, t.state, t.error) for t in status.tasks]
+    assert [t.state for t in status.tasks] == ["DONE"] * 4, [
+        (t.index, t.state, t.error) for t in status.tasks
+    ]
 
     plan = manifest["eval_plan"]
     settings = ["max=4", "max=8", "ignore=1,max=8"]
-    expected = {(b, s, q, 0) for b, info in plan["benchmarks"].items() for q in info["question_ids"]
-                for s in settings}
-    keys, hosts = [], set()
+    expected = {
+        (b, s, q, 0) for b, info in plan["benchmarks"].items() for q in info["question_ids"] for s in settings
+    }
+    keys, _hosts = [], set()
     for file in run.outputs_dir.glob("*/records.jsonl"):
         for line in file.read_text().splitlines():
             r = EvalRecord.from_dict(json.loads(line))

@@ -28,20 +28,33 @@ def samples_for(forcing: Forcing, n: int = 12, seed: int = 0) -> list[Sample]:
     return out
 
 
-def sweep(budgets=(0, 1, 2, 3, 5, 8, 12, 17, 23, 30, 40, 64), ignores=(0, 1, 2, 4),
-          min_tokens=0) -> list[BudgetSetting]:
-    return [BudgetSetting(max_thinking_tokens=b, num_ignore=n, min_thinking_tokens=min(min_tokens, b),
-                          method="max" if n == 0 else "ignore")
-            for b, n in itertools.product(budgets, ignores)] + \
-           [BudgetSetting(max_thinking_tokens=None, num_ignore=n, method="ignore") for n in ignores]
+def sweep(
+    budgets=(0, 1, 2, 3, 5, 8, 12, 17, 23, 30, 40, 64), ignores=(0, 1, 2, 4), min_tokens=0
+) -> list[BudgetSetting]:
+    return [
+        BudgetSetting(
+            max_thinking_tokens=b,
+            num_ignore=n,
+            min_thinking_tokens=min(min_tokens, b),
+            method="max" if n == 0 else "ignore",
+        )
+        for b, n in itertools.product(budgets, ignores)
+    ] + [BudgetSetting(max_thinking_tokens=None, num_ignore=n, method="ignore") for n in ignores]
 
 
 def as_tuple(result):
-    return (result.thinking.ids, result.thinking.forced, result.thinking.end, result.answer_ids,
-            result.answer_text, result.thinking_text)
+    return (
+        result.thinking.ids,
+        result.thinking.forced,
+        result.thinking.end,
+        result.answer_ids,
+        result.answer_text,
+        result.thinking_text,
+    )
 
 
 # ------------------------------------------------------------------ the stop scanner
+
 
 class TestStopScanner:
     tok = FakeTokenizer()
@@ -72,6 +85,7 @@ class TestStopScanner:
 
 
 # ------------------------------------------------------------------ the rules, on hand-made traces
+
 
 def rnd(start, n_tokens, stop_cut=None, stop_end=None, token=7):
     stop = StopMatch(stop_cut, stop_end) if stop_cut is not None else None
@@ -114,11 +128,13 @@ class TestReplayRules:
 
     def test_a_trace_that_does_not_fit_is_refused(self):
         with pytest.raises(ValueError, match="does not fit"):
-            replay([rnd(0, 11, 10, 11), rnd(3, 5)], BudgetSetting(max_thinking_tokens=50, num_ignore=1),
-                   50, WAIT)
+            replay(
+                [rnd(0, 11, 10, 11), rnd(3, 5)], BudgetSetting(max_thinking_tokens=50, num_ignore=1), 50, WAIT
+            )
 
 
 # ------------------------------------------------------------------ end to end on the fake model
+
 
 @pytest.mark.parametrize("overshoot", [0, 2])
 def test_no_sample_exceeds_its_maximum(overshoot):
@@ -152,8 +168,8 @@ def test_wait_is_appended_exactly_n_times_when_the_model_tries_to_stop():
             # each suppressed stop's delimiter is replaced by exactly one ignore string
             expected = []
             for r in rounds[:-1]:
-                expected += r.tokens[:r.stop.cut] + WAIT
-            expected += rounds[-1].tokens[:rounds[-1].stop.cut]
+                expected += r.tokens[: r.stop.cut] + WAIT
+            expected += rounds[-1].tokens[: rounds[-1].stop.cut]
             assert t.ids == expected
 
 
@@ -161,8 +177,12 @@ def test_answer_phase_appends_final_answer_only_after_a_budget_end():
     engine = FakeEngine()
     forcing = fake_forcing(engine)
     samples = samples_for(forcing, 8)
-    results = run_naive(engine, forcing, samples,
-                        [BudgetSetting(max_thinking_tokens=3), BudgetSetting(max_thinking_tokens=None)])
+    results = run_naive(
+        engine,
+        forcing,
+        samples,
+        [BudgetSetting(max_thinking_tokens=3), BudgetSetting(max_thinking_tokens=None)],
+    )
     answer_prompts = [r.prompt for r in engine.calls[-1]]  # the last batch: answers of max=none
     ends = []
     for per_sample in results:
@@ -246,7 +266,11 @@ def test_the_cap_leaves_room_for_the_answer():
 
 def test_delimiters_are_encoded_once_and_single_token_ones_become_stop_ids():
     engine = FakeEngine()
-    forcing = Forcing(engine.tokenizer, eos_ids=(0,), max_model_len=100,
-                      delimiters=DelimiterText(thinking_end=("<|im_start|>", "\n\n")))
+    forcing = Forcing(
+        engine.tokenizer,
+        eos_ids=(0,),
+        max_model_len=100,
+        delimiters=DelimiterText(thinking_end=("<|im_start|>", "\n\n")),
+    )
     assert forcing.thinking_stop.token_ids == (0, T["<|im_start|>"], T["\n\n"])
     assert forcing.answer_stop == StopRule(token_ids=(0,))

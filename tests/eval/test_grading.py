@@ -46,14 +46,17 @@ def math500() -> tuple[list[dict], list[Question], list[Grade], list[Grade], lis
     items += [(q, f"So we are done.\n\nFinal Answer: ${r['answer']}$") for q, r in zip(questions, rows)]
     items += [(questions[(i + 1) % n], rows[i]["solution"]) for i in range(n)]
     grades = grade_many(items, max_workers=2)
-    return rows, questions, grades[:n], grades[n:2 * n], grades[2 * n:]
+    return rows, questions, grades[:n], grades[n : 2 * n], grades[2 * n :]
 
 
 def test_every_math500_boxed_solution_agrees_with_its_gold_answer(math500):
     rows, questions, boxed, _, _ = math500
     assert len(rows) == 500
-    failures = {q.id: f"extracted={g.extracted!r} correct={g.correct} error={g.error}"
-                for q, g in zip(questions, boxed) if g.correct is not True}
+    failures = {
+        q.id: f"extracted={g.extracted!r} correct={g.correct} error={g.error}"
+        for q, g in zip(questions, boxed)
+        if g.correct is not True
+    }
     unexpected = {k: v for k, v in failures.items() if k not in KNOWN_BOXED_FAILURES}
     assert not unexpected, f"{len(unexpected)} MATH500 solutions not accepted: {unexpected}"
     assert len(failures) <= len(KNOWN_BOXED_FAILURES)
@@ -61,7 +64,9 @@ def test_every_math500_boxed_solution_agrees_with_its_gold_answer(math500):
 
 def test_math500_gold_given_after_final_answer_is_accepted(math500):
     rows, questions, _, answer_line, _ = math500
-    failures = {q.id: (r["answer"], g) for q, r, g in zip(questions, rows, answer_line) if g.correct is not True}
+    failures = {
+        q.id: (r["answer"], g) for q, r, g in zip(questions, rows, answer_line) if g.correct is not True
+    }
     assert not failures
 
 
@@ -82,17 +87,20 @@ def test_math500_solution_paired_with_another_problems_answer_is_rejected(math50
     assert len(accepted) <= len(KNOWN_SHIFTED_ACCEPTED)
 
 
-@pytest.mark.parametrize("text, expected", [
-    (r"so \boxed{\frac{1}{2}}.", r"\frac{1}{2}"),
-    (r"\boxed{1} then \boxed{\left\{ 2, 3 \right\}}", r"\left\{ 2, 3 \right\}"),
-    (r"\fbox{x^{2}+1}", "x^{2}+1"),
-    (r"\boxed{\{1,2\}}", r"\{1,2\}"),
-    ("Thinking...\nFinal Answer: 42", "42"),
-    ("Answer: 3\nmore\n**Final Answer:** $\\$18.90$.", r"\$18.90"),
-    ("no answer here", None),
-    ("", None),
-    (r"\boxed{unclosed", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"so \boxed{\frac{1}{2}}.", r"\frac{1}{2}"),
+        (r"\boxed{1} then \boxed{\left\{ 2, 3 \right\}}", r"\left\{ 2, 3 \right\}"),
+        (r"\fbox{x^{2}+1}", "x^{2}+1"),
+        (r"\boxed{\{1,2\}}", r"\{1,2\}"),
+        ("Thinking...\nFinal Answer: 42", "42"),
+        ("Answer: 3\nmore\n**Final Answer:** $\\$18.90$.", r"\$18.90"),
+        ("no answer here", None),
+        ("", None),
+        (r"\boxed{unclosed", None),
+    ],
+)
 def test_math_extraction(text, expected):
     assert extract_answer(text, "math") == expected
 
@@ -122,26 +130,29 @@ def test_every_aime24_gold_with_leading_zeros_is_correct_and_off_by_one_is_wrong
         assert grade(q, f"\\boxed{{{int(q.gold) + 1}}}").correct is False, q.id
 
 
-@pytest.mark.parametrize("text, expected", [
-    (r"\boxed{C}", "C"),
-    (r"$\boxed{\text{(B)}}$", "B"),
-    ("Answer: C", "C"),
-    ("The answer is (D).", "D"),
-    ("the answer is: **B**", "B"),
-    ("Final Answer: \\text{B}", "B"),
-    ("I compared (A) and (B); it must be (C)", "C"),
-    ("reasoning\n\nB", "B"),
-    ("reasoning\n**C**", "C"),
-    ("reasoning\nC) 42", "C"),
-    ("Answer:\nD", "D"),
-    # unreadable: never a default letter
-    ("A careful analysis shows nothing.", None),
-    ("The answer is unclear.", None),
-    ("Answer: E", None),
-    ("answer: a", None),
-    (r"\boxed{42}", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"\boxed{C}", "C"),
+        (r"$\boxed{\text{(B)}}$", "B"),
+        ("Answer: C", "C"),
+        ("The answer is (D).", "D"),
+        ("the answer is: **B**", "B"),
+        ("Final Answer: \\text{B}", "B"),
+        ("I compared (A) and (B); it must be (C)", "C"),
+        ("reasoning\n\nB", "B"),
+        ("reasoning\n**C**", "C"),
+        ("reasoning\nC) 42", "C"),
+        ("Answer:\nD", "D"),
+        # unreadable: never a default letter
+        ("A careful analysis shows nothing.", None),
+        ("The answer is unclear.", None),
+        ("Answer: E", None),
+        ("answer: a", None),
+        (r"\boxed{42}", None),
+        ("", None),
+    ],
+)
 def test_mcq_letter_extraction(text, expected):
     assert extract_answer(text, "mcq") == expected
 
@@ -165,6 +176,7 @@ def test_mcq_boxed_choice_text_maps_to_its_letter_and_more_letters_with_more_cho
 def test_a_grading_failure_is_kept_with_its_reason(monkeypatch):
     def boom(gold, extracted):
         raise RuntimeError("sympy exploded")
+
     monkeypatch.setattr(grading, "_verify", boom)
     g = grade(_math_q("q", "1"), r"\boxed{1}")
     assert g.correct is None and "sympy exploded" in g.error
@@ -175,6 +187,7 @@ def test_timeout_in_main_thread_gives_an_error_and_restores_an_outer_timer(monke
 
     def outer(*args):
         fired.append(1)
+
     old = signal.signal(signal.SIGALRM, outer)
     try:
         signal.setitimer(signal.ITIMER_REAL, 30.0)
@@ -200,6 +213,7 @@ def _grade_in_worker(args: tuple[str, str]) -> tuple[Grade, bool]:
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_grading_inside_a_process_pool_worker(method):
     import multiprocessing
+
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
         results = list(pool.map(_grade_in_worker, [(r"\frac{1}{2}", r"\boxed{0.5}"), ("3", r"\boxed{4}")]))
     assert [g for g, _ in results] == [Grade("0.5", True), Grade("4", False)]
@@ -220,9 +234,11 @@ def test_grading_inside_threads_works_and_times_out():
 def test_a_helper_stuck_beyond_its_own_timeout_is_killed_and_replaced():
     class Stuck(grading._Helper):
         MARGIN_S = 0.5
-        CODE = ("import os, time; from multiprocessing.connection import Connection; "
-                "Connection(os.dup(1), readable=False).send('ready'); "
-                "Connection(os.dup(0), writable=False).recv(); time.sleep(60)")
+        CODE = (
+            "import os, time; from multiprocessing.connection import Connection; "
+            "Connection(os.dup(1), readable=False).send('ready'); "
+            "Connection(os.dup(0), writable=False).recv(); time.sleep(60)"
+        )
 
     helper = Stuck()
     t0 = time.monotonic()

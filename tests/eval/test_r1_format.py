@@ -11,8 +11,10 @@ from s1slurm.eval.records import BudgetSetting
 from s1slurm.eval.spec import Delimiters
 
 # the generation prompt of R1 distills and Qwen3 ends with "<think>\n" already
-R1_TEMPLATE = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
-               "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}")
+R1_TEMPLATE = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}"
+)
 PLAIN_TEMPLATE = R1_TEMPLATE.replace("<think>\\n", "")
 
 
@@ -50,15 +52,20 @@ class ScriptedR1(Engine):
                 cont = ", still four.\n</think>\n\nThe answer is \\boxed{4}.<|im_end|>"
             else:
                 cont = "Two and two make four.\n</think>\n\nThe answer is \\boxed{4}.<|im_end|>"
-            out.append(self.tokenizer.encode(cont, add_special_tokens=False)[:r.max_tokens])
+            out.append(self.tokenizer.encode(cont, add_special_tokens=False)[: r.max_tokens])
         return out
 
 
 def forcing_for(tokenizer, template: str) -> tuple[ScriptedR1, Forcing]:
     tokenizer.chat_template = template
     engine = ScriptedR1(tokenizer)
-    forcing = Forcing(tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                      delimiters=Delimiters(preset="r1").text(), max_answer_tokens=32)
+    forcing = Forcing(
+        tokenizer,
+        eos_ids=engine.eos_token_ids,
+        max_model_len=engine.max_model_len,
+        delimiters=Delimiters(preset="r1").text(),
+        max_answer_tokens=32,
+    )
     return engine, forcing
 
 
@@ -78,8 +85,11 @@ def test_the_tags_are_single_tokens_so_the_end_of_thinking_stops_as_an_id(tokeni
 def test_budget_forcing_and_wait_work_as_in_s1s_format(tokenizer):
     engine, forcing = forcing_for(tokenizer, R1_TEMPLATE)
     samples = [Sample(key=0, prompt=forcing.prompt_ids("What is 2+2?"), seed=0)]
-    settings = [BudgetSetting(None, method="none"), BudgetSetting(None, num_ignore=1, method="ignore"),
-                BudgetSetting(3, method="max")]
+    settings = [
+        BudgetSetting(None, method="none"),
+        BudgetSetting(None, num_ignore=1, method="ignore"),
+        BudgetSetting(3, method="max"),
+    ]
     out = run_naive(engine, forcing, samples, settings)[0]
     natural, waited, cut = out["max=none"], out["ignore=1,max=none"], out["max=3"]
     assert natural.thinking_text == "Two and two make four.\n" and natural.thinking.end == "natural"
@@ -89,8 +99,12 @@ def test_budget_forcing_and_wait_work_as_in_s1s_format(tokenizer):
     for r in (natural, waited):
         assert r.answer_text == "The answer is \\boxed{4}."
     assert cut.answer_text.startswith("Final Answer:")
-    answer_prompts = [tokenizer.decode(list(r.prompt), skip_special_tokens=False)
-                      for call in engine.calls for r in call if r.stop == forcing.answer_stop]
-    assert any(p.endswith("four.\n</think>\n\n") for p in answer_prompts)        # the model's own line
+    answer_prompts = [
+        tokenizer.decode(list(r.prompt), skip_special_tokens=False)
+        for call in engine.calls
+        for r in call
+        if r.stop == forcing.answer_stop
+    ]
+    assert any(p.endswith("four.\n</think>\n\n") for p in answer_prompts)  # the model's own line
     assert any(p.endswith("\n</think>\n\nFinal Answer:") for p in answer_prompts)  # after a cut
     assert all(p.count("</think>") == 1 and p.count("<think>") == 1 for p in answer_prompts)

@@ -32,10 +32,16 @@ AIME24 = SHARED_DATA / "benchmarks" / "aime24.jsonl"
 
 
 def base_spec(**changes) -> dict:
-    spec = {"stage": "eval", "model": "smollm2", "engine": "transformers", "profile": "local",
-            "benchmarks": [{"name": "math500", "path": str(MATH500), "limit": 3}],
-            "sweep": {"max_thinking_tokens": [4, 8]}, "delimiters": {"thinking_end": ["<|im_start|>"]},
-            "max_answer_tokens": 4}
+    spec = {
+        "stage": "eval",
+        "model": "smollm2",
+        "engine": "transformers",
+        "profile": "local",
+        "benchmarks": [{"name": "math500", "path": str(MATH500), "limit": 3}],
+        "sweep": {"max_thinking_tokens": [4, 8]},
+        "delimiters": {"thinking_end": ["<|im_start|>"]},
+        "max_answer_tokens": 4,
+    }
     spec.update(changes)
     return spec
 
@@ -55,6 +61,7 @@ def config_error(tmp_path: Path, spec: dict) -> ConfigError:
 
 
 # ------------------------------------------------------------------ bad input, before submission
+
 
 class TestBadInput:
     def test_unknown_benchmark(self, tmp_path):
@@ -78,9 +85,14 @@ class TestBadInput:
         e = config_error(tmp_path, base_spec(model=str(tmp_path / "nowhere")))
         assert e.field == "model" and "not found" in str(e)
 
-    @pytest.mark.parametrize("sweep, field", [({"max_thinking_tokens": [64, -1]}, "sweep.max_thinking_tokens"),
-                                              ({"num_ignore": [-2]}, "sweep.num_ignore"),
-                                              ({"min_thinking_tokens": -1}, "sweep.min_thinking_tokens")])
+    @pytest.mark.parametrize(
+        "sweep, field",
+        [
+            ({"max_thinking_tokens": [64, -1]}, "sweep.max_thinking_tokens"),
+            ({"num_ignore": [-2]}, "sweep.num_ignore"),
+            ({"min_thinking_tokens": -1}, "sweep.min_thinking_tokens"),
+        ],
+    )
     def test_a_budget_below_zero(self, tmp_path, sweep, field):
         e = config_error(tmp_path, base_spec(sweep=sweep))
         assert e.field == field and "eval.yaml" in str(e)
@@ -90,7 +102,9 @@ class TestBadInput:
         assert e.field == "sweep" and "must not exceed" in str(e)
 
     def test_a_delimiter_the_tokenizer_cannot_encode(self, tmp_path):
-        e = config_error(tmp_path, base_spec(delimiters={"thinking_end": ["<|im_start|>", "<|end_of_thought|>"]}))
+        e = config_error(
+            tmp_path, base_spec(delimiters={"thinking_end": ["<|im_start|>", "<|end_of_thought|>"]})
+        )
         assert e.field == "delimiters.thinking_end[1]" and "<|end_of_thought|>" in str(e)
         assert "eval.yaml" in str(e) and "expected" in str(e)
 
@@ -105,11 +119,17 @@ class TestBadInput:
         assert "unknown key" in str(e) and "temperature" in str(e)
 
     def test_the_cli_exits_with_code_2_and_submits_nothing(self, tmp_path):
-        (tmp_path / "eval.yaml").write_text(yaml.safe_dump(base_spec(sweep={"max_thinking_tokens": [-5]},
-                                                                     runs_dir=str(tmp_path / "runs"))))
+        (tmp_path / "eval.yaml").write_text(
+            yaml.safe_dump(base_spec(sweep={"max_thinking_tokens": [-5]}, runs_dir=str(tmp_path / "runs")))
+        )
         shutil.copy(REPO / "cluster.yaml", tmp_path / "cluster.yaml")
-        proc = subprocess.run([sys.executable, "-m", "s1slurm", "submit", "eval", "--config", "eval.yaml"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "s1slurm", "submit", "eval", "--config", "eval.yaml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 2, proc.stderr
         assert "sweep.max_thinking_tokens" in proc.stdout + proc.stderr
         assert not (tmp_path / "runs").exists()
@@ -117,15 +137,27 @@ class TestBadInput:
 
 # ------------------------------------------------------------------ plan, manifest, resources
 
+
 def test_plan_and_manifest_freeze_the_questions_of_each_shard(tmp_path):
-    spec = base_spec(benchmarks=[{"name": "math500", "path": str(MATH500), "limit": 5},
-                                 {"name": "aime24", "path": str(AIME24), "limit": 3}],
-                     shards={"math500": 2}, sweep={"max_thinking_tokens": [4, 8], "num_ignore": [1]})
+    spec = base_spec(
+        benchmarks=[
+            {"name": "math500", "path": str(MATH500), "limit": 5},
+            {"name": "aime24", "path": str(AIME24), "limit": 3},
+        ],
+        shards={"math500": 2},
+        sweep={"max_thinking_tokens": [4, 8], "num_ignore": [1]},
+    )
     resolved = resolve_spec(tmp_path, spec)
     assert [t.shard.id for t in resolved.tasks] == [
-        "math500-00000-of-00002", "math500-00001-of-00002", "aime24-00000-of-00001"]
+        "math500-00000-of-00002",
+        "math500-00001-of-00002",
+        "aime24-00000-of-00001",
+    ]
     plan = resolved.stage.manifest_extra(resolved.spec)["eval_plan"]
-    assert plan["benchmarks"]["math500"]["shards"] == 2 and len(plan["benchmarks"]["math500"]["question_ids"]) == 5
+    assert (
+        plan["benchmarks"]["math500"]["shards"] == 2
+        and len(plan["benchmarks"]["math500"]["question_ids"]) == 5
+    )
     assert plan["benchmarks"]["aime24"]["question_ids"] == ["60", "61", "62"]
     assert [s["max_thinking_tokens"] for s in plan["settings"]] == [4, 8, 8]
     assert [s["num_ignore"] for s in plan["settings"]] == [0, 0, 1]
@@ -134,12 +166,22 @@ def test_plan_and_manifest_freeze_the_questions_of_each_shard(tmp_path):
     run = plan["run"]
     assert run["engine"] == "transformers" and run["engine_version"].startswith("transformers ")
     assert (run["dtype"], run["tensor_parallel_size"], run["batch_size"], run["batch_invariant"]) == (
-        "auto", 1, 4, True)
+        "auto",
+        1,
+        4,
+        True,
+    )
 
 
 class TestResources:
-    h100 = Profile(executor="slurm", gpus_per_node=8, cpus_per_task=64, mem_gb=800, nodes=1,
-                   extra_sbatch={"exclusive": True})
+    h100 = Profile(
+        executor="slurm",
+        gpus_per_node=8,
+        cpus_per_task=64,
+        mem_gb=800,
+        nodes=1,
+        extra_sbatch={"exclusive": True},
+    )
 
     def spec(self, **kw):
         return EvalSpec.model_validate(base_spec(engine="vllm", **kw))
@@ -171,10 +213,22 @@ class TestResources:
         assert {b.name for b in big.benchmarks} == {"aime24", "math500", "gpqa_diamond"}
         labels = [s.label for s in big.settings()]
         # the paper's budgets (s1 eval/commands.sh: forcing1k..forcing16k, forcingauto, forcingignoreNwait)
-        assert labels[:7] == ["max=500", "max=1000", "max=2000", "max=4000", "max=8000", "max=16000", "max=none"]
+        assert labels[:7] == [
+            "max=500",
+            "max=1000",
+            "max=2000",
+            "max=4000",
+            "max=8000",
+            "max=16000",
+            "max=none",
+        ]
         assert labels[7:] == [f"ignore={n},max=none" for n in (1, 2, 4, 6)]
         assert (big.dtype, big.batch_invariant, big.max_model_len, big.max_answer_tokens) == (
-            "float32", True, 32768, "auto")
+            "float32",
+            True,
+            32768,
+            "auto",
+        )
         cheap = load_model(REPO / "jobs" / "eval-s1-32b-bf16.yaml", EvalSpec)
         assert (cheap.dtype, cheap.batch_invariant) == ("bfloat16", False)
         assert "NOT THE PAPER'S SETTING" in (REPO / "jobs" / "eval-s1-32b-bf16.yaml").read_text()
@@ -184,17 +238,42 @@ class TestResources:
         assert p.gpus_per_node == 8 and p.nodes == 1
         smoke = load_model(REPO / "jobs" / "eval-smoke.yaml", EvalSpec)
         assert smoke.model == "smollm2" and smoke.profile == "local"
-        assert [s.max_thinking_tokens for s in smoke.settings() if s.method == "max"] == [32, 64, 128, 256, 512]
+        assert [s.max_thinking_tokens for s in smoke.settings() if s.method == "max"] == [
+            32,
+            64,
+            128,
+            256,
+            512,
+        ]
 
 
 # ------------------------------------------------------------------ the records file
 
+
 def test_record_file_closes_a_torn_line_and_counts_it(tmp_path):
     path = tmp_path / "records.jsonl"
-    rec = EvalRecord(run="r", benchmark="b", question_id="q", sample_index=0, seed=1, budget={}, setting="max=8",
-                     method="max", thinking="t", answer="a", thinking_tokens=1, answer_tokens=1,
-                     forced_continuations=0, thinking_end="natural", extracted_answer=None, gold_answer="1",
-                     correct=False, engine="transformers", model="m", wall_time_s=0.1)
+    rec = EvalRecord(
+        run="r",
+        benchmark="b",
+        question_id="q",
+        sample_index=0,
+        seed=1,
+        budget={},
+        setting="max=8",
+        method="max",
+        thinking="t",
+        answer="a",
+        thinking_tokens=1,
+        answer_tokens=1,
+        forced_continuations=0,
+        thinking_end="natural",
+        extracted_answer=None,
+        gold_answer="1",
+        correct=False,
+        engine="transformers",
+        model="m",
+        wall_time_s=0.1,
+    )
     path.write_text(rec.to_json() + "\n" + rec.to_json()[:40])
     before = path.read_bytes()
     f = RecordFile(path).load()
@@ -208,23 +287,37 @@ def test_record_file_closes_a_torn_line_and_counts_it(tmp_path):
 
 # ------------------------------------------------------------------ resume after a killed task
 
+
 @pytest.mark.slow
 def test_resume_after_a_killed_task_gives_complete_records_without_duplicates(tmp_path):
-    spec = EvalSpec.model_validate(base_spec(
-        benchmarks=[{"name": "math500", "path": str(MATH500), "limit": 4}],
-        sweep={"max_thinking_tokens": [4, 8], "num_ignore": [1]}, batch_size=1, runs_dir=str(tmp_path)))
+    spec = EvalSpec.model_validate(
+        base_spec(
+            benchmarks=[{"name": "math500", "path": str(MATH500), "limit": 4}],
+            sweep={"max_thinking_tokens": [4, 8], "num_ignore": [1]},
+            batch_size=1,
+            runs_dir=str(tmp_path),
+        )
+    )
     stage = EvalStage()
     run = RunDir.create(tmp_path, "eval")
-    atomic_write_json(run.manifest_path, {"spec": spec.model_dump(mode="json"),
-                                          "profile": Profile(executor="local").model_dump(mode="json"),
-                                          **stage.manifest_extra(spec)})
+    atomic_write_json(
+        run.manifest_path,
+        {
+            "spec": spec.model_dump(mode="json"),
+            "profile": Profile(executor="local").model_dump(mode="json"),
+            **stage.manifest_extra(spec),
+        },
+    )
     (shard,) = stage.plan(spec)
     records = run.shard_dir(shard) / "records.jsonl"
-    task = ("from s1slurm.launch.task import ShardTask; from s1slurm.stages.eval import EvalStage; "
-            f"ShardTask(EvalStage.ref(), {str(run.path)!r}, {shard.to_dict()!r}, 0)()")
+    task = (
+        "from s1slurm.launch.task import ShardTask; from s1slurm.stages.eval import EvalStage; "
+        f"ShardTask(EvalStage.ref(), {str(run.path)!r}, {shard.to_dict()!r}, 0)()"
+    )
     with open(tmp_path / "killed.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", task], cwd=REPO, stdout=log, stderr=log,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", task], cwd=REPO, stdout=log, stderr=log, start_new_session=True
+        )
         deadline = time.time() + 600
         while not (records.is_file() and records.read_bytes().count(b"\n") >= 3):
             assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
@@ -263,6 +356,7 @@ def test_resume_after_a_killed_task_gives_complete_records_without_duplicates(tm
 
 # ------------------------------------------------------------------ nodes without internet
 
+
 def test_questions_are_frozen_in_the_run_so_tasks_never_reload_the_benchmark(tmp_path):
     import shutil as _shutil
     from types import SimpleNamespace
@@ -272,8 +366,12 @@ def test_questions_are_frozen_in_the_run_so_tasks_never_reload_the_benchmark(tmp
 
     data = tmp_path / "math500.jsonl"
     _shutil.copy(MATH500, data)
-    resolved = resolve_spec(tmp_path, base_spec(benchmarks=[{"name": "math500", "path": str(data), "limit": 3}],
-                                                runs_dir=str(tmp_path / "runs")))
+    resolved = resolve_spec(
+        tmp_path,
+        base_spec(
+            benchmarks=[{"name": "math500", "path": str(data), "limit": 3}], runs_dir=str(tmp_path / "runs")
+        ),
+    )
     run, manifest = create_run(resolved, ["test"])
     frozen = questions_path(run, "math500")
     assert frozen.is_file() and frozen.read_text().count("\n") == 3
@@ -292,5 +390,7 @@ def test_slurm_eval_tasks_run_offline_when_the_model_is_a_folder(tmp_path):
     local = EvalSpec.model_validate(base_spec(model=str(tmp_path)))
     env = EvalStage().resources(local, slurm).env
     assert env == {"HF_HOME": "/scratch/me/hf", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    hub = EvalSpec.model_validate(base_spec(model="org/model", engine="vllm"))  # no weights_cache: the job downloads
+    hub = EvalSpec.model_validate(
+        base_spec(model="org/model", engine="vllm")
+    )  # no weights_cache: the job downloads
     assert "HF_HUB_OFFLINE" not in EvalStage().resources(hub, slurm).env

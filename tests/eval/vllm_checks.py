@@ -24,12 +24,21 @@ def spec_for(runs_dir: Path):
     from s1slurm.eval.spec import EvalSpec
     from s1slurm.models.smollm2 import smollm2_folder
 
-    return EvalSpec.model_validate({
-        "model": str(smollm2_folder()), "engine": "vllm", "dtype": "float32", "max_model_len": 1024,
-        "engine_args": {"enforce_eager": True}, "runs_dir": str(runs_dir),
-        "benchmarks": [{"name": "math500", "path": str(MATH500), "limit": 3}],
-        "sweep": {"max_thinking_tokens": [4, 8, 16], "num_ignore": [1, 2]},
-        "delimiters": {"thinking_end": ["<|im_start|>"]}, "max_answer_tokens": 6, "batch_size": 2})
+    return EvalSpec.model_validate(
+        {
+            "model": str(smollm2_folder()),
+            "engine": "vllm",
+            "dtype": "float32",
+            "max_model_len": 1024,
+            "engine_args": {"enforce_eager": True},
+            "runs_dir": str(runs_dir),
+            "benchmarks": [{"name": "math500", "path": str(MATH500), "limit": 3}],
+            "sweep": {"max_thinking_tokens": [4, 8, 16], "num_ignore": [1, 2]},
+            "delimiters": {"thinking_end": ["<|im_start|>"]},
+            "max_answer_tokens": 6,
+            "batch_size": 2,
+        }
+    )
 
 
 def compare(naive, ladder) -> list[str]:
@@ -37,18 +46,31 @@ def compare(naive, ladder) -> list[str]:
     for i, (a, b) in enumerate(zip(naive, ladder)):
         for label in a:
             x, y = a[label], b[label]
-            if (x.thinking.ids, x.thinking.forced, x.thinking.end, x.answer_ids) != \
-               (y.thinking.ids, y.thinking.forced, y.thinking.end, y.answer_ids):
+            if (x.thinking.ids, x.thinking.forced, x.thinking.end, x.answer_ids) != (
+                y.thinking.ids,
+                y.thinking.forced,
+                y.thinking.end,
+                y.answer_ids,
+            ):
                 bad.append(f"sample {i} {label}")
     return bad
 
 
 def summary(results) -> list[dict]:
-    return [{"sample": i, "setting": label, "max": r.setting.max_thinking_tokens,
-             "num_ignore": r.setting.num_ignore,
-             "thinking_tokens": len(r.thinking.ids), "forced": r.thinking.forced, "end": r.thinking.end,
-             "answer_tokens": len(r.answer_ids)}
-            for i, per in enumerate(results) for label, r in per.items()]
+    return [
+        {
+            "sample": i,
+            "setting": label,
+            "max": r.setting.max_thinking_tokens,
+            "num_ignore": r.setting.num_ignore,
+            "thinking_tokens": len(r.thinking.ids),
+            "forced": r.thinking.forced,
+            "end": r.thinking.end,
+            "answer_tokens": len(r.answer_ids),
+        }
+        for i, per in enumerate(results)
+        for label, r in per.items()
+    ]
 
 
 def run_stage(spec, run_root: Path, seed_lines: bytes | None = None):
@@ -63,8 +85,14 @@ def run_stage(spec, run_root: Path, seed_lines: bytes | None = None):
     stage = EvalStage()
     run = RunDir.create(run_root, "eval")
     profile = Profile(executor="local")
-    atomic_write_json(run.manifest_path, {"spec": spec.model_dump(mode="json"),
-                                          "profile": profile.model_dump(mode="json"), **stage.manifest_extra(spec)})
+    atomic_write_json(
+        run.manifest_path,
+        {
+            "spec": spec.model_dump(mode="json"),
+            "profile": profile.model_dump(mode="json"),
+            **stage.manifest_extra(spec),
+        },
+    )
     (shard,) = stage.plan(spec)
     path = run.shard_dir(shard) / "records.jsonl"
     if seed_lines is not None:
@@ -92,9 +120,14 @@ def main(out_path: Path, workdir: Path) -> None:
     settings = spec.settings()
 
     def forcing_for(delimiters=("<|im_start|>",), temperature=0.0, answer=6):
-        return Forcing(engine.tokenizer, eos_ids=engine.eos_token_ids, max_model_len=engine.max_model_len,
-                       delimiters=DelimiterText(thinking_end=delimiters), max_answer_tokens=answer,
-                       temperature=temperature)
+        return Forcing(
+            engine.tokenizer,
+            eos_ids=engine.eos_token_ids,
+            max_model_len=engine.max_model_len,
+            delimiters=DelimiterText(thinking_end=delimiters),
+            max_answer_tokens=answer,
+            temperature=temperature,
+        )
 
     greedy = forcing_for()
     samples = [Sample(q.id, greedy.prompt_ids(q.prompt), 11 + i) for i, q in enumerate(questions)]
@@ -112,8 +145,11 @@ def main(out_path: Path, workdir: Path) -> None:
     # s1's loop with plain vLLM calls (stop at the <|im_start|>/<|im_end|> tokens)
     def generate(context, max_new, stop_ids):
         params = SamplingParams(max_tokens=max_new, temperature=0, stop_token_ids=list(stop_ids))
-        return list(engine.llm.generate([TokensPrompt(prompt_token_ids=context)], params,
-                                        use_tqdm=False)[0].outputs[0].token_ids)
+        return list(
+            engine.llm.generate([TokensPrompt(prompt_token_ids=context)], params, use_tqdm=False)[0]
+            .outputs[0]
+            .token_ids
+        )
 
     stop_ids = list(greedy.thinking_stop.token_ids)
     wait = list(greedy.ignore_ids("Wait"))
@@ -123,15 +159,17 @@ def main(out_path: Path, workdir: Path) -> None:
         for n in (1, 2):
             r = per[f"ignore={n},max=16"]
             ref = s1_loop(generate, sample.prompt, 16, n, wait, stop_ids)
-            out["wait"].append({"n": n, "ours": [r.thinking.ids, r.thinking.forced, r.thinking.end],
-                                "reference": list(ref)})
+            out["wait"].append(
+                {"n": n, "ours": [r.thinking.ids, r.thinking.forced, r.thinking.end], "reference": list(ref)}
+            )
 
     # text delimiters ("\n\n" spans one or two tokens): more stops, more Waits
     t = time.time()
     text = forcing_for(("\n\n", "<|im_start|>"))
     tsamples = [Sample(q.id, text.prompt_ids(q.prompt), 11 + i) for i, q in enumerate(questions)]
-    tsettings = [BudgetSetting(b) for b in (8, 24)] + [BudgetSetting(24, num_ignore=n, method="ignore")
-                                                       for n in (1, 3)]
+    tsettings = [BudgetSetting(b) for b in (8, 24)] + [
+        BudgetSetting(24, num_ignore=n, method="ignore") for n in (1, 3)
+    ]
     tnaive = run_naive(engine, text, tsamples, tsettings)
     out["text_delimiter_control"] = summary(tnaive)
     out["ladder_mismatches_text_delimiters"] = compare(tnaive, run_ladder(engine, text, tsamples, tsettings))
@@ -144,9 +182,12 @@ def main(out_path: Path, workdir: Path) -> None:
     ssettings = [BudgetSetting(3), BudgetSetting(8, num_ignore=1, method="ignore"), BudgetSetting(8)]
     snaive = run_naive(engine, sampled, ssamples, ssettings)
     out["ladder_mismatches_seeded"] = compare(snaive, run_ladder(engine, sampled, ssamples, ssettings))
-    other = run_naive(engine, sampled, [Sample(s.key, s.prompt, s.seed + 1) for s in ssamples], ssettings[-1:])
-    out["seeded_other_seed_differs"] = [o["max=8"].thinking.ids for o in other] != \
-                                       [n["max=8"].thinking.ids for n in snaive]
+    other = run_naive(
+        engine, sampled, [Sample(s.key, s.prompt, s.seed + 1) for s in ssamples], ssettings[-1:]
+    )
+    out["seeded_other_seed_differs"] = [o["max=8"].thinking.ids for o in other] != [
+        n["max=8"].thinking.ids for n in snaive
+    ]
     out["timings"]["seeded"] = time.time() - t
 
     # the stage: a full run, then a run resumed from a file cut mid-line (as a kill leaves it)
@@ -155,8 +196,13 @@ def main(out_path: Path, workdir: Path) -> None:
     lines = full_path.read_bytes().splitlines(keepends=True)
     torn = b"".join(lines[:4]) + lines[4][: len(lines[4]) // 2]
     resumed_path, resumed_done = run_stage(spec, workdir / "runs", seed_lines=torn)
-    out["stage"] = {"full": full_path.read_text(), "resumed": resumed_path.read_text(),
-                    "full_done": full_done, "resumed_done": resumed_done, "kept_lines": 4}
+    out["stage"] = {
+        "full": full_path.read_text(),
+        "resumed": resumed_path.read_text(),
+        "full_done": full_done,
+        "resumed_done": resumed_done,
+        "kept_lines": 4,
+    }
     out["timings"]["stage"] = time.time() - t
     out_path.write_text(json.dumps(out))
     engine.close()

@@ -30,8 +30,9 @@ ACCOUNTING = REPO / "tests" / "cluster" / "accounting.sh"
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
 def submit(workdir: Path, stage: str, spec: dict, name: str) -> RunDir:
@@ -74,15 +75,29 @@ def altered_cluster():
 
 @pytest.mark.slow
 def test_a_task_killed_with_sigkill_is_lost_and_resume_reruns_only_it(workdir):
-    spec = {"stage": "eval", "name": "eval-kill", "model": "smollm2", "engine": "transformers",
-            "benchmarks": [{"name": "math500", "path": str(SHARED_DATA / "benchmarks" / "math500.jsonl"),
-                            "limit": 6}],
-            "sweep": {"max_thinking_tokens": [16]}, "delimiters": {"thinking_end": ["<|im_start|>"]},
-            "max_answer_tokens": 4, "batch_size": 1, "shards": 2, "cluster": {"time": "00:15:00", "mem_gb": 3}}
+    spec = {
+        "stage": "eval",
+        "name": "eval-kill",
+        "model": "smollm2",
+        "engine": "transformers",
+        "benchmarks": [
+            {"name": "math500", "path": str(SHARED_DATA / "benchmarks" / "math500.jsonl"), "limit": 6}
+        ],
+        "sweep": {"max_thinking_tokens": [16]},
+        "delimiters": {"thinking_end": ["<|im_start|>"]},
+        "max_answer_tokens": 4,
+        "batch_size": 1,
+        "shards": 2,
+        "cluster": {"time": "00:15:00", "mem_gb": 3},
+    }
     run = submit(workdir, "eval", spec, "eval-kill")
     records = run.outputs_dir / "math500-00001-of-00002" / "records.jsonl"
-    wait_for(lambda: records.exists() and records.read_text().count("\n") >= 1, 300, "task 1's first record",
-             interval=0.1)
+    wait_for(
+        lambda: records.exists() and records.read_text().count("\n") >= 1,
+        300,
+        "task 1's first record",
+        interval=0.1,
+    )
     state = json.loads(run.task_state_path(1, 0).read_text())
     assert state["state"] == "running"
     os.kill(int(state["pid"]), signal.SIGKILL)  # no state written, no marker: only SLURM sees it die
@@ -98,8 +113,11 @@ def test_a_task_killed_with_sigkill_is_lost_and_resume_reruns_only_it(workdir):
     assert manifest["tasks"][1]["job_ids"] == [first_job, manifest["tasks"][1]["job_id"]]
     final = wait_for(lambda: finished(run), 600, "the resumed task")
     assert [t.state for t in final.tasks] == ["DONE", "DONE"]
-    keys = [EvalRecord.from_dict(json.loads(line)).key for f in run.outputs_dir.glob("*/records.jsonl")
-            for line in f.read_text().splitlines()]
+    keys = [
+        EvalRecord.from_dict(json.loads(line)).key
+        for f in run.outputs_dir.glob("*/records.jsonl")
+        for line in f.read_text().splitlines()
+    ]
     question_ids = manifest["eval_plan"]["benchmarks"]["math500"]["question_ids"]
     assert len(keys) == len(set(keys)) == len(question_ids) == 6
 
@@ -115,7 +133,10 @@ def _failing_probe(tasks: int) -> dict:
 def test_status_is_right_without_slurmdbd_and_without_accounting(workdir, altered_cluster):
     # slurmdbd stopped: sacct fails; squeue still knows queued, running and recently ended jobs.
     altered_cluster("dbd-stop")
-    good, bad = submit(workdir, "probe", _probe(3), "good"), submit(workdir, "probe", _failing_probe(2), "bad")
+    good, bad = (
+        submit(workdir, "probe", _probe(3), "good"),
+        submit(workdir, "probe", _failing_probe(2), "bad"),
+    )
     running = wait_for(lambda: (s := read_status(good)).counts.get("RUNNING") and s, 60, "a running probe")
     assert set(running.counts) <= {"RUNNING", "PENDING", "DONE"}
     assert [t.state for t in wait_for(lambda: finished(good), 120, "probes").tasks] == ["DONE"] * 3
@@ -142,16 +163,26 @@ def test_status_is_right_without_slurmdbd_and_without_accounting(workdir, altere
     gone = read_status(good, scheduler=Scheduler(retry_delay_s=0.0))
     assert gone.accounting == "disabled" and gone.tasks[0].state == "LOST"
     # %2 held across the three arrays: never more than two probes at once.
-    spans = sorted((json.loads(p.read_text())["time"], json.loads(p.read_text())["time"] + 2)
-                   for p in wide.outputs_dir.glob("*/rank-000.json"))
+    spans = sorted(
+        (json.loads(p.read_text())["time"], json.loads(p.read_text())["time"] + 2)
+        for p in wide.outputs_dir.glob("*/rank-000.json")
+    )
     for start, _ in spans:
         assert sum(1 for s, e in spans if s <= start < e - 0.3) <= 2, spans
 
 
 def test_a_refused_second_chunk_keeps_the_first_ids_and_cancel_reaches_them(workdir, altered_cluster):
     altered_cluster("submit-limit", "s1refuse", "3")
-    (workdir / "six.yaml").write_text(yaml.safe_dump(
-        {"stage": "probe", "tasks": 6, "hold_s": 120, "cluster": {"account": "s1refuse", "max_array_size": 3}}))
+    (workdir / "six.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stage": "probe",
+                "tasks": 6,
+                "hold_s": 120,
+                "cluster": {"account": "s1refuse", "max_array_size": 3},
+            }
+        )
+    )
     proc = cli("--profile", "ci", "submit", "probe", "--config", "six.yaml", cwd=workdir)
     assert proc.returncode == 2 and "after accepting 1" in proc.stderr and "job submit limit" in proc.stderr
     [path] = (workdir / "runs").glob("probe-*")
@@ -164,7 +195,9 @@ def test_a_refused_second_chunk_keeps_the_first_ids_and_cancel_reaches_them(work
     assert all(t.state in ("PENDING", "RUNNING") for t in status.tasks[:3])
     proc = cli("cancel", str(path), "--task", "1", cwd=workdir)
     assert proc.returncode == 0 and f"scancel {first}_1" in proc.stdout
-    one = wait_for(lambda: (s := read_status(run)).tasks[1].state == "CANCELLED" and s, 60, "task 1 cancelled")
+    one = wait_for(
+        lambda: (s := read_status(run)).tasks[1].state == "CANCELLED" and s, 60, "task 1 cancelled"
+    )
     assert one.tasks[0].state in ("PENDING", "RUNNING") and one.tasks[2].state in ("PENDING", "RUNNING")
     proc = cli("cancel", str(path), cwd=workdir)
     assert proc.returncode == 0 and f"scancel {first}" in proc.stdout
@@ -178,10 +211,15 @@ def _pipeline(workdir: Path, name: str, first: dict, second: dict | None = None)
     (workdir / f"{name}-first.yaml").write_text(yaml.safe_dump(first))
     (workdir / f"{name}-second.yaml").write_text(yaml.safe_dump(second or {"stage": "probe", "tasks": 2}))
     (workdir / "step.yaml").write_text(yaml.safe_dump({"stage": "probe", "tasks": 2}))
-    spec = {"stage": "pipeline", "name": name, "steps": [
-        {"stage": "probe", "config": f"{name}-first.yaml", "name": "first"},
-        {"stage": "probe", "config": f"{name}-second.yaml", "name": "second"},
-        {"stage": "probe", "config": "step.yaml", "name": "third"}]}
+    spec = {
+        "stage": "pipeline",
+        "name": name,
+        "steps": [
+            {"stage": "probe", "config": f"{name}-first.yaml", "name": "first"},
+            {"stage": "probe", "config": f"{name}-second.yaml", "name": "second"},
+            {"stage": "probe", "config": "step.yaml", "name": "third"},
+        ],
+    }
     return submit(workdir, "pipeline", spec, name)
 
 
@@ -202,12 +240,15 @@ class TmuxScreen:
         self.name = f"s1slurm-{uuid.uuid4().hex[:8]}"
         env = f"PYTHONPATH={shlex.quote(str(REPO))} TERM=xterm-256color"
         shell = f"cd {shlex.quote(str(cwd))} && {env} {shlex.join(command)}; echo EXITED $?; sleep 600"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        shell], check=True)
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), shell],
+            check=True,
+        )
 
     def text(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        ).stdout
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
@@ -216,15 +257,34 @@ class TmuxScreen:
 def test_three_step_pipelines_stop_at_a_failure_and_resume_at_the_first_unfinished_step(workdir, tmp_path):
     marker = tmp_path / "second-may-run"
     # "second" fails until the marker exists (its batch script exits first): a transient failure.
-    flaky = _pipeline(workdir, "flaky", {"stage": "probe", "tasks": 2},
-                      {"stage": "probe", "tasks": 2, "cluster": {"setup": [f"test -e {marker} || exit 3"]}})
+    flaky = _pipeline(
+        workdir,
+        "flaky",
+        {"stage": "probe", "tasks": 2},
+        {"stage": "probe", "tasks": 2, "cluster": {"setup": [f"test -e {marker} || exit 3"]}},
+    )
     bad = _pipeline(workdir, "bad", _failing_probe(2))
     # The live dashboard of both, in a real terminal: it ends by itself once both have stopped.
-    screen = TmuxScreen([sys.executable, "-m", "s1slurm", "status", str(bad.path), str(flaky.path), "--watch",
-                         "--interval", "1"], cwd=workdir)
+    screen = TmuxScreen(
+        [
+            sys.executable,
+            "-m",
+            "s1slurm",
+            "status",
+            str(bad.path),
+            str(flaky.path),
+            "--watch",
+            "--interval",
+            "1",
+        ],
+        cwd=workdir,
+    )
     try:
-        seen = wait_for(lambda: (t := screen.text()) and "BLOCKED" in t and "first" in t and t, 120,
-                        "the dashboard to show the blocked steps")
+        seen = wait_for(
+            lambda: (t := screen.text()) and "BLOCKED" in t and "first" in t and t,
+            120,
+            "the dashboard to show the blocked steps",
+        )
         assert "step 'first' failed" in seen and "FAILED" in seen
         final = wait_for(lambda: (t := screen.text()) and "EXITED 0" in t and t, 240, "the dashboard to end")
         assert "recent failures" in final and "step 'second' failed" in final and "DONE" in final
@@ -238,7 +298,10 @@ def test_three_step_pipelines_stop_at_a_failure_and_resume_at_the_first_unfinish
 
     bad_runs = ended(bad)
     assert [(s["name"], s["state"]) for s in bad_runs[0]["steps"]] == [
-        ("first", "FAILED"), ("second", "BLOCKED"), ("third", "BLOCKED")]
+        ("first", "FAILED"),
+        ("second", "BLOCKED"),
+        ("third", "BLOCKED"),
+    ]
     assert "SLURM: FAILED" in bad_runs[0]["steps"][0]["why"]
     assert len(bad_runs) == 2  # only the first step ever made a run
     assert "step 'first' failed" in cli("status", str(bad.path), cwd=workdir).stdout
@@ -248,12 +311,17 @@ def test_three_step_pipelines_stop_at_a_failure_and_resume_at_the_first_unfinish
     marker.touch()
     proc = cli("resume", str(flaky.path), cwd=workdir)
     assert proc.returncode == 0 and "resumed 2 task(s): 1, 2" in proc.stdout, proc.stdout + proc.stderr
-    runs = wait_for(lambda: (r := ended(flaky)) and r[0]["steps"][2]["state"] == "DONE" and r, 180,
-                    "the resumed pipeline to finish")
+    runs = wait_for(
+        lambda: (r := ended(flaky)) and r[0]["steps"][2]["state"] == "DONE" and r,
+        180,
+        "the resumed pipeline to finish",
+    )
     assert [s["state"] for s in runs[0]["steps"]] == ["DONE"] * 3
     first, second, third = (RunDir.open(r["path"]) for r in runs[1:])
-    assert len(first.read_manifest()["submissions"]) == 1       # the finished step was left alone
-    assert len(second.read_manifest()["submissions"]) == 2      # its run resumed, not started again
-    times = [sorted(json.loads(p.read_text())["time"] for p in s.outputs_dir.glob("*/rank-000.json"))
-             for s in (first, second, third)]
+    assert len(first.read_manifest()["submissions"]) == 1  # the finished step was left alone
+    assert len(second.read_manifest()["submissions"]) == 2  # its run resumed, not started again
+    times = [
+        sorted(json.loads(p.read_text())["time"] for p in s.outputs_dir.glob("*/rank-000.json"))
+        for s in (first, second, third)
+    ]
     assert times[0][-1] < times[1][0] and times[1][-1] < times[2][0]  # in order

@@ -21,15 +21,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "s1slurm", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_a_report_step_must_follow_an_eval_step_and_names_are_unique():
     with pytest.raises(ValidationError, match="right after an eval step"):
         PipelineSpec(stage="pipeline", steps=[{"stage": "train", "config": "t.yaml"}, {"stage": "report"}])
     with pytest.raises(ValidationError, match="unique"):
-        PipelineSpec(stage="pipeline", steps=[{"stage": "probe", "config": "a"}, {"stage": "probe", "config": "b"}])
+        PipelineSpec(
+            stage="pipeline", steps=[{"stage": "probe", "config": "a"}, {"stage": "probe", "config": "b"}]
+        )
     with pytest.raises(ValidationError, match="needs 'config'"):
         StepConfig(stage="eval")
 
@@ -50,11 +53,20 @@ def test_train_output_becomes_the_eval_model_and_curate_output_the_train_data(tm
 
 def test_the_next_step_waits_for_whole_arrays_or_for_the_elements_still_to_come(tmp_path):
     run = RunDir.create(tmp_path, "probe")
-    tasks = [{"index": i, "shard_id": f"s{i}", "job_id": j} for i, j in
-             enumerate(["5_0", "5_1", "6_0", "6_1", "9_0"])]
-    atomic_write_json(run.manifest_path, {"tasks": tasks, "submissions": [
-        {"arrays": [{"job_id": "5", "size": 2}, {"job_id": "6", "size": 2}]},
-        {"arrays": [{"job_id": "9", "size": 1}]}]})
+    tasks = [
+        {"index": i, "shard_id": f"s{i}", "job_id": j}
+        for i, j in enumerate(["5_0", "5_1", "6_0", "6_1", "9_0"])
+    ]
+    atomic_write_json(
+        run.manifest_path,
+        {
+            "tasks": tasks,
+            "submissions": [
+                {"arrays": [{"job_id": "5", "size": 2}, {"job_id": "6", "size": 2}]},
+                {"arrays": [{"job_id": "9", "size": 1}]},
+            ],
+        },
+    )
     (run.done_dir / "s2.done").write_text("{}")
     assert waiting_jobs(run) == ["5", "6_1", "9"]
 
@@ -65,20 +77,27 @@ def test_a_local_pipeline_runs_its_steps_in_order_and_its_status_says_done(workd
         "stage: pipeline\nsteps:\n"
         "  - {stage: probe, config: probe.yaml, name: first}\n"
         "  - {stage: probe, config: probe.yaml, name: second}\n"
-        "  - {stage: probe, config: probe.yaml, name: third}\n")
+        "  - {stage: probe, config: probe.yaml, name: third}\n"
+    )
     proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [path] = (workdir / "runs").glob("pipeline-*")
     status = json.loads(run_cli("status", str(path), "--json", cwd=workdir).stdout)
     pipeline, *steps = status["runs"]
-    assert [(s["name"], s["state"]) for s in pipeline["steps"]] == [("first", "DONE"), ("second", "DONE"),
-                                                                    ("third", "DONE")]
+    assert [(s["name"], s["state"]) for s in pipeline["steps"]] == [
+        ("first", "DONE"),
+        ("second", "DONE"),
+        ("third", "DONE"),
+    ]
     assert [s["done"] for s in steps] == [2, 2, 2]
     # In order: every probe of a step started after every probe of the step before had ended.
-    starts = [min(json.loads(p.read_text())["time"] for p in Path(s["path"]).glob("outputs/*/rank-000.json"))
-              for s in steps]
-    ends = [max(json.loads(p.read_text())["time"] for p in Path(s["path"]).glob("tasks/*.json"))
-            for s in steps]
+    starts = [
+        min(json.loads(p.read_text())["time"] for p in Path(s["path"]).glob("outputs/*/rank-000.json"))
+        for s in steps
+    ]
+    ends = [
+        max(json.loads(p.read_text())["time"] for p in Path(s["path"]).glob("tasks/*.json")) for s in steps
+    ]
     assert starts[1] >= ends[0] and starts[2] >= ends[1]
 
 
@@ -96,20 +115,28 @@ def test_a_curate_step_is_finished_when_the_whole_curation_is_and_hands_over_its
 
     cur = CurationDir(tmp_path / "curation")
     run = RunDir.create(tmp_path / "runs", "curate")
-    atomic_write_json(run.manifest_path, {
-        "tasks": [{"index": 0, "shard_id": "collect-00000-of-00001", "job_id": "30"}],
-        "submissions": [{"arrays": [{"job_id": "30", "size": 1}]}],
-        "curate": {"out": str(cur.path), "step": "collect", "steps": ["collect", "select"]}})
+    atomic_write_json(
+        run.manifest_path,
+        {
+            "tasks": [{"index": 0, "shard_id": "collect-00000-of-00001", "job_id": "30"}],
+            "submissions": [{"arrays": [{"job_id": "30", "size": 1}]}],
+            "curate": {"out": str(cur.path), "step": "collect", "steps": ["collect", "select"]},
+        },
+    )
     assert not stage.is_complete(run) and stage.related_jobs(run) == ["30"]
     assert stage.unfinished(run) == "curation step 'collect' (see its runs in runs_dir)"
     (run.done_dir / "collect-00000-of-00001.done").write_text("{}")
     cur.mark_done("collect", {})
     # The curation submitted its next step in another run: the pipeline waits for that run's jobs.
     nxt = RunDir.create(tmp_path / "runs", "curate")
-    atomic_write_json(nxt.manifest_path, {
-        "tasks": [{"index": 0, "shard_id": "select-00000-of-00001", "job_id": "31"}],
-        "submissions": [{"arrays": [{"job_id": "31", "size": 1}]}],
-        "curate": {"out": str(cur.path), "step": "select", "steps": ["collect", "select"]}})
+    atomic_write_json(
+        nxt.manifest_path,
+        {
+            "tasks": [{"index": 0, "shard_id": "select-00000-of-00001", "job_id": "31"}],
+            "submissions": [{"arrays": [{"job_id": "31", "size": 1}]}],
+            "curate": {"out": str(cur.path), "step": "select", "steps": ["collect", "select"]},
+        },
+    )
     cur.step_dir("collect").mkdir(parents=True, exist_ok=True)
     (cur.step_dir("collect") / "next.json").write_text(json.dumps({"next": "select", "run": str(nxt.path)}))
     assert not stage.is_complete(run) and "'select'" in (stage.unfinished(run) or "")
@@ -132,18 +159,23 @@ def test_the_shipped_s1_pipeline_spec_is_well_formed():
 def test_a_local_pipeline_whose_second_step_fails_blocks_the_third(workdir):
     (workdir / "probe.yaml").write_text("stage: probe\ntasks: 1\n")
     (workdir / "eval.yaml").write_text(
-        "stage: eval\nmodel: ./no-such-model\nbenchmarks: [{name: math500, path: nosuch.jsonl}]\n")
+        "stage: eval\nmodel: ./no-such-model\nbenchmarks: [{name: math500, path: nosuch.jsonl}]\n"
+    )
     (workdir / "pipe.yaml").write_text(
         "stage: pipeline\nsteps:\n"
         "  - {stage: probe, config: probe.yaml, name: first}\n"
         "  - {stage: eval, config: eval.yaml, name: second}\n"
-        "  - {stage: probe, config: probe.yaml, name: third}\n")
+        "  - {stage: probe, config: probe.yaml, name: third}\n"
+    )
     proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     [path] = (workdir / "runs").glob("pipeline-*")
     runs = json.loads(run_cli("status", str(path), "--json", cwd=workdir).stdout)["runs"]
     assert [(s["name"], s["state"]) for s in runs[0]["steps"]] == [
-        ("first", "DONE"), ("second", "FAILED"), ("third", "BLOCKED")]
+        ("first", "DONE"),
+        ("second", "FAILED"),
+        ("third", "BLOCKED"),
+    ]
     assert "nosuch" in runs[0]["steps"][1]["why"] or "no-such-model" in runs[0]["steps"][1]["why"]
     assert len(runs) == 2  # the third step never made a run
     # The failure is named where the user looks: the step, its error's first line, the log with the rest.
@@ -158,13 +190,24 @@ def test_a_local_pipeline_whose_second_step_fails_blocks_the_third(workdir):
 def test_a_local_eval_then_report_pipeline_reports_the_eval_run_without_any_path_copied(workdir):
     from tests.conftest import SHARED_DATA
 
-    (workdir / "eval.yaml").write_text(yaml_dump({
-        "stage": "eval", "model": "smollm2", "engine": "transformers",
-        "benchmarks": [{"name": "math500", "path": str(SHARED_DATA / "benchmarks" / "math500.jsonl"), "limit": 2}],
-        "sweep": {"max_thinking_tokens": [4, 8]}, "delimiters": {"thinking_end": ["<|im_start|>"]},
-        "max_answer_tokens": 4}))
+    (workdir / "eval.yaml").write_text(
+        yaml_dump(
+            {
+                "stage": "eval",
+                "model": "smollm2",
+                "engine": "transformers",
+                "benchmarks": [
+                    {"name": "math500", "path": str(SHARED_DATA / "benchmarks" / "math500.jsonl"), "limit": 2}
+                ],
+                "sweep": {"max_thinking_tokens": [4, 8]},
+                "delimiters": {"thinking_end": ["<|im_start|>"]},
+                "max_answer_tokens": 4,
+            }
+        )
+    )
     (workdir / "pipe.yaml").write_text(
-        "stage: pipeline\nsteps:\n  - {stage: eval, config: eval.yaml}\n  - {stage: report}\n")
+        "stage: pipeline\nsteps:\n  - {stage: eval, config: eval.yaml}\n  - {stage: report}\n"
+    )
     proc = run_cli("--profile", "local", "submit", "pipeline", "--config", "pipe.yaml", cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [path] = (workdir / "runs").glob("pipeline-*")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 from submitit.core.utils import FailedJobError
@@ -27,7 +28,7 @@ from .test_status_rules import stage_ref
 class FakeExecutor:
     """Accepts ``accept`` submissions, then refuses like sbatch does."""
 
-    submitted: list[dict] = []
+    submitted: ClassVar[list[dict]] = []
     accept = 99
     next_id = 100
 
@@ -39,12 +40,17 @@ class FakeExecutor:
 
     def _jobs(self, n: int, array: bool):
         if len(FakeExecutor.submitted) >= FakeExecutor.accept:
-            raise FailedJobError("sbatch: error: Batch job submission failed: Job violates accounting/QOS policy")
+            raise FailedJobError(
+                "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy"
+            )
         FakeExecutor.next_id += 1
         FakeExecutor.submitted.append(self.params)
         base = str(FakeExecutor.next_id)
         ids = [f"{base}_{i}" for i in range(n)] if array else [base]
-        return [SimpleNamespace(job_id=j, paths=SimpleNamespace(submission_file=Path("/nonexistent"))) for j in ids]
+        return [
+            SimpleNamespace(job_id=j, paths=SimpleNamespace(submission_file=Path("/nonexistent")))
+            for j in ids
+        ]
 
     def submit(self, fn):
         return self._jobs(1, array=False)[0]
@@ -66,16 +72,26 @@ def fake_submitit(monkeypatch):
 def new_run(tmp_path: Path, n: int) -> tuple[RunDir, dict, list[PlannedTask]]:
     run = RunDir.create(tmp_path, "probe")
     tasks = [PlannedTask(i, s) for i, s in enumerate(make_shards("probe", n))]
-    manifest = {"run": run.name, "stage": "probe", "stage_ref": stage_ref("probe"), "executor": "slurm",
-                "command_line": ["s1slurm"],
-                "submissions": [], "tasks": [{"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id,
-                                              "job_id": None} for t in tasks]}
+    manifest = {
+        "run": run.name,
+        "stage": "probe",
+        "stage_ref": stage_ref("probe"),
+        "executor": "slurm",
+        "command_line": ["s1slurm"],
+        "submissions": [],
+        "tasks": [
+            {"index": t.index, "shard": t.shard.to_dict(), "shard_id": t.shard.id, "job_id": None}
+            for t in tasks
+        ],
+    }
     atomic_write_json(run.manifest_path, manifest)
     return run, manifest, tasks
 
 
 def launcher(**profile) -> SlurmLauncher:
-    return SlurmLauncher(Profile(executor="slurm", **profile), JobSpec(stage="probe"), get_stage("probe").ref())
+    return SlurmLauncher(
+        Profile(executor="slurm", **profile), JobSpec(stage="probe"), get_stage("probe").ref()
+    )
 
 
 def test_later_chunks_wait_for_the_previous_one_so_the_parallelism_limit_holds(tmp_path, fake_submitit):
@@ -92,10 +108,16 @@ def test_without_a_limit_chunks_do_not_wait_and_a_profile_dependency_is_kept(tmp
     assert all("additional_parameters" not in p for p in fake_submitit.submitted)
     fake_submitit.submitted.clear()
     run, manifest, tasks = new_run(tmp_path, 4)
-    launch_recorded(run, manifest, launcher(max_array_size=2, array_parallelism=1,
-                                            extra_sbatch={"dependency": "afterok:7"}), tasks)
+    launch_recorded(
+        run,
+        manifest,
+        launcher(max_array_size=2, array_parallelism=1, extra_sbatch={"dependency": "afterok:7"}),
+        tasks,
+    )
     assert [p["additional_parameters"]["dependency"] for p in fake_submitit.submitted] == [
-        "afterok:7", f"afterok:7,afterany:{fake_submitit.next_id - 1}"]
+        "afterok:7",
+        f"afterok:7,afterany:{fake_submitit.next_id - 1}",
+    ]
 
 
 def test_a_refused_second_chunk_keeps_the_first_chunks_job_ids(tmp_path, fake_submitit):

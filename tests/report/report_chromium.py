@@ -6,6 +6,7 @@ error log entries (CSP violations, failed loads) and any request that leaves the
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -17,10 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--remote-debugging-pipe",
+]
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
 
 
@@ -32,10 +44,10 @@ def chromium_binary() -> str | None:
 class PageCheck:
     """What happened while a page loaded."""
 
-    errors: list[str] = field(default_factory=list)          # exceptions, console errors, error logs
+    errors: list[str] = field(default_factory=list)  # exceptions, console errors, error logs
     remote_requests: list[str] = field(default_factory=list)  # URLs that are not file:/data:
     screenshot: bytes = b""
-    values: dict[str, Any] = field(default_factory=dict)       # results of the expressions asked for
+    values: dict[str, Any] = field(default_factory=dict)  # results of the expressions asked for
 
 
 class _Pipe:
@@ -47,8 +59,9 @@ class _Pipe:
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         self.next_id += 1
         msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -96,8 +109,14 @@ class _Pipe:
         return json.loads(raw)
 
 
-def check_page(path: Path, profile_dir: Path, width: int = 1280, height: int = 1800,
-               expressions: dict[str, str] | None = None, timeout: float = 60.0) -> PageCheck:
+def check_page(
+    path: Path,
+    profile_dir: Path,
+    width: int = 1280,
+    height: int = 1800,
+    expressions: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> PageCheck:
     """Load ``path`` in headless Chromium, evaluate ``expressions``, take a screenshot."""
     binary = chromium_binary()
     if binary is None:
@@ -111,13 +130,18 @@ def check_page(path: Path, profile_dir: Path, width: int = 1280, height: int = 1
     os.close(from_chrome_w)
 
     def child_fds() -> None:
-        os.dup2(hi_r, 3)   # inheritable copies
+        os.dup2(hi_r, 3)  # inheritable copies
         os.dup2(hi_w, 4)
 
-    cmd = [binary, *FLAGS, f"--user-data-dir={profile_dir}", f"--window-size={width},{height}",
-           "about:blank"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, close_fds=False, preexec_fn=child_fds)
+    cmd = [binary, *FLAGS, f"--user-data-dir={profile_dir}", f"--window-size={width},{height}", "about:blank"]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        close_fds=False,
+        preexec_fn=child_fds,
+    )
     os.close(hi_r)
     os.close(hi_w)
     pipe = _Pipe(to_chrome_w, from_chrome_r)
@@ -127,16 +151,19 @@ def check_page(path: Path, profile_dir: Path, width: int = 1280, height: int = 1
         session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             pipe.send(f"{domain}.enable", session=session)
-        pipe.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
-                                                         "deviceScaleFactor": 1, "mobile": False},
-                  session=session)
+        pipe.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         pipe.events.clear()
         pipe.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
         pipe.wait_event("Page.loadEventFired", timeout)
         pipe.drain(0.5)
         for name, expr in (expressions or {}).items():
-            reply = pipe.send("Runtime.evaluate", {"expression": expr, "returnByValue": True},
-                              session=session)
+            reply = pipe.send(
+                "Runtime.evaluate", {"expression": expr, "returnByValue": True}, session=session
+            )
             if "exceptionDetails" in reply:
                 result.errors.append(f"evaluating {name}: {reply['exceptionDetails'].get('text')}")
             result.values[name] = reply.get("result", {}).get("value")
@@ -144,10 +171,8 @@ def check_page(path: Path, profile_dir: Path, width: int = 1280, height: int = 1
         result.screenshot = base64.b64decode(shot["data"])
         pipe.drain(0.2)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # chromium may exit before answering
             pipe.send("Browser.close", timeout=5)
-        except Exception:  # chromium may exit before answering
-            pass
         os.close(to_chrome_w)
         os.close(from_chrome_r)
         try:

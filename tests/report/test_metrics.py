@@ -15,21 +15,29 @@ from s1slurm.report import build_report
 from s1slurm.report.metrics import bootstrap_ci, k_values, maj_at_k, majority_correct, pass_at_k, scaling
 
 S128 = BudgetSetting(max_thinking_tokens=128)
-S200 = BudgetSetting(max_thinking_tokens=200)      # broken: every sample thinks 256 tokens
+S200 = BudgetSetting(max_thinking_tokens=200)  # broken: every sample thinks 256 tokens
 S512 = BudgetSetting(max_thinking_tokens=512)
 IGN = BudgetSetting(max_thinking_tokens=None, min_thinking_tokens=300, num_ignore=1, method="ignore")
 PLAIN = BudgetSetting(max_thinking_tokens=None, method="none")
 
 # (setting, question, sample) -> (correct, thinking tokens, thinking end, forced, extracted answer)
 AIME = {
-    (S128, "q1", 0): (True, 128, "budget", 0, "7"), (S128, "q1", 1): (False, 156, "natural", 0, "5"),
-    (S128, "q2", 0): (False, 100, "natural", 0, "3"), (S128, "q2", 1): (False, 128, "budget", 0, "3"),
-    (S200, "q1", 0): (True, 256, "budget", 1, "7"), (S200, "q1", 1): (True, 256, "budget", 0, "7"),
-    (S200, "q2", 0): (True, 256, "budget", 2, "9"), (S200, "q2", 1): (False, 256, "budget", 1, "4"),
-    (S512, "q1", 0): (True, 512, "natural", 0, "7"), (S512, "q1", 1): (True, 512, "natural", 0, "7"),
-    (S512, "q2", 0): (False, 512, "natural", 0, "1"), (S512, "q2", 1): (False, 512, "natural", 0, "2"),
-    (IGN, "q1", 0): (False, 200, "natural", 1, None), (IGN, "q1", 1): (False, 200, "natural", 1, "0"),
-    (IGN, "q2", 0): (None, 200, "natural", 1, "8"), (IGN, "q2", 1): (False, 200, "natural", 1, "8"),
+    (S128, "q1", 0): (True, 128, "budget", 0, "7"),
+    (S128, "q1", 1): (False, 156, "natural", 0, "5"),
+    (S128, "q2", 0): (False, 100, "natural", 0, "3"),
+    (S128, "q2", 1): (False, 128, "budget", 0, "3"),
+    (S200, "q1", 0): (True, 256, "budget", 1, "7"),
+    (S200, "q1", 1): (True, 256, "budget", 0, "7"),
+    (S200, "q2", 0): (True, 256, "budget", 2, "9"),
+    (S200, "q2", 1): (False, 256, "budget", 1, "4"),
+    (S512, "q1", 0): (True, 512, "natural", 0, "7"),
+    (S512, "q1", 1): (True, 512, "natural", 0, "7"),
+    (S512, "q2", 0): (False, 512, "natural", 0, "1"),
+    (S512, "q2", 1): (False, 512, "natural", 0, "2"),
+    (IGN, "q1", 0): (False, 200, "natural", 1, None),
+    (IGN, "q1", 1): (False, 200, "natural", 1, "0"),
+    (IGN, "q2", 0): (None, 200, "natural", 1, "8"),
+    (IGN, "q2", 1): (False, 200, "natural", 1, "8"),
 }
 GOLD = {"q1": "7", "q2": "9"}
 MATH = {("m1", 10, True), ("m2", 20, True), ("m3", 30, False)}
@@ -38,10 +46,13 @@ MATH = {("m1", 10, True), ("m2", 20, True), ("m3", 30, False)}
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("metrics")
-    aime = [record("aime24", s, q, i, c, t, end=e, forced=f, extracted=x, gold=GOLD[q])
-            for (s, q, i), (c, t, e, f, x) in AIME.items()]
-    math_lines = [record("math500", PLAIN, q, 0, c, t, extracted="a", gold="a" if c else "b")
-                  for q, t, c in MATH]
+    aime = [
+        record("aime24", s, q, i, c, t, end=e, forced=f, extracted=x, gold=GOLD[q])
+        for (s, q, i), (c, t, e, f, x) in AIME.items()
+    ]
+    math_lines = [
+        record("math500", PLAIN, q, 0, c, t, extracted="a", gold="a" if c else "b") for q, t, c in MATH
+    ]
     plan = make_plan({"aime24": ["q1", "q2"]}, [S128, S200, S512, IGN], samples=2)
     run_a = write_run(root, "eval-a", plan, {Shard("aime24", 0, 1): aime})
     plan_b = make_plan({"math500": ["m1", "m2", "m3"]}, [PLAIN], samples=1)
@@ -67,12 +78,12 @@ def test_complete_sweep_is_not_partial(report):
 
 def test_accuracy_interval_and_thinking_of_a_setting_within_budget_on_average(report):
     m = setting(report, "aime24", "max=128")
-    assert m.accuracy == pytest.approx(25.0)              # q1: 1/2, q2: 0/2 -> mean 0.25
+    assert m.accuracy == pytest.approx(25.0)  # q1: 1/2, q2: 0/2 -> mean 0.25
     assert (m.ci_low, m.ci_high) == pytest.approx((0.0, 50.0))  # resampling {0.5, 0}: means 0 .. 0.5
     assert m.avg_thinking_tokens == pytest.approx(128.0)  # (128 + 156 + 100 + 128) / 4
     assert m.cut_share == pytest.approx(50.0)
     assert m.over_max == 1 and m.under_min == 0
-    assert m.in_control                                   # 128 <= 128
+    assert m.in_control  # 128 <= 128
     assert m.maj_k == 2 and m.maj_accuracy == pytest.approx(50.0)  # q1 tie -> first "7" (right); q2 "3"
     assert (m.questions, m.records, m.samples_per_question, m.samples_uniform) == (2, 4, 2, True)
 
@@ -85,7 +96,7 @@ def test_a_setting_that_breaks_its_budget_is_out_of_control(report):
     assert m.over_max == 4 and not m.in_control
     assert m.cut_share == pytest.approx(100.0)
     assert m.avg_forced_continuations == pytest.approx(1.0) and m.total_forced_continuations == 4
-    assert m.maj_accuracy == pytest.approx(100.0)         # q2 tie "9" vs "4" -> "9" seen first
+    assert m.maj_accuracy == pytest.approx(100.0)  # q2 tie "9" vs "4" -> "9" seen first
 
 
 def test_control_scaling_performance_of_the_max_method(report):
@@ -104,7 +115,7 @@ def test_minimum_not_reached_ungraded_samples_and_a_single_setting(report):
     assert m.method == "ignore" and m.accuracy == 0.0 and m.ungraded == 1
     assert m.under_min == 4 and not m.in_control and m.over_max == 0
     assert m.avg_forced_continuations == pytest.approx(1.0)
-    assert m.maj_accuracy == 0.0                          # q1: "0" (None never votes); q2: "8"
+    assert m.maj_accuracy == 0.0  # q1: "0" (None never votes); q2: "8"
     c = method(report, "aime24", "ignore")
     assert c.control == 0.0 and c.scaling_log2 is None and c.scaling_raw is None
 
@@ -130,16 +141,26 @@ def test_json_holds_every_number_units_runs_and_version(report):
     assert mx["scaling_log2"] == pytest.approx(12.5) and mx["control"] == pytest.approx(66.6667, abs=1e-3)
     rows = {r["benchmark"]: r for r in data["reference"]["rows"]}
     assert rows["aime24"]["with_budget_forcing"] == 56.7 and rows["aime24"]["without_budget_forcing"] == 50.0
-    assert rows["math500"]["with_budget_forcing"] == 93.0 and rows["math500"]["without_budget_forcing"] == 92.6
+    assert (
+        rows["math500"]["with_budget_forcing"] == 93.0 and rows["math500"]["without_budget_forcing"] == 92.6
+    )
 
 
 def test_markdown_tables_state_units_and_show_na(report):
     md = (report.out_dir / "report.md").read_text()
-    assert "| aime24 | max | 3 | 66.7 (2/3) [33.3, 66.7] | +12.50 [-2.39, +28.61] | +119.36 [+52.27, +191.24] " \
+    assert (
+        "| aime24 | max | 3 | 66.7 (2/3) [33.3, 66.7] | +12.50 [-2.39, +28.61] | +119.36 [+52.27, +191.24] "
         "| 75.0 [50.0, 100.0] (max=200) |" in md
-    assert "| aime24 | ignore | 1 | 0.0 (0/1) [0.0, 0.0] | n/a | n/a | 0.0 [0.0, 0.0] (ignore=1,min=300,max=none) |" in md
+    )
+    assert (
+        "| aime24 | ignore | 1 | 0.0 (0/1) [0.0, 0.0] | n/a | n/a | 0.0 [0.0, 0.0] (ignore=1,min=300,max=none) |"
+        in md
+    )
     assert "| aime24 | max | max=128 → max=200: +50.0 pp [+50.0, +50.0]" in md
-    assert "| max | max=128 | [0, 128] | 2 | 2 | 25.0 [0.0, 50.0] | 50.0 (k=2) | 128.0 | 50.0 | 0.00 | 1 | 0 | yes | 0 |" in md
+    assert (
+        "| max | max=128 | [0, 128] | 2 | 2 | 25.0 [0.0, 50.0] | 50.0 (k=2) | 128.0 | 50.0 | 0.00 | 1 | 0 | yes | 0 |"
+        in md
+    )
     assert "percentage points of accuracy per doubling" in md
     assert "56.7" in md and "92.6" in md and "None: every planned record" in md
 
@@ -151,7 +172,7 @@ def test_bootstrap_interval_matches_the_normal_approximation():
     half = 1.96 * math.sqrt(per_q.mean() * (1 - per_q.mean()) / per_q.size)
     assert lo == pytest.approx(per_q.mean() - half, abs=0.01)
     assert hi == pytest.approx(per_q.mean() + half, abs=0.01)
-    assert bootstrap_ci(per_q) == (lo, hi)                # seeded
+    assert bootstrap_ci(per_q) == (lo, hi)  # seeded
     assert bootstrap_ci(np.array([0.5, 0.5, 0.5])) == pytest.approx((0.5, 0.5))
 
 
@@ -171,9 +192,19 @@ def test_majority_vote_ties_go_to_the_first_answer_and_none_never_votes():
 
 def test_plot_has_a_line_per_benchmark_and_method_labels_and_the_reference(report):
     svg = (report.out_dir / "scaling.svg").read_text()
-    for text in ("aime24 · max", "aime24 · ignore", "math500 · none", "max=128", "max=200", "max=512",
-                 "s1-32B with budget forcing (56.7)", "s1-32B without (50.0)",
-                 "s1-32B with budget forcing (93.0)", "log2 scale", "accuracy (%)"):
+    for text in (
+        "aime24 · max",
+        "aime24 · ignore",
+        "math500 · none",
+        "max=128",
+        "max=200",
+        "max=512",
+        "s1-32B with budget forcing (56.7)",
+        "s1-32B without (50.0)",
+        "s1-32B with budget forcing (93.0)",
+        "log2 scale",
+        "accuracy (%)",
+    ):
         assert text in svg, text
     assert (report.out_dir / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (report.out_dir / "report.html").read_text()
@@ -182,10 +213,16 @@ def test_plot_has_a_line_per_benchmark_and_method_labels_and_the_reference(repor
 
 def test_a_method_that_never_thinks_still_has_its_line(tmp_path):
     # 0 average thinking tokens has no place on a log axis; the plot's axis is linear below one token
-    lines = [record("math500", PLAIN, q, 0, c, 0, extracted="a", gold="a" if c else "b")
-             for q, c in (("m1", True), ("m2", False))]
-    run = write_run(tmp_path, "eval-z", make_plan({"math500": ["m1", "m2"]}, [PLAIN], samples=1),
-                    {Shard("math500", 0, 1): lines})
+    lines = [
+        record("math500", PLAIN, q, 0, c, 0, extracted="a", gold="a" if c else "b")
+        for q, c in (("m1", True), ("m2", False))
+    ]
+    run = write_run(
+        tmp_path,
+        "eval-z",
+        make_plan({"math500": ["m1", "m2"]}, [PLAIN], samples=1),
+        {Shard("math500", 0, 1): lines},
+    )
     result = build_report([run], tmp_path / "out")
     assert setting(result, "math500", "max=none").avg_thinking_tokens == 0
     svg = (tmp_path / "out" / "scaling.svg").read_text()
@@ -223,10 +260,16 @@ def test_method_intervals_contain_the_point_estimates(report):
 
 
 def test_reference_compares_at_the_named_setting_not_the_best(tmp_path):
-    lines = [record("aime24", s, q, i, c, t, end=e, forced=f, extracted=x, gold=GOLD[q])
-             for (s, q, i), (c, t, e, f, x) in AIME.items()]
-    run = write_run(tmp_path, "eval-r", make_plan({"aime24": ["q1", "q2"]}, [S128, S200, S512, IGN], 2),
-                    {Shard("aime24", 0, 1): lines})
+    lines = [
+        record("aime24", s, q, i, c, t, end=e, forced=f, extracted=x, gold=GOLD[q])
+        for (s, q, i), (c, t, e, f, x) in AIME.items()
+    ]
+    run = write_run(
+        tmp_path,
+        "eval-r",
+        make_plan({"aime24": ["q1", "q2"]}, [S128, S200, S512, IGN], 2),
+        {Shard("aime24", 0, 1): lines},
+    )
     result = build_report([run], tmp_path / "out", reference="s1-32b@max=512")
     (row,) = result.reference_rows()
     assert row["setting"] == "max=512" and row["accuracy"] == pytest.approx(50.0)  # not the best (75)
@@ -238,10 +281,22 @@ def test_runs_that_ran_differently_are_flagged(tmp_path):
     runs = []
     for name, dtype in (("eval-f32", "float32"), ("eval-bf16", "bfloat16")):
         plan = make_plan({"aime24": ["q1"]}, [S128], 1)
-        plan["run"] = {"engine": "vllm", "engine_version": "vllm 0.32.0", "dtype": dtype,
-                       "tensor_parallel_size": 8, "batch_size": 64, "batch_invariant": dtype == "float32"}
-        runs.append(write_run(tmp_path, name, plan, {Shard("aime24", 0, 1): [
-            record("aime24", S128, "q1", 0, True, 10, run=name)]}))
+        plan["run"] = {
+            "engine": "vllm",
+            "engine_version": "vllm 0.32.0",
+            "dtype": dtype,
+            "tensor_parallel_size": 8,
+            "batch_size": 64,
+            "batch_invariant": dtype == "float32",
+        }
+        runs.append(
+            write_run(
+                tmp_path,
+                name,
+                plan,
+                {Shard("aime24", 0, 1): [record("aime24", S128, "q1", 0, True, 10, run=name)]},
+            )
+        )
     result = build_report(runs, tmp_path / "out")
     assert result.run_differences() == ["dtype", "batch_invariant"]
     md = (tmp_path / "out" / "report.md").read_text()
@@ -254,9 +309,13 @@ def test_control_of_conditional_prompts_checks_the_stated_budget(tmp_path):
     steps = BudgetSetting(None, stated_steps=2, step_tokens=50, method="step_conditional")
     lines = [record("aime24", stated, f"q{q}", 0, True, 150, gold="1") for q in range(2)]
     lines += [record("aime24", steps, f"q{q}", 0, True, 90, gold="1") for q in range(2)]
-    run = write_run(tmp_path, "eval-c", make_plan({"aime24": ["q0", "q1"]}, [stated, steps], 1),
-                    {Shard("aime24", 0, 1): lines})
+    run = write_run(
+        tmp_path,
+        "eval-c",
+        make_plan({"aime24": ["q0", "q1"]}, [stated, steps], 1),
+        {Shard("aime24", 0, 1): lines},
+    )
     result = build_report([run], tmp_path / "out")
-    assert method(result, "aime24", "token_conditional").control == 0.0      # 150 > the stated 100
+    assert method(result, "aime24", "token_conditional").control == 0.0  # 150 > the stated 100
     assert setting(result, "aime24", "tokens=100,max=none").over_max == 2
-    assert method(result, "aime24", "step_conditional").control == 100.0     # 90 <= 2 x 50
+    assert method(result, "aime24", "step_conditional").control == 100.0  # 90 <= 2 x 50

@@ -19,11 +19,14 @@ SHARDS = [Shard("aime24", i, 3) for i in range(3)]
 
 def messy_run(root):
     def lines(q: str, extracted: str) -> list[str]:
-        return [record("aime24", s, q, i, i % 2 == 0, 40 + i, extracted=extracted)
-                for s in (LO, HI) for i in range(3)]
+        return [
+            record("aime24", s, q, i, i % 2 == 0, 40 + i, extracted=extracted)
+            for s in (LO, HI)
+            for i in range(3)
+        ]
 
     first = lines("q1", "7") + ["{broken", "", '{"benchmark": "aime24"}']
-    second = lines("q2", "9") + lines("q1", "8")[:2]           # duplicates of the first file's records
+    second = lines("q2", "9") + lines("q1", "8")[:2]  # duplicates of the first file's records
     third = [record("aime24", ODD, "q3", 0, None, 5, extracted=None)] + lines("q3", "7")
     plan = make_plan({"aime24": ["q1", "q2", "q3"]}, [LO, HI], samples=3, shards=3)
     return write_run(root, "eval-messy", plan, dict(zip(SHARDS, (first, second, third))))

@@ -20,7 +20,7 @@ SH0, SH1 = Shard("aime24", 0, 2), Shard("aime24", 1, 2)
 
 def lines_of_shard0() -> list[str]:
     good = [record("aime24", s, q, i, True, 50) for s in (LO, HI) for q in ("q1", "q2") for i in (0, 1)]
-    good.remove(record("aime24", HI, "q2", 1, True, 50))          # one sample never written
+    good.remove(record("aime24", HI, "q2", 1, True, 50))  # one sample never written
     return [good[0], "{not json", *good[1:], good[0], '{"benchmark": "aime24"}', "[1, 2]"]
 
 
@@ -45,8 +45,13 @@ def test_every_gap_is_found(result, broken):
     assert result.partial
     assert i.shards_not_done == [{"run": "eval-broken", "shard": SH1.id, "records_file": "absent"}]
     by_q = {(q["benchmark"], q["question_id"]): q for q in i.missing_questions()}
-    assert by_q[("aime24", "q3")] == {"benchmark": "aime24", "question_id": "q3", "missing_records": 4,
-                                      "settings": 2, "absent": True}
+    assert by_q[("aime24", "q3")] == {
+        "benchmark": "aime24",
+        "question_id": "q3",
+        "missing_records": 4,
+        "settings": 2,
+        "absent": True,
+    }
     assert by_q[("aime24", "q2")]["missing_records"] == 1 and not by_q[("aime24", "q2")]["absent"]
     assert i.missing_total == 5 and set(by_q) == {("aime24", "q2"), ("aime24", "q3")}
     records_file = run / "outputs" / SH0.id / "records.jsonl"
@@ -97,13 +102,16 @@ def test_strict_passes_a_complete_sweep_merged_from_two_runs(tmp_path):
     b = write_run(tmp_path, "eval-hi", plan_hi, {sh: [record("aime24", HI, "q1", 0, True, 240)]})
     result = build_report([a, b], tmp_path / "out", strict=True)
     assert not result.partial and [m.setting for m in result.settings] == ["max=64", "max=256"]
-    assert result.methods[0].scaling_log2 == pytest.approx(50.0)   # 100 pp over log2(240/60) = 2
+    assert result.methods[0].scaling_log2 == pytest.approx(50.0)  # 100 pp over log2(240/60) = 2
     # the same records given twice through a copy of the run: duplicates across runs
     c = write_run(tmp_path, "eval-lo-again", plan_lo, {sh: [record("aime24", LO, "q1", 0, True, 10)]})
     again = build_report([a, b, c], tmp_path / "out2")
     assert again.partial and again.issues.duplicates_total == 1
-    assert "eval-lo-again" in again.issues.duplicates[0]["at"] and "eval-lo/" in again.issues.duplicates[0]["first_at"]
-    assert [m.accuracy for m in again.settings] == [0.0, 100.0]        # first copy kept
+    assert (
+        "eval-lo-again" in again.issues.duplicates[0]["at"]
+        and "eval-lo/" in again.issues.duplicates[0]["first_at"]
+    )
+    assert [m.accuracy for m in again.settings] == [0.0, 100.0]  # first copy kept
 
 
 def test_bad_inputs_are_config_errors(tmp_path, broken):
@@ -125,12 +133,23 @@ def test_bad_inputs_are_config_errors(tmp_path, broken):
 
 def test_no_malformed_line_crashes_the_merge(tmp_path):
     good = json.loads(record("aime24", LO, "q1", 0, True, 50))
-    bad = [b"\xff\xfe not utf-8", b"", b"   ", b"null", b"\"text\"", b"{}", b'{"benchmark": ["x"]}']
-    for field, value in [("sample_index", True), ("sample_index", 10**30), ("sample_index", -1),
-                         ("thinking_tokens", 1.5), ("thinking_tokens", None), ("correct", 1),
-                         ("correct", "yes"), ("thinking_end", ["budget"]), ("thinking_end", "other"),
-                         ("extracted_answer", 42), ("budget", "max=64"), ("question_id", ""),
-                         ("setting", {"a": 1}), ("forced_continuations", "2")]:
+    bad = [b"\xff\xfe not utf-8", b"", b"   ", b"null", b'"text"', b"{}", b'{"benchmark": ["x"]}']
+    for field, value in [
+        ("sample_index", True),
+        ("sample_index", 10**30),
+        ("sample_index", -1),
+        ("thinking_tokens", 1.5),
+        ("thinking_tokens", None),
+        ("correct", 1),
+        ("correct", "yes"),
+        ("thinking_end", ["budget"]),
+        ("thinking_end", "other"),
+        ("extracted_answer", 42),
+        ("budget", "max=64"),
+        ("question_id", ""),
+        ("setting", {"a": 1}),
+        ("forced_continuations", "2"),
+    ]:
         bad.append(json.dumps({**good, field: value}).encode())
     bad.append(json.dumps({k: v for k, v in good.items() if k != "gold_answer"}).encode())
     sh = Shard("aime24", 0, 1)
@@ -138,7 +157,7 @@ def test_no_malformed_line_crashes_the_merge(tmp_path):
     (run / "outputs" / sh.id / "records.jsonl").write_bytes(b"\n".join(bad + [json.dumps(good).encode()]))
     result = build_report([run], tmp_path / "out")
     assert result.records == 1 and not result.issues.missing_total
-    assert result.issues.malformed_total == len(bad) - 2              # the two blank lines are skipped
+    assert result.issues.malformed_total == len(bad) - 2  # the two blank lines are skipped
     assert [m["line"] for m in result.issues.malformed] == [1] + list(range(4, len(bad) + 1))
     assert result.partial
 

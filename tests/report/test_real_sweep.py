@@ -39,8 +39,8 @@ max_answer_tokens: 32
 benchmarks:
   # the named instruction template: with the bare question (the default) SmolLM2 often ends its
   # thinking at once, and a curve of zero-token points has no slope
-  - {{name: math500, path: {json.dumps(str(SHARED / 'math500.jsonl'))}, limit: 1, prompt_template: boxed}}
-  - {{name: aime24, path: {json.dumps(str(SHARED / 'aime24.jsonl'))}, limit: 1, prompt_template: boxed}}
+  - {{name: math500, path: {json.dumps(str(SHARED / "math500.jsonl"))}, limit: 1, prompt_template: boxed}}
+  - {{name: aime24, path: {json.dumps(str(SHARED / "aime24.jsonl"))}, limit: 1, prompt_template: boxed}}
 sweep:
   max_thinking_tokens: {list(CAPS)}
   methods:
@@ -50,14 +50,23 @@ sweep:
     - {{method: rejection, max_thinking_tokens: [48], max_tries: 3}}
 """
 
-METHODS = {"max", "token_conditional", "token_conditional_forced", "step_injected",
-           "step_injected_forced", "class_conditional", "rejection"}
+
+METHODS = {
+    "max",
+    "token_conditional",
+    "token_conditional_forced",
+    "step_injected",
+    "step_injected_forced",
+    "class_conditional",
+    "rejection",
+}
 SETTINGS = 3 + 2 + 2 + 2 + 1
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s1slurm", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=1200)
+    return subprocess.run(
+        [sys.executable, "-m", "s1slurm", *args], cwd=cwd, capture_output=True, text=True, timeout=1200
+    )
 
 
 @pytest.mark.slow
@@ -71,8 +80,9 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
     (workdir / "sweep.yaml").write_text(eval_spec(smollm2_folder()))
     done = cli("--profile", "local", "submit", "eval", "--config", "sweep.yaml", cwd=workdir)
     assert done.returncode == 0, done.stdout + done.stderr
-    (run_dir,) = [line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
-                  if line.startswith("run folder:")]
+    (run_dir,) = [
+        line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("run folder:")
+    ]
 
     shown = cli("report", run_dir, "--out", "rep", "--strict", "--reference", "s1-32b", cwd=workdir)
     assert shown.returncode == 0, shown.stdout + shown.stderr
@@ -109,6 +119,7 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
     data = json.loads((workdir / "rep" / "report.json").read_text())
     assert data["models"] and data["runs"][0]["eval_plan"]["samples"] == 2
     import s1slurm
+
     assert data["runs"][0]["s1slurm_version"] == s1slurm.__version__
     assert chromium_binary(), "Debian's chromium is needed to open the page"
     check = check_page(workdir / "rep" / "report.html", workdir / "chromium-profile")
@@ -117,8 +128,12 @@ def test_report_of_a_real_smollm2_sweep(workdir: Path):
 
 def check_records(run_dir: Path) -> None:
     """Every method's records carry what the method did."""
-    records = [json.loads(line) for path in sorted(run_dir.glob("outputs/*/records.jsonl"))
-               for line in path.read_text().splitlines() if line.strip()]
+    records = [
+        json.loads(line)
+        for path in sorted(run_dir.glob("outputs/*/records.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     by_method: dict[str, list[dict]] = {}
     for r in records:
         by_method.setdefault(r["method"], []).append(r)
@@ -139,7 +154,9 @@ def check_records(run_dir: Path) -> None:
         if r["method"] == "rejection":
             assert 1 <= extra["tries"] <= 3
             if extra["accepted"]:
-                assert r["thinking_end"] == "natural" and r["thinking_tokens"] <= budget["max_thinking_tokens"]
+                assert (
+                    r["thinking_end"] == "natural" and r["thinking_tokens"] <= budget["max_thinking_tokens"]
+                )
             else:
                 assert extra["tries"] == 3
         if r["method"] == "max":

@@ -12,7 +12,7 @@ from s1slurm.report.build import build_report
 from s1slurm.report.reference import get_reference, load_card
 from tests.report.report_runs import make_plan, record, write_run
 
-QUESTIONS = [f"q{i}" for i in range(30)]   # AIME24 has 30 questions
+QUESTIONS = [f"q{i}" for i in range(30)]  # AIME24 has 30 questions
 BARE = BudgetSetting(None, method="max")
 WAIT2 = BudgetSetting(None, num_ignore=2, method="ignore")
 SHORT = BudgetSetting(None, thinking_class="short", method="class_conditional")
@@ -41,9 +41,18 @@ def run_with_published_settings(tmp_path, settings_and_counts):
 
 
 def test_every_published_figure_of_a_measured_setting_is_shown_beside_the_measurement(tmp_path):
-    run = run_with_published_settings(tmp_path, [
-        (BARE, 15, 7000, 6000), (WAIT2, 9, 9000, 8500), (SHORT, 10, 9000, 8000), (LONG, 11, 9900, 9000),
-        (STEPS, 7, 2000, 1500), (OWN, 3, 700, 650), (REJECT, 12, 3000, 2900)])
+    run = run_with_published_settings(
+        tmp_path,
+        [
+            (BARE, 15, 7000, 6000),
+            (WAIT2, 9, 9000, 8500),
+            (SHORT, 10, 9000, 8000),
+            (LONG, 11, 9900, 9000),
+            (STEPS, 7, 2000, 1500),
+            (OWN, 3, 700, 650),
+            (REJECT, 12, 3000, 2900),
+        ],
+    )
     result = build_report([run], tmp_path / "out", reference="s1-32b")
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     card = data["reference"]["card"]
@@ -53,14 +62,16 @@ def test_every_published_figure_of_a_measured_setting_is_shown_beside_the_measur
     assert bare["ci"][0] <= 50.0 <= bare["ci"][1]
     wait = at[("Table 4", "ignore=2,max=none", "accuracy")]
     assert wait["published"] == 53.3 and wait["measured"] == 30.0 and wait["outside"] is True
-    assert at[("Table 14", "max=none", "thinking_tokens")]["measured"] == 6000   # s1's count, not 7000
+    assert at[("Table 14", "max=none", "thinking_tokens")]["measured"] == 6000  # s1's count, not 7000
     assert at[("Table 13", "steps=16,stop0,max=none", "thinking_tokens")]["published"] == 1517
     assert at[("Table 13", "steps=16,stop0,max=none", "accuracy")]["published"] == 23.3
     assert at[("Table 13", "steps=16,stop0,max=none", "steps_used")]["measured"] == 16
     assert at[("Table 13", "steps=16,stop0,max=none", "tokens_per_step")]["measured"] == 1500 / 16
     assert at[("Table 13", "steps=16,stop0,max=none", "answer_tokens")]["measured"] == 5
-    assert at[("Figure 6", "reject,max=3500", "tries")] | {"published": 655, "measured": 600} == \
-        at[("Figure 6", "reject,max=3500", "tries")]
+    assert (
+        at[("Figure 6", "reject,max=3500", "tries")] | {"published": 655, "measured": 600}
+        == at[("Figure 6", "reject,max=3500", "tries")]
+    )
     unpublished = [r for r in card if r["published"] is None]
     assert [r["setting"] for r in unpublished] == ["max=777"]
     # figures of settings this run did not measure are kept, with nothing measured
@@ -72,11 +83,12 @@ def test_every_published_figure_of_a_measured_setting_is_shown_beside_the_measur
 
 
 def test_class_conditional_control_follows_the_papers_rule(tmp_path):
-    run = run_with_published_settings(tmp_path, [
-        (BARE, 15, 6109, 6109), (SHORT, 9, 8033, 8033), (LONG, 11, 9651, 9651)])
+    run = run_with_published_settings(
+        tmp_path, [(BARE, 15, 6109, 6109), (SHORT, 9, 8033, 8033), (LONG, 11, 9651, 9651)]
+    )
     result = build_report([run], tmp_path / "out", reference="s1-32b")
     (ccc,) = [m for m in result.methods if m.method == "class_conditional"]
-    assert ccc.control == 50.0 and ccc.settings_in_control == 1   # "8033 > 6109 and 9651 > 6109"
+    assert ccc.control == 50.0 and ccc.settings_in_control == 1  # "8033 > 6109 and 9651 > 6109"
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     (row,) = [r for r in data["reference"]["table3"] if r["method"] == "class_conditional"]
     assert row["published"]["control"] == 50 and row["measured"]["control"] == 50.0
@@ -98,12 +110,14 @@ def test_the_generated_count_stays_selectable(tmp_path):
 
 
 def test_the_card_holds_the_papers_tables_with_their_sources():
-    header, figures, methods = load_card()
+    _header, figures, methods = load_card()
     sources = {f.source for f in figures}
     assert {"Table 1", "Table 2", "Table 4", "Table 12", "Table 13", "Table 14", "Figure 6"} <= sources
     assert [m.label for m in methods] == ["BF", "TCC", "TCC + BF", "SCC", "SCC + BF", "CCC", "RS"]
     ref = get_reference("s1-32b")
-    assert ref is not None and ref.with_budget_forcing["AIME24"] == 56.7   # Table 1
-    assert {f.model for f in figures if f.source in ("Table 12", "Table 13")} == \
-        {"token-conditional-control", "step-conditional-control"}
-    assert all(f.setting is None for f in figures if f.source == "Table 1")   # tied to no setting
+    assert ref is not None and ref.with_budget_forcing["AIME24"] == 56.7  # Table 1
+    assert {f.model for f in figures if f.source in ("Table 12", "Table 13")} == {
+        "token-conditional-control",
+        "step-conditional-control",
+    }
+    assert all(f.setting is None for f in figures if f.source == "Table 1")  # tied to no setting

@@ -22,7 +22,9 @@ from s1slurm.report.votes import (
 def every_subset(classes: list[int], correct: list[int], k: int) -> float:
     """maj@k by voting in every k-subset (the definition)."""
     subsets = list(itertools.combinations(range(len(classes)), k))
-    return sum(majority_correct([classes[i] for i in s], [correct[i] for i in s]) for s in subsets) / len(subsets)
+    return sum(majority_correct([classes[i] for i in s], [correct[i] for i in s]) for s in subsets) / len(
+        subsets
+    )
 
 
 def tensor_maj_at_k(classes: np.ndarray, correct: np.ndarray, k: int) -> float:
@@ -87,7 +89,7 @@ def test_the_counts_are_subset_counts_and_hold_for_64_samples():
     correct = (classes == 0).astype(np.int64)
     counts = correct_vote_counts(classes, correct, binomial_table(64))
     assert all(0 <= counts[k - 1] <= math.comb(64, k) * (1 + 1e-12) for k in range(1, 65))
-    assert counts[0] == int(correct.sum())                    # k = 1: the correct samples themselves
+    assert counts[0] == int(correct.sum())  # k = 1: the correct samples themselves
     assert counts[63] == float(majority_correct(classes.tolist(), correct.tolist()))
 
 

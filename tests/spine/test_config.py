@@ -44,7 +44,9 @@ def test_wrong_type_names_the_field(tmp_path):
 
 def test_missing_default_profile_lists_the_profiles(tmp_path):
     p = write(tmp_path, "default: big\nprofiles:\n  a: {}\n  b: {}\n")
-    with pytest.raises(ConfigError, match=r"field 'default': profile 'big' is not one of the profiles \(a, b\)"):
+    with pytest.raises(
+        ConfigError, match=r"field 'default': profile 'big' is not one of the profiles \(a, b\)"
+    ):
         load_cluster(p)
 
 
@@ -70,8 +72,10 @@ def test_override_errors_name_the_spec_file_and_cluster_prefix():
     assert "jobs/x.yaml" in str(e.value) and "cluster.gpus_per_node" in str(e.value)
 
 
-@pytest.mark.parametrize("text,minutes", [(30, 30), ("30", 30), ("01:30:00", 90), ("1-00:00:00", 1440),
-                                          ("2-04", 2 * 1440 + 240), ("10:30", 11)])
+@pytest.mark.parametrize(
+    "text,minutes",
+    [(30, 30), ("30", 30), ("01:30:00", 90), ("1-00:00:00", 1440), ("2-04", 2 * 1440 + 240), ("10:30", 11)],
+)
 def test_slurm_time_formats(text, minutes):
     assert parse_time_minutes(text) == minutes
 

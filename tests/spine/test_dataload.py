@@ -10,7 +10,10 @@ import pytest
 from s1slurm.core.dataload import BadLine, is_hub_id, load_table, looks_local
 from s1slurm.core.errors import ConfigError
 
-ROWS = [{"id": "a", "question": "1+1?", "answer": "x = 2"}, {"id": "b", "question": "2+2?", "answer": "x = 4"}]
+ROWS = [
+    {"id": "a", "question": "1+1?", "answer": "x = 2"},
+    {"id": "b", "question": "2+2?", "answer": "x = 4"},
+]
 
 
 def test_a_name_is_local_when_it_exists_or_is_written_like_a_path_else_a_hub_id(tmp_path):
@@ -28,8 +31,12 @@ def test_every_data_file_format_reads_the_same_records(tmp_path, suffix):
 
     path = tmp_path / f"pool{suffix}"
     ds = datasets.Dataset.from_list(ROWS)
-    {".jsonl": lambda: ds.to_json(path), ".json": lambda: path.write_text(json.dumps(ROWS)),
-     ".csv": lambda: ds.to_csv(path), ".parquet": lambda: ds.to_parquet(path)}[suffix]()
+    {
+        ".jsonl": lambda: ds.to_json(path),
+        ".json": lambda: path.write_text(json.dumps(ROWS)),
+        ".csv": lambda: ds.to_csv(path),
+        ".parquet": lambda: ds.to_parquet(path),
+    }[suffix]()
     table = load_table(str(path), field="path")
     assert table.records == ROWS and set(table.columns) == {"id", "question", "answer"}
     assert load_table(str(path), field="path", limit=1).records == ROWS[:1]
@@ -55,5 +62,5 @@ def test_a_missing_file_or_an_unknown_format_names_the_spec_and_field(tmp_path):
     with pytest.raises(ConfigError, match=r"spec.yaml: field 'sources.0.path': file .* not found"):
         load_table(str(tmp_path / "nope.jsonl"), field="sources.0.path", file="spec.yaml")
     (tmp_path / "pool.txt").write_text("x")
-    with pytest.raises(ConfigError, match="expected a file ending in .jsonl"):
+    with pytest.raises(ConfigError, match=r"expected a file ending in \.jsonl"):
         load_table(str(tmp_path / "pool.txt"), field="path", file="spec.yaml")

@@ -32,8 +32,20 @@ from s1slurm.launch.task import StageRef
 from s1slurm.stages import get_stage, stage_names
 
 PACKAGE = Path(__file__).resolve().parents[2] / "s1slurm"
-ORDER = [("core",), ("config",), ("launch",), ("models",), ("eval",), ("curate", "train", "report"),
-         ("stages",), ("pipeline",), ("monitor",), ("ops",), ("demo",), ("cli",)]
+ORDER = [
+    ("core",),
+    ("config",),
+    ("launch",),
+    ("models",),
+    ("eval",),
+    ("curate", "train", "report"),
+    ("stages",),
+    ("pipeline",),
+    ("monitor",),
+    ("ops",),
+    ("demo",),
+    ("cli",),
+]
 LAYER = {package: rank for rank, group in enumerate(ORDER) for package in group}
 
 
@@ -52,8 +64,9 @@ def s1slurm_imports(path: Path) -> list[tuple[int, str, bool]]:
             names = [a.name for a in node.names]
         else:
             continue
-        out += [(node.lineno, n, id(node) in inside) for n in names
-                if n == "s1slurm" or n.startswith("s1slurm.")]
+        out += [
+            (node.lineno, n, id(node) in inside) for n in names if n == "s1slurm" or n.startswith("s1slurm.")
+        ]
     return out
 
 
@@ -80,8 +93,10 @@ def test_no_import_goes_upward_at_the_top_or_inside_functions():
         for line, name, in_function in s1slurm_imports(path):
             there = name.split(".")[1] if "." in name else None
             if there in LAYER and LAYER[there] > LAYER[here]:
-                upward.append(f"{path.relative_to(PACKAGE)}:{line} {here} -> {name}"
-                              + (" (inside a function)" if in_function else ""))
+                upward.append(
+                    f"{path.relative_to(PACKAGE)}:{line} {here} -> {name}"
+                    + (" (inside a function)" if in_function else "")
+                )
     assert not upward, "\n".join(upward)
 
 

@@ -30,12 +30,12 @@ def wait_finished(run: RunDir, timeout: float = 120):
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = read_status(run)
-        if status.finished and all(t.slurm_state in (None, "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT")
-                                   for t in status.tasks):
+        if status.finished and all(
+            t.slurm_state in (None, "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") for t in status.tasks
+        ):
             return status
         time.sleep(1)
     raise AssertionError(f"run did not finish in {timeout}s: {[(t.index, t.state) for t in status.tasks]}")
-
 
 
 def test_probe_array_of_six_runs_at_most_two_at_a_time(workdir):
@@ -124,10 +124,14 @@ def test_test_only_asks_slurm_and_submits_nothing(workdir):
 
 def test_a_slurm_refusal_is_shown_in_slurms_own_words(workdir):
     (workdir / "spec.yaml").write_text("stage: probe\ncluster:\n  partition: nosuch\n")
-    assert_clean_error(s1slurm("--profile", "ci", "submit", "probe", "--config", "spec.yaml"),
-                       "invalid partition specified: nosuch")
-    assert_clean_error(s1slurm("--profile", "ci", "submit", "probe", "--config", "spec.yaml", "--test-only"),
-                       "invalid partition specified: nosuch")
+    assert_clean_error(
+        s1slurm("--profile", "ci", "submit", "probe", "--config", "spec.yaml"),
+        "invalid partition specified: nosuch",
+    )
+    assert_clean_error(
+        s1slurm("--profile", "ci", "submit", "probe", "--config", "spec.yaml", "--test-only"),
+        "invalid partition specified: nosuch",
+    )
 
 
 def test_a_hostile_job_name_is_harmless(workdir, tmp_path):
@@ -138,8 +142,9 @@ def test_a_hostile_job_name_is_harmless(workdir, tmp_path):
     job = run.read_manifest()["tasks"][0]["job_id"]
     expected, names = f"x; touch {marker}", {}
     for _ in range(20):  # accounting can lag the controller by a few seconds
-        lines = subprocess.run(["sacct", "-n", "-P", "-o", "JobID,JobName", "-j", job], capture_output=True,
-                               text=True).stdout.splitlines()
+        lines = subprocess.run(
+            ["sacct", "-n", "-P", "-o", "JobID,JobName", "-j", job], capture_output=True, text=True
+        ).stdout.splitlines()
         names = dict(line.split("|", 1) for line in lines if "|" in line)
         if names.get(job) == expected:
             break
@@ -151,9 +156,18 @@ def test_submitting_from_inside_a_job_does_not_inherit_its_allocation(workdir):
     """Variables of an enclosing job (as when training submits its evaluation) must not leak into sbatch."""
     import os
 
-    inherited = dict(os.environ, SLURM_JOB_ID="999999", SLURM_NTASKS="16", SLURM_JOB_NODELIST="gpu[1-2]",
-                     SBATCH_PARTITION="nosuch", SBATCH_TIMELIMIT="9999", SRUN_CPUS_PER_TASK="64",
-                     RANK="3", WORLD_SIZE="16", MASTER_ADDR="gpu1")
+    inherited = dict(
+        os.environ,
+        SLURM_JOB_ID="999999",
+        SLURM_NTASKS="16",
+        SLURM_JOB_NODELIST="gpu[1-2]",
+        SBATCH_PARTITION="nosuch",
+        SBATCH_TIMELIMIT="9999",
+        SRUN_CPUS_PER_TASK="64",
+        RANK="3",
+        WORLD_SIZE="16",
+        MASTER_ADDR="gpu1",
+    )
     (workdir / "spec.yaml").write_text("stage: probe\ntasks: 1\n")
     proc = s1slurm("--profile", "ci", "submit", "probe", "--config", "spec.yaml", env=inherited)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # SBATCH_PARTITION=nosuch would be refused

@@ -26,9 +26,16 @@ def s1_records(n: int, *, long: int = 2) -> list[dict]:
     ``n - long`` short ones and ``long`` long ones (so that a small block size truncates some)."""
     rows = [json.loads(line) for line in POOL.read_text().splitlines() if line.strip()]
     rows.sort(key=lambda r: len(r["question"]) + sum(len(s) for s in r["solution"]))
-    chosen = rows[:n - long] + rows[-long:] if long else rows[:n]
-    return [{"question": r["question"], "thinking_trajectories": r["solution"],
-             "attempt": ", ".join(r["final_answer"]), "source_id": r["id"]} for r in chosen]
+    chosen = rows[: n - long] + rows[-long:] if long else rows[:n]
+    return [
+        {
+            "question": r["question"],
+            "thinking_trajectories": r["solution"],
+            "attempt": ", ".join(r["final_answer"]),
+            "source_id": r["id"],
+        }
+        for r in chosen
+    ]
 
 
 @pytest.fixture

@@ -19,8 +19,12 @@ from tests.conftest import SHARED_DATA
 from tests.spine.test_cli import s1slurm
 from tests.train.test_local_training import check_model_folder
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster"),
-              pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("slurm_cluster"),
+    pytest.mark.timeout(900),
+]
 pytest.importorskip("deepspeed")
 
 EXPECTED_STEPS = total_steps(8, 3, world_size=2, micro_batch=1, accumulation=2)
@@ -32,7 +36,7 @@ model: replaced-by-the-trained-folder
 engine: transformers
 dtype: float32
 max_model_len: 1024
-benchmarks: [{{name: math500, path: {SHARED_DATA / 'benchmarks' / 'math500.jsonl'}, limit: 2}}]
+benchmarks: [{{name: math500, path: {SHARED_DATA / "benchmarks" / "math500.jsonl"}, limit: 2}}]
 sweep: {{max_thinking_tokens: [16]}}
 max_answer_tokens: 8
 cluster: {{time: "00:10:00"}}
@@ -54,8 +58,9 @@ def submit(workdir: Path, data: Path, extra: str = "") -> tuple[RunDir, str]:
 
 
 def job_state(job: str) -> str:
-    out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "State", "-j", job], capture_output=True,
-                         text=True).stdout.split()
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "State", "-j", job], capture_output=True, text=True
+    ).stdout.split()
     return out[0] if out else ""
 
 
@@ -66,7 +71,9 @@ def wait_done(run: RunDir, job: str, timeout: float = 600) -> TrainPaths:
         state = job_state(job)
         if run.is_done(paths.shard) and state == "COMPLETED":
             return paths
-        if state in ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY") or state.startswith("CANCELLED"):
+        if state in ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY") or state.startswith(
+            "CANCELLED"
+        ):
             break
         time.sleep(2)
     logs = "\n".join(p.read_text()[-3000:] for p in sorted(run.submitit_dir.glob("*_log.err")))
@@ -74,8 +81,9 @@ def wait_done(run: RunDir, job: str, timeout: float = 600) -> TrainPaths:
 
 
 def sacct_times(job: str) -> tuple[str, str]:
-    out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "Start,End", "-j", job], capture_output=True,
-                         text=True).stdout.split()
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "Start,End", "-j", job], capture_output=True, text=True
+    ).stdout.split()
     start, end = out[0].split("|")
     return start, end
 
@@ -117,8 +125,11 @@ def test_two_node_job_learns_and_its_model_is_evaluated_after_it(workdir, s1_jso
         assert time.time() < deadline and state in ("PENDING", "RUNNING", ""), state
         time.sleep(2)
     assert sacct_times(eval_job)[0] >= sacct_times(job)[1]  # started once training had ended
-    records = [json.loads(line) for p in eval_run.outputs_dir.glob("*/records.jsonl")
-               for line in p.read_text().splitlines()]
+    records = [
+        json.loads(line)
+        for p in eval_run.outputs_dir.glob("*/records.jsonl")
+        for line in p.read_text().splitlines()
+    ]
     assert len(records) == 2 and all(r["thinking_tokens"] > 0 for r in records)
 
 
@@ -157,7 +168,9 @@ def next_job_ids(count: int = 30) -> list[str]:
     return [str(first + i) for i in range(count)]
 
 
-def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite_a_busy_port(workdir, s1_jsonl):
+def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite_a_busy_port(
+    workdir, s1_jsonl
+):
     """SLURM's own preemption (partition_prio, REQUEUE, SIGTERM then SIGKILL after GraceTime), with the
     rendezvous port the job would take already in use when it starts."""
     from s1slurm.train.supervisor import port_candidates
@@ -178,8 +191,24 @@ def test_a_real_preemption_checkpoints_in_the_grace_requeues_and_resumes_despite
         while not (paths.steps_log.exists() and len(paths.steps_log.read_text().splitlines()) >= 2):
             assert time.time() < deadline and job_state(job) in ("PENDING", "RUNNING", ""), job_state(job)
             time.sleep(0.3)
-        urgent = subprocess.run(["sbatch", "--parsable", "-p", "urgent", "-N2", "--gpus-per-node=8", "-c1",
-                                 "-o", "/dev/null", "--wrap", "sleep 2"], capture_output=True, text=True, check=True)
+        urgent = subprocess.run(
+            [
+                "sbatch",
+                "--parsable",
+                "-p",
+                "urgent",
+                "-N2",
+                "--gpus-per-node=8",
+                "-c1",
+                "-o",
+                "/dev/null",
+                "--wrap",
+                "sleep 2",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         paths = wait_done(run, job)
     finally:
         for sock in busy:

@@ -21,8 +21,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def rows(n: int, attempts: tuple[str, ...] = ("a1",)) -> list[dict]:
     per = -(-n // len(attempts))
-    return [{"step": s, "loss": 3.0 / s, "learning_rate": 1e-5 * (1 - s / (n + 1)), "grad_norm": 0.5 + s % 3,
-             "attempt": attempts[(s - 1) // per]} for s in range(1, n + 1)]
+    return [
+        {
+            "step": s,
+            "loss": 3.0 / s,
+            "learning_rate": 1e-5 * (1 - s / (n + 1)),
+            "grad_norm": 0.5 + s % 3,
+            "attempt": attempts[(s - 1) // per],
+        }
+        for s in range(1, n + 1)
+    ]
 
 
 def test_the_curves_are_a_png_with_one_panel_per_quantity_in_the_run_folder(tmp_path):
@@ -35,14 +43,18 @@ def test_the_curves_are_a_png_with_one_panel_per_quantity_in_the_run_folder(tmp_
 
 def test_curves_of_a_run_that_logged_nothing_still_draw():
     assert curves.render_curves([], "empty")[:8] == PNG
-    assert curves.render_curves([{"step": 1, "loss": 2.0, "learning_rate": None, "grad_norm": None}], "one")[:8] == PNG
+    assert (
+        curves.render_curves([{"step": 1, "loss": 2.0, "learning_rate": None, "grad_norm": None}], "one")[:8]
+        == PNG
+    )
 
 
 def test_report_to_defaults_to_none_and_is_validated_by_the_spec():
     spec = TrainSpec.model_validate({"data": {"source": "x.jsonl"}})
     assert spec.report_to == []
-    assert TrainSpec.model_validate({"data": {"source": "x.jsonl"}, "report_to": ["tensorboard"]}).report_to == [
-        "tensorboard"]
+    assert TrainSpec.model_validate(
+        {"data": {"source": "x.jsonl"}, "report_to": ["tensorboard"]}
+    ).report_to == ["tensorboard"]
     with pytest.raises(ValueError, match="report_to"):
         TrainSpec.model_validate({"data": {"source": "x.jsonl"}, "report_to": ["comet"]})
 
@@ -62,10 +74,14 @@ def test_reporting_sends_tensorboard_into_the_run_folder_and_wandb_offline(tmp_p
 
 def test_a_reporter_whose_package_is_missing_is_a_usage_error_naming_it(tmp_path, monkeypatch):
     paths = TrainPaths(RunDir.create(tmp_path, "train"))
-    monkeypatch.setattr(curves.importlib.util, "find_spec", lambda name: None if name == "wandb" else object())
+    monkeypatch.setattr(
+        curves.importlib.util, "find_spec", lambda name: None if name == "wandb" else object()
+    )
     with pytest.raises(ConfigError) as err:
         curves.reporting(["tensorboard", "wandb"], paths)
-    assert err.value.exit_code == 2 and err.value.field == "report_to" and "pip install wandb" in str(err.value)
+    assert (
+        err.value.exit_code == 2 and err.value.field == "report_to" and "pip install wandb" in str(err.value)
+    )
 
 
 @pytest.mark.slow
@@ -82,8 +98,14 @@ checkpoint: {{every_steps: 50, keep_last: 1}}
 launch: {{processes_per_node: 1}}
 report_to: [tensorboard]
 """)
-    done = subprocess.run([sys.executable, "-m", "s1slurm", "submit", "train", "--config", "train.yaml"],
-                          cwd=workdir, capture_output=True, text=True, timeout=540, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "s1slurm", "submit", "train", "--config", "train.yaml"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     [run] = [RunDir.open(p) for p in (workdir / "runs").glob("train-*")]
     paths = TrainPaths(run)

@@ -30,18 +30,26 @@ def tokenizer(small_model):
 
 
 def test_assistant_turn_is_think_trace_answer_with_answer_prefix_added_once():
-    assert assistant_text(["step 1", "step 2"], "42") == \
-        "<|im_start|>think\nstep 1\nstep 2\n<|im_start|>answer\nAnswer: 42"
-    assert assistant_text("  trace  ", "So the Answer: 7 ") == \
-        "<|im_start|>think\ntrace\n<|im_start|>answer\nSo the Answer: 7"
+    assert (
+        assistant_text(["step 1", "step 2"], "42")
+        == "<|im_start|>think\nstep 1\nstep 2\n<|im_start|>answer\nAnswer: 42"
+    )
+    assert (
+        assistant_text("  trace  ", "So the Answer: 7 ")
+        == "<|im_start|>think\ntrace\n<|im_start|>answer\nSo the Answer: 7"
+    )
 
 
 def test_record_becomes_user_question_and_assistant_turn_with_optional_system():
     record = {"question": " What is 2+2? ", "thinking_trajectories": ["2+2=4"], "attempt": "4"}
     assert to_messages(record, S1K) == [
         {"role": "user", "content": "What is 2+2?"},
-        {"role": "assistant", "content": "<|im_start|>think\n2+2=4\n<|im_start|>answer\nAnswer: 4"}]
-    assert to_messages(record, S1K, system_prompt="Be brief.")[0] == {"role": "system", "content": "Be brief."}
+        {"role": "assistant", "content": "<|im_start|>think\n2+2=4\n<|im_start|>answer\nAnswer: 4"},
+    ]
+    assert to_messages(record, S1K, system_prompt="Be brief.")[0] == {
+        "role": "system",
+        "content": "Be brief.",
+    }
 
 
 @pytest.mark.parametrize("system_prompt", [None, "Think step by step."])
@@ -50,8 +58,10 @@ def test_labels_are_masked_exactly_on_system_and_user_turns(tokenizer, system_pr
     tok = tokenize_chat(tokenizer, to_messages(record, S1K, system_prompt), block_size=10_000)
     system = system_prompt if system_prompt is not None else SMOL_SYSTEM
     # What the ChatML template must put before the assistant's text (written out, not rendered):
-    prompt_text = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\nCompute 17*3.<|im_end|>\n"
-                   "<|im_start|>assistant\n")
+    prompt_text = (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\nCompute 17*3.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
     completion_text = "<|im_start|>think\n17*3 = 51.\n<|im_start|>answer\nAnswer: 51<|im_end|>\n"
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(completion_text, add_special_tokens=False)["input_ids"]
@@ -59,7 +69,9 @@ def test_labels_are_masked_exactly_on_system_and_user_turns(tokenizer, system_pr
     assert len(tok.labels) == len(tok.input_ids)
     for i, (token, label) in enumerate(zip(tok.input_ids, tok.labels)):
         if i < len(prompt_ids):
-            assert label == IGNORE_INDEX, f"token {i} {tokenizer.decode([token])!r} of the prompt is trained on"
+            assert label == IGNORE_INDEX, (
+                f"token {i} {tokenizer.decode([token])!r} of the prompt is trained on"
+            )
         else:
             assert label == token, f"token {i} {tokenizer.decode([token])!r} of the answer is masked"
     trained = [t for t, lab in zip(tok.input_ids, tok.labels) if lab != IGNORE_INDEX]
@@ -83,7 +95,7 @@ def test_local_jsonl_with_presets_and_explicit_mapping(tmp_path, s1_jsonl):
     spec = DataSpec(source=str(s1_jsonl), fields="s1k", limit=3)
     records = load_records(spec)
     assert len(records) == 3 and isinstance(records[0]["thinking_trajectories"], list)
-    columns, first = peek_columns(spec)
+    columns, _first = peek_columns(spec)
     check_fields(columns, spec.field_map(), source=spec.source)  # s1K columns: accepted
     with pytest.raises(ConfigError) as e:
         check_fields(columns, DataSpec(source="x", fields="s1k-1.1").field_map(), source=str(s1_jsonl))
@@ -93,10 +105,14 @@ def test_local_jsonl_with_presets_and_explicit_mapping(tmp_path, s1_jsonl):
     import pyarrow.parquet as pq
 
     path = tmp_path / "s1k11.parquet"
-    pq.write_table(pa.Table.from_pylist([{"question": "q", "deepseek_thinking_trajectory": "t",
-                                          "deepseek_attempt": "a"}]), path)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{"question": "q", "deepseek_thinking_trajectory": "t", "deepseek_attempt": "a"}]
+        ),
+        path,
+    )
     spec11 = DataSpec(source=str(path), fields="s1k-1.1")
-    columns, first = peek_columns(spec11)
+    columns, _first = peek_columns(spec11)
     check_fields(columns, spec11.field_map(), source=str(path))
     [record] = load_records(spec11)
     assert to_messages(record, spec11.field_map())[1]["content"].endswith("Answer: a")
@@ -110,9 +126,11 @@ def test_template_without_chat_template_or_dropping_text_is_refused(tokenizer):
     with pytest.raises(ConfigError, match="no chat template"):
         check_template(bare, model="m")
     dropping = copy.deepcopy(tokenizer)
-    dropping.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n"
-                              "{% if m.role != 'assistant' %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
-                              "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    dropping.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+        "{% if m.role != 'assistant' %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
     with pytest.raises(ConfigError):
         check_template(dropping, model="m")
     check_template(tokenizer, model="m")

@@ -43,7 +43,9 @@ def new_run(workdir: Path, before: set) -> RunDir:
     return RunDir.open(path)
 
 
-def stop_after_step(workdir: Path, proc: subprocess.Popen, step: int, timeout: float = 400) -> tuple[RunDir, str]:
+def stop_after_step(
+    workdir: Path, proc: subprocess.Popen, step: int, timeout: float = 400
+) -> tuple[RunDir, str]:
     """Wait until ``step`` is logged, then ask the ranks to stop (the launcher's stop request)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -67,8 +69,13 @@ def losses(paths: TrainPaths) -> dict[int, float]:
 
 def test_stop_resume_matches_an_uninterrupted_run_and_the_model_generates(workdir, small_model, s1_jsonl):
     (workdir / "train.yaml").write_text(spec(small_model, s1_jsonl))
-    proc = subprocess.Popen(cli("submit", "train", "--config", "train.yaml"), cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cli("submit", "train", "--config", "train.yaml"),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     run, first_attempt = stop_after_step(workdir, proc, 2)
     out, _ = proc.communicate(timeout=300)
     # a stopped local task is a failed one: exit 1, and the summary says how to go on
@@ -80,8 +87,9 @@ def test_stop_resume_matches_an_uninterrupted_run_and_the_model_generates(workdi
     assert (paths.checkpoints_dir / f"checkpoint-{saved}" / "s1slurm_checkpoint.json").is_file()
     assert not run.is_done(paths.shard) and not paths.model_dir.exists()
 
-    resumed = subprocess.run(cli("resume", str(run.path)), cwd=workdir, capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run(
+        cli("resume", str(run.path)), cwd=workdir, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     summary = json.loads(paths.summary.read_text())
     second = summary["attempts"][-1]
@@ -97,11 +105,26 @@ def test_stop_resume_matches_an_uninterrupted_run_and_the_model_generates(workdi
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(small_model)
-    too_long = sum(len(tokenizer.apply_chat_template(
-        [{"role": "user", "content": r["question"]},
-         {"role": "assistant", "content": "<|im_start|>think\n" + "\n".join(r["thinking_trajectories"]).strip()
-          + "\n<|im_start|>answer\nAnswer: " + r["attempt"]}], tokenize=True, return_dict=True)["input_ids"]) > 512
-        for r in s1_records(8))
+    too_long = sum(
+        len(
+            tokenizer.apply_chat_template(
+                [
+                    {"role": "user", "content": r["question"]},
+                    {
+                        "role": "assistant",
+                        "content": "<|im_start|>think\n"
+                        + "\n".join(r["thinking_trajectories"]).strip()
+                        + "\n<|im_start|>answer\nAnswer: "
+                        + r["attempt"],
+                    },
+                ],
+                tokenize=True,
+                return_dict=True,
+            )["input_ids"]
+        )
+        > 512
+        for r in s1_records(8)
+    )
     assert too_long >= 1 and summary["truncated_examples"] == too_long
     for attempt in (first_attempt, second["attempt"]):
         assert [p.name for p in paths.rank_logs(attempt)] == ["rank-000.log", "rank-001.log"]
@@ -110,8 +133,13 @@ def test_stop_resume_matches_an_uninterrupted_run_and_the_model_generates(workdi
     # position were all restored.
     (workdir / "runs2").mkdir()
     (workdir / "train.yaml").write_text(spec(small_model, s1_jsonl) + "runs_dir: runs2\n")
-    straight = subprocess.run(cli("submit", "train", "--config", "train.yaml"), cwd=workdir,
-                              capture_output=True, text=True, timeout=600)
+    straight = subprocess.run(
+        cli("submit", "train", "--config", "train.yaml"),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert straight.returncode == 0, straight.stdout + straight.stderr
     [other] = (workdir / "runs2").iterdir()
     reference = losses(TrainPaths(RunDir(other)))
@@ -130,15 +158,18 @@ def check_model_folder(folder: Path, dtype: str = "F32") -> None:
     from safetensors import safe_open
 
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
-        dtypes = {str(f.get_slice(k).get_dtype()) for k in f.keys()}
+        dtypes = {str(f.get_slice(k).get_dtype()) for k in f}
     assert dtypes == {dtype}, dtypes
     assert (folder / "chat_template.jinja").is_file() and (folder / "tokenizer.json").is_file()
     from s1slurm.eval.engines import EngineConfig, Request, StopRule, load_engine
 
     engine = load_engine(EngineConfig(kind="transformers", model=str(folder)))
-    prompt = engine.tokenizer.apply_chat_template([{"role": "user", "content": "What is 2+3?"}],
-                                                  add_generation_prompt=True, tokenize=True,
-                                                  return_dict=True)["input_ids"]
+    prompt = engine.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 2+3?"}],
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+    )["input_ids"]
     [gen] = engine.generate([Request(prompt=tuple(prompt), max_tokens=8, stop=StopRule(), seed=0)])
     assert 1 <= len(gen.token_ids) <= 8
     engine.close()

@@ -19,8 +19,8 @@ def test_sequence_weighting_gives_each_sequence_the_same_weight_token_weighting_
     vocab, width = 11, 10
     logits = torch.randn(2, width, vocab, requires_grad=True)
     labels = torch.full((2, width), -100)
-    labels[0, 1:3] = torch.tensor([1, 2])        # a short sequence: 2 predicted tokens
-    labels[1, 1:9] = torch.arange(3, 11)         # a long one: 8 predicted tokens
+    labels[0, 1:3] = torch.tensor([1, 2])  # a short sequence: 2 predicted tokens
+    labels[1, 1:9] = torch.arange(3, 11)  # a long one: 8 predicted tokens
 
     def token_losses(i: int) -> torch.Tensor:
         lab = labels[i, 1:]

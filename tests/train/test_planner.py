@@ -22,10 +22,18 @@ def readme_estimate(**memory) -> P.Estimate:
     """The worked case: Qwen2.5-32B on 2 x 8 GPUs, block 32768, micro batch 1, checkpointing."""
     spec = TrainSpec(data=DataSpec(source="simplescaling/s1K"), memory=memory)
     sp = spec.memory.sequence_parallel_size
-    layout = P.Layout(nodes=2, gpus_per_node=8, world_size=16, sequence_parallel=sp, micro_batch=1,
-                      accumulation=sp)
-    return P.estimate(spec, QWEN32, layout, model="Qwen/Qwen2.5-32B-Instruct", source="table", examples=1000,
-                      examples_source="s1K")
+    layout = P.Layout(
+        nodes=2, gpus_per_node=8, world_size=16, sequence_parallel=sp, micro_batch=1, accumulation=sp
+    )
+    return P.estimate(
+        spec,
+        QWEN32,
+        layout,
+        model="Qwen/Qwen2.5-32B-Instruct",
+        source="table",
+        examples=1000,
+        examples_source="s1K",
+    )
 
 
 def readme_row(label: str) -> float:
@@ -40,7 +48,9 @@ def test_the_planner_reproduces_the_readme_worked_example():
     fixed = {line.item.split(" (")[0]: line.gb for line in e.fixed}
     assert fixed["bf16 weights"] == pytest.approx(readme_row("bf16 weights"), abs=0.05)
     assert fixed["bf16 gradients"] == pytest.approx(readme_row("bf16 gradients"), abs=0.05)
-    assert fixed["fp32 master weights + AdamW m, v"] == pytest.approx(readme_row("fp32 master weights"), abs=0.05)
+    assert fixed["fp32 master weights + AdamW m, v"] == pytest.approx(
+        readme_row("fp32 master weights"), abs=0.05
+    )
     assert e.fixed_gb == pytest.approx(readme_row("**fixed part"), abs=0.5)
     assert e.activations[0].gb == pytest.approx(readme_row("activations **with**"), abs=0.05)
     assert e.loss.gb == pytest.approx(readme_row("logits and loss, unfused"), abs=0.5)
@@ -57,7 +67,9 @@ def test_the_planner_reproduces_the_readme_worked_example():
 def test_shipped_32b_specs_fit_an_80_gb_h100_with_10_percent_headroom(workdir, name):
     proc = s1slurm("--profile", "h100", "plan", "train", "--config", f"jobs/{name}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    peak = float(re.search(r"planned peak .*?([\d.]+) GB of 80 GB: fits, (\d+)% headroom", proc.stdout).group(1))
+    peak = float(
+        re.search(r"planned peak .*?([\d.]+) GB of 80 GB: fits, (\d+)% headroom", proc.stdout).group(1)
+    )
     assert peak <= 72, proc.stdout
     assert "signal_delay_s is 300 s: enough" in proc.stdout
     # offline: the shape comes from the built-in table, and skipped hub checks say why

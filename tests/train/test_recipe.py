@@ -63,21 +63,27 @@ def test_the_package_ships_the_templates_users_read_in_the_repository(tmp_path, 
     assert ds.resolve_template(Path("templates/deepspeed/zero3.json")) == ds.SHIPPED / "deepspeed/zero3.json"
     (tmp_path / "templates/deepspeed").mkdir(parents=True)
     (tmp_path / "templates/deepspeed/zero3.json").write_text("{}")  # the user's own copy wins
-    assert ds.resolve_template(Path("templates/deepspeed/zero3.json")) == \
-        (tmp_path / "templates/deepspeed/zero3.json").resolve()
-    with pytest.raises(ConfigError, match="ships templates/deepspeed/zero3.json"):
+    assert (
+        ds.resolve_template(Path("templates/deepspeed/zero3.json"))
+        == (tmp_path / "templates/deepspeed/zero3.json").resolve()
+    )
+    with pytest.raises(ConfigError, match=r"ships templates/deepspeed/zero3\.json"):
         ds.resolve_template(Path("templates/deepspeed/zero9.json"))
 
 
 def test_deepspeed_template_is_zero3_bf16_and_rendered_with_the_batch():
     template = ds.load_template(ds.SHIPPED / "deepspeed/zero3.json")
-    config = ds.render(template, micro_batch=1, accumulation=2, world_size=8, precision="bf16",
-                       max_grad_norm=1.0)
+    config = ds.render(
+        template, micro_batch=1, accumulation=2, world_size=8, precision="bf16", max_grad_norm=1.0
+    )
     assert config["zero_optimization"]["stage"] == 3
     assert config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
     assert config["bf16"]["enabled"] is True
-    assert (config["train_batch_size"], config["gradient_accumulation_steps"],
-            config["train_micro_batch_size_per_gpu"]) == (16, 2, 1)
+    assert (
+        config["train_batch_size"],
+        config["gradient_accumulation_steps"],
+        config["train_micro_batch_size_per_gpu"],
+    ) == (16, 2, 1)
     assert template["train_batch_size"] == "auto"  # the template itself is not modified
 
 

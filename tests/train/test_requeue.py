@@ -50,8 +50,15 @@ def ctx(tmp_path, monkeypatch) -> TaskContext:
     monkeypatch.setenv("SLURM_JOB_ID", "77")
     run = RunDir.create(tmp_path, "train")
     spec = TrainSpec(data=DataSpec(source="x.jsonl"), max_requeues=2)
-    return TaskContext(run=run, spec=spec, profile=Profile(time="01:00:00"), shard=SHARD, task_index=0,
-                       dist=DistEnv(), logger=logging.getLogger("test"))
+    return TaskContext(
+        run=run,
+        spec=spec,
+        profile=Profile(time="01:00:00"),
+        shard=SHARD,
+        task_index=0,
+        dist=DistEnv(),
+        logger=logging.getLogger("test"),
+    )
 
 
 def test_a_requeue_is_counted_only_once_slurm_accepted_it_and_max_requeues_counts_per_job(ctx, monkeypatch):

@@ -33,7 +33,9 @@ def fake_hub(monkeypatch, small_model):
         calls.append((repo_id, local_dir))
         if repo_type == "dataset":  # a hub dataset's snapshot: parquet under data/
             Path(local_dir, "data").mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.Table.from_pylist(s1_records(4)), str(Path(local_dir, "data", "train-0.parquet")))
+            pq.write_table(
+                pa.Table.from_pylist(s1_records(4)), str(Path(local_dir, "data", "train-0.parquet"))
+            )
         else:
             shutil.copytree(small_model, local_dir, dirs_exist_ok=True)
         return local_dir
@@ -49,19 +51,31 @@ def fake_hub(monkeypatch, small_model):
 
 
 def test_a_hub_model_is_downloaded_at_submission_and_the_ranks_load_the_folder_offline(
-        tmp_path, fake_hub, monkeypatch):
+    tmp_path, fake_hub, monkeypatch
+):
     cache = tmp_path / "cache"
-    monkeypatch.setattr("s1slurm.train.data.peek_columns",  # the hub dataset's first record
-                        lambda spec: (sorted(s1_records(1)[0]), s1_records(1)[0]))
-    spec = TrainSpec(model="org/tiny", data=DataSpec(source="org/s1-data"),
-                     recipe={"global_batch_size": 2, "block_size": 512}, launch={"processes_per_node": 1})
-    profile = Profile(executor="slurm", nodes=2, gpus_per_node=8, weights_cache=str(cache), signal_delay_s=120)
+    monkeypatch.setattr(
+        "s1slurm.train.data.peek_columns",  # the hub dataset's first record
+        lambda spec: (sorted(s1_records(1)[0]), s1_records(1)[0]),
+    )
+    spec = TrainSpec(
+        model="org/tiny",
+        data=DataSpec(source="org/s1-data"),
+        recipe={"global_batch_size": 2, "block_size": 512},
+        launch={"processes_per_node": 1},
+    )
+    profile = Profile(
+        executor="slurm", nodes=2, gpus_per_node=8, weights_cache=str(cache), signal_delay_s=120
+    )
     stage = TrainStage()
     stage.check(spec, profile, tmp_path / "train.yaml", dry_run=True)
     assert fake_hub == [] and spec.model == "org/tiny"  # a dry run downloads nothing, and says where it would
     assert any(str(cache / "org--tiny") in note for note in stage.notes)
     stage.check(spec, profile, tmp_path / "train.yaml")
-    assert fake_hub == [("org/tiny", str(cache / "org--tiny")), ("org/s1-data", str(cache / "datasets" / "org--s1-data"))]
+    assert fake_hub == [
+        ("org/tiny", str(cache / "org--tiny")),
+        ("org/s1-data", str(cache / "datasets" / "org--s1-data")),
+    ]
     assert spec.model == str(cache / "org--tiny") and (cache / "org--tiny" / "config.json").is_file()
     # the ranks read the dataset's snapshot from the cache too
     from s1slurm.train.data import load_records
@@ -70,8 +84,9 @@ def test_a_hub_model_is_downloaded_at_submission_and_the_ranks_load_the_folder_o
     assert [r["question"] for r in load_records(spec.data)] == [r["question"] for r in s1_records(4)]
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     plan = TrainPlan.build(spec, profile, template={"zero_optimization": {"stage": 3}})
-    node = TorchrunSupervisor(TrainPaths(RunDir.create(tmp_path, "train")), plan,
-                              DistEnv(num_nodes=2, world_size=2), "1.0")
+    node = TorchrunSupervisor(
+        TrainPaths(RunDir.create(tmp_path, "train")), plan, DistEnv(num_nodes=2, world_size=2), "1.0"
+    )
     assert node.environment()["HF_HUB_OFFLINE"] == "1"
 
 

@@ -17,8 +17,19 @@ from s1slurm.eval.engines.base import (
 
 ENGINES = ("vllm", "transformers")
 
-__all__ = ["ENGINES", "Engine", "EngineConfig", "Generation", "Request", "StopMatch", "StopRule",
-           "StopScanner", "derive_seed", "get_engine", "load_engine"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "EngineConfig",
+    "Generation",
+    "Request",
+    "StopMatch",
+    "StopRule",
+    "StopScanner",
+    "derive_seed",
+    "get_engine",
+    "load_engine",
+]
 
 _LOADED: dict[str, Engine] = {}
 
@@ -35,10 +46,12 @@ def load_engine(config: EngineConfig) -> Engine:
     try:
         if config.kind == "vllm":
             from s1slurm.eval.engines.vllm_engine import VLLMEngine  # pulls in vLLM (start-up time)
+
             engine: Engine = VLLMEngine(config)
         else:
             # pulls in torch and transformers (start-up time)
             from s1slurm.eval.engines.transformers_engine import TransformersEngine
+
             engine = TransformersEngine(config)
     except BaseException:
         restore_env(saved)

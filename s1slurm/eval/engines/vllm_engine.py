@@ -14,6 +14,7 @@ benchmark; on GPUs, set ``batch_invariant: true`` in the eval spec (it sets vLLM
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from typing import Any
 
@@ -36,9 +37,12 @@ class VLLMEngine(Engine):
         from transformers import AutoTokenizer
 
         args: dict[str, Any] = {
-            "model": config.model, "tokenizer": config.model,
-            "tensor_parallel_size": config.tensor_parallel_size, "dtype": config.dtype,
-            "seed": config.seed, "enable_prefix_caching": True,
+            "model": config.model,
+            "tokenizer": config.model,
+            "tensor_parallel_size": config.tensor_parallel_size,
+            "dtype": config.dtype,
+            "seed": config.seed,
+            "enable_prefix_caching": True,
         }
         if config.max_model_len is not None:
             args["max_model_len"] = config.max_model_len
@@ -61,19 +65,21 @@ class VLLMEngine(Engine):
         prompts = [TokensPrompt(prompt_token_ids=list(r.prompt)) for r in requests]
         params = []
         for r in requests:
-            params.append(SamplingParams(
-                max_tokens=r.max_tokens,
-                temperature=r.temperature,
-                top_p=r.top_p if r.temperature > 0 else 1.0,
-                seed=r.seed if r.temperature > 0 else None,
-                min_tokens=r.min_tokens,
-                stop=list(r.stop.strings) or None,
-                stop_token_ids=list(r.stop.token_ids) or None,
-                include_stop_str_in_output=True,
-                skip_special_tokens=False,
-                spaces_between_special_tokens=False,
-                detokenize=bool(r.stop.strings),  # text is only needed to find stop strings
-            ))
+            params.append(
+                SamplingParams(
+                    max_tokens=r.max_tokens,
+                    temperature=r.temperature,
+                    top_p=r.top_p if r.temperature > 0 else 1.0,
+                    seed=r.seed if r.temperature > 0 else None,
+                    min_tokens=r.min_tokens,
+                    stop=list(r.stop.strings) or None,
+                    stop_token_ids=list(r.stop.token_ids) or None,
+                    include_stop_str_in_output=True,
+                    skip_special_tokens=False,
+                    spaces_between_special_tokens=False,
+                    detokenize=bool(r.stop.strings),  # text is only needed to find stop strings
+                )
+            )
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [list(o.outputs[0].token_ids) for o in outputs]
 
@@ -86,12 +92,11 @@ class VLLMEngine(Engine):
             return
         engine = getattr(llm, "llm_engine", None)
         shutdown = getattr(engine, "shutdown", None) or getattr(
-            getattr(engine, "engine_core", None), "shutdown", None)
+            getattr(engine, "engine_core", None), "shutdown", None
+        )
         if callable(shutdown):
-            try:
+            with contextlib.suppress(Exception):  # best effort: the process may be exiting anyway
                 shutdown()
-            except Exception:  # best effort: the process may be exiting anyway
-                pass
         del self.llm
         gc.collect()
         super().close()
