@@ -342,12 +342,9 @@ def read_records(
                     )
                 if (b, q) not in gold:
                     gold[(b, q)] = gold_answer
-                if ex is None:
-                    a = -1
-                else:
-                    a = aget(ex)
-                    if a is None:
-                        a = A(ex)
+                a = -1 if ex is None else aget(ex)
+                if a is None:
+                    a = A(ex)
                 rows.append((b, s, q, sample, c, thought, forced, cut, a))
                 if extras is not None:
                     _add_extras(sums.setdefault((bench, label), {}), extras)
@@ -358,12 +355,22 @@ def read_records(
     del first_seen
     table = np.array(rows, dtype=np.int64).reshape(-1, 9)
     del rows
-    arr = [np.ascontiguousarray(table[:, i]) for i in range(9)]
+    benchmark, setting, question, sample, correct, thinking, forced, cut, extracted = (
+        np.ascontiguousarray(table[:, i]) for i in range(9)
+    )
     del table
     _dedupe_warnings(issues)
     extras = {key: {name: v[0] / v[1] for name, v in per.items()} for key, per in sums.items()}
     return Records(
-        *arr,
+        benchmark,
+        setting,
+        question,
+        sample,
+        correct,
+        thinking,
+        forced,
+        cut,
+        extracted,
         benchmarks=B,
         settings=S,
         questions=Q,
@@ -448,7 +455,7 @@ def find_missing(runs: Sequence[RunInfo], rec: Records, issues: Issues) -> None:
                     expected.setdefault((bench, label, q), set()).update(range(samples))
     for (bench, label, q), want in expected.items():
         b, s, qc = rec.benchmarks.index.get(bench), rec.settings.index.get(label), rec.questions.index.get(q)
-        have = present.get((b, s, qc), set()) if None not in (b, s, qc) else set()
+        have = present.get((b, s, qc), set()) if b is not None and s is not None and qc is not None else set()
         lacking = want - have
         if lacking:
             issues.missing_total += len(lacking)

@@ -38,7 +38,8 @@ record's ``extra``, the steps a step-conditional run used, rejection sampling's 
 
 def extras_of(d: dict[str, Any]) -> tuple[float | None, ...] | None:
     """One record's :data:`EXTRAS` (None where absent), or None when it has none of them."""
-    extra = d.get("extra") if isinstance(d.get("extra"), dict) else {}
+    raw = d.get("extra")
+    extra = raw if isinstance(raw, dict) else {}
     values = (d.get("answer_tokens"), extra.get("steps_used"), extra.get("tries"), extra.get("accepted"))
     out = tuple(
         float(v) if isinstance(v, (int, float)) and (name == "accepted" or not isinstance(v, bool)) else None
@@ -69,7 +70,7 @@ def parse_records_file(path: Path | str, s1_count: bool = False) -> list[tuple[A
             if problem:
                 out.append((lineno, problem))
                 continue
-            c, m, e, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
+            c, m, eng, label = d["correct"], d.get("model"), d.get("engine"), d["setting"]
             ex = d["extracted_answer"]
             thought = d["thinking_tokens"]
             if s1_count:
@@ -92,7 +93,7 @@ def parse_records_file(path: Path | str, s1_count: bool = False) -> list[tuple[A
                     keep(d["gold_answer"], d["gold_answer"]),
                     keep(("budget", label), d["budget"]),
                     keep(m, m) if m.__class__ is str else None,
-                    keep(e, e) if e.__class__ is str else None,
+                    keep(eng, eng) if eng.__class__ is str else None,
                     extras_of(d),
                 )
             )

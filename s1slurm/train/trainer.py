@@ -81,7 +81,7 @@ class StopOnRequest(TrainerCallback):
             control.should_save = True
             self.timed_saves.append(state.global_step)
             print(
-                f"s1slurm: {self.every_s / 60:g} minutes since the last checkpoint: checkpointing step "
+                f"s1slurm: {(self.every_s or 0) / 60:g} minutes since the last checkpoint: checkpointing step "
                 f"{state.global_step}",
                 flush=True,
             )
