@@ -47,9 +47,9 @@ def finished(run: RunDir):
     return status if status.finished and all(t.terminal for t in status.tasks) else None
 
 
-# 5 questions a shard: after its first record, a shard still has seconds of work, so the scancel
-# below reaches it before it ends (with 3 it sometimes finished first on a quiet machine)
-QUESTIONS = 10
+# 20 questions a shard: after its first record, a shard still has about ten seconds of work, so the
+# scancel below reaches it before it ends (with 5 a shard, a quiet machine finished it first)
+QUESTIONS = 40
 
 
 def test_steps_chain_as_slurm_jobs_and_a_cancelled_shard_resumes(workdir: Path, small_model: Path):

@@ -158,7 +158,8 @@ def check_model_folder(folder: Path, dtype: str = "F32") -> None:
     from safetensors import safe_open
 
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
-        dtypes = {str(f.get_slice(k).get_dtype()) for k in f}
+        names = f.keys()  # a safetensors file handle is not iterable itself
+        dtypes = {str(f.get_slice(k).get_dtype()) for k in names}
     assert dtypes == {dtype}, dtypes
     assert (folder / "chat_template.jinja").is_file() and (folder / "tokenizer.json").is_file()
     from s1slurm.eval.engines import EngineConfig, Request, StopRule, load_engine
