@@ -271,3 +271,6 @@ def record_problem(d: Any) -> str | None:
 
 
 RECORDS_FILE = "records.jsonl"  # name of a shard's record file inside RunDir.shard_dir(shard)
+# What an evaluation run produces, recorded in its manifest (``produces``): the report merges the runs
+# that produce it, whichever stage made them.
+EVALUATION_RECORDS = "evaluation records"

@@ -18,7 +18,7 @@ import numpy as np
 from s1slurm.core.errors import ConfigError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting
+from s1slurm.eval.records import EVALUATION_RECORDS, RECORDS_FILE, BudgetSetting
 from s1slurm.report.parse import EXTRAS, parsed_files
 
 LIST_CAP = 1000  # entries kept per issue list (the totals are always exact)
@@ -195,7 +195,7 @@ def open_runs(paths: Sequence[Path | str]) -> list[RunInfo]:
             raise ConfigError("run directory given twice", file=str(p))
         seen.add(run.path)
         manifest = run.read_manifest()
-        if not isinstance(manifest, dict) or manifest.get("stage") != "eval":
+        if not isinstance(manifest, dict) or manifest.get("produces") != EVALUATION_RECORDS:
             stage = manifest.get("stage") if isinstance(manifest, dict) else None
             raise ConfigError(
                 f"not an evaluation run (stage {stage!r})",

@@ -27,7 +27,7 @@ from s1slurm.eval.engines import derive_seed, get_engine
 from s1slurm.eval.forcing import Forcing, Result
 from s1slurm.eval.grading import grade
 from s1slurm.eval.methods import Item, run_settings
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
+from s1slurm.eval.records import EVALUATION_RECORDS, RECORDS_FILE, BudgetSetting, EvalRecord, record_problem
 from s1slurm.eval.spec import EvalSpec, check_room, check_tokenizer, load_tokenizer
 from s1slurm.launch.task_status import RunStatus
 from s1slurm.models import hub
@@ -73,7 +73,7 @@ class EvalStage(Stage[EvalSpec]):
 
     name = "eval"
     spec_model = EvalSpec
-    produces, consumes = "evaluation records", "model"  # a report reads the run's records
+    produces, consumes = EVALUATION_RECORDS, "model"  # a report reads the run's records
     # on_requeue_signal asks for a requeue (records resume per question): the job must allow one
     # (#SBATCH --requeue), or a cluster with JobRequeue=0 refuses it and the preempted task is lost
     requeueable = True

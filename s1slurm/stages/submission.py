@@ -134,6 +134,7 @@ def manifest_for(resolved: Resolved[Any], run: RunDir, command_line: list[str]) 
             for t in resolved.tasks
         ],
         "submissions": [],
+        "produces": resolved.stage.produces,  # what a later reader (the report) may take from the run
         **resolved.stage.manifest_extra(resolved.spec),
     }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting, EvalRecord
+from s1slurm.eval.records import EVALUATION_RECORDS, RECORDS_FILE, BudgetSetting, EvalRecord
 
 
 def record(
@@ -90,6 +90,7 @@ def write_run(
         "profile": {"name": "local"},
         "version": "0.1.0",
         "tasks": [{"index": i, "shard": s.to_dict()} for i, s in enumerate(shards)],
+        "produces": EVALUATION_RECORDS if stage == "eval" else None,
         "eval_plan": plan,
     }
     run.manifest_path.write_text(json.dumps(manifest))
