@@ -27,7 +27,7 @@ from pathlib import Path
 
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import make_shards
-from s1slurm.eval.records import RECORDS_FILE, BudgetSetting
+from s1slurm.eval.records import EVALUATION_RECORDS, RECORDS_FILE, BudgetSetting
 
 TARGET_SECONDS = 3.0  # issue 20: the merge of 200k records with every metric, on the 2-core machine
 TARGET_MB = 200
@@ -65,6 +65,7 @@ def generate(root: Path, questions: int, samples: int, thinking_chars: int, shar
         "profile": {},
         "version": "bench",
         "tasks": [{"index": i, "shard": s.to_dict()} for i, s in enumerate(shard_list)],
+        "produces": EVALUATION_RECORDS,
         "eval_plan": plan,
     }
     run.manifest_path.write_text(json.dumps(manifest))
