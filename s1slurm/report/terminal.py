@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from s1slurm.core.table_fit import FittedTable
+from s1slurm.report.reference import card_rows
 from s1slurm.report.text import (
     accuracy_ci,
     control_text,
@@ -158,3 +159,51 @@ def render_terminal(result: ReportResult, console: Console | None = None, cap: i
                 num(x["without_accuracy"]),
             )
         console.print(table)
+        _print_card(r, console)
+
+
+def _print_card(r: ReportResult, console: Console) -> None:
+    """The reproduction card's figures measured here: published beside measured, with the 95%
+    interval and a mark where the published figure falls outside it (report.md lists the rest)."""
+    assert r.reference is not None
+    rows = [
+        x
+        for x in card_rows(r.reference, r.settings, r.setting_extras)
+        if x["measured"] is not None and x["published"] is not None
+    ]
+    if not rows:
+        console.print(f"reproduction card {escape(r.reference.name)}: no published figure at these settings")
+        return
+    table = FittedTable(
+        title=f"Reproduction card: {escape(r.reference.name)} (published beside measured; report.md lists "
+        "the figures not measured here)",
+        title_justify="left",
+        key=(1, 2),
+    )
+    for col, fit in _CARD_COLUMNS.items():
+        table.add_column(col, justify="right" if col in ("published", "measured") else "left", **fit)
+    for x in rows:
+        outside = x["outside"]
+        table.add_row(
+            escape(x["source"]),
+            escape(x["benchmark"]),
+            escape(x["setting"] or "-"),
+            escape(x["metric"]),
+            num(x["published"], 0 if x["metric"] == "thinking_tokens" else 1),
+            num(x["measured"], 0 if x["metric"] == "thinking_tokens" else 1),
+            interval(x["ci"]) if x["ci"] is not None else "",
+            "" if outside is None else ("[red]outside[/]" if outside else "inside"),
+        )
+    console.print(table)
+
+
+_CARD_COLUMNS: dict[str, dict[str, Any]] = {
+    "source": {"priority": 1, "wrap": True, "min_width": 8},
+    "benchmark": {},
+    "setting": {"wrap": True, "min_width": 10},
+    "metric": {"wrap": True, "min_width": 8},
+    "published": {},
+    "measured": {},
+    "95% CI": {"priority": 2},
+    "vs CI": {},
+}

@@ -4,12 +4,16 @@ class-conditional control; thinking tokens counted as s1 counts them."""
 
 from __future__ import annotations
 
+import io
 import json
+
+from rich.console import Console
 
 from s1slurm.core.shard import Shard
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.report.build import build_report
 from s1slurm.report.reference import get_reference, load_card
+from s1slurm.report.terminal import render_terminal
 from tests.report.report_runs import make_plan, record, write_run
 
 QUESTIONS = [f"q{i}" for i in range(30)]  # AIME24 has 30 questions
@@ -80,6 +84,15 @@ def test_every_published_figure_of_a_measured_setting_is_shown_beside_the_measur
     assert "## Reproduction card: s1-32B" in md and "**outside the 95% interval**" in md
     assert "AIME24 max=777" in md
     assert result.reference is not None
+    # the terminal shows the measured figures too, each beside its published one
+    buffer = io.StringIO()
+    render_terminal(result, Console(file=buffer, width=120, color_system=None))
+    shown = buffer.getvalue()
+    assert "Reproduction card: s1-32B" in shown
+    [row] = [
+        line for line in shown.splitlines() if "Table 4" in line and "ignore=2" in line and "accuracy" in line
+    ]
+    assert "53.3" in row and "30.0" in row and "outside" in row
 
 
 def test_class_conditional_control_follows_the_papers_rule(tmp_path):
