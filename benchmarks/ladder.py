@@ -68,7 +68,9 @@ def main() -> None:
     )
     ap.add_argument("--data", type=Path, default=MATH500)
     ap.add_argument("--questions", type=int, default=20)
-    ap.add_argument("--budgets", default="32,64,128,256,512")
+    # Caps up to 1024 thinking tokens: the ladder adds one answer per smaller cap, so its floor is
+    # (T + 5a) / (T + a) of the tokens for thinking T and answers a; s1's own budgets run to thousands.
+    ap.add_argument("--budgets", default="64,128,256,512,1024")
     ap.add_argument("--max-answer-tokens", type=int, default=32)
     ap.add_argument(
         "--thinking-end",
