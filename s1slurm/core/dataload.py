@@ -143,7 +143,7 @@ def _load_file(
     try:
         ds = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train")
     except Exception as e:  # datasets wraps parse errors in several exception types
-        bad = first_bad_line(path) if path.suffix.lower() in (".jsonl", ".json") else None
+        bad = first_bad_line(path) if builder == "json" else None  # a .json written one object a line
         raise ConfigError(
             f"cannot read data: {bad or _root_cause(e, redact)}",
             file=str(path),

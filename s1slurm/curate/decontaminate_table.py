@@ -18,11 +18,11 @@ from s1slurm.core.dataload import load_table
 from s1slurm.core.errors import ConfigError
 from s1slurm.curate.decontaminate import REDACTED, Benchmark, Decontaminated, decontaminate
 from s1slurm.curate.spec import DecontaminateConfig
+from s1slurm.eval.benchmarks import PRESET_NAMES
 
 # The names datasets give their question column (MATH/MATH500/AIME: problem; GPQA: Question).
 QUESTION_COLUMNS = ("problem", "question", "Question")
 ID_COLUMNS = ("id", "unique_id", "ID", "Record ID")
-PRESETS = ("aime24", "math500", "gpqa_diamond")
 
 
 def question_column(columns: Sequence[str], given: str | None, *, file: str, field: str) -> str:
@@ -65,15 +65,15 @@ def benchmark_entry(text: str, question_field: str | None = None) -> dict[str, A
     """A ``--against`` value as an eval benchmark entry: ``aime24`` (the hub), ``math500=PATH`` (a
     preset read from a local file) or a data file whose question column is found as the dataset's."""
     name, sep, path = text.partition("=")
-    if sep and name in PRESETS:
+    if sep and name in PRESET_NAMES:
         return {"name": name, "path": path}
-    if not sep and text in PRESETS:
+    if not sep and text in PRESET_NAMES:
         return {"name": text}
     if not Path(text).is_file():
         raise ConfigError(
             f"benchmark {text!r} not found",
             field="--against",
-            expected=f"{', '.join(PRESETS)}, PRESET=PATH or a data file",
+            expected=f"{', '.join(PRESET_NAMES)}, PRESET=PATH or a data file",
         )
     columns = load_table(text, field="--against", file=text, limit=1).columns
     question = question_column(columns, question_field, file=text, field="--against-question-field")

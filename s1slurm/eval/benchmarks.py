@@ -84,6 +84,7 @@ _PRESETS: dict[str, _Preset] = {
     ),
     "jsonl": _Preset(None, None, "train", "math", {"question": "question", "answer": "answer"}),
 }
+PRESET_NAMES = tuple(name for name, p in _PRESETS.items() if p.hub_id is not None)  # no "jsonl"
 _FIELD_KEYS = re.compile(r"^(id|question|answer|choices|kind|incorrect_\d+)$")
 _META_COLUMNS = ("subject", "level", "year", "url")  # small, harmless columns kept in meta
 

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from s1slurm.config.cluster import Strict
 from s1slurm.config.jobspec import JobSpec
+from s1slurm.core.dataload import looks_local
 from s1slurm.core.errors import ConfigError, FieldError
 from s1slurm.eval.benchmarks import BenchmarkConfig
 from s1slurm.eval.engines.base import engine_version
@@ -19,7 +20,7 @@ from s1slurm.eval.forcing import Forcing
 from s1slurm.eval.prompts import ConditionPrompts, conditioned
 from s1slurm.eval.records import BudgetSetting
 from s1slurm.models.delimiters import PRESETS, DelimiterText, PresetName
-from s1slurm.models.resolve import is_smollm2, looks_local, resolve_model
+from s1slurm.models.resolve import is_smollm2, resolve_model
 
 
 class Delimiters(Strict):

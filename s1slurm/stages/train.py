@@ -17,6 +17,7 @@ from typing import Any
 from s1slurm.config.cluster import Profile
 from s1slurm.config.loading import read_yaml
 from s1slurm.core.atomic import atomic_write_json
+from s1slurm.core.dataload import looks_local
 from s1slurm.core.errors import ConfigError, MissingDependencyError, StageError
 from s1slurm.core.rundir import RunDir
 from s1slurm.core.shard import Shard
@@ -109,7 +110,7 @@ class TrainStage(Stage[TrainSpec]):
         # Local paths become absolute here, so the manifest (and every node) sees the same files.
         found = Path(_absolute(str(spec.deepspeed), spec_path))
         spec.deepspeed = found if found.is_file() else resolve_template(spec.deepspeed)
-        if train_data.is_local_source(spec.data.source):
+        if looks_local(spec.data.source):
             spec.data.source = _absolute(spec.data.source, spec_path)
         if profile.executor == "local" and profile.nodes > 1:
             raise ConfigError(
@@ -129,9 +130,7 @@ class TrainStage(Stage[TrainSpec]):
         plan = TrainPlan.build(spec, profile, file=file)  # layout, global batch, DeepSpeed template
         plan.deepspeed_config()  # a template that contradicts the spec's offload is refused here
         offline = (
-            hub.offline_reason()
-            if (is_hub_id(spec.model) or not train_data.is_local_source(spec.data.source))
-            else None
+            hub.offline_reason() if (is_hub_id(spec.model) or not looks_local(spec.data.source)) else None
         )
         estimate = self._estimate(spec, profile, plan, file=file, offline=offline)
         self.notes += check_memory_options(
@@ -143,7 +142,7 @@ class TrainStage(Stage[TrainSpec]):
             what = [
                 w
                 for w, needed in (
-                    ("the dataset's columns", not train_data.is_local_source(spec.data.source)),
+                    ("the dataset's columns", not looks_local(spec.data.source)),
                     ("the model's chat template and positions", is_hub_id(spec.model)),
                 )
                 if needed
@@ -152,7 +151,7 @@ class TrainStage(Stage[TrainSpec]):
                 f"skipped (hub not reachable: {offline}): checks of {' and '.join(what)}; "
                 "a real submission runs them"
             )
-            if not train_data.is_local_source(spec.data.source):
+            if not looks_local(spec.data.source):
                 return
         elif offline is not None:
             raise ConfigError(
@@ -168,9 +167,7 @@ class TrainStage(Stage[TrainSpec]):
             # Every rank loads this folder with HF_HUB_OFFLINE=1: one download, here, with a progress bar.
             try:
                 spec.model = str(hub.download_weights(spec.model, profile.weights_cache))
-                if not train_data.is_local_source(
-                    spec.data.source
-                ):  # the ranks are offline: the data comes along
+                if not looks_local(spec.data.source):  # the ranks are offline: the data comes along
                     spec.data.source = str(hub.download_dataset(spec.data.source, profile.weights_cache))
             except ConfigError as e:
                 raise e.in_file(file) from None

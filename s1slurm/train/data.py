@@ -44,12 +44,6 @@ TOKEN_PROMPT = "{question}\n\nThink for up to {n} tokens."  # s1 aime/utils.py, 
 STEP_PROMPT = "{question}\n\nThink for up to {n} steps."  # s1 aime/utils.py, PROMPTSTEP
 
 
-def is_local_source(source: str) -> bool:
-    """True when ``source`` names a local file or folder rather than a hub id (the one rule of
-    :func:`s1slurm.core.dataload.looks_local`)."""
-    return looks_local(source)
-
-
 def load_records(spec: DataSpec) -> list[dict[str, Any]]:
     """All records (the first ``limit`` ones when set) from a local file or folder, or a hub dataset
     (a hub dataset's snapshot is downloaded at submission: s1slurm.models.hub.download_dataset)."""
@@ -58,7 +52,7 @@ def load_records(spec: DataSpec) -> list[dict[str, Any]]:
 
 def peek_columns(spec: DataSpec) -> tuple[list[str], dict[str, Any] | None]:
     """Column names and the first record, read cheaply (used by ``check`` before submission)."""
-    if is_local_source(spec.source):
+    if looks_local(spec.source):
         path = Path(spec.source)
         if not path.is_file():
             raise ConfigError(

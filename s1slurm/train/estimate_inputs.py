@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from s1slurm.config.cluster import Profile
+from s1slurm.core.dataload import looks_local
 from s1slurm.models import hub
 from s1slurm.models.resolve import is_hub_id
 from s1slurm.train import cost_estimate as P
-from s1slurm.train.data import is_local_source
 from s1slurm.train.job_plan import TrainPlan
 
 
@@ -44,7 +44,7 @@ def count_examples(spec: Any) -> tuple[int | None, str]:
     if spec.planner.examples:
         return spec.planner.examples, "planner.examples"
     n, source = None, ""
-    if is_local_source(spec.data.source) and Path(spec.data.source).is_file():
+    if looks_local(spec.data.source) and Path(spec.data.source).is_file():
         path = Path(spec.data.source)
         try:
             if path.suffix == ".jsonl":

@@ -266,3 +266,13 @@ def test_bad_input_exits_2_naming_file_and_field(tmp_path, workdir):
     (workdir / "c.yaml").write_text(yaml.safe_dump(spec))
     proc = s1slurm(workdir, "--profile", "local", "submit", "curate", "--config", "c.yaml")
     assert proc.returncode == 2 and "sources.0.path" in proc.stderr and "nope.jsonl" in proc.stderr
+
+
+def test_against_takes_every_benchmark_preset_the_evaluation_knows():
+    from s1slurm.curate.decontaminate_table import benchmark_entry
+    from s1slurm.eval.benchmarks import PRESET_NAMES
+
+    assert {"aime24", "aime24_h4", "math500", "gpqa_diamond"} == set(PRESET_NAMES)
+    for name in PRESET_NAMES:
+        assert benchmark_entry(name) == {"name": name}
+        assert benchmark_entry(f"{name}=local.jsonl") == {"name": name, "path": "local.jsonl"}
