@@ -9,7 +9,8 @@ How a task's state is decided (first rule that applies):
    as it is, except that a job SLURM calls ``FAILED``/``COMPLETED`` whose task still says "running"
    ended without recording why (``kill -9``, the OOM killer): ``LOST``;
 4. the scheduler was asked and knows nothing: the task's own end (``FAILED``, ``COMPLETED``) if it
-   wrote one, else ``LOST`` (its process is gone without a trace);
+   wrote one, else ``CANCELLED`` if ``s1slurm cancel`` recorded a scancel of its job (an array element
+   cancelled while pending never reaches accounting), else ``LOST`` (gone without a trace);
 5. the scheduler could not be asked: the task's own last word (``RUNNING``...), or ``UNKNOWN``.
 
 Answers the scheduler could not refresh are the last known ones, flagged stale with their age.
@@ -239,10 +240,13 @@ def decide(
     info: JobInfo | None,
     live_ok: bool,
     alive: bool = True,
+    cancelled: bool = False,
 ) -> str:
     """The state of one task from what is known about it (the rules of this module's docstring).
 
     ``own`` is the task's own word over its ranks: ``failed``, ``running``, ``completed`` or None.
+    ``cancelled``: ``s1slurm cancel`` recorded a scancel of the task's job (an array element cancelled
+    while pending never reaches accounting: neither squeue nor sacct knows it afterwards).
     """
     if done:
         return "DONE"
@@ -260,6 +264,8 @@ def decide(
         return "FAILED"
     if own == "completed":
         return "COMPLETED"
+    if cancelled:
+        return "CANCELLED"
     if live_ok:
         return "LOST"
     return "RUNNING" if own == "running" else "UNKNOWN"
@@ -351,6 +357,7 @@ def read_status(run: RunDir, query_slurm: bool = True, scheduler: Scheduler | No
 
 def _run_status(run: RunDir, manifest: dict, done: set[str], local: bool, snap: Snapshot) -> RunStatus:
     states = task_states(run)
+    scancelled = {j for c in manifest.get("cancellations") or [] for j in c.get("jobs") or []}
     rows = []
     for t in manifest["tasks"]:
         shard_id = t.get("shard_id") or Shard.from_dict(t["shard"]).id
@@ -369,6 +376,7 @@ def _run_status(run: RunDir, manifest: dict, done: set[str], local: bool, snap: 
             info=info,
             live_ok=snap.squeue_ok,
             alive=alive,
+            cancelled=bool(job_id) and (job_id in scancelled or str(job_id).split("_")[0] in scancelled),
         )
         error = next((d.get("error") for d in ranks.values() if d.get("error")), None)
         if state in FAILURES and state != "LOST" and not error and info is not None:

@@ -168,6 +168,11 @@ def own_state(run: RunDir, task: int, state: str, job: str, **extra) -> None:
             "PREEMPTED",
         ),
         (dict(done=False, submitted=True, local=False, own=None, info=None, live_ok=True), "LOST"),
+        # cancelled by s1slurm while pending: the array element never reaches accounting
+        (
+            dict(done=False, submitted=True, local=False, own=None, info=None, live_ok=True, cancelled=True),
+            "CANCELLED",
+        ),
         (dict(done=False, submitted=True, local=False, own="running", info=None, live_ok=True), "LOST"),
         (dict(done=False, submitted=True, local=False, own="failed", info=None, live_ok=True), "FAILED"),
         (dict(done=False, submitted=True, local=False, own="running", info=None, live_ok=False), "RUNNING"),
